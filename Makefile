@@ -1,0 +1,89 @@
+# webjobs — a WebJobs host for Linux. See README.md.
+#
+#   make            build build/webjobs (gcc, optimised)
+#   make run        install what is missing, build, start the host
+#   make check      install what is missing, build, run every test
+#   make bench      run the benchmarks (not part of check)
+
+CC       ?= gcc
+ASAN_CC  ?= clang
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+
+PKGS     := libuv libmicrohttpd jansson libcrypt libsystemd
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith \
+            -Wno-unused-parameter
+CPPFLAGS := -DWEBJOBS_VERSION='"$(VERSION)"'
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ASAN_FLAGS := -std=c17 $(WARN) -O1 -g -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+SRCS     := $(wildcard src/*.c)
+HDRS     := $(wildcard src/*.h)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(SRCS:src/%.c=build/obj/%.o)
+ASAN_OBJS:= $(SRCS:src/%.c=build/asan/obj/%.o)
+ASAN_LIB := $(filter-out build/asan/obj/main.o,$(ASAN_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
+
+.PHONY: all asan unit fuzz deps run check bench clean install
+all: build/webjobs
+
+deps:
+	@scripts/install-deps
+
+build/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/webjobs: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+build/asan/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+build/asan/webjobs: $(ASAN_OBJS)
+	$(ASAN_CC) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
+
+asan: build/asan/webjobs
+
+build/unit/%: tests/unit/%.c $(ASAN_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -Isrc -Wno-missing-prototypes \
+		-o $@ $< $(ASAN_LIB) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+
+build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -fsanitize=fuzzer -Isrc \
+		-Wno-missing-prototypes -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+
+run: deps build/webjobs
+	@scripts/run-host
+
+check: deps build/webjobs build/asan/webjobs unit fuzz
+	@tests/check.sh
+
+bench: build/webjobs
+	@scripts/install-deps --bench
+	@bench/api
+
+install: build/webjobs
+	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs
+
+clean:
+	rm -rf build

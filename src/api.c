@@ -1,0 +1,372 @@
+/*
+ * api: routing, authentication and the read endpoints of the jobs API.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "log.h"
+#include "route.h"
+#include "timefmt.h"
+
+enum handler {
+	H_HEALTH,
+	H_ALL,
+	H_LIST,
+	H_JOB,
+	H_HISTORY,
+	H_RUN,
+	H_SETTINGS,
+	H_SWAGGER,
+};
+
+#define NO_AUTH 1u
+#define GET (HTTP_GET | HTTP_HEAD)
+
+static const struct route routes[] = {
+	{ GET, "/healthz", H_HEALTH, NO_AUTH },
+	{ GET, "/api/triggeredwebjobsswagger", H_SWAGGER, 0 },
+	{ GET, "{J}", H_ALL, 0 },
+	{ GET, "{T}", H_LIST, 0 },
+	{ GET, "{C}", H_LIST, 0 },
+	{ GET, "{T}/{name}", H_JOB, 0 },
+	{ GET, "{C}/{name}", H_JOB, 0 },
+	{ GET, "{T}/{name}/history", H_HISTORY, 0 },
+	{ GET, "{T}/{name}/history/{id}", H_RUN, 0 },
+	{ GET, "{T}/{name}/settings", H_SETTINGS, 0 },
+	{ GET, "{C}/{name}/settings", H_SETTINGS, 0 },
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The state of one request between its callbacks. */
+struct call {
+	struct api *api;
+	struct http_request *req;
+	struct route_match m;
+	int rc;          /* of route_match */
+	unsigned allow;  /* methods, for 405 */
+	void *ticket;    /* a pending authentication */
+};
+
+/* ---- output helpers ---- */
+
+/* A growing text buffer for list bodies. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t len)
+{
+	if (b->failed)
+		return;
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
+static void reply_buf_etag(struct http_request *req, struct buf *b)
+{
+	if (b->failed) {
+		http_reply_error(req, 500, "Out of memory.");
+		return;
+	}
+	http_reply_json_text_etag(req, b->p, b->len, job_hash_bytes(b->p, b->len));
+}
+
+static void reply_json_etag(struct http_request *req, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (!text) {
+		http_reply_error(req, 500, "Out of memory.");
+		return;
+	}
+	http_reply_json_text_etag(req, text, strlen(text),
+				  job_hash_bytes(text, strlen(text)));
+	free(text);
+}
+
+static void add_jobs(struct api *api, struct buf *b, enum job_type t,
+		     const char *prefix, int *first)
+{
+	struct job **jobs;
+	size_t n = registry_list(api->registry, t, &jobs);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		uint64_t hash;
+		const char *body = job_body(jobs[i], api->home, prefix, &len, &hash);
+
+		if (!body)
+			continue;
+		if (!*first)
+			buf_add(b, ",", 1);
+		*first = 0;
+		buf_add(b, body, len);
+	}
+}
+
+static const char *type_word(enum job_type t)
+{
+	return t == JOB_CONTINUOUS ? "continuous" : "triggered";
+}
+
+/* The named job of the route, or NULL after a 404 reply. */
+static struct job *find_job(struct call *c)
+{
+	struct job *j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
+
+	if (!j)
+		http_reply_error(c->req, 404, "No %s job named '%s' was found.",
+				 type_word(c->m.type), c->m.params[0]);
+	return j;
+}
+
+/* ---- handlers ---- */
+
+static void h_list(struct call *c)
+{
+	struct buf b = { 0 };
+	const char *prefix = http_prefix(c->req);
+	int first = 1;
+
+	buf_add(&b, "[", 1);
+	if (c->m.type != JOB_CONTINUOUS)
+		add_jobs(c->api, &b, JOB_TRIGGERED, prefix, &first);
+	if (c->m.type != JOB_TRIGGERED)
+		add_jobs(c->api, &b, JOB_CONTINUOUS, prefix, &first);
+	buf_add(&b, "]", 1);
+	reply_buf_etag(c->req, &b);
+	free(b.p);
+}
+
+static void h_job(struct call *c)
+{
+	struct job *j = find_job(c);
+	size_t len;
+	uint64_t hash;
+	const char *body;
+
+	if (!j)
+		return;
+	body = job_body(j, c->api->home, http_prefix(c->req), &len, &hash);
+	if (!body)
+		http_reply_error(c->req, 500, "Out of memory.");
+	else
+		http_reply(c->req, 200, "application/json; charset=utf-8", body, len);
+}
+
+static void h_history(struct call *c)
+{
+	struct job *j = find_job(c);
+
+	if (j)
+		reply_json_etag(c->req, job_history_json(j, c->api->home,
+							 http_prefix(c->req)));
+}
+
+static void h_run(struct call *c)
+{
+	struct job *j = find_job(c);
+	const char *id = c->m.params[1];
+	json_t *o;
+
+	if (!j)
+		return;
+	o = time_is_run_id(id) ? job_run_json(j, c->api->home,
+					      http_prefix(c->req), id)
+			       : NULL;
+	if (!o) {
+		http_reply_error(c->req, 404, "No run '%s' of job '%s' was found.",
+				 id, job_name(j));
+		return;
+	}
+	http_reply_json(c->req, 200, o);
+}
+
+static void h_settings(struct call *c)
+{
+	struct job *j = find_job(c);
+
+	if (j)
+		http_reply_json(c->req, 200, json_incref((json_t *)job_settings(j)));
+}
+
+static void h_swagger(struct call *c)
+{
+	struct job **jobs;
+	size_t n = registry_list(c->api->registry, JOB_TRIGGERED, &jobs);
+	json_t *paths = json_object();
+
+	for (size_t i = 0; i < n; i++) {
+		char path[600];
+		json_t *op = json_pack(
+			"{s:{s:b,s:s,s:[],s:[],s:{s:{s:s},s:{s:s}},s:[{s:s,s:s,s:s,s:b,s:s}]}}",
+			"post", "deprecated", 0, "operationId", job_name(jobs[i]),
+			"consumes", "produces", "responses", "200", "description",
+			"Success", "default", "description", "Success",
+			"parameters", "name", "arguments", "in", "query",
+			"description", "Web Job Arguments", "required", 0, "type",
+			"string");
+
+		snprintf(path, sizeof(path), "/api/triggeredjobs/%s/run",
+			 job_name(jobs[i]));
+		json_object_set_new(paths, path, op);
+	}
+	http_reply_json(c->req, 200,
+			json_pack("{s:s,s:{s:s,s:s},s:s,s:[s],s:o}", "swagger",
+				  "2.0", "info", "version", "v1", "title",
+				  "WebJobs", "host", "placeHolder", "schemes",
+				  "https", "paths", paths));
+}
+
+static void dispatch(struct call *c)
+{
+	switch ((enum handler)c->m.route->handler) {
+	case H_HEALTH:
+		http_reply(c->req, 200, "text/plain; charset=utf-8", "ok", 2);
+		break;
+	case H_ALL:
+	case H_LIST:
+		h_list(c);
+		break;
+	case H_JOB:
+		h_job(c);
+		break;
+	case H_HISTORY:
+		h_history(c);
+		break;
+	case H_RUN:
+		h_run(c);
+		break;
+	case H_SETTINGS:
+		h_settings(c);
+		break;
+	case H_SWAGGER:
+		h_swagger(c);
+		break;
+	}
+}
+
+/* Answers a request whose route is known and whose caller may proceed. */
+static void answer(struct call *c)
+{
+	char allow[64];
+
+	if (c->rc == -ENOENT) {
+		http_reply_error(c->req, 404, "No route matches %s %s.",
+				 http_method_name(c->req), http_path(c->req));
+	} else if (c->rc == -EPERM) {
+		route_allow_text(c->allow, allow, sizeof(allow));
+		http_add_header(c->req, "Allow", allow);
+		http_reply_error(c->req, 405, "The method %s is not allowed here.",
+				 http_method_name(c->req));
+	} else if (c->rc == -EINVAL) {
+		http_reply_error(c->req, 400, "The path is not correctly percent-encoded.");
+	} else if (c->rc < 0) {
+		http_reply_error(c->req, 500, "Out of memory.");
+	} else {
+		dispatch(c);
+	}
+}
+
+static void deny(struct http_request *req)
+{
+	http_add_header(req, "WWW-Authenticate", "Basic realm=\"webjobs\"");
+	http_reply_error(req, 401, "Authentication is required.");
+}
+
+static void on_auth(void *arg, int ok)
+{
+	struct call *c = arg;
+
+	c->ticket = NULL;
+	if (ok)
+		answer(c);
+	else
+		deny(c->req);
+	http_resume(c->req);
+}
+
+/* ---- the http hooks ---- */
+
+static void on_begin(struct http_request *req, void *arg)
+{
+	struct call *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		http_reply_error(req, 500, "Out of memory.");
+		return;
+	}
+	c->api = arg;
+	c->req = req;
+	http_set_user(req, c);
+	c->rc = route_match(routes, NROUTES, http_method(req), http_path(req),
+			    &c->m, &c->allow);
+}
+
+static void on_complete(struct http_request *req, void *arg)
+{
+	struct call *c = http_user(req);
+	struct api *api = arg;
+
+	if (!c)
+		return;
+	if (c->rc == 0 && (c->m.route->flags & NO_AUTH)) {
+		answer(c);
+		return;
+	}
+	switch (auth_check(api->auth, http_header(req, "Authorization"),
+			   http_client(req), on_auth, c, &c->ticket)) {
+	case AUTH_OK:
+		answer(c);
+		break;
+	case AUTH_DENIED:
+		deny(req);
+		break;
+	case AUTH_PENDING:
+		http_suspend(req);
+		break;
+	}
+}
+
+static void on_done(struct http_request *req, void *arg)
+{
+	struct call *c = http_user(req);
+
+	(void)arg;
+	if (!c)
+		return;
+	auth_cancel(c->ticket);
+	route_match_free(&c->m);
+	free(c);
+}
+
+struct http_handlers api_handlers(struct api *api)
+{
+	struct http_handlers hd = { on_begin, on_complete, on_done, api };
+
+	return hd;
+}

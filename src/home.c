@@ -1,0 +1,179 @@
+/*
+ * home: opening the home folder and the four folders every other module
+ * works beneath. All later file access is relative to these descriptors.
+ */
+#define _GNU_SOURCE
+#include "home.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const type_names[2] = { "triggered", "continuous" };
+static const char *const jobs_rel[2] = {
+	"site/wwwroot/App_Data/jobs/triggered",
+	"site/wwwroot/App_Data/jobs/continuous"
+};
+static const char *const data_rel[2] = { "data/jobs/triggered",
+					 "data/jobs/continuous" };
+
+const char *home_type_name(enum job_type t)
+{
+	return t == JOB_CONTINUOUS ? type_names[1] : type_names[0];
+}
+
+int home_mkdirs(int dfd, const char *rel)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(rel);
+
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, rel, len + 1);
+	for (char *p = path;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (path[0] && mkdirat(dfd, path, 0755) < 0 &&
+			    errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+int home_open(struct home *h, const char *path, char *err, size_t errsz)
+{
+	char *abs = NULL;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	for (int t = 0; t < 2; t++)
+		h->jobs_fd[t] = h->data_fd[t] = -1;
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot create home %s: %s", path,
+			 strerror(errno));
+		return rc;
+	}
+	abs = realpath(path, NULL);
+	if (!abs) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot resolve home %s: %s", path,
+			 strerror(errno));
+		return rc;
+	}
+	h->root = abs;
+	h->fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (h->fd < 0 || faccessat(h->fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "home %s is not a writable folder: %s", abs,
+			 strerror(errno));
+		goto fail;
+	}
+	for (int t = 0; t < 2; t++) {
+		h->jobs_rel[t] = jobs_rel[t];
+		h->data_rel[t] = data_rel[t];
+		if ((rc = home_mkdirs(h->fd, jobs_rel[t])) < 0 ||
+		    (rc = home_mkdirs(h->fd, data_rel[t])) < 0) {
+			snprintf(err, errsz, "cannot create folders in home %s: %s",
+				 abs, strerror(-rc));
+			goto fail;
+		}
+		h->jobs_fd[t] = openat(h->fd, jobs_rel[t],
+				       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		h->data_fd[t] = openat(h->fd, data_rel[t],
+				       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (h->jobs_fd[t] < 0 || h->data_fd[t] < 0) {
+			rc = -errno;
+			snprintf(err, errsz, "cannot open folders in home %s: %s",
+				 abs, strerror(errno));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	home_close(h);
+	return rc;
+}
+
+void home_close(struct home *h)
+{
+	for (int t = 0; t < 2; t++) {
+		if (h->jobs_fd[t] >= 0)
+			close(h->jobs_fd[t]);
+		if (h->data_fd[t] >= 0)
+			close(h->data_fd[t]);
+		h->jobs_fd[t] = h->data_fd[t] = -1;
+	}
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	free(h->root);
+	h->root = NULL;
+}
+
+/* 1 when s[0..len) is well-formed UTF-8 without control characters. */
+static int clean_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned cp;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (i + n >= len)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int home_valid_job_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 128 || name[0] == '.')
+		return 0;
+	if (strchr(name, '/') || strchr(name, '\\'))
+		return 0;
+	return clean_utf8((const unsigned char *)name, len);
+}

@@ -1,0 +1,36 @@
+/*
+ * home: the folders of the home (SPEC 1) and the host's hold on them.
+ */
+#ifndef WEBJOBS_HOME_H
+#define WEBJOBS_HOME_H
+
+#include <stddef.h>
+
+#include "route.h"
+
+struct home {
+	char *root;         /* absolute path of the home */
+	int fd;             /* the home folder, O_DIRECTORY */
+	int jobs_fd[2];     /* site/wwwroot/App_Data/jobs/{type} */
+	int data_fd[2];     /* data/jobs/{type} */
+	const char *jobs_rel[2]; /* those paths relative to the home */
+	const char *data_rel[2];
+};
+
+/* "triggered" or "continuous". */
+const char *home_type_name(enum job_type t);
+
+/* Opens the home at path (creating it and its folders when missing).
+ * Returns 0, or a negative errno with a reason in err. */
+int home_open(struct home *h, const char *path, char *err, size_t errsz);
+
+void home_close(struct home *h);
+
+/* Creates every missing folder of rel (relative to dfd), mode 0755.
+ * Returns 0 or a negative errno. */
+int home_mkdirs(int dfd, const char *rel);
+
+/* 1 when name is an acceptable job name (SPEC 8.1), else 0. */
+int home_valid_job_name(const char *name);
+
+#endif

@@ -1,0 +1,660 @@
+/*
+ * http: libmicrohttpd driven from libuv.
+ *
+ * MHD runs with MHD_USE_EPOLL and no thread of its own. Its epoll fd is
+ * watched by a uv_poll; after every MHD_run() a uv_timer is re-armed from
+ * MHD_get_timeout(), which is often 0 while MHD holds buffered work. The
+ * pitfalls of STACK.md shape the access handler: nothing is queued on the
+ * first call (that loses keep-alive), a connection is suspended only once
+ * its request is complete, and after a resume MHD_run() is called at once.
+ *
+ * The raw request target comes from MHD's URI log callback, before MHD
+ * decodes anything, so that routes see "%2F" as it was sent.
+ */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "route.h"
+
+#define MAX_HEADERS_SIZE (64 * 1024)
+#define MAX_REPLY_HEADERS 8
+
+struct http_server {
+	uv_loop_t *loop;
+	struct MHD_Daemon *d;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int lfd;
+	int tls;
+	char address[80];
+	struct http_handlers hd;
+	uint64_t max_upload;
+	char *cert, *key;
+	int closing;
+};
+
+enum stage { ST_NEW, ST_BODY, ST_WAITING, ST_REPLIED };
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	char *target; /* raw request target */
+	char *path;   /* points into target (cut at '?') */
+	const char *query;
+	const char *method_name;
+	unsigned method;
+	enum stage stage;
+	int suspended;
+	char prefix[300];
+	char client[64];
+	void *user;
+	/* body */
+	int keep_body;
+	size_t body_max;
+	char *body;
+	size_t body_len;
+	uint64_t body_seen;
+	int too_large;
+	/* reply */
+	struct MHD_Response *resp;
+	unsigned status;
+	char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
+	int nh;
+};
+
+static void mhd_run(struct http_server *s);
+
+/* ---- accessors ---- */
+
+unsigned http_method(const struct http_request *req) { return req->method; }
+const char *http_method_name(const struct http_request *req) { return req->method_name; }
+const char *http_path(const struct http_request *req) { return req->path; }
+const char *http_query(const struct http_request *req) { return req->query; }
+const char *http_prefix(const struct http_request *req) { return req->prefix; }
+const char *http_client(const struct http_request *req) { return req->client; }
+void http_set_user(struct http_request *req, void *user) { req->user = user; }
+void *http_user(const struct http_request *req) { return req->user; }
+int http_replied(const struct http_request *req) { return req->resp != NULL || req->stage == ST_REPLIED; }
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_body_to_memory(struct http_request *req, size_t max)
+{
+	req->keep_body = 1;
+	req->body_max = max;
+}
+
+const char *http_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body_len;
+	return req->body ? req->body : "";
+}
+
+/* ---- replies ---- */
+
+void http_add_header(struct http_request *req, const char *name,
+		     const char *value)
+{
+	if (req->nh == MAX_REPLY_HEADERS)
+		return;
+	req->hname[req->nh] = strdup(name);
+	req->hvalue[req->nh] = strdup(value);
+	req->nh++;
+}
+
+void http_reply(struct http_request *req, unsigned status,
+		const char *content_type, const void *body, size_t len)
+{
+	struct MHD_Response *r;
+
+	if (req->resp || req->stage == ST_REPLIED)
+		return;
+	r = MHD_create_response_from_buffer(len, (void *)body,
+					    MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return;
+	if (content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					content_type);
+	for (int i = 0; i < req->nh; i++)
+		if (req->hname[i] && req->hvalue[i])
+			MHD_add_response_header(r, req->hname[i], req->hvalue[i]);
+	req->resp = r;
+	req->status = status;
+}
+
+void http_reply_empty(struct http_request *req, unsigned status)
+{
+	http_reply(req, status, NULL, "", 0);
+}
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+void http_reply_json(struct http_request *req, unsigned status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(body);
+	if (!text) {
+		http_reply_error(req, 500, "Out of memory.");
+		return;
+	}
+	http_reply(req, status, JSON_TYPE, text, strlen(text));
+	free(text);
+}
+
+void http_reply_error(struct http_request *req, unsigned status,
+		      const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	json_t *o;
+	char *text;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = json_object();
+	/* A message may quote user input that is not UTF-8. */
+	json_object_set_new(o, "Message", json_stringn_nocheck(msg, strlen(msg)));
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (!text) {
+		http_reply(req, status, JSON_TYPE, "{\"Message\":\"\"}", 14);
+		return;
+	}
+	http_reply(req, status, JSON_TYPE, text, strlen(text));
+	free(text);
+}
+
+/* 1 when the If-None-Match list holds tag (or is "*"). */
+static int etag_matches(const char *inm, const char *tag)
+{
+	size_t tlen = strlen(tag);
+
+	if (!inm)
+		return 0;
+	for (const char *p = inm; *p;) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, tag, tlen) == 0 &&
+		    (p[tlen] == '\0' || p[tlen] == ',' || p[tlen] == ' '))
+			return 1;
+		while (*p && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+void http_reply_json_text_etag(struct http_request *req, const char *text,
+			       size_t len, uint64_t hash)
+{
+	char tag[24];
+
+	snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)hash);
+	http_add_header(req, MHD_HTTP_HEADER_ETAG, tag);
+	if (etag_matches(http_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), tag)) {
+		http_reply(req, 304, NULL, "", 0);
+		return;
+	}
+	http_reply(req, 200, JSON_TYPE, text, len);
+}
+
+void http_suspend(struct http_request *req)
+{
+	if (!req->suspended) {
+		req->suspended = 1;
+		MHD_suspend_connection(req->conn);
+	}
+}
+
+void http_resume(struct http_request *req)
+{
+	if (req->suspended) {
+		req->suspended = 0;
+		MHD_resume_connection(req->conn);
+		mhd_run(req->srv);
+	}
+}
+
+/* ---- the request's life ---- */
+
+/* Host header characters accepted into URLs of replies. */
+static int host_ok(const char *h)
+{
+	size_t len = strlen(h);
+
+	if (len == 0 || len > 255)
+		return 0;
+	for (; *h; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || strchr(".-_:[]", *h)))
+			return 0;
+	return 1;
+}
+
+static void fill_request(struct http_request *req, const char *method)
+{
+	const char *host = http_header(req, MHD_HTTP_HEADER_HOST);
+	const union MHD_ConnectionInfo *ci;
+
+	req->method_name = method;
+	req->method = route_method(method);
+	snprintf(req->prefix, sizeof(req->prefix), "%s://%s",
+		 req->srv->tls ? "https" : "http",
+		 host && host_ok(host) ? host : req->srv->address);
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	req->client[0] = '\0';
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+				  req->client, sizeof(req->client));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				  req->client, sizeof(req->client));
+	}
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_request *req = calloc(1, sizeof(*req));
+	char *q;
+
+	if (!req)
+		return NULL;
+	req->srv = cls;
+	req->conn = conn;
+	req->target = strdup(uri ? uri : "/");
+	if (!req->target) {
+		free(req);
+		return NULL;
+	}
+	req->path = req->target;
+	q = strchr(req->target, '?');
+	if (q) {
+		*q = '\0';
+		req->query = q + 1;
+	} else {
+		req->query = "";
+	}
+	return req;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_request *req = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (!req)
+		return;
+	if (s->hd.done)
+		s->hd.done(req, s->hd.arg);
+	if (req->resp)
+		MHD_destroy_response(req->resp);
+	for (int i = 0; i < req->nh; i++) {
+		free(req->hname[i]);
+		free(req->hvalue[i]);
+	}
+	free(req->body);
+	free(req->target);
+	free(req);
+	*con_cls = NULL;
+}
+
+/* Queues the prepared reply. */
+static enum MHD_Result send_reply(struct http_request *req)
+{
+	enum MHD_Result rc;
+
+	rc = MHD_queue_response(req->conn, req->status, req->resp);
+	MHD_destroy_response(req->resp);
+	req->resp = NULL;
+	req->stage = ST_REPLIED;
+	return rc;
+}
+
+static void take_body(struct http_request *req, const char *data, size_t len)
+{
+	req->body_seen += len;
+	if (req->body_seen > req->srv->max_upload ||
+	    (req->keep_body && req->body_seen > req->body_max)) {
+		req->too_large = 1;
+		return;
+	}
+	if (req->keep_body) {
+		char *b = realloc(req->body, req->body_len + len + 1);
+
+		if (!b) {
+			req->too_large = 1;
+			return;
+		}
+		memcpy(b + req->body_len, data, len);
+		req->body_len += len;
+		b[req->body_len] = '\0';
+		req->body = b;
+	}
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_request *req = *con_cls;
+
+	(void)url;
+	(void)version;
+	if (!req)
+		return MHD_NO;
+	if (req->stage == ST_NEW) {
+		const char *cl;
+
+		req->conn = conn;
+		fill_request(req, method);
+		req->stage = ST_BODY;
+		cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > s->max_upload) {
+			http_reply_error(req, 413, "The request body is larger than %llu bytes.",
+					 (unsigned long long)s->max_upload);
+			return MHD_YES;
+		}
+		if (s->hd.begin)
+			s->hd.begin(req, s->hd.arg);
+		return MHD_YES;
+	}
+	if (req->stage == ST_BODY && *upload_data_size) {
+		if (!req->resp && !req->too_large)
+			take_body(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		if (req->resp)
+			return send_reply(req);
+		if (req->too_large) {
+			http_reply_error(req, 413, "The request body is too large.");
+			return send_reply(req);
+		}
+		return MHD_YES;
+	}
+	if (req->stage == ST_BODY) {
+		req->stage = ST_WAITING;
+		if (!req->resp && s->hd.complete)
+			s->hd.complete(req, s->hd.arg);
+	}
+	if (req->resp)
+		return send_reply(req);
+	if (req->stage == ST_REPLIED)
+		return MHD_YES;
+	if (!req->suspended) {
+		/* The owner neither replied nor suspended: a bug, not a hang. */
+		log_error("request %s %s got no reply", req->method_name, req->path);
+		http_reply_error(req, 500, "No reply was produced.");
+		return send_reply(req);
+	}
+	return MHD_YES;
+}
+
+/* ---- the loop side ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+	mhd_run(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	mhd_run(p->data);
+}
+
+static void mhd_run(struct http_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (s->closing)
+		return;
+	MHD_run(s->d);
+	if (MHD_get_timeout(s->d, &to) == MHD_YES)
+		uv_timer_start(&s->timer, on_timer, to, 0);
+	else
+		uv_timer_stop(&s->timer);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("http: %s", line);
+}
+
+/* Parses "ADDR:PORT" / "[V6]:PORT" and binds a listening socket. */
+static int bind_listen(const char *spec, struct http_server *s, char *err,
+		       size_t errsz)
+{
+	char host[64];
+	const char *colon;
+	struct sockaddr_storage ss;
+	socklen_t slen;
+	char *end;
+	unsigned long port;
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (spec[0] == '[') {
+		const char *close_b = strchr(spec, ']');
+
+		if (!close_b || close_b[1] != ':' ||
+		    (size_t)(close_b - spec - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, spec + 1, (size_t)(close_b - spec - 1));
+		host[close_b - spec - 1] = '\0';
+		colon = close_b + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof(host))
+			goto bad;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port > 65535)
+		goto bad;
+	if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0",
+		      &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		slen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		slen = sizeof(*sin6);
+	} else {
+		goto bad;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errsz, "cannot create a socket: %s", strerror(errno));
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, slen) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+
+		snprintf(err, errsz, "cannot listen on %s: %s", spec,
+			 e == EADDRINUSE ? "address already in use" : strerror(e));
+		close(fd);
+		return -e;
+	}
+	slen = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &slen);
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(s->address, sizeof(s->address), "%s:%u", host,
+			 ntohs(sin->sin_port));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(s->address, sizeof(s->address), "[%s]:%u", host,
+			 ntohs(sin6->sin6_port));
+	}
+	s->lfd = fd;
+	return 0;
+bad:
+	snprintf(err, errsz, "bad listen address '%s' (want ADDR:PORT)", spec);
+	return -EINVAL;
+}
+
+static char *read_file(const char *path, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f) {
+		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = calloc(1, 1024 * 1024 + 1);
+	if (buf)
+		len = fread(buf, 1, 1024 * 1024, f);
+	fclose(f);
+	if (buf && len == 0) {
+		snprintf(err, errsz, "%s is empty", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int http_server_start(struct http_server **out, uv_loop_t *loop,
+		      const struct http_config *cfg,
+		      const struct http_handlers *hd, char *err, size_t errsz)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->hd = *hd;
+	s->max_upload = cfg->max_upload;
+	s->lfd = -1;
+	if ((rc = bind_listen(cfg->listen, s, err, errsz)) < 0)
+		goto fail;
+	if (cfg->tls_cert || cfg->tls_key) {
+		if (!cfg->tls_cert || !cfg->tls_key) {
+			snprintf(err, errsz, "--tls-cert and --tls-key go together");
+			rc = -EINVAL;
+			goto fail;
+		}
+		if (!(s->cert = read_file(cfg->tls_cert, err, errsz)) ||
+		    !(s->key = read_file(cfg->tls_key, err, errsz))) {
+			rc = -EINVAL;
+			goto fail;
+		}
+		s->tls = 1;
+		flags |= MHD_USE_TLS;
+	}
+	s->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_access, s,
+		MHD_OPTION_LISTEN_SOCKET, s->lfd,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(MAX_HEADERS_SIZE + 16 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4096,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+		s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
+		MHD_OPTION_HTTPS_MEM_KEY, s->key,
+		MHD_OPTION_END);
+	if (!s->d) {
+		snprintf(err, errsz, "cannot start the HTTP server%s",
+			 s->tls ? " (check the TLS certificate and key)" : "");
+		rc = -EINVAL;
+		goto fail;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	uv_poll_init(loop, &s->poll, info->epoll_fd);
+	uv_timer_init(loop, &s->timer);
+	s->poll.data = s->timer.data = s;
+	uv_poll_start(&s->poll, UV_READABLE, on_poll);
+	mhd_run(s);
+	*out = s;
+	return 0;
+fail:
+	if (s->lfd >= 0)
+		close(s->lfd);
+	free(s->cert);
+	free(s->key);
+	free(s);
+	return rc;
+}
+
+const char *http_server_address(const struct http_server *s)
+{
+	return s->address;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct http_server *s = h->data;
+
+	if (h == (uv_handle_t *)&s->timer) {
+		free(s->cert);
+		free(s->key);
+		free(s);
+	}
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	s->closing = 1;
+	uv_poll_stop(&s->poll);
+	MHD_stop_daemon(s->d);
+	close(s->lfd);
+	uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+}

@@ -1,0 +1,27 @@
+/*
+ * instances: the per-instance status files of a continuous job,
+ * "status_{inst}" (SPEC 7.4). A live instance holds a shared OFD lock on its
+ * file; a file whose lock can be taken exclusively belongs to a dead
+ * instance and is ignored.
+ */
+#ifndef WEBJOBS_INSTANCES_H
+#define WEBJOBS_INSTANCES_H
+
+#include <stddef.h>
+
+#define INSTANCE_ID_MAX 64
+
+struct instance_status {
+	char id[INSTANCE_ID_MAX + 1];
+	char status[24];
+};
+
+/* 1 when id is a valid instance id (1 to 64 of A-Za-z0-9._-). */
+int instance_id_valid(const char *id);
+
+/* Reads the live status files in the job's data folder dfd into a new
+ * array sorted by instance id. Returns the count (0 when the folder is
+ * missing) or a negative errno; *out is freed by the caller. */
+int instances_read(int dfd, struct instance_status **out);
+
+#endif

@@ -1,0 +1,600 @@
+/*
+ * job: reading one job's folders and presenting the job as JSON.
+ *
+ * The binaries folder gives the script folder (descending through lone
+ * sub-folders), the script and its host, settings.job and disable.job. The
+ * data folder gives the run folders and the markers. Both are read only
+ * when the registry says they changed; a body that depends on nothing but
+ * those files is cached per request prefix.
+ */
+#define _GNU_SOURCE
+#include "job.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "instances.h"
+#include "log.h"
+#include "settings.h"
+#include "siphash.h"
+
+#define MAX_ENTRIES 100000
+
+struct job {
+	enum job_type type;
+	char *name;
+	/* binaries */
+	int exists;
+	const struct script_host *host;
+	char *script_dir;  /* "" or "a/b" */
+	char *run_command; /* NULL when no runnable script */
+	json_t *settings;  /* never NULL */
+	char *error;       /* NULL or a text */
+	int disabled;
+	/* data */
+	int using_sdk;
+	int has_sched_log;
+	char (*runs)[RUN_ID_LEN + 1]; /* ascending */
+	size_t nruns;
+	struct runrec latest; /* the newest readable run */
+	int has_latest, latest_out, latest_err;
+	/* the cached body */
+	char *body;
+	size_t body_len;
+	uint64_t body_hash;
+	char *body_prefix;
+	int body_valid;
+};
+
+static uint8_t hash_key[16];
+static int hash_key_set;
+
+uint64_t job_hash_bytes(const void *data, size_t len)
+{
+	if (!hash_key_set) {
+		if (getrandom(hash_key, sizeof(hash_key), 0) != sizeof(hash_key))
+			memset(hash_key, 0x5a, sizeof(hash_key));
+		hash_key_set = 1;
+	}
+	return siphash24(hash_key, data, len);
+}
+
+struct job *job_new(enum job_type type, const char *name)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->type = type;
+	j->name = strdup(name);
+	j->script_dir = strdup("");
+	j->settings = json_object();
+	if (!j->name || !j->script_dir || !j->settings) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->name);
+	free(j->script_dir);
+	free(j->run_command);
+	json_decref(j->settings);
+	free(j->error);
+	free(j->runs);
+	runrec_free(&j->latest);
+	free(j->body);
+	free(j->body_prefix);
+	free(j);
+}
+
+const char *job_name(const struct job *j) { return j->name; }
+enum job_type job_type(const struct job *j) { return j->type; }
+int job_listed(const struct job *j) { return j->exists && j->run_command; }
+const char *job_script_dir(const struct job *j) { return j->script_dir; }
+const json_t *job_settings(const struct job *j) { return j->settings; }
+
+const char *job_newest_run(const struct job *j)
+{
+	return j->nruns ? j->runs[j->nruns - 1] : NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the names in folder dfd (not "." and ".."), sorted. Returns the
+ * count or a negative errno; the caller frees each name and the array. */
+static int list_names(int dfd, char ***out)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) && n < MAX_ENTRIES) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			char **nv = realloc(v, sizeof(*v) * (cap = cap ? cap * 2 : 16));
+
+			if (!nv)
+				break;
+			v = nv;
+		}
+		if (!(v[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), by_name);
+	*out = v;
+	return (int)n;
+}
+
+static void free_names(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int is_dir_at(int dfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/* Reads settings.job from the script folder sfd into the job. */
+static void read_settings(struct job *j, int sfd)
+{
+	char err[256], *buf = NULL;
+	struct stat st;
+	json_t *obj = NULL;
+	int fd = openat(sfd, "settings.job", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			snprintf(err, sizeof(err), "settings.job: %s",
+				 strerror(errno));
+		else
+			obj = json_object();
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, sizeof(err), "settings.job: not a regular file");
+		goto out;
+	}
+	if (st.st_size > SETTINGS_MAX_SIZE) {
+		snprintf(err, sizeof(err), "settings.job: larger than %d bytes",
+			 SETTINGS_MAX_SIZE);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf || (n = pread(fd, buf, (size_t)st.st_size, 0)) < 0) {
+		snprintf(err, sizeof(err), "settings.job: cannot read");
+		goto out;
+	}
+	obj = settings_parse(buf, (size_t)n, err, sizeof(err));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(j->error);
+	j->error = NULL;
+	json_decref(j->settings);
+	if (obj) {
+		j->settings = obj;
+	} else {
+		j->settings = json_object();
+		j->error = strdup(err);
+	}
+}
+
+/* Chooses the script in the script folder sfd. */
+static void choose_script(struct job *j, int sfd, char **names, int n)
+{
+	struct script_entry *e = calloc((size_t)n + 1, sizeof(*e));
+	size_t chosen;
+	const struct script_host *host;
+
+	free(j->run_command);
+	j->run_command = NULL;
+	j->host = NULL;
+	if (!e)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		e[i].name = names[i];
+		if (fstatat(sfd, names[i], &st, 0) == 0) {
+			e[i].is_file = S_ISREG(st.st_mode);
+			e[i].is_exec = (st.st_mode & 0111) != 0;
+		}
+	}
+	host = script_select(e, (size_t)n, &chosen);
+	if (host) {
+		const char *file = names[chosen];
+
+		j->host = host;
+		if (*j->script_dir) {
+			if (asprintf(&j->run_command, "%s/%s", j->script_dir,
+				     file) < 0)
+				j->run_command = NULL;
+		} else {
+			j->run_command = strdup(file);
+		}
+	}
+	free(e);
+}
+
+int job_scan_bin(struct job *j, const struct home *h)
+{
+	char dir[PATH_MAX] = "";
+	char **names = NULL;
+	int dfd, n, depth = 0;
+
+	j->body_valid = 0;
+	dfd = openat(h->jobs_fd[j->type], j->name,
+		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0) {
+		j->exists = 0;
+		free(j->run_command);
+		j->run_command = NULL;
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP
+			       ? 0
+			       : -errno;
+	}
+	for (;;) {
+		n = list_names(dfd, &names);
+		if (n != 1 || depth == JOB_MAX_DEPTH || !is_dir_at(dfd, names[0]))
+			break;
+		int sub = openat(dfd, names[0],
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub < 0)
+			break;
+		size_t len = strlen(dir);
+		snprintf(dir + len, sizeof(dir) - len, "%s%s", len ? "/" : "",
+			 names[0]);
+		close(dfd);
+		dfd = sub;
+		free_names(names, n);
+		names = NULL;
+		depth++;
+	}
+	j->exists = 1;
+	free(j->script_dir);
+	j->script_dir = strdup(dir);
+	if (!j->script_dir) {
+		free_names(names, n < 0 ? 0 : n);
+		close(dfd);
+		return -ENOMEM;
+	}
+	choose_script(j, dfd, names, n < 0 ? 0 : n);
+	read_settings(j, dfd);
+	j->disabled = faccessat(dfd, "disable.job", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	free_names(names, n < 0 ? 0 : n);
+	close(dfd);
+	return 1;
+}
+
+static int open_data(const struct job *j, const struct home *h)
+{
+	return openat(h->data_fd[j->type], j->name,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+static int file_exists(int dfd, const char *id, const char *file)
+{
+	char path[RUN_ID_LEN + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", id, file);
+	return faccessat(dfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int job_scan_data(struct job *j, const struct home *h)
+{
+	char **names = NULL;
+	int dfd, n;
+	size_t nruns = 0;
+
+	j->body_valid = 0;
+	j->using_sdk = j->has_sched_log = 0;
+	j->nruns = 0;
+	j->has_latest = 0;
+	runrec_free(&j->latest);
+	dfd = open_data(j, h);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = list_names(dfd, &names);
+	if (n < 0) {
+		close(dfd);
+		return n;
+	}
+	free(j->runs);
+	j->runs = calloc((size_t)n + 1, sizeof(*j->runs));
+	for (int i = 0; i < n && j->runs; i++) {
+		if (strcmp(names[i], "webjobssdk.marker") == 0)
+			j->using_sdk = 1;
+		else if (strcmp(names[i], "job_scheduler.log") == 0)
+			j->has_sched_log = 1;
+		else if (j->type == JOB_TRIGGERED && time_is_run_id(names[i]) &&
+			 is_dir_at(dfd, names[i]))
+			memcpy(j->runs[nruns++], names[i], RUN_ID_LEN + 1);
+	}
+	j->nruns = nruns;
+	for (size_t k = nruns; k-- > 0;) {
+		if (runrec_load(dfd, j->runs[k], &j->latest) == 0) {
+			j->has_latest = 1;
+			j->latest_out = file_exists(dfd, j->runs[k], "output_log.txt");
+			j->latest_err = file_exists(dfd, j->runs[k], "error_log.txt");
+			break;
+		}
+	}
+	free_names(names, n);
+	close(dfd);
+	return 0;
+}
+
+/* 1 when some process holds the job's run lock (any instance). */
+static int run_lock_held(int dfd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = openat(dfd, "triggeredJob.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int held = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_OFD_GETLK, &fl) == 0)
+		held = fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+/* The time of the last sign of life of a run: its newest file. */
+static int64_t last_activity(int dfd, const char *id)
+{
+	static const char *const files[] = { "output_log.txt", "status" };
+	int64_t best = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		char path[RUN_ID_LEN + 32];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", id, files[i]);
+		if (fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			int64_t t = (int64_t)st.st_mtim.tv_sec * TICKS_PER_SEC +
+				    st.st_mtim.tv_nsec / 100;
+			if (t > best)
+				best = t;
+		}
+	}
+	return best;
+}
+
+/* Fills the status and end to report for r (SPEC 5.2's Aborted rule). */
+static void view_status(const struct job *j, int dfd, const struct runrec *r,
+			struct run_view *v)
+{
+	const char *newest = job_newest_run(j);
+
+	v->status = r->status;
+	v->end = r->end;
+	if (!runrec_in_progress(r))
+		return;
+	if (newest && strcmp(newest, r->id) == 0 && dfd >= 0 &&
+	    run_lock_held(dfd)) {
+		v->end = 0;
+		return;
+	}
+	v->status = "Aborted";
+	if (!v->end)
+		v->end = dfd >= 0 ? last_activity(dfd, r->id) : r->start;
+	if (v->end < r->start)
+		v->end = r->start;
+}
+
+static json_t *url(const char *prefix, const struct job *j, const char *more)
+{
+	return json_sprintf("%s/api/%swebjobs/%s%s", prefix,
+			    home_type_name(j->type), j->name, more);
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* detailed_status and status of a continuous job from the live instances. */
+static void continuous_status(const struct job *j, const struct home *h,
+			      json_t *o)
+{
+	struct instance_status *v = NULL;
+	const char *status = j->disabled ? "Stopped" : "Initializing";
+	const char *active = NULL;
+	char *detail = NULL;
+	size_t dlen = 0;
+	int dfd = open_data(j, h), n = 0;
+	FILE *f = open_memstream(&detail, &dlen);
+
+	if (dfd >= 0) {
+		n = instances_read(dfd, &v);
+		close(dfd);
+	}
+	for (int i = 0; i < n; i++) {
+		if (f)
+			fprintf(f, "%s - %s\n", v[i].id, v[i].status);
+		if (strcmp(v[i].status, "InactiveInstance") != 0)
+			active = v[i].status;
+	}
+	if (n > 0)
+		status = active ? active : "InactiveInstance";
+	if (f)
+		fclose(f);
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "detailed_status", json_string(detail ? detail : ""));
+	free(detail);
+	free(v);
+}
+
+static json_t *render(struct job *j, const struct home *h, const char *prefix)
+{
+	json_t *o = json_object();
+	const char *type = home_type_name(j->type);
+
+	if (j->type == JOB_TRIGGERED) {
+		json_t *latest = json_null();
+
+		if (j->has_latest) {
+			int dfd = open_data(j, h);
+			struct run_view v = { .prefix = prefix, .job = j->name,
+					      .has_output = j->latest_out,
+					      .has_error = j->latest_err,
+					      .now = time_now_ticks() };
+
+			view_status(j, dfd, &j->latest, &v);
+			latest = runrec_json(&j->latest, &v);
+			if (dfd >= 0)
+				close(dfd);
+		}
+		json_object_set_new(o, "latest_run", latest);
+		json_object_set_new(o, "history_url", url(prefix, j, "/history"));
+		json_object_set_new(
+			o, "scheduler_logs_url",
+			j->has_sched_log
+				? json_sprintf("%s/vfs/data/jobs/triggered/%s/job_scheduler.log",
+					       prefix, j->name)
+				: json_null());
+	} else {
+		continuous_status(j, h, o);
+		json_object_set_new(
+			o, "log_url",
+			json_sprintf("%s/vfs/data/jobs/continuous/%s/job_log.txt",
+				     prefix, j->name));
+	}
+	json_object_set_new(o, "name", json_string(j->name));
+	json_object_set_new(o, "run_command", string_or_null(j->run_command));
+	json_object_set_new(o, "url", url(prefix, j, ""));
+	json_object_set_new(o, "extra_info_url",
+			    json_sprintf("%s/azurejobs/#/jobs/%s/%s", prefix,
+					 type, j->name));
+	json_object_set_new(o, "type", json_string(type));
+	json_object_set_new(o, "error", string_or_null(j->error));
+	json_object_set_new(o, "using_sdk", json_boolean(j->using_sdk));
+	json_object_set(o, "settings", j->settings);
+	if (j->type == JOB_TRIGGERED)
+		json_object_set_new(o, "next_run", json_null());
+	return o;
+}
+
+const char *job_body(struct job *j, const struct home *h, const char *prefix,
+		     size_t *len, uint64_t *hash)
+{
+	json_t *o;
+	int cacheable = j->type == JOB_TRIGGERED &&
+			!(j->has_latest && runrec_in_progress(&j->latest));
+
+	if (j->body_valid && cacheable && j->body_prefix &&
+	    strcmp(j->body_prefix, prefix) == 0)
+		goto out;
+	o = render(j, h, prefix);
+	free(j->body);
+	j->body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!j->body) {
+		j->body_valid = 0;
+		*len = 0;
+		*hash = 0;
+		return NULL;
+	}
+	j->body_len = strlen(j->body);
+	j->body_hash = job_hash_bytes(j->body, j->body_len);
+	free(j->body_prefix);
+	j->body_prefix = strdup(prefix);
+	j->body_valid = cacheable && j->body_prefix;
+out:
+	*len = j->body_len;
+	*hash = j->body_hash;
+	return j->body;
+}
+
+/* The JSON of run id (known to be one of the job's runs), or NULL. */
+static json_t *one_run(struct job *j, int dfd, const char *prefix,
+		       const char *id, int64_t now)
+{
+	struct runrec r;
+	struct run_view v = { .prefix = prefix, .job = j->name, .now = now };
+	json_t *o;
+
+	if (runrec_load(dfd, id, &r) < 0)
+		return NULL;
+	v.has_output = file_exists(dfd, id, "output_log.txt");
+	v.has_error = file_exists(dfd, id, "error_log.txt");
+	view_status(j, dfd, &r, &v);
+	o = runrec_json(&r, &v);
+	runrec_free(&r);
+	return o;
+}
+
+json_t *job_history_json(struct job *j, const struct home *h,
+			 const char *prefix)
+{
+	json_t *runs = json_array();
+	int dfd = open_data(j, h);
+	int64_t now = time_now_ticks();
+
+	for (size_t k = j->nruns; dfd >= 0 && k-- > 0;) {
+		json_t *o = one_run(j, dfd, prefix, j->runs[k], now);
+
+		if (o)
+			json_array_append_new(runs, o);
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return json_pack("{s:o}", "runs", runs);
+}
+
+json_t *job_run_json(struct job *j, const struct home *h, const char *prefix,
+		     const char *id)
+{
+	json_t *o = NULL;
+	int dfd;
+	size_t k;
+
+	for (k = 0; k < j->nruns; k++)
+		if (strcmp(j->runs[k], id) == 0)
+			break;
+	if (k == j->nruns)
+		return NULL;
+	dfd = open_data(j, h);
+	if (dfd < 0)
+		return NULL;
+	o = one_run(j, dfd, prefix, id, time_now_ticks());
+	close(dfd);
+	return o;
+}

@@ -1,0 +1,64 @@
+/*
+ * job: one deployed job as the host knows it — its script, its settings,
+ * and for triggered jobs its runs — read from the home and kept in memory,
+ * and its JSON form (SPEC 4.1, 4.2). The registry decides when to re-read.
+ */
+#ifndef WEBJOBS_JOB_H
+#define WEBJOBS_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "home.h"
+#include "route.h"
+#include "runrec.h"
+#include "script.h"
+
+#define JOB_MAX_DEPTH 16
+
+struct job;
+
+struct job *job_new(enum job_type type, const char *name);
+void job_free(struct job *j);
+
+const char *job_name(const struct job *j);
+enum job_type job_type(const struct job *j);
+
+/* Re-reads the binaries folder. Returns 1 when the folder exists (listed
+ * or not), 0 when it is gone, or a negative errno. */
+int job_scan_bin(struct job *j, const struct home *h);
+
+/* Re-reads the data folder (runs, markers). Returns 0 or a negative
+ * errno. */
+int job_scan_data(struct job *j, const struct home *h);
+
+/* 1 when the job has a runnable script and is shown in the API. */
+int job_listed(const struct job *j);
+
+/* The script folder relative to the job folder ("" or "a/b"). */
+const char *job_script_dir(const struct job *j);
+
+/* The run folder of the newest run, or NULL. */
+const char *job_newest_run(const struct job *j);
+
+const json_t *job_settings(const struct job *j);
+
+/* The job's JSON text for this prefix, owned by the job and valid until
+ * the next call for the job; *len gets its length and *hash a hash of it.
+ * Bodies that cannot change without a file change are cached. */
+const char *job_body(struct job *j, const struct home *h, const char *prefix,
+		     size_t *len, uint64_t *hash);
+
+/* The job's history as JSON ({"runs":[...]}, newest first). */
+json_t *job_history_json(struct job *j, const struct home *h,
+			 const char *prefix);
+
+/* One run as JSON, or NULL when there is no such run. */
+json_t *job_run_json(struct job *j, const struct home *h, const char *prefix,
+		     const char *id);
+
+/* A cheap hash of the bytes, keyed per process, for ETags. */
+uint64_t job_hash_bytes(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * main: the `webjobs` command and its subcommands.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "options.h"
+#include "server.h"
+
+#ifndef WEBJOBS_VERSION
+#define WEBJOBS_VERSION "0.1.0"
+#endif
+
+static const struct {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+} commands[] = {
+	{ "serve", "webjobs serve [FLAGS]",
+	  "Runs the WebJobs host: deploys, runs, schedules and supervises the jobs\n"
+	  "of its home and serves the Kudu WebJobs REST API over HTTP.\n"
+	  "Prints 'webjobs: listening on http://ADDR:PORT' once ready.\n"
+	  "SIGTERM or SIGINT: graceful shutdown, exit 0. SIGHUP: reopen --log-file.\n"
+	  "Exit 2 on bad flags, an unusable home or a port in use.\n" },
+	{ "passwd", "webjobs passwd [--auth-file FILE | --home DIR] USER",
+	  "Adds USER or changes its password, read as one line from standard\n"
+	  "input, in FILE (a --auth-file of serve), or by default in the\n"
+	  "credentials of the home ($WEBJOBS_HOME, else ./webjobs-home).\n"
+	  "Only a yescrypt hash of the password is stored.\n" },
+	{ "version", "webjobs version", "Prints the version.\n" },
+	{ "help", "webjobs help [SUBCOMMAND]", "Prints help on a subcommand.\n" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "webjobs %s — a WebJobs host for Linux\n\nUsage:\n",
+		WEBJOBS_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %s\n", commands[i].synopsis);
+	fprintf(f, "\nRun 'webjobs help SUBCOMMAND' for more.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 1) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			printf("Usage: %s\n\n%s", commands[i].synopsis,
+			       commands[i].help);
+			if (i == 0) {
+				printf("\nFlags (environment variables in parentheses):\n");
+				options_usage(stdout);
+			}
+			return 0;
+		}
+	fprintf(stderr, "webjobs: no subcommand '%s'\n", argv[0]);
+	return 2;
+}
+
+static int cmd_passwd(int argc, char **argv)
+{
+	const char *file = NULL, *home = NULL, *user = NULL;
+	char line[1024], *path = NULL, *hash;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--auth-file") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+			home = argv[++i];
+		else if (argv[i][0] == '-' || user) {
+			fprintf(stderr, "webjobs: usage: webjobs passwd [--auth-file FILE | --home DIR] USER\n");
+			return 2;
+		} else
+			user = argv[i];
+	}
+	if (!user || !auth_user_valid(user)) {
+		fprintf(stderr, "webjobs: passwd needs a USER of 1 to 64 bytes without ':'\n");
+		return 2;
+	}
+	if (!fgets(line, sizeof(line), stdin)) {
+		fprintf(stderr, "webjobs: no password on standard input\n");
+		return 2;
+	}
+	line[strcspn(line, "\n")] = '\0';
+	if (!line[0]) {
+		fprintf(stderr, "webjobs: the password is empty\n");
+		return 2;
+	}
+	if (!file) {
+		if (!home)
+			home = getenv("WEBJOBS_HOME");
+		path = auth_default_file(home && *home ? home : "./webjobs-home");
+		file = path;
+	}
+	hash = auth_hash_password(line);
+	memset(line, 0, sizeof(line));
+	if (!hash) {
+		fprintf(stderr, "webjobs: cannot hash the password\n");
+		free(path);
+		return 1;
+	}
+	rc = auth_file_set(file, user, hash);
+	free(hash);
+	if (rc < 0) {
+		fprintf(stderr, "webjobs: cannot write %s: %s\n", file, strerror(-rc));
+		free(path);
+		return 1;
+	}
+	printf("webjobs: password of %s set in %s\n", user, file);
+	free(path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return server_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "passwd") == 0)
+		return cmd_passwd(argc - 2, argv + 2);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("webjobs %s\n", WEBJOBS_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)
+		return cmd_help(argc - 2, argv + 2);
+	fprintf(stderr, "webjobs: unknown subcommand '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

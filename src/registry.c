@@ -1,0 +1,550 @@
+/*
+ * registry: the jobs in memory and the inotify watches that keep them
+ * current.
+ *
+ * Watches: the two binaries type folders and the two data type folders
+ * (which names appeared or went), and per job its folder and the lone
+ * sub-folders down to its script folder, its data folder, and the folder of
+ * its newest run (whose status and logs appear in the job's latest_run).
+ * An event only marks a job dirty; dirty jobs are re-read before the next
+ * read of the registry or 50 ms after the event, whichever is first. So a
+ * burst of thousands of events (a zip unpacked over a job) costs one read.
+ */
+#define _GNU_SOURCE
+#include "registry.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SETTLE_MS 50
+#define MASK_TYPE (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
+#define MASK_BIN (MASK_TYPE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+#define MASK_DATA (MASK_TYPE | IN_CLOSE_WRITE)
+
+enum role { ROLE_TYPE_BIN, ROLE_TYPE_DATA, ROLE_BIN, ROLE_DATA, ROLE_RUN };
+
+struct entry {
+	struct job *job;
+	enum job_type type;
+	int bin_dirty, data_dirty, queued;
+	int bin_wd[JOB_MAX_DEPTH + 1];
+	int nbin;
+	int data_wd, run_wd;
+};
+
+struct watch {
+	int wd; /* 0: empty slot, -1: deleted */
+	enum role role;
+	enum job_type type;
+	struct entry *e;
+};
+
+struct table {
+	struct entry **v; /* sorted by name */
+	size_t n, cap;
+	struct job **listed; /* view handed out by registry_list */
+	size_t nlisted;
+};
+
+struct registry {
+	uv_loop_t *loop;
+	const struct home *h;
+	int ifd;
+	uv_poll_t poll;
+	uv_timer_t settle;
+	int handles;
+	struct table t[2];
+	struct entry **queue; /* dirty entries */
+	size_t nqueue, capqueue;
+	struct watch *w; /* open addressing by wd */
+	size_t wcap, wused;
+	int type_wd[2][2]; /* [bin|data][type] */
+	int rescan_all;
+};
+
+/* ---- the wd -> entry map ---- */
+
+static struct watch *wslot(struct registry *r, int wd)
+{
+	size_t i = (size_t)wd * 2654435761u & (r->wcap - 1);
+
+	while (r->w[i].wd != 0) {
+		if (r->w[i].wd == wd)
+			return &r->w[i];
+		i = (i + 1) & (r->wcap - 1);
+	}
+	return &r->w[i];
+}
+
+static int wgrow(struct registry *r)
+{
+	struct watch *old = r->w;
+	size_t oldcap = r->wcap;
+
+	r->wcap = oldcap ? oldcap * 2 : 1024;
+	r->w = calloc(r->wcap, sizeof(*r->w));
+	if (!r->w) {
+		r->w = old;
+		r->wcap = oldcap;
+		return -ENOMEM;
+	}
+	r->wused = 0;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].wd > 0) {
+			*wslot(r, old[i].wd) = old[i];
+			r->wused++;
+		}
+	free(old);
+	return 0;
+}
+
+/* Adds a watch; returns the wd or -1 (the entry is then re-read on
+ * every access instead: see entry_fresh). */
+static int watch_add(struct registry *r, int dfd, const char *path,
+		     uint32_t mask, enum role role, enum job_type type,
+		     struct entry *e)
+{
+	char full[PATH_MAX];
+	struct watch *s;
+	int wd;
+
+	if ((r->wused + 1) * 2 > r->wcap && wgrow(r) < 0)
+		return -1;
+	snprintf(full, sizeof(full), "/proc/self/fd/%d/%s", dfd, path);
+	wd = inotify_add_watch(r->ifd, full, mask | IN_EXCL_UNLINK);
+	if (wd < 0) {
+		if (errno == ENOSPC)
+			log_warn("out of inotify watches: raise fs.inotify.max_user_watches");
+		return -1;
+	}
+	s = wslot(r, wd);
+	if (s->wd != wd)
+		r->wused++;
+	s->wd = wd;
+	s->role = role;
+	s->type = type;
+	s->e = e;
+	return wd;
+}
+
+static void watch_rm(struct registry *r, int *wd)
+{
+	struct watch *s;
+
+	if (*wd <= 0)
+		return;
+	inotify_rm_watch(r->ifd, *wd);
+	s = wslot(r, *wd);
+	if (s->wd == *wd)
+		s->e = NULL; /* kept as a tombstone with no owner */
+	*wd = -1;
+}
+
+/* ---- the tables ---- */
+
+static int cmp_name(const char *name, const struct entry *e)
+{
+	return strcmp(name, job_name(e->job));
+}
+
+/* Binary search; returns the index of name or where it would go. */
+static size_t tfind(const struct table *t, const char *name, int *found)
+{
+	size_t lo = 0, hi = t->n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = cmp_name(name, t->v[mid]);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static void on_settle(uv_timer_t *t);
+
+static void enqueue(struct registry *r, struct entry *e, int bin, int data)
+{
+	e->bin_dirty |= bin;
+	e->data_dirty |= data;
+	if (!e->queued) {
+		if (r->nqueue == r->capqueue) {
+			size_t cap = r->capqueue ? r->capqueue * 2 : 64;
+			struct entry **q = realloc(r->queue, cap * sizeof(*q));
+
+			if (!q)
+				return; /* stays dirty; found by the next full rescan */
+			r->queue = q;
+			r->capqueue = cap;
+		}
+		r->queue[r->nqueue++] = e;
+		e->queued = 1;
+	}
+	if (r->handles && !uv_is_active((uv_handle_t *)&r->settle))
+		uv_timer_start(&r->settle, on_settle, SETTLE_MS, 0);
+}
+
+static struct entry *entry_get(struct registry *r, enum job_type type,
+			       const char *name, int create)
+{
+	struct table *t = &r->t[type];
+	int found;
+	size_t i = tfind(t, name, &found);
+	struct entry *e;
+
+	if (found)
+		return t->v[i];
+	if (!create || !home_valid_job_name(name))
+		return NULL;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct entry **v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->job = job_new(type, name))) {
+		free(e);
+		return NULL;
+	}
+	e->type = type;
+	e->data_wd = e->run_wd = -1;
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	t->v[i] = e;
+	t->n++;
+	enqueue(r, e, 1, 1);
+	return e;
+}
+
+static void entry_unwatch(struct registry *r, struct entry *e)
+{
+	for (int k = 0; k < e->nbin; k++)
+		watch_rm(r, &e->bin_wd[k]);
+	e->nbin = 0;
+	watch_rm(r, &e->data_wd);
+	watch_rm(r, &e->run_wd);
+}
+
+static void entry_remove(struct registry *r, struct entry *e)
+{
+	struct table *t = &r->t[e->type];
+	int found;
+	size_t i = tfind(t, job_name(e->job), &found);
+
+	if (found) {
+		memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+		t->n--;
+	}
+	for (size_t k = 0; k < r->nqueue; k++)
+		if (r->queue[k] == e)
+			r->queue[k] = NULL;
+	entry_unwatch(r, e);
+	job_free(e->job);
+	free(e);
+}
+
+/* Re-reads a dirty entry and re-arms its watches. Returns 0 when the entry
+ * was removed (its folder is gone). */
+static int entry_refresh(struct registry *r, struct entry *e)
+{
+	const struct home *h = r->h;
+	struct job *j = e->job;
+	enum job_type type = e->type;
+
+	if (e->bin_dirty) {
+		char path[PATH_MAX];
+		int rc;
+
+		e->bin_dirty = 0;
+		for (int k = 0; k < e->nbin; k++)
+			watch_rm(r, &e->bin_wd[k]);
+		e->nbin = 0;
+		rc = job_scan_bin(j, h);
+		if (rc == 0) {
+			entry_remove(r, e);
+			return 0;
+		}
+		/* Watch the job folder and each lone sub-folder down to the
+		 * script folder: a change in any of them can change the
+		 * script folder. */
+		snprintf(path, sizeof(path), "%s", job_name(j));
+		e->bin_wd[e->nbin++] = watch_add(r, h->jobs_fd[type], path,
+						 MASK_BIN, ROLE_BIN, type, e);
+		for (const char *p = job_script_dir(j); *p;) {
+			const char *slash = strchr(p, '/');
+			size_t len = slash ? (size_t)(slash - p) : strlen(p);
+			size_t plen = strlen(path);
+
+			if (e->nbin > JOB_MAX_DEPTH || plen + len + 2 > sizeof(path))
+				break;
+			path[plen] = '/';
+			memcpy(path + plen + 1, p, len);
+			path[plen + 1 + len] = '\0';
+			e->bin_wd[e->nbin++] = watch_add(r, h->jobs_fd[type], path,
+							 MASK_BIN, ROLE_BIN, type, e);
+			p += len + (slash ? 1 : 0);
+		}
+	}
+	if (e->data_dirty) {
+		const char *newest;
+		char path[PATH_MAX];
+
+		e->data_dirty = 0;
+		watch_rm(r, &e->data_wd);
+		watch_rm(r, &e->run_wd);
+		job_scan_data(j, h);
+		e->data_wd = watch_add(r, h->data_fd[type], job_name(j),
+				       MASK_DATA, ROLE_DATA, type, e);
+		newest = job_newest_run(j);
+		if (newest) {
+			snprintf(path, sizeof(path), "%s/%s", job_name(j), newest);
+			e->run_wd = watch_add(r, h->data_fd[type], path,
+					      MASK_DATA, ROLE_RUN, type, e);
+		}
+	}
+	return 1;
+}
+
+/* Reads every name of a binaries type folder into the table, and drops
+ * entries whose folder is gone. */
+static void scan_type(struct registry *r, enum job_type type)
+{
+	int fd = openat(r->h->jobs_fd[type], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct table *t = &r->t[type];
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct entry *e;
+
+		if (de->d_name[0] == '.')
+			continue;
+		e = entry_get(r, type, de->d_name, 1);
+		if (e)
+			enqueue(r, e, 1, 1);
+	}
+	closedir(d);
+	for (size_t i = 0; i < t->n; i++)
+		enqueue(r, t->v[i], 1, 1);
+}
+
+void registry_refresh(struct registry *r)
+{
+	if (r->rescan_all) {
+		r->rescan_all = 0;
+		scan_type(r, JOB_TRIGGERED);
+		scan_type(r, JOB_CONTINUOUS);
+	}
+	/* Entries may be added to the queue while it is drained. */
+	for (size_t k = 0; k < r->nqueue; k++) {
+		struct entry *e = r->queue[k];
+
+		if (!e)
+			continue;
+		e->queued = 0;
+		r->queue[k] = NULL;
+		entry_refresh(r, e);
+	}
+	r->nqueue = 0;
+}
+
+/* ---- inotify events ---- */
+
+static void on_name(struct registry *r, enum job_type type, const char *name,
+		    int bin)
+{
+	struct entry *e = entry_get(r, type, name, bin);
+
+	if (e)
+		enqueue(r, e, bin, !bin);
+}
+
+static void on_event(struct registry *r, const struct inotify_event *ev)
+{
+	struct watch *s;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warn("inotify queue overflow: re-reading every job");
+		r->rescan_all = 1;
+		return;
+	}
+	for (int k = 0; k < 2; k++)
+		for (int t = 0; t < 2; t++)
+			if (ev->wd == r->type_wd[k][t]) {
+				if (ev->len && ev->name[0] != '.')
+					on_name(r, (enum job_type)t, ev->name, k == 0);
+				return;
+			}
+	s = wslot(r, ev->wd);
+	if (s->wd != ev->wd)
+		return;
+	if (ev->mask & IN_IGNORED) {
+		s->wd = -1; /* tombstone; the owner re-adds when it re-reads */
+		if (s->e) {
+			struct entry *e = s->e;
+
+			for (int k = 0; k < e->nbin; k++)
+				if (e->bin_wd[k] == ev->wd)
+					e->bin_wd[k] = -1;
+			if (e->data_wd == ev->wd)
+				e->data_wd = -1;
+			if (e->run_wd == ev->wd)
+				e->run_wd = -1;
+		}
+		return;
+	}
+	if (!s->e)
+		return;
+	enqueue(r, s->e, s->role == ROLE_BIN, s->role != ROLE_BIN);
+}
+
+static void on_settle(uv_timer_t *t)
+{
+	registry_refresh(t->data);
+}
+
+static void on_inotify(uv_poll_t *p, int status, int events)
+{
+	struct registry *r = p->data;
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	(void)events;
+	if (status < 0)
+		return;
+	while ((n = read(r->ifd, buf, sizeof(buf))) > 0) {
+		for (char *q = buf; q < buf + n;) {
+			const struct inotify_event *ev = (const void *)q;
+
+			on_event(r, ev);
+			q += sizeof(*ev) + ev->len;
+		}
+	}
+	if (r->nqueue || r->rescan_all)
+		uv_timer_start(&r->settle, on_settle, SETTLE_MS, 0);
+}
+
+/* ---- public ---- */
+
+struct registry *registry_new(uv_loop_t *loop, const struct home *h)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->loop = loop;
+	r->h = h;
+	r->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (r->ifd < 0 || wgrow(r) < 0) {
+		log_error("inotify: %s", strerror(errno));
+		if (r->ifd >= 0)
+			close(r->ifd);
+		free(r->w);
+		free(r);
+		return NULL;
+	}
+	for (int t = 0; t < 2; t++) {
+		r->type_wd[0][t] = watch_add(r, h->jobs_fd[t], ".", MASK_TYPE,
+					     ROLE_TYPE_BIN, (enum job_type)t, NULL);
+		r->type_wd[1][t] = watch_add(r, h->data_fd[t], ".", MASK_TYPE,
+					     ROLE_TYPE_DATA, (enum job_type)t, NULL);
+	}
+	uv_poll_init(loop, &r->poll, r->ifd);
+	uv_timer_init(loop, &r->settle);
+	r->poll.data = r->settle.data = r;
+	r->handles = 2;
+	uv_poll_start(&r->poll, UV_READABLE, on_inotify);
+	scan_type(r, JOB_TRIGGERED);
+	scan_type(r, JOB_CONTINUOUS);
+	registry_refresh(r);
+	return r;
+}
+
+static void on_closed(uv_handle_t *hd)
+{
+	struct registry *r = hd->data;
+
+	if (--r->handles > 0)
+		return;
+	for (int t = 0; t < 2; t++) {
+		for (size_t i = 0; i < r->t[t].n; i++) {
+			job_free(r->t[t].v[i]->job);
+			free(r->t[t].v[i]);
+		}
+		free(r->t[t].v);
+		free(r->t[t].listed);
+	}
+	free(r->queue);
+	free(r->w);
+	close(r->ifd);
+	free(r);
+}
+
+void registry_close(struct registry *r)
+{
+	uv_close((uv_handle_t *)&r->poll, on_closed);
+	uv_close((uv_handle_t *)&r->settle, on_closed);
+}
+
+struct job *registry_find(struct registry *r, enum job_type t,
+			  const char *name)
+{
+	struct entry *e;
+
+	registry_refresh(r);
+	e = entry_get(r, t, name, 0);
+	return e && job_listed(e->job) ? e->job : NULL;
+}
+
+size_t registry_list(struct registry *r, enum job_type type, struct job ***out)
+{
+	struct table *t = &r->t[type];
+	struct job **v;
+
+	registry_refresh(r);
+	v = realloc(t->listed, (t->n + 1) * sizeof(*v));
+	if (!v) {
+		*out = NULL;
+		return 0;
+	}
+	t->listed = v;
+	t->nlisted = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (job_listed(t->v[i]->job))
+			v[t->nlisted++] = t->v[i]->job;
+	*out = v;
+	return t->nlisted;
+}
+
+void registry_touch(struct registry *r, enum job_type t, const char *name)
+{
+	struct entry *e = entry_get(r, t, name, 1);
+
+	if (e)
+		enqueue(r, e, 1, 1);
+}

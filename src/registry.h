@@ -1,0 +1,40 @@
+/*
+ * registry: every job of the home, in memory, kept current by watching
+ * the folders with inotify (SPEC 8.1: changes on disk are seen within one
+ * second). Reads never walk the home: a job is re-read only after an event
+ * says its files changed.
+ */
+#ifndef WEBJOBS_REGISTRY_H
+#define WEBJOBS_REGISTRY_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "home.h"
+#include "job.h"
+
+struct registry;
+
+/* Creates the registry and reads every job. Returns NULL on failure. */
+struct registry *registry_new(uv_loop_t *loop, const struct home *h);
+
+/* Stops watching; the registry is freed once its handles are closed. */
+void registry_close(struct registry *r);
+
+/* Applies every change seen so far (the loop also does this shortly after
+ * each event). */
+void registry_refresh(struct registry *r);
+
+/* The listed job of that type and name, or NULL. */
+struct job *registry_find(struct registry *r, enum job_type t,
+			  const char *name);
+
+/* The listed jobs of a type, in byte order of names: *out points into the
+ * registry and stays valid until the next call into the registry. */
+size_t registry_list(struct registry *r, enum job_type t, struct job ***out);
+
+/* Marks a job's folders as changed (used after the host's own writes, so
+ * that they are seen at once rather than when the event arrives). */
+void registry_touch(struct registry *r, enum job_type t, const char *name);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * runrec: a triggered run's status record, "{runId}/status" (SPEC 5.6),
+ * and its JSON form in the API (SPEC 4.3).
+ */
+#ifndef WEBJOBS_RUNREC_H
+#define WEBJOBS_RUNREC_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "timefmt.h"
+
+struct runrec {
+	char id[RUN_ID_LEN + 1];
+	char status[24];   /* "Initializing", "Running", "Success", ... */
+	char *trigger;     /* owned; never NULL after a parse */
+	int64_t start;     /* ticks */
+	int64_t end;       /* ticks; 0 while the run has not ended */
+	int has_exit_code;
+	int exit_code;
+	int pid;           /* 0 when unknown */
+	int64_t pid_start; /* the process's start time (clock ticks) or 0 */
+	char *instance;    /* owned, may be NULL */
+	char *arguments;   /* owned, may be NULL */
+};
+
+/* Fills r from the record's text; id is the run folder's name. Keys are
+ * matched without regard to case; unknown keys are ignored. Returns 0, or
+ * -EINVAL for a damaged record (r is then empty). */
+int runrec_parse(const char *id, const char *text, size_t len,
+		 struct runrec *r);
+
+/* The record as JSON text (PascalCase keys), newly allocated. */
+char *runrec_serialize(const struct runrec *r);
+
+/* Reads "{id}/status" below the data folder dfd. Returns 0, -ENOENT, or
+ * -EINVAL for a damaged record. */
+int runrec_load(int dfd, const char *id, struct runrec *r);
+
+void runrec_free(struct runrec *r);
+
+/* 1 for the statuses of a run that has not ended. */
+int runrec_in_progress(const struct runrec *r);
+
+struct run_view {
+	const char *prefix;   /* "http://host:port" */
+	const char *job;      /* the job's name */
+	int has_output;       /* output_log.txt exists */
+	int has_error;        /* error_log.txt exists */
+	const char *status;   /* the status to report (may differ: Aborted) */
+	int64_t end;          /* the end to report, 0 when not ended */
+	int64_t now;          /* for the duration of a run in progress */
+};
+
+/* The run's JSON object, fields in the SPEC's order. */
+json_t *runrec_json(const struct runrec *r, const struct run_view *v);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * server: start-up, the loop, and shutdown of `webjobs serve`.
+ *
+ * Start-up order: flags, home, credentials, registry (first read of every
+ * job and the watches), HTTP listener; then the "listening" line and
+ * READY=1. Signals become loop events through uv_signal (no work in a
+ * handler). On SIGTERM/SIGINT the listener closes first, then the registry,
+ * and the loop runs until every handle is closed.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "api.h"
+#include "auth.h"
+#include "home.h"
+#include "http.h"
+#include "log.h"
+#include "options.h"
+#include "registry.h"
+
+struct server {
+	uv_loop_t *loop;
+	struct options opt;
+	struct home home;
+	struct auth *auth;
+	struct registry *registry;
+	struct http_server *http;
+	struct api api;
+	uv_signal_t sigterm, sigint, sighup;
+	int stopping;
+};
+
+static void stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	sd_notify(0, "STOPPING=1");
+	log_info("shutting down");
+	http_server_stop(s->http);
+	s->http = NULL;
+	registry_close(s->registry);
+	s->registry = NULL;
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct server *s = h->data;
+
+	if (signum == SIGHUP) {
+		int rc = log_open(NULL);
+
+		if (rc < 0)
+			log_error("cannot reopen the log file: %s", strerror(-rc));
+		return;
+	}
+	stop(s);
+}
+
+static int set_level(const char *name)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, names[i]) == 0) {
+			log_level = i;
+			return 0;
+		}
+	return -1;
+}
+
+int server_main(int argc, char **argv)
+{
+	struct server s = { 0 };
+	char err[512];
+	struct auth_source src = { 0 };
+	struct http_config hc;
+	struct http_handlers hd;
+	int rc = 2;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (options_parse(&s.opt, argc, argv, err, sizeof(err)) < 0)
+		goto fail;
+	if (set_level(s.opt.log_level) < 0) {
+		snprintf(err, sizeof(err), "bad log level '%s' (error, warning, info, debug)",
+			 s.opt.log_level);
+		goto fail;
+	}
+	if (s.opt.log_file && log_open(s.opt.log_file) < 0) {
+		snprintf(err, sizeof(err), "cannot open log file %s: %s",
+			 s.opt.log_file, strerror(errno));
+		goto fail;
+	}
+	if (home_open(&s.home, s.opt.home, err, sizeof(err)) < 0)
+		goto fail;
+	s.loop = uv_default_loop();
+	src.auth_file = s.opt.auth_file;
+	src.env_user = getenv("WEBJOBS_USERNAME");
+	src.env_pass = getenv("WEBJOBS_PASSWORD");
+	src.home = s.home.root;
+	s.auth = auth_new(s.loop, &src, stdout, err, sizeof(err));
+	if (!s.auth)
+		goto fail_home;
+	s.registry = registry_new(s.loop, &s.home);
+	if (!s.registry) {
+		snprintf(err, sizeof(err), "cannot watch the home's folders");
+		goto fail_auth;
+	}
+	s.api.home = &s.home;
+	s.api.registry = s.registry;
+	s.api.auth = s.auth;
+	hd = api_handlers(&s.api);
+	hc.listen = s.opt.listen;
+	hc.max_connections = (unsigned)s.opt.max_connections;
+	hc.idle_timeout = (unsigned)s.opt.idle_timeout;
+	hc.max_upload = s.opt.max_upload_size;
+	hc.tls_cert = s.opt.tls_cert;
+	hc.tls_key = s.opt.tls_key;
+	if (http_server_start(&s.http, s.loop, &hc, &hd, err, sizeof(err)) < 0) {
+		registry_close(s.registry);
+		uv_run(s.loop, UV_RUN_DEFAULT);
+		goto fail_auth;
+	}
+	uv_signal_init(s.loop, &s.sigterm);
+	uv_signal_init(s.loop, &s.sigint);
+	uv_signal_init(s.loop, &s.sighup);
+	s.sigterm.data = s.sigint.data = s.sighup.data = &s;
+	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s.sigint, on_signal, SIGINT);
+	uv_signal_start(&s.sighup, on_signal, SIGHUP);
+
+	printf("webjobs: listening on %s://%s\n", s.opt.tls_cert ? "https" : "http",
+	       http_server_address(s.http));
+	fflush(stdout);
+	log_info("home %s, instance %s", s.home.root, s.opt.instance_id);
+	sd_notify(0, "READY=1");
+
+	uv_run(s.loop, UV_RUN_DEFAULT);
+	rc = 0;
+	uv_loop_close(s.loop);
+	auth_free(s.auth);
+	home_close(&s.home);
+	options_free(&s.opt);
+	return rc;
+fail_auth:
+	auth_free(s.auth);
+fail_home:
+	home_close(&s.home);
+fail:
+	fprintf(stderr, "webjobs: %s\n", err);
+	options_free(&s.opt);
+	return rc;
+}
