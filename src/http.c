@@ -44,6 +44,7 @@ struct http_server {
 	uint64_t max_upload;
 	char *cert, *key;
 	int closing;
+	int open_handles;
 };
 
 enum stage { ST_NEW, ST_BODY, ST_WAITING, ST_REPLIED };
@@ -446,6 +447,9 @@ static void mhd_run(struct http_server *s)
 		uv_timer_stop(&s->timer);
 }
 
+/* MHD hands us its own format strings. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
@@ -455,6 +459,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	line[strcspn(line, "\n")] = '\0';
 	log_debug("http: %s", line);
 }
+#pragma GCC diagnostic pop
 
 /* Parses "ADDR:PORT" / "[V6]:PORT" and binds a listening socket. */
 static int bind_listen(const char *spec, struct http_server *s, char *err,
@@ -640,7 +645,7 @@ static void on_handle_closed(uv_handle_t *h)
 {
 	struct http_server *s = h->data;
 
-	if (h == (uv_handle_t *)&s->timer) {
+	if (--s->open_handles == 0) {
 		free(s->cert);
 		free(s->key);
 		free(s);
@@ -655,6 +660,7 @@ void http_server_stop(struct http_server *s)
 	uv_poll_stop(&s->poll);
 	MHD_stop_daemon(s->d);
 	close(s->lfd);
+	s->open_handles = 2;
 	uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
 }

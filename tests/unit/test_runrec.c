@@ -1,0 +1,137 @@
+/* Unit tests of runrec (status records and run JSON), home names and
+ * siphash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "home.h"
+#include "runrec.h"
+#include "siphash.h"
+
+#define ID "202405011234561234"
+
+static void parse_full(void **state)
+{
+	const char *text = "{\"Trigger\":\"External - curl/8\",\"Status\":\"Success\","
+			   "\"StartTime\":\"2024-05-01T12:34:56.1234Z\","
+			   "\"EndTime\":\"2024-05-01T12:35:01Z\",\"ExitCode\":0,"
+			   "\"Pid\":42,\"InstanceId\":\"i1\",\"Arguments\":\"a b\",\"Extra\":1}";
+	struct runrec r;
+	char *again;
+
+	assert_int_equal(runrec_parse(ID, text, strlen(text), &r), 0);
+	assert_string_equal(r.status, "Success");
+	assert_string_equal(r.trigger, "External - curl/8");
+	assert_int_equal(r.exit_code, 0);
+	assert_true(r.has_exit_code);
+	assert_int_equal(r.pid, 42);
+	assert_string_equal(r.instance, "i1");
+	assert_false(runrec_in_progress(&r));
+	again = runrec_serialize(&r);
+	assert_string_equal(again,
+			    "{\"Trigger\":\"External - curl/8\",\"Status\":\"Success\","
+			    "\"StartTime\":\"2024-05-01T12:34:56.1234Z\","
+			    "\"EndTime\":\"2024-05-01T12:35:01Z\",\"ExitCode\":0,"
+			    "\"Pid\":42,\"PidStart\":0,\"InstanceId\":\"i1\",\"Arguments\":\"a b\"}");
+	free(again);
+	runrec_free(&r);
+}
+
+static void parse_lenient_and_damaged(void **state)
+{
+	struct runrec r;
+	const char *lower = "{\"status\":\"Running\"}";
+	const char *bad[] = { "", "{", "[]", "{\"Status\":1}", "{\"Status\":\"\"}",
+			      "{\"Trigger\":\"x\"}" };
+
+	assert_int_equal(runrec_parse(ID, lower, strlen(lower), &r), 0);
+	assert_string_equal(r.status, "Running");
+	assert_string_equal(r.trigger, "");
+	assert_true(runrec_in_progress(&r));
+	assert_true(r.start > 0); /* from the run id */
+	runrec_free(&r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(runrec_parse(ID, bad[i], strlen(bad[i]), &r), -22);
+	assert_int_equal(runrec_parse("../x", lower, strlen(lower), &r), -22);
+}
+
+static void json_shape(void **state)
+{
+	const char *text = "{\"Trigger\":\"Schedule - 0 * * * * *\",\"Status\":\"Running\","
+			   "\"StartTime\":\"2024-05-01T12:34:56Z\"}";
+	struct runrec r;
+	struct run_view v = { .prefix = "http://h:1", .job = "my job",
+			      .has_output = 1, .has_error = 0,
+			      .status = "Running", .end = 0 };
+	json_t *o;
+	char *s;
+
+	assert_int_equal(runrec_parse(ID, text, strlen(text), &r), 0);
+	v.now = r.start + 58642043;
+	o = runrec_json(&r, &v);
+	s = json_dumps(o, JSON_COMPACT);
+	assert_string_equal(s,
+		"{\"id\":\"" ID "\",\"name\":\"" ID "\",\"status\":\"Running\","
+		"\"start_time\":\"2024-05-01T12:34:56Z\",\"end_time\":\"0001-01-01T00:00:00\","
+		"\"duration\":\"00:00:05.8642043\","
+		"\"output_url\":\"http://h:1/vfs/data/jobs/triggered/my job/" ID "/output_log.txt\","
+		"\"error_url\":null,"
+		"\"url\":\"http://h:1/api/triggeredwebjobs/my job/history/" ID "\","
+		"\"job_name\":\"my job\",\"trigger\":\"Schedule - 0 * * * * *\"}");
+	free(s);
+	json_decref(o);
+	runrec_free(&r);
+}
+
+static void job_names(void **state)
+{
+	assert_true(home_valid_job_name("a"));
+	assert_true(home_valid_job_name("My Job-1.2_x"));
+	assert_true(home_valid_job_name("caf\xc3\xa9"));
+	assert_false(home_valid_job_name(""));
+	assert_false(home_valid_job_name("."));
+	assert_false(home_valid_job_name(".."));
+	assert_false(home_valid_job_name(".hidden"));
+	assert_false(home_valid_job_name("a/b"));
+	assert_false(home_valid_job_name("a\\b"));
+	assert_false(home_valid_job_name("a\nb"));
+	assert_false(home_valid_job_name("a\x7f"));
+	assert_false(home_valid_job_name("\xc3"));       /* cut short */
+	assert_false(home_valid_job_name("\xc0\xaf"));   /* overlong */
+	assert_false(home_valid_job_name("\xed\xa0\x80")); /* surrogate */
+	char long_name[130];
+	memset(long_name, 'a', 129);
+	long_name[129] = '\0';
+	assert_false(home_valid_job_name(long_name));
+	long_name[128] = '\0';
+	assert_true(home_valid_job_name(long_name));
+}
+
+static void siphash_vectors(void **state)
+{
+	uint8_t key[16], in[15];
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		in[i] = (uint8_t)i;
+	/* The reference vectors of the SipHash paper's implementation. */
+	assert_true(siphash24(key, in, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(siphash24(key, in, 15) == 0xa129ca6149be45e5ULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parse_full),
+		cmocka_unit_test(parse_lenient_and_damaged),
+		cmocka_unit_test(json_shape),
+		cmocka_unit_test(job_names),
+		cmocka_unit_test(siphash_vectors),
+	};
+	return cmocka_run_group_tests_name("runrec", tests, NULL, NULL);
+}
