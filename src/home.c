@@ -107,6 +107,19 @@ fail:
 	return rc;
 }
 
+int home_reopen(struct home *h, enum job_type t, int data)
+{
+	const char *rel = data ? data_rel[t] : jobs_rel[t];
+	int *fdp = data ? &h->data_fd[t] : &h->jobs_fd[t];
+	int fd = openat(h->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : 0;
+
+	if (*fdp >= 0)
+		close(*fdp);
+	*fdp = fd;
+	return rc;
+}
+
 void home_close(struct home *h)
 {
 	for (int t = 0; t < 2; t++) {

@@ -26,6 +26,11 @@ int home_open(struct home *h, const char *path, char *err, size_t errsz);
 
 void home_close(struct home *h);
 
+/* Re-opens a type folder after it was removed or replaced (data selects
+ * data/jobs/{type} over the binaries). Returns 0, or a negative errno with
+ * the folder's fd left at -1 (-ENOENT: it is gone for now). */
+int home_reopen(struct home *h, enum job_type t, int data);
+
 /* Creates every missing folder of rel (relative to dfd), mode 0755.
  * Returns 0 or a negative errno. */
 int home_mkdirs(int dfd, const char *rel);

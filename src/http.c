@@ -30,6 +30,10 @@
 #include "route.h"
 
 #define MAX_HEADERS_SIZE (64 * 1024)
+/* Past the upload limit a chunked body is read and dropped up to this
+ * much more, so that the client gets its 413; beyond it the connection is
+ * closed (MHD cannot queue a reply while a body is arriving). */
+#define MAX_DRAIN (16 * 1024 * 1024)
 #define MAX_REPLY_HEADERS 8
 
 struct http_server {
@@ -45,6 +49,7 @@ struct http_server {
 	char *cert, *key;
 	int closing;
 	int open_handles;
+	unsigned max_conns, open_conns;
 };
 
 enum stage { ST_NEW, ST_BODY, ST_WAITING, ST_REPLIED };
@@ -362,6 +367,44 @@ static void take_body(struct http_request *req, const char *data, size_t len)
 	}
 }
 
+/* Sums the request line and headers as they were sent. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
+				       const char *key, const char *value)
+{
+	size_t *total = cls;
+
+	(void)kind;
+	*total += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* Checks SPEC 2's limits on a request whose headers are in. Returns 0 or
+ * the status of the error reply it prepared. */
+static unsigned check_limits(struct http_request *req)
+{
+	size_t total = strlen(req->method_name) + strlen(req->target) + 12;
+	const char *cl;
+
+	if (total > MAX_HEADERS_SIZE) {
+		http_reply_error(req, 414, "The request URL is longer than %d bytes.",
+				 MAX_HEADERS_SIZE);
+		return 414;
+	}
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &total);
+	if (total > MAX_HEADERS_SIZE) {
+		http_reply_error(req, 431, "The request headers are larger than %d bytes.",
+				 MAX_HEADERS_SIZE);
+		return 431;
+	}
+	cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > req->srv->max_upload) {
+		http_reply_error(req, 413, "The request body is larger than %llu bytes.",
+				 (unsigned long long)req->srv->max_upload);
+		return 413;
+	}
+	return 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 				 const char *url, const char *method,
 				 const char *version, const char *upload_data,
@@ -375,36 +418,34 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 	if (!req)
 		return MHD_NO;
 	if (req->stage == ST_NEW) {
-		const char *cl;
-
 		req->conn = conn;
 		fill_request(req, method);
 		req->stage = ST_BODY;
-		cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > s->max_upload) {
-			http_reply_error(req, 413, "The request body is larger than %llu bytes.",
-					 (unsigned long long)s->max_upload);
-			return MHD_YES;
-		}
+		/* A reply queued on this first call makes MHD close the
+		 * connection after it: right for errors, wrong for others. */
+		if (check_limits(req))
+			return send_reply(req);
 		if (s->hd.begin)
 			s->hd.begin(req, s->hd.arg);
+		if (req->resp)
+			return send_reply(req);
 		return MHD_YES;
 	}
 	if (req->stage == ST_BODY && *upload_data_size) {
-		if (!req->resp && !req->too_large)
+		if (!req->too_large)
 			take_body(req, upload_data, *upload_data_size);
+		else
+			req->body_seen += *upload_data_size;
 		*upload_data_size = 0;
-		if (req->resp)
-			return send_reply(req);
-		if (req->too_large) {
-			http_reply_error(req, 413, "The request body is too large.");
-			return send_reply(req);
-		}
+		if (req->body_seen > s->max_upload + MAX_DRAIN)
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (req->stage == ST_BODY) {
 		req->stage = ST_WAITING;
-		if (!req->resp && s->hd.complete)
+		if (req->too_large)
+			http_reply_error(req, 413, "The request body is too large.");
+		else if (s->hd.complete)
 			s->hd.complete(req, s->hd.arg);
 	}
 	if (req->resp)
@@ -418,6 +459,34 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 		return send_reply(req);
 	}
 	return MHD_YES;
+}
+
+/* ---- connections ---- */
+
+/* Over --max-connections a new connection is closed without a reply
+ * (MHD's own limit would instead leave it waiting in the backlog). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+				 socklen_t len)
+{
+	struct http_server *s = cls;
+
+	(void)addr;
+	(void)len;
+	return s->open_conns < s->max_conns ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+
+	(void)c;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		s->open_conns++;
+	else if (s->open_conns > 0)
+		s->open_conns--;
 }
 
 /* ---- the loop side ---- */
@@ -583,6 +652,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 	s->loop = loop;
 	s->hd = *hd;
 	s->max_upload = cfg->max_upload;
+	s->max_conns = cfg->max_connections;
 	s->lfd = -1;
 	if ((rc = bind_listen(cfg->listen, s, err, errsz)) < 0)
 		goto fail;
@@ -601,15 +671,16 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 		flags |= MHD_USE_TLS;
 	}
 	s->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_access, s,
+		flags, 0, on_accept, s, on_access, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_LISTEN_SOCKET, s->lfd,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 1,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(MAX_HEADERS_SIZE + 16 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(MAX_HEADERS_SIZE + 32 * 1024),
 		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4096,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
 		MHD_OPTION_HTTPS_MEM_KEY, s->key,
 		MHD_OPTION_END);

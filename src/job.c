@@ -266,7 +266,9 @@ int job_scan_bin(struct job *j, const struct home *h)
 		j->exists = 0;
 		free(j->run_command);
 		j->run_command = NULL;
-		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP
+		/* EBADF: the type folder itself is gone. */
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
+			       errno == EBADF
 			       ? 0
 			       : -errno;
 	}

@@ -57,7 +57,7 @@ struct table {
 
 struct registry {
 	uv_loop_t *loop;
-	const struct home *h;
+	struct home *h;
 	int ifd;
 	uv_poll_t poll;
 	uv_timer_t settle;
@@ -68,6 +68,8 @@ struct registry {
 	struct watch *w; /* open addressing by wd */
 	size_t wcap, wused;
 	int type_wd[2][2]; /* [bin|data][type] */
+	int parent_wd[2];  /* the folders holding the type folders */
+	int type_gone[2][2];
 	int rescan_all;
 };
 
@@ -267,7 +269,7 @@ static void entry_remove(struct registry *r, struct entry *e)
  * was removed (its folder is gone). */
 static int entry_refresh(struct registry *r, struct entry *e)
 {
-	const struct home *h = r->h;
+	struct home *h = r->h;
 	struct job *j = e->job;
 	enum job_type type = e->type;
 
@@ -334,12 +336,9 @@ static void scan_type(struct registry *r, enum job_type type)
 	struct dirent *de;
 	struct table *t = &r->t[type];
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
+	if (!d && fd >= 0)
+		close(fd);
+	while (d && (de = readdir(d))) {
 		struct entry *e;
 
 		if (de->d_name[0] == '.')
@@ -348,13 +347,38 @@ static void scan_type(struct registry *r, enum job_type type)
 		if (e)
 			enqueue(r, e, 1, 1);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	/* Entries whose folder is gone are dropped when they are re-read. */
 	for (size_t i = 0; i < t->n; i++)
 		enqueue(r, t->v[i], 1, 1);
 }
 
+/* Re-opens and re-watches a type folder that was removed, replaced or
+ * created again. */
+static void reopen_type(struct registry *r, int k, enum job_type t)
+{
+	int rc = home_reopen(r->h, t, k);
+
+	r->type_gone[k][t] = 0;
+	watch_rm(r, &r->type_wd[k][t]);
+	r->rescan_all = 1;
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_error("cannot open a jobs folder of the home: %s", strerror(-rc));
+		return;
+	}
+	r->type_wd[k][t] = watch_add(r, k ? r->h->data_fd[t] : r->h->jobs_fd[t], ".",
+				     MASK_TYPE, k ? ROLE_TYPE_DATA : ROLE_TYPE_BIN,
+				     t, NULL);
+}
+
 void registry_refresh(struct registry *r)
 {
+	for (int k = 0; k < 2; k++)
+		for (int t = 0; t < 2; t++)
+			if (r->type_gone[k][t])
+				reopen_type(r, k, (enum job_type)t);
 	if (r->rescan_all) {
 		r->rescan_all = 0;
 		scan_type(r, JOB_TRIGGERED);
@@ -393,13 +417,21 @@ static void on_event(struct registry *r, const struct inotify_event *ev)
 		r->rescan_all = 1;
 		return;
 	}
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
+		if (ev->wd == r->parent_wd[k] && ev->len) {
+			/* A type folder was removed, replaced or created. */
+			for (int t = 0; t < 2; t++)
+				if (strcmp(ev->name, home_type_name((enum job_type)t)) == 0)
+					r->type_gone[k][t] = 1;
+			return;
+		}
 		for (int t = 0; t < 2; t++)
-			if (ev->wd == r->type_wd[k][t]) {
+			if (ev->wd == r->type_wd[k][t] && ev->wd > 0) {
 				if (ev->len && ev->name[0] != '.')
 					on_name(r, (enum job_type)t, ev->name, k == 0);
 				return;
 			}
+	}
 	s = wslot(r, ev->wd);
 	if (s->wd != ev->wd)
 		return;
@@ -445,13 +477,14 @@ static void on_inotify(uv_poll_t *p, int status, int events)
 			q += sizeof(*ev) + ev->len;
 		}
 	}
-	if (r->nqueue || r->rescan_all)
+	if (r->nqueue || r->rescan_all || r->type_gone[0][0] || r->type_gone[0][1] ||
+	    r->type_gone[1][0] || r->type_gone[1][1])
 		uv_timer_start(&r->settle, on_settle, SETTLE_MS, 0);
 }
 
 /* ---- public ---- */
 
-struct registry *registry_new(uv_loop_t *loop, const struct home *h)
+struct registry *registry_new(uv_loop_t *loop, struct home *h)
 {
 	struct registry *r = calloc(1, sizeof(*r));
 
@@ -474,6 +507,10 @@ struct registry *registry_new(uv_loop_t *loop, const struct home *h)
 		r->type_wd[1][t] = watch_add(r, h->data_fd[t], ".", MASK_TYPE,
 					     ROLE_TYPE_DATA, (enum job_type)t, NULL);
 	}
+	r->parent_wd[0] = watch_add(r, h->fd, "site/wwwroot/App_Data/jobs", MASK_TYPE,
+				    ROLE_TYPE_BIN, JOB_TRIGGERED, NULL);
+	r->parent_wd[1] = watch_add(r, h->fd, "data/jobs", MASK_TYPE, ROLE_TYPE_DATA,
+				    JOB_TRIGGERED, NULL);
 	uv_poll_init(loop, &r->poll, r->ifd);
 	uv_timer_init(loop, &r->settle);
 	r->poll.data = r->settle.data = r;

@@ -16,7 +16,7 @@
 struct registry;
 
 /* Creates the registry and reads every job. Returns NULL on failure. */
-struct registry *registry_new(uv_loop_t *loop, const struct home *h);
+struct registry *registry_new(uv_loop_t *loop, struct home *h);
 
 /* Stops watching; the registry is freed once its handles are closed. */
 void registry_close(struct registry *r);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
@@ -68,6 +69,18 @@ static void on_signal(uv_signal_t *h, int signum)
 	stop(s);
 }
 
+/* Every connection, job pipe and watch costs a descriptor: take the hard
+ * limit, not the 1024 of a login shell. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int set_level(const char *name)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
@@ -90,6 +103,7 @@ int server_main(int argc, char **argv)
 	int rc = 2;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	if (options_parse(&s.opt, argc, argv, err, sizeof(err)) < 0)
 		goto fail;
 	if (set_level(s.opt.log_level) < 0) {
@@ -140,10 +154,10 @@ int server_main(int argc, char **argv)
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sighup, on_signal, SIGHUP);
 
+	log_info("home %s, instance %s", s.home.root, s.opt.instance_id);
 	printf("webjobs: listening on %s://%s\n", s.opt.tls_cert ? "https" : "http",
 	       http_server_address(s.http));
 	fflush(stdout);
-	log_info("home %s, instance %s", s.home.root, s.opt.instance_id);
 	sd_notify(0, "READY=1");
 
 	uv_run(s.loop, UV_RUN_DEFAULT);

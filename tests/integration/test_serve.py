@@ -1,0 +1,132 @@
+"""`webjobs serve` and the other subcommands as a user types them (SPEC 11)."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import BIN, Host, PASSWORD, USER
+
+
+def run(*args, env=None, stdin=None, timeout=30):
+    e = dict(os.environ)
+    e.pop("WEBJOBS_USERNAME", None)
+    e.pop("WEBJOBS_PASSWORD", None)
+    if env:
+        e.update(env)
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=e,
+                          input=stdin, timeout=timeout)
+
+
+def test_version_and_help():
+    r = run("version")
+    assert r.returncode == 0 and r.stdout.startswith("webjobs ")
+    r = run("help")
+    assert r.returncode == 0 and "webjobs serve" in r.stdout
+    r = run("help", "serve")
+    assert r.returncode == 0
+    for flag in ["--home", "--listen", "--instance-id", "--temp", "--auth-file",
+                 "--tls-cert", "--tls-key", "--max-upload-size", "--max-connections",
+                 "--idle-timeout"]:
+        assert flag in r.stdout, flag
+    r = run()
+    assert r.returncode == 2 and "Usage" in r.stderr
+    r = run("frobnicate")
+    assert r.returncode == 2 and "unknown subcommand" in r.stderr
+
+
+def test_bad_flags_exit_2_with_one_line(home):
+    cases = [["--nope"], ["--listen"], ["--max-connections", "x"],
+             ["--idle-timeout", "0"], ["--listen", "nonsense"],
+             ["--instance-id", "bad/id"], ["--log-level", "loud"]]
+    for args in cases:
+        r = run("serve", "--home", str(home), "--listen", "127.0.0.1:0", *args,
+                env={"WEBJOBS_USERNAME": USER, "WEBJOBS_PASSWORD": PASSWORD})
+        assert r.returncode == 2, args
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("webjobs: "), (args, r.stderr)
+
+
+def test_unusable_home_exit_2(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run("serve", "--home", str(f), "--listen", "127.0.0.1:0",
+            env={"WEBJOBS_USERNAME": USER, "WEBJOBS_PASSWORD": PASSWORD})
+    assert r.returncode == 2
+    assert str(f) in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_port_in_use_exit_2(home):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    try:
+        r = run("serve", "--home", str(home), "--listen", f"127.0.0.1:{port}",
+                env={"WEBJOBS_USERNAME": USER, "WEBJOBS_PASSWORD": PASSWORD})
+        assert r.returncode == 2
+        assert "address already in use" in r.stderr
+    finally:
+        s.close()
+
+
+def test_listening_line_and_sigterm_sigint(home):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        h = Host(home).start()
+        assert h.first_lines[-1] == f"webjobs: listening on http://127.0.0.1:{h.port}\n"
+        assert h.get("/healthz").status == 200
+        h.proc.send_signal(sig)
+        assert h.proc.wait(15) == 0
+
+
+def test_listen_from_environment(home):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    h = Host(home, env={"WEBJOBS_LISTEN": f"127.0.0.1:{port}"})
+    h.args = [a for a in h.args if a not in ("--listen", "127.0.0.1:0")]
+    h.start()
+    try:
+        assert h.port == port
+    finally:
+        assert h.stop() == 0
+
+
+def test_home_layout_created(home):
+    h = Host(home / "new").start()
+    try:
+        for rel in ["site/wwwroot/App_Data/jobs/triggered",
+                    "site/wwwroot/App_Data/jobs/continuous",
+                    "data/jobs/triggered", "data/jobs/continuous"]:
+            assert (home / "new" / rel).is_dir(), rel
+    finally:
+        assert h.stop() == 0
+
+
+def test_sd_notify_ready(home, tmp_path):
+    sock_path = str(tmp_path / "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sock_path)
+    s.settimeout(10)
+    h = Host(home, env={"NOTIFY_SOCKET": sock_path}).start()
+    try:
+        msg = s.recv(4096).decode()
+        assert "READY=1" in msg
+    finally:
+        assert h.stop() == 0
+        s.close()
+
+
+def test_sighup_reopens_log_file(home, tmp_path):
+    log = tmp_path / "host.log"
+    h = Host(home, extra_args=["--log-file", str(log)]).start()
+    try:
+        assert "instance test-inst" in log.read_text()
+        os.rename(log, tmp_path / "host.log.1")
+        h.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert h.get("/healthz").status == 200
+    finally:
+        assert h.stop() == 0
+    assert "shutting down" in log.read_text()

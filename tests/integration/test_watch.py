@@ -1,0 +1,109 @@
+"""The registry follows the disk: changes appear within one second (SPEC 8.1)."""
+import os
+import shutil
+import time
+
+from conftest import wait_for
+
+RID = "202401011200001234"
+
+
+def names(h, kind="triggered"):
+    return [j["name"] for j in h.get(f"/api/{kind}webjobs").json()]
+
+
+def test_job_created_changed_removed(host):
+    assert names(host) == []
+    host.add_job("triggered", "new")
+    assert wait_for(lambda: names(host) == ["new"], timeout=1.0)
+    (host.bin_dir("triggered", "new") / "settings.job").write_text('{"schedule":"* * * * * *"}')
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/new/settings").json()
+                    == {"schedule": "* * * * * *"}, timeout=1.0)
+    os.rename(host.bin_dir("triggered", "new") / "run.sh", host.bin_dir("triggered", "new") / "zz.py")
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/new").json()["run_command"] == "zz.py",
+                    timeout=1.0)
+    shutil.rmtree(host.bin_dir("triggered", "new"))
+    assert wait_for(lambda: names(host) == [], timeout=1.0)
+    assert host.get("/api/triggeredwebjobs/new").status == 404
+
+
+def test_script_appears_later(host):
+    d = host.add_job("continuous", "c", files={"readme.txt": "x"})
+    time.sleep(0.2)
+    assert names(host, "continuous") == []
+    (d / "run.sh").write_text("x")
+    assert wait_for(lambda: names(host, "continuous") == ["c"], timeout=1.0)
+
+
+def test_exec_bit_change_seen(host):
+    d = host.add_job("triggered", "e", files={"run": "#!/bin/sh\n"})
+    time.sleep(0.2)
+    assert names(host) == []
+    (d / "run").chmod(0o755)
+    assert wait_for(lambda: names(host) == ["e"], timeout=1.0)
+
+
+def test_folder_swapped_by_rename(host):
+    host.add_job("triggered", "swap", files={"run.sh": "x"})
+    assert wait_for(lambda: names(host) == ["swap"])
+    staging = host.home / "site/wwwroot/App_Data/jobs/triggered/.staging"
+    staging.mkdir()
+    (staging / "inner").mkdir()
+    (staging / "inner" / "run.py").write_text("x")
+    old = host.home / "site/wwwroot/App_Data/jobs/triggered/.old"
+    os.rename(host.bin_dir("triggered", "swap"), old)
+    os.rename(staging, host.bin_dir("triggered", "swap"))
+    shutil.rmtree(old)
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/swap").status == 200 and
+                    host.get("/api/triggeredwebjobs/swap").json()["run_command"] == "inner/run.py",
+                    timeout=1.0)
+    # The nested folder is watched too.
+    (host.bin_dir("triggered", "swap") / "inner" / "settings.job").write_text('{"a":1}')
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/swap/settings").json() == {"a": 1},
+                    timeout=1.0)
+
+
+def test_new_runs_and_status_changes_seen(host):
+    host.add_job("triggered", "t")
+    assert wait_for(lambda: names(host) == ["t"])
+    assert host.get("/api/triggeredwebjobs/t").json()["latest_run"] is None
+    d = host.add_run("t", RID, {"Trigger": "x", "Status": "Success",
+                                "StartTime": "2024-01-01T12:00:00Z",
+                                "EndTime": "2024-01-01T12:00:01Z"})
+    assert wait_for(lambda: (host.get("/api/triggeredwebjobs/t").json()["latest_run"] or {})
+                    .get("id") == RID, timeout=1.0)
+    # A status rewritten by rename (as the host writes it) is seen.
+    tmp = d / "status.tmp"
+    tmp.write_text('{"Trigger":"x","Status":"Failed","StartTime":"2024-01-01T12:00:00Z",'
+                   '"EndTime":"2024-01-01T12:00:02Z"}')
+    os.rename(tmp, d / "status")
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/t").json()["latest_run"]["status"]
+                    == "Failed", timeout=1.0)
+    (d / "output_log.txt").write_text("x\n")
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/t").json()["latest_run"]["output_url"],
+                    timeout=1.0)
+    shutil.rmtree(host.data_dir("triggered", "t"))
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/t").json()["latest_run"] is None,
+                    timeout=1.0)
+
+
+def test_many_jobs_at_once(host):
+    for i in range(300):
+        host.add_job("triggered", f"job{i:03d}")
+    assert wait_for(lambda: len(names(host)) == 300, timeout=2.0)
+    shutil.rmtree(host.home / "site/wwwroot/App_Data/jobs/triggered")
+    (host.home / "site/wwwroot/App_Data/jobs/triggered").mkdir()
+    # The type folder itself was replaced: the host must notice.
+    host.add_job("triggered", "after")
+    assert wait_for(lambda: names(host) == ["after"], timeout=2.0)
+
+
+def test_invalid_folder_names_are_not_jobs(host):
+    host.add_job("triggered", ".hidden")
+    bad = host.home / "site/wwwroot/App_Data/jobs/triggered" / "bad\nname"
+    bad.mkdir()
+    (bad / "run.sh").write_text("x")
+    host.add_job("triggered", "good")
+    assert wait_for(lambda: names(host) == ["good"])
+    time.sleep(0.2)
+    assert names(host) == ["good"]
