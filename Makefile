@@ -10,7 +10,7 @@ ASAN_CC  ?= clang
 PREFIX   ?= /usr/local
 VERSION  := 0.1.0
 
-PKGS     := libuv libmicrohttpd jansson libcrypt libsystemd
+PKGS     := libuv libmicrohttpd jansson libcrypt
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith \
             -Wno-unused-parameter
@@ -18,7 +18,7 @@ CPPFLAGS := -DWEBJOBS_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
 
 ASAN_FLAGS := -std=c17 $(WARN) -O1 -g -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined \

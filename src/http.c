@@ -642,7 +642,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 		      const struct http_handlers *hd, char *err, size_t errsz)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	const union MHD_DaemonInfo *info;
 	int rc;
 
@@ -679,7 +679,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 1,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(MAX_HEADERS_SIZE + 32 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(MAX_HEADERS_SIZE + 8 * 1024),
 		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4096,
 		s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
 		MHD_OPTION_HTTPS_MEM_KEY, s->key,

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "api.h"
@@ -24,6 +23,7 @@
 #include "home.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "registry.h"
 
@@ -44,7 +44,7 @@ static void stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
-	sd_notify(0, "STOPPING=1");
+	notify_systemd("STOPPING=1");
 	log_info("shutting down");
 	http_server_stop(s->http);
 	s->http = NULL;
@@ -158,7 +158,7 @@ int server_main(int argc, char **argv)
 	printf("webjobs: listening on %s://%s\n", s.opt.tls_cert ? "https" : "http",
 	       http_server_address(s.http));
 	fflush(stdout);
-	sd_notify(0, "READY=1");
+	notify_systemd("READY=1");
 
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	rc = 0;
