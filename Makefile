@@ -10,7 +10,7 @@ ASAN_CC  ?= clang
 PREFIX   ?= /usr/local
 VERSION  := 0.1.0
 
-PKGS     := libuv libmicrohttpd jansson libcrypt
+PKGS     := libuv libmicrohttpd jansson libcrypt libarchive
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith \
             -Wno-unused-parameter

@@ -8,10 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include "args.h"
+#include "deploy.h"
+#include "files.h"
 #include "job.h"
 #include "log.h"
 #include "route.h"
+#include "settings.h"
 #include "timefmt.h"
 
 enum handler {
@@ -23,6 +30,10 @@ enum handler {
 	H_RUN,
 	H_SETTINGS,
 	H_SWAGGER,
+	H_DEPLOY,
+	H_DELETE,
+	H_RUN_START,
+	H_PUT_SETTINGS,
 };
 
 #define NO_AUTH 1u
@@ -40,6 +51,13 @@ static const struct route routes[] = {
 	{ GET, "{T}/{name}/history/{id}", H_RUN, 0 },
 	{ GET, "{T}/{name}/settings", H_SETTINGS, 0 },
 	{ GET, "{C}/{name}/settings", H_SETTINGS, 0 },
+	{ HTTP_PUT, "{T}/{name}", H_DEPLOY, 0 },
+	{ HTTP_PUT, "{C}/{name}", H_DEPLOY, 0 },
+	{ HTTP_DELETE, "{T}/{name}", H_DELETE, 0 },
+	{ HTTP_DELETE, "{C}/{name}", H_DELETE, 0 },
+	{ HTTP_POST, "{T}/{name}/run", H_RUN_START, 0 },
+	{ HTTP_PUT, "{T}/{name}/settings", H_PUT_SETTINGS, 0 },
+	{ HTTP_PUT, "{C}/{name}/settings", H_PUT_SETTINGS, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -51,6 +69,9 @@ struct call {
 	int rc;          /* of route_match */
 	unsigned allow;  /* methods, for 405 */
 	void *ticket;    /* a pending authentication */
+	int authed;      /* authenticated when the headers came */
+	struct deploy *deploy; /* an upload being received */
+	int busy;        /* work in flight that will come back to this call */
 };
 
 /* ---- output helpers ---- */
@@ -242,6 +263,198 @@ static void h_swagger(struct call *c)
 				  "https", "paths", paths));
 }
 
+/* Percent-escapes a path segment for a Location header. */
+static void escape_segment(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < size; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void h_run_start(struct call *c)
+{
+	struct job *j = find_job(c);
+	const char *ua = http_header(c->req, "User-Agent");
+	char *arguments = NULL, *trigger = NULL, id[RUN_ID_LEN + 1], err[512];
+	char esc[1024], location[2048], **words = NULL;
+	int rc;
+
+	if (!j)
+		return;
+	arguments = route_query_get(http_query(c->req), "arguments");
+	if (!arguments && strstr(http_query(c->req), "rguments=")) {
+		http_reply_error(c->req, 400, "The arguments are not correctly percent-encoded.");
+		return;
+	}
+	if (arguments && args_split(arguments, &words, err, sizeof(err)) < 0) {
+		http_reply_error(c->req, 400, "Bad arguments: %s.", err);
+		free(arguments);
+		return;
+	}
+	args_free(words);
+	if (asprintf(&trigger, "External - %s", ua ? ua : "") < 0)
+		trigger = NULL;
+	rc = trigger ? runner_start(c->api->runner, j, trigger, arguments, id, err,
+				    sizeof(err))
+		     : -ENOMEM;
+	if (rc == -ESHUTDOWN) {
+		http_reply_error(c->req, 409, "WebJobs are currently in \"stopped\" state.");
+	} else if (rc == -EBUSY) {
+		http_reply_error(c->req, 409, "Cannot start a new run since job is already running.");
+	} else if (rc < 0) {
+		http_reply_error(c->req, 500, "Cannot start the run: %s", err);
+	} else {
+		escape_segment(job_name(j), esc, sizeof(esc));
+		snprintf(location, sizeof(location), "%s/api/triggeredwebjobs/%s/history/%s",
+			 http_prefix(c->req), esc, id);
+		http_add_header(c->req, "Location", location);
+		http_reply_empty(c->req, 202);
+	}
+	free(trigger);
+	free(arguments);
+}
+
+static void h_delete(struct call *c)
+{
+	const char *name = c->m.params[0];
+
+	/* A name that cannot be a job never reaches the file system. */
+	if (home_valid_job_name(name)) {
+		if (c->m.type == JOB_TRIGGERED)
+			runner_kill_job(c->api->runner, name);
+		deploy_remove(c->api->home, c->api->loop, c->m.type, name);
+		registry_touch(c->api->registry, c->m.type, name);
+	}
+	http_reply_empty(c->req, 200);
+}
+
+static void h_put_settings(struct call *c)
+{
+	struct job *j = find_job(c);
+	size_t len;
+	const char *body = http_body(c->req, &len);
+	json_t *o;
+	char path[4096];
+	int dfd, rc;
+
+	if (!j)
+		return;
+	o = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		http_reply_error(c->req, 400, "The settings must be a JSON object.");
+		return;
+	}
+	json_decref(o);
+	snprintf(path, sizeof(path), "%s%s%s", job_name(j), *job_script_dir(j) ? "/" : "",
+		 job_script_dir(j));
+	dfd = openat(c->api->home->jobs_fd[c->m.type], path,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rc = dfd < 0 ? -errno : files_write_atomic(dfd, "settings.job", body, len, 0644, 1);
+	if (dfd >= 0)
+		close(dfd);
+	if (rc < 0) {
+		http_reply_error(c->req, rc == -ENOSPC ? 507 : 500,
+				 "Cannot write settings.job: %s", strerror(-rc));
+		return;
+	}
+	registry_touch(c->api->registry, c->m.type, job_name(j));
+	http_reply_empty(c->req, 200);
+}
+
+static void on_deployed(void *arg, unsigned status, const char *err)
+{
+	struct call *c = arg;
+	struct job *j;
+	size_t len;
+	uint64_t hash;
+	const char *body;
+
+	c->deploy = NULL;
+	c->busy = 0;
+	if (!c->req) {
+		/* The request went away meanwhile. */
+		route_match_free(&c->m);
+		free(c);
+		return;
+	}
+	if (status) {
+		http_reply_error(c->req, status, "%s", err);
+	} else {
+		registry_touch(c->api->registry, c->m.type, c->m.params[0]);
+		j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
+		body = j ? job_body(j, c->api->home, http_prefix(c->req), &len, &hash) : NULL;
+		if (body)
+			http_reply(c->req, 200, "application/json; charset=utf-8", body, len);
+		else
+			http_reply_error(c->req, 500, "The job was deployed but cannot be read.");
+	}
+	http_resume(c->req);
+}
+
+static void h_deploy(struct call *c)
+{
+	int rc = http_body_error(c->req);
+
+	if (rc < 0) {
+		http_reply_error(c->req, rc == -ENOSPC || rc == -EDQUOT ? 507 : 500,
+				 "Cannot store the upload: %s", strerror(-rc));
+		return;
+	}
+	c->busy = 1;
+	http_suspend(c->req);
+	deploy_finish(c->deploy, c->api->loop, on_deployed, c);
+}
+
+/* Headers of a deploy are in: authenticate now (its body must not be
+ * stored for nobody), check the name and the file name, open the upload. */
+static void begin_deploy(struct call *c)
+{
+	struct unpack_limits lim = UNPACK_LIMITS_DEFAULT;
+	const char *type = http_header(c->req, "Content-Type");
+	char filename[512], err[512];
+	int is_zip;
+
+	if (!auth_check_now(c->api->auth, http_header(c->req, "Authorization"),
+			    http_client(c->req))) {
+		http_add_header(c->req, "WWW-Authenticate", "Basic realm=\"webjobs\"");
+		http_reply_error(c->req, 401, "Authentication is required.");
+		return;
+	}
+	c->authed = 1;
+	if (!home_valid_job_name(c->m.params[0])) {
+		http_reply_error(c->req, 400,
+				 "'%s' is not a valid job name (1 to 128 bytes of UTF-8, no '/', '\\', control characters, not starting with '.').",
+				 c->m.params[0]);
+		return;
+	}
+	if (deploy_filename(http_header(c->req, "Content-Disposition"), filename,
+			    sizeof(filename)) < 0) {
+		http_reply_error(c->req, 400, "Missing Content-Disposition header.");
+		return;
+	}
+	is_zip = type && (strncasecmp(type, "application/zip", 15) == 0 ||
+			  strncasecmp(type, "application/x-zip-compressed", 28) == 0);
+	c->deploy = deploy_begin(c->api->home, c->m.type, c->m.params[0], filename,
+				 is_zip, &lim, err, sizeof(err));
+	if (!c->deploy) {
+		http_reply_error(c->req, 500, "%s", err);
+		return;
+	}
+	http_body_to_fd(c->req, deploy_body_fd(c->deploy));
+}
+
 static void dispatch(struct call *c)
 {
 	switch ((enum handler)c->m.route->handler) {
@@ -266,6 +479,18 @@ static void dispatch(struct call *c)
 		break;
 	case H_SWAGGER:
 		h_swagger(c);
+		break;
+	case H_DEPLOY:
+		h_deploy(c);
+		break;
+	case H_DELETE:
+		h_delete(c);
+		break;
+	case H_RUN_START:
+		h_run_start(c);
+		break;
+	case H_PUT_SETTINGS:
+		h_put_settings(c);
 		break;
 	}
 }
@@ -325,6 +550,12 @@ static void on_begin(struct http_request *req, void *arg)
 	http_set_user(req, c);
 	c->rc = route_match(routes, NROUTES, http_method(req), http_path(req),
 			    &c->m, &c->allow);
+	if (c->rc < 0)
+		return;
+	if (c->m.route->handler == H_DEPLOY)
+		begin_deploy(c);
+	else if (c->m.route->handler == H_PUT_SETTINGS)
+		http_body_to_memory(req, SETTINGS_MAX_SIZE);
 }
 
 static void on_complete(struct http_request *req, void *arg)
@@ -334,7 +565,7 @@ static void on_complete(struct http_request *req, void *arg)
 
 	if (!c)
 		return;
-	if (c->rc == 0 && (c->m.route->flags & NO_AUTH)) {
+	if (c->authed || (c->rc == 0 && (c->m.route->flags & NO_AUTH))) {
 		answer(c);
 		return;
 	}
@@ -360,6 +591,12 @@ static void on_done(struct http_request *req, void *arg)
 	if (!c)
 		return;
 	auth_cancel(c->ticket);
+	if (c->busy) {
+		/* A deploy is on the thread pool; its callback frees c. */
+		c->req = NULL;
+		return;
+	}
+	deploy_abort(c->deploy);
 	route_match_free(&c->m);
 	free(c);
 }

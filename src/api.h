@@ -6,15 +6,22 @@
 #ifndef WEBJOBS_API_H
 #define WEBJOBS_API_H
 
+#include <uv.h>
+
 #include "auth.h"
 #include "home.h"
+#include "hostcfg.h"
 #include "http.h"
 #include "registry.h"
+#include "run.h"
 
 struct api {
-	const struct home *home;
+	uv_loop_t *loop;
+	struct home *home;
 	struct registry *registry;
 	struct auth *auth;
+	struct runner *runner;
+	const struct hostcfg_watch *cfg;
 };
 
 /* The handlers to give http_server_start; arg is the struct api. */

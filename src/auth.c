@@ -492,9 +492,11 @@ static void after_verify(uv_work_t *w, int status)
 	uv_timer_start(&t->timer, on_delay, (uint64_t)t->delay_ms, 0);
 }
 
-enum auth_result auth_check(struct auth *a, const char *header,
-			    const char *client, auth_cb cb, void *arg,
-			    void **ticket)
+/* Decodes header: AUTH_OK for a cached credential, AUTH_DENIED for a
+ * malformed one, else AUTH_PENDING with a new ticket (not yet queued) in
+ * *out. */
+static enum auth_result prepare(struct auth *a, const char *header,
+				const char *client, struct ticket **out)
 {
 	char decoded[MAX_HEADER];
 	const char *b64;
@@ -503,7 +505,7 @@ enum auth_result auth_check(struct auth *a, const char *header,
 	struct ticket *t;
 	int user = -1;
 
-	*ticket = NULL;
+	*out = NULL;
 	if (!header || strncasecmp(header, "Basic ", 6) != 0 ||
 	    strlen(header) >= MAX_HEADER)
 		return AUTH_DENIED;
@@ -525,8 +527,6 @@ enum auth_result auth_check(struct auth *a, const char *header,
 	if (!t)
 		return AUTH_DENIED;
 	t->a = a;
-	t->cb = cb;
-	t->arg = arg;
 	t->key = key;
 	t->known_user = user >= 0;
 	t->hash = user >= 0 ? a->users[user].hash : a->dummy_hash;
@@ -537,6 +537,22 @@ enum auth_result auth_check(struct auth *a, const char *header,
 		free(t);
 		return AUTH_DENIED;
 	}
+	*out = t;
+	return AUTH_PENDING;
+}
+
+enum auth_result auth_check(struct auth *a, const char *header,
+			    const char *client, auth_cb cb, void *arg,
+			    void **ticket)
+{
+	struct ticket *t;
+	enum auth_result r = prepare(a, header, client, &t);
+
+	*ticket = NULL;
+	if (r != AUTH_PENDING)
+		return r;
+	t->cb = cb;
+	t->arg = arg;
 	uv_timer_init(a->loop, &t->timer);
 	t->timer.data = t;
 	t->work.data = t;
@@ -547,6 +563,30 @@ enum auth_result auth_check(struct auth *a, const char *header,
 	}
 	*ticket = t;
 	return AUTH_PENDING;
+}
+
+int auth_check_now(struct auth *a, const char *header, const char *client)
+{
+	struct ticket *t;
+	enum auth_result r = prepare(a, header, client, &t);
+	int ok;
+
+	if (r != AUTH_PENDING)
+		return r == AUTH_OK;
+	t->work.data = t;
+	work_verify(&t->work);
+	ok = t->ok;
+	if (ok) {
+		struct client *c = client_get(a, t->client, 0);
+
+		if (c)
+			c->failures = 0;
+		a->cache[a->next_slot++ % CACHE_SIZE] = t->key;
+	} else {
+		failure_delay(a, t->client);
+	}
+	ticket_free(t);
+	return ok;
 }
 
 void auth_cancel(void *ticket)

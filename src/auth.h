@@ -43,6 +43,11 @@ enum auth_result auth_check(struct auth *a, const char *header,
 			    void **ticket);
 void auth_cancel(void *ticket);
 
+/* Checks a header at once, running the slow hash on this thread when the
+ * credential is not cached (for requests whose body must not be accepted
+ * before they are authenticated). Returns 1 when it verifies. */
+int auth_check_now(struct auth *a, const char *header, const char *client);
+
 /* Makes a crypt(3) hash (yescrypt) of password. Returns a new string or
  * NULL. */
 char *auth_hash_password(const char *password);

@@ -59,6 +59,14 @@ void *http_user(const struct http_request *req);
 /* In begin(): keep the body in memory, up to max bytes (more: 413). By
  * default the body is read and thrown away. */
 void http_body_to_memory(struct http_request *req, size_t max);
+/* In begin(): write the body to fd as it arrives (the caller owns fd).
+ * A write error is kept for http_body_error. */
+void http_body_to_fd(struct http_request *req, int fd);
+/* 0, or the negative errno of the first failed write of the body. */
+int http_body_error(const struct http_request *req);
+/* The number of body bytes received. */
+uint64_t http_body_size(const struct http_request *req);
+
 /* The kept body (NUL-terminated); *len gets its length. */
 const char *http_body(const struct http_request *req, size_t *len);
 

@@ -39,6 +39,7 @@ struct job {
 	json_t *settings;  /* never NULL */
 	char *error;       /* NULL or a text */
 	int disabled;
+	unsigned bin_gen, copy_gen;
 	/* data */
 	int using_sdk;
 	int has_sched_log;
@@ -105,6 +106,12 @@ enum job_type job_type(const struct job *j) { return j->type; }
 int job_listed(const struct job *j) { return j->exists && j->run_command; }
 const char *job_script_dir(const struct job *j) { return j->script_dir; }
 const json_t *job_settings(const struct job *j) { return j->settings; }
+
+const struct script_host *job_host(const struct job *j) { return j->host; }
+const char *job_run_command(const struct job *j) { return j->run_command; }
+unsigned job_bin_gen(const struct job *j) { return j->bin_gen; }
+unsigned job_copy_gen(const struct job *j) { return j->copy_gen; }
+void job_set_copy_gen(struct job *j, unsigned gen) { j->copy_gen = gen; }
 
 const char *job_newest_run(const struct job *j)
 {
@@ -253,13 +260,67 @@ static void choose_script(struct job *j, int sfd, char **names, int n)
 	free(e);
 }
 
+/* Descends from folder *dfd through lone sub-folders to the script folder
+ * (SPEC 1): on return *dfd is the script folder (the old fd is closed),
+ * dir its path relative to the start, names its sorted entries. Returns
+ * the number of entries or a negative errno. */
+static int descend(int *dfd, char *dir, size_t dirsz, char ***names)
+{
+	int n, depth = 0;
+
+	dir[0] = '\0';
+	for (;;) {
+		int sub;
+		size_t len;
+
+		n = list_names(*dfd, names);
+		if (n != 1 || depth == JOB_MAX_DEPTH || !is_dir_at(*dfd, (*names)[0]))
+			return n;
+		sub = openat(*dfd, (*names)[0],
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub < 0)
+			return n;
+		len = strlen(dir);
+		snprintf(dir + len, dirsz - len, "%s%s", len ? "/" : "", (*names)[0]);
+		close(*dfd);
+		*dfd = sub;
+		free_names(*names, n);
+		*names = NULL;
+		depth++;
+	}
+}
+
+int job_probe(int dfd, char *run_command, size_t size)
+{
+	char dir[PATH_MAX], **names = NULL;
+	int fd = dup(dfd), n, found = 0;
+	struct job tmp = { 0 };
+
+	if (fd < 0)
+		return -errno;
+	n = descend(&fd, dir, sizeof(dir), &names);
+	if (n > 0) {
+		tmp.script_dir = dir;
+		choose_script(&tmp, fd, names, n);
+		if (tmp.run_command) {
+			snprintf(run_command, size, "%s", tmp.run_command);
+			found = 1;
+		}
+		free(tmp.run_command);
+	}
+	free_names(names, n < 0 ? 0 : n);
+	close(fd);
+	return n < 0 ? n : found;
+}
+
 int job_scan_bin(struct job *j, const struct home *h)
 {
-	char dir[PATH_MAX] = "";
+	char dir[PATH_MAX];
 	char **names = NULL;
-	int dfd, n, depth = 0;
+	int dfd, n;
 
 	j->body_valid = 0;
+	j->bin_gen++;
 	dfd = openat(h->jobs_fd[j->type], j->name,
 		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
@@ -272,23 +333,7 @@ int job_scan_bin(struct job *j, const struct home *h)
 			       ? 0
 			       : -errno;
 	}
-	for (;;) {
-		n = list_names(dfd, &names);
-		if (n != 1 || depth == JOB_MAX_DEPTH || !is_dir_at(dfd, names[0]))
-			break;
-		int sub = openat(dfd, names[0],
-				 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (sub < 0)
-			break;
-		size_t len = strlen(dir);
-		snprintf(dir + len, sizeof(dir) - len, "%s%s", len ? "/" : "",
-			 names[0]);
-		close(dfd);
-		dfd = sub;
-		free_names(names, n);
-		names = NULL;
-		depth++;
-	}
+	n = descend(&dfd, dir, sizeof(dir), &names);
 	j->exists = 1;
 	free(j->script_dir);
 	j->script_dir = strdup(dir);

@@ -29,6 +29,11 @@ enum job_type job_type(const struct job *j);
  * or not), 0 when it is gone, or a negative errno. */
 int job_scan_bin(struct job *j, const struct home *h);
 
+/* Looks for a runnable script in the job folder dfd (descending through
+ * lone sub-folders): 1 with its path in run_command, 0 when none, or a
+ * negative errno. Safe on any thread. */
+int job_probe(int dfd, char *run_command, size_t size);
+
 /* Re-reads the data folder (runs, markers). Returns 0 or a negative
  * errno. */
 int job_scan_data(struct job *j, const struct home *h);
@@ -43,6 +48,16 @@ const char *job_script_dir(const struct job *j);
 const char *job_newest_run(const struct job *j);
 
 const json_t *job_settings(const struct job *j);
+
+/* The script's host and its path relative to the job folder, or NULL. */
+const struct script_host *job_host(const struct job *j);
+const char *job_run_command(const struct job *j);
+
+/* Counts re-reads of the binaries folder: a working copy made at one
+ * count is stale at another. The copy's count is kept here too. */
+unsigned job_bin_gen(const struct job *j);
+unsigned job_copy_gen(const struct job *j);
+void job_set_copy_gen(struct job *j, unsigned gen);
 
 /* The job's JSON text for this prefix, owned by the job and valid until
  * the next call for the job; *len gets its length and *hash a hash of it.

@@ -26,6 +26,7 @@
 #include "notify.h"
 #include "options.h"
 #include "registry.h"
+#include "run.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -33,12 +34,30 @@ struct server {
 	struct home home;
 	struct auth *auth;
 	struct registry *registry;
+	struct hostcfg_watch *cfg;
+	struct runner *runner;
 	struct http_server *http;
 	struct api api;
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 };
 
+/* The last step of a shutdown: every run has ended. */
+static void on_runs_stopped(void *arg)
+{
+	struct server *s = arg;
+
+	registry_close(s->registry);
+	s->registry = NULL;
+	hostcfg_watch_close(s->cfg);
+	s->cfg = NULL;
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
+}
+
+/* Graceful shutdown (SPEC 5.5): no new requests, runs asked to stop and
+ * killed after their stopping_wait_time, then the loop winds down. */
 static void stop(struct server *s)
 {
 	if (s->stopping)
@@ -48,11 +67,7 @@ static void stop(struct server *s)
 	log_info("shutting down");
 	http_server_stop(s->http);
 	s->http = NULL;
-	registry_close(s->registry);
-	s->registry = NULL;
-	uv_close((uv_handle_t *)&s->sigterm, NULL);
-	uv_close((uv_handle_t *)&s->sigint, NULL);
-	uv_close((uv_handle_t *)&s->sighup, NULL);
+	runner_shutdown(s->runner, on_runs_stopped, s);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -131,9 +146,24 @@ int server_main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot watch the home's folders");
 		goto fail_auth;
 	}
+	s.cfg = hostcfg_watch_start(s.loop, s.home.root, NULL, NULL);
+	{
+		struct runner_config rcfg = { &s.home, s.registry, s.cfg,
+					    s.opt.instance_id, s.opt.temp };
+
+		s.runner = s.cfg ? runner_new(s.loop, &rcfg) : NULL;
+	}
+	if (!s.runner) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail_auth;
+	}
+	runner_recover(s.runner);
+	s.api.loop = s.loop;
 	s.api.home = &s.home;
 	s.api.registry = s.registry;
 	s.api.auth = s.auth;
+	s.api.runner = s.runner;
+	s.api.cfg = s.cfg;
 	hd = api_handlers(&s.api);
 	hc.listen = s.opt.listen;
 	hc.max_connections = (unsigned)s.opt.max_connections;
@@ -143,7 +173,9 @@ int server_main(int argc, char **argv)
 	hc.tls_key = s.opt.tls_key;
 	if (http_server_start(&s.http, s.loop, &hc, &hd, err, sizeof(err)) < 0) {
 		registry_close(s.registry);
+		hostcfg_watch_close(s.cfg);
 		uv_run(s.loop, UV_RUN_DEFAULT);
+		runner_free(s.runner);
 		goto fail_auth;
 	}
 	uv_signal_init(s.loop, &s.sigterm);
@@ -162,6 +194,7 @@ int server_main(int argc, char **argv)
 
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	rc = 0;
+	runner_free(s.runner);
 	uv_loop_close(s.loop);
 	auth_free(s.auth);
 	home_close(&s.home);

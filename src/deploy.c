@@ -1,0 +1,363 @@
+/*
+ * deploy: uploads of jobs and their removal.
+ */
+#define _GNU_SOURCE
+#include "deploy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "job.h"
+#include "log.h"
+
+/* ---- Content-Disposition ---- */
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Copies the value of a parameter at p (quoted or token) into out;
+ * returns the position after it. */
+static const char *param_value(const char *p, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (*p == '"') {
+		for (p++; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (o + 1 < size)
+				out[o++] = *p;
+		}
+		if (*p == '"')
+			p++;
+	} else {
+		for (; *p && *p != ';'; p++)
+			if (o + 1 < size)
+				out[o++] = *p;
+		while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+			o--;
+	}
+	out[o] = '\0';
+	return p;
+}
+
+/* Decodes an RFC 5987 ext-value "charset'lang'pct-encoded" in place. */
+static int ext_value(char *v)
+{
+	char *q1 = strchr(v, '\''), *q2, *o;
+	int latin1;
+
+	if (!q1 || !(q2 = strchr(q1 + 1, '\'')))
+		return -EINVAL;
+	*q1 = '\0';
+	if (strcasecmp(v, "UTF-8") == 0)
+		latin1 = 0;
+	else if (strcasecmp(v, "ISO-8859-1") == 0)
+		latin1 = 1;
+	else
+		return -EINVAL;
+	o = v;
+	for (char *p = q2 + 1; *p; p++) {
+		unsigned c = (unsigned char)*p;
+
+		if (c == '%') {
+			int hi = hexv(p[1]), lo = hi >= 0 ? hexv(p[2]) : -1;
+
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			c = (unsigned)(hi * 16 + lo);
+			p += 2;
+		}
+		if (latin1 && c >= 0x80) {
+			*o++ = (char)(0xc0 | (c >> 6));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o = '\0';
+	return 0;
+}
+
+int deploy_filename(const char *header, char *out, size_t size)
+{
+	char plain[1024] = "", ext[1024] = "", value[1024];
+	const char *p = header, *base;
+	int have_ext = 0;
+
+	if (!header)
+		return -EINVAL;
+	while (*p) {
+		const char *name;
+		size_t nlen;
+
+		while (*p && *p != ';')
+			p++;
+		if (!*p)
+			break;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		name = p;
+		while (*p && *p != '=' && *p != ';')
+			p++;
+		nlen = (size_t)(p - name);
+		while (nlen && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
+			nlen--;
+		if (*p != '=')
+			continue;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		p = param_value(p, value, sizeof(value));
+		if (nlen == 9 && strncasecmp(name, "filename*", 9) == 0) {
+			if (ext_value(value) == 0) {
+				snprintf(ext, sizeof(ext), "%s", value);
+				have_ext = 1;
+			}
+		} else if (nlen == 8 && strncasecmp(name, "filename", 8) == 0) {
+			snprintf(plain, sizeof(plain), "%s", value);
+		}
+	}
+	base = have_ext ? ext : plain;
+	/* Folder parts of the name are dropped (either separator). */
+	for (const char *q = base; *q; q++)
+		if (*q == '/' || *q == '\\')
+			base = q + 1;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    strlen(base) >= size || strlen(base) > NAME_MAX)
+		return -EINVAL;
+	for (const char *q = base; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return -EINVAL;
+	strcpy(out, base);
+	return 0;
+}
+
+/* ---- uploads ---- */
+
+struct deploy {
+	struct home *h;
+	enum job_type type;
+	char *name;
+	char *filename;
+	int is_zip;
+	struct unpack_limits lim;
+	char upload[64];  /* the body, in the type folder */
+	char staging[64];
+	int fd;
+	uv_work_t work;
+	deploy_cb cb;
+	void *arg;
+	unsigned status;
+	char err[512];
+};
+
+struct deploy *deploy_begin(struct home *h, enum job_type t, const char *name,
+			    const char *filename, int is_zip,
+			    const struct unpack_limits *lim, char *err, size_t errsz)
+{
+	struct deploy *d = calloc(1, sizeof(*d));
+
+	if (!d || !(d->name = strdup(name)) || !(d->filename = strdup(filename))) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	d->h = h;
+	d->type = t;
+	d->is_zip = is_zip;
+	d->lim = *lim;
+	files_temp_name(".upload-", d->upload, sizeof(d->upload));
+	d->fd = openat(h->jobs_fd[t], d->upload,
+		       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (d->fd < 0) {
+		snprintf(err, errsz, "cannot store the upload: %s", strerror(errno));
+		goto fail;
+	}
+	return d;
+fail:
+	if (d) {
+		free(d->name);
+		free(d->filename);
+		free(d);
+	}
+	return NULL;
+}
+
+int deploy_body_fd(const struct deploy *d)
+{
+	return d->fd;
+}
+
+static void deploy_free(struct deploy *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	unlinkat(d->h->jobs_fd[d->type], d->upload, 0);
+	free(d->name);
+	free(d->filename);
+	free(d);
+}
+
+void deploy_abort(struct deploy *d)
+{
+	if (d)
+		deploy_free(d);
+}
+
+static void fail_with(struct deploy *d, unsigned status, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Records the failure: disk full is 507 whatever the step. */
+static void fail_with(struct deploy *d, unsigned status, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->status = rc == -ENOSPC || rc == -EDQUOT ? 507 : status;
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+}
+
+/* The thread-pool part: staging, unpacking, checking, swapping. */
+static void work_deploy(uv_work_t *w)
+{
+	struct deploy *d = w->data;
+	int tfd = d->h->jobs_fd[d->type], sfd = -1, rc;
+	char why[400], run_command[PATH_MAX];
+
+	files_temp_name(".staging-", d->staging, sizeof(d->staging));
+	if (fsync(d->fd) < 0 || mkdirat(tfd, d->staging, 0755) < 0 ||
+	    (sfd = openat(tfd, d->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		fail_with(d, 500, rc, "Cannot stage the upload: %s", strerror(-rc));
+		goto out;
+	}
+	if (d->is_zip) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", d->fd);
+		rc = unpack_zip(path, sfd, &d->lim, why, sizeof(why));
+		if (rc < 0) {
+			fail_with(d, rc == -EINVAL || rc == -EFBIG ? 400 : 500, rc,
+				  "The zip file was refused: %s", why);
+			goto out;
+		}
+	} else {
+		if (renameat(tfd, d->upload, sfd, d->filename) < 0) {
+			rc = -errno;
+			fail_with(d, 500, rc, "Cannot store the file: %s", strerror(-rc));
+			goto out;
+		}
+		(void)!fchmod(d->fd, 0755);
+	}
+	rc = job_probe(sfd, run_command, sizeof(run_command));
+	if (rc <= 0) {
+		fail_with(d, 400, 0, "%s", "No runnable script file was found.");
+		goto out;
+	}
+	fsync(sfd);
+	/* The swap: old and new change places in one step. */
+	if (renameat2(tfd, d->staging, tfd, d->name, RENAME_EXCHANGE) < 0) {
+		if (errno != ENOENT ||
+		    renameat2(tfd, d->staging, tfd, d->name, RENAME_NOREPLACE) < 0) {
+			rc = -errno;
+			fail_with(d, 500, rc, "Cannot put the job in place: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	fsync(tfd);
+	d->status = 0;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	/* After a swap the staging name holds the old binaries. */
+	files_remove_tree(tfd, d->staging);
+}
+
+static void after_deploy(uv_work_t *w, int status)
+{
+	struct deploy *d = w->data;
+
+	if (status < 0 && d->status == 0) {
+		d->status = 500;
+		snprintf(d->err, sizeof(d->err), "The deploy was canceled.");
+	}
+	d->cb(d->arg, d->status, d->err);
+	deploy_free(d);
+}
+
+void deploy_finish(struct deploy *d, uv_loop_t *loop, deploy_cb cb, void *arg)
+{
+	d->cb = cb;
+	d->arg = arg;
+	d->work.data = d;
+	d->status = 500;
+	if (uv_queue_work(loop, &d->work, work_deploy, after_deploy) < 0) {
+		cb(arg, 500, "Cannot start the deploy.");
+		deploy_free(d);
+	}
+}
+
+/* ---- removal ---- */
+
+struct removal {
+	uv_work_t work;
+	int fd[2];
+	char name[2][64];
+};
+
+static void work_remove(uv_work_t *w)
+{
+	struct removal *rm = w->data;
+
+	for (int k = 0; k < 2; k++)
+		if (rm->name[k][0])
+			files_remove_tree(rm->fd[k], rm->name[k]);
+}
+
+static void after_remove(uv_work_t *w, int status)
+{
+	struct removal *rm = w->data;
+
+	(void)status;
+	for (int k = 0; k < 2; k++)
+		close(rm->fd[k]);
+	free(rm);
+}
+
+int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
+		  const char *name)
+{
+	struct removal *rm = calloc(1, sizeof(*rm));
+	int dirs[2] = { h->jobs_fd[t], h->data_fd[t] };
+
+	if (!rm)
+		return -ENOMEM;
+	for (int k = 0; k < 2; k++) {
+		rm->fd[k] = dup(dirs[k]);
+		files_temp_name(".deleted-", rm->name[k], sizeof(rm->name[k]));
+		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0)
+			rm->name[k][0] = '\0';
+	}
+	rm->work.data = rm;
+	if (uv_queue_work(loop, &rm->work, work_remove, after_remove) < 0) {
+		work_remove(&rm->work);
+		after_remove(&rm->work, 0);
+	}
+	return 0;
+}

@@ -1,0 +1,186 @@
+/*
+ * files: atomic record writes and tree removal/copy, all relative to
+ * folder fds and with O_NOFOLLOW, so that nothing is ever reached through a
+ * link planted in the home.
+ */
+#define _GNU_SOURCE
+#include "files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void files_temp_name(const char *prefix, char *buf, size_t size)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint64_t)getpid() * 2654435761u ^ (uint64_t)(uintptr_t)buf;
+	snprintf(buf, size, "%s%016llx", prefix, (unsigned long long)r);
+}
+
+int files_write_atomic(int dfd, const char *name, const void *data,
+		       size_t len, unsigned mode, int durable)
+{
+	char tmp[64];
+	const char *p = data;
+	int fd, rc = 0;
+
+	files_temp_name(".tmp-", tmp, sizeof(tmp));
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (rc == 0 && durable && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(dfd, tmp, dfd, name) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlinkat(dfd, tmp, 0);
+		return rc;
+	}
+	if (durable)
+		fsync(dfd);
+	return 0;
+}
+
+int files_remove_tree(int dfd, const char *name)
+{
+	int fd, rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (unlinkat(dfd, name, 0) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		int r;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		r = files_remove_tree(fd, de->d_name);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	closedir(d);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+static int copy_file(int sfd, const char *src, int dfd, const char *dst,
+		     mode_t mode)
+{
+	int in = openat(sfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out, rc = 0;
+	char buf[65536];
+
+	if (in < 0)
+		return -errno;
+	out = openat(dfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     mode & 07777);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+
+		if (n > 0)
+			continue;
+		if (n == 0)
+			break;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL) {
+			rc = -errno;
+			break;
+		}
+		/* Fall back to read/write. */
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n) {
+				rc = -(errno ? errno : EIO);
+				break;
+			}
+		if (n < 0)
+			rc = -errno;
+		break;
+	}
+	(void)!fchmod(out, mode & 07777);
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+int files_copy_tree(int sfd, const char *src, int dfd, const char *dst)
+{
+	struct stat st;
+	int in, out, rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (fstatat(sfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode))
+		return copy_file(sfd, src, dfd, dst, st.st_mode);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (mkdirat(dfd, dst, (st.st_mode & 07777) | 0700) < 0)
+		return -errno;
+	in = openat(sfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	out = openat(dfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || out < 0) {
+		rc = -errno;
+		goto out;
+	}
+	d = fdopendir(in);
+	if (!d) {
+		rc = -errno;
+		goto out;
+	}
+	in = -1;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((rc = files_copy_tree(dirfd(d), de->d_name, out, de->d_name)) < 0)
+			break;
+	}
+	closedir(d);
+	(void)!fchmod(out, st.st_mode & 07777);
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}

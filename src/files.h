@@ -1,0 +1,30 @@
+/*
+ * files: the file operations every writer of the home shares — records
+ * written whole under a temporary name and renamed into place (durable when
+ * asked), and folder trees removed or copied beneath a folder fd without
+ * following links. Tree operations block: call them from the thread pool
+ * when a tree may be large.
+ */
+#ifndef WEBJOBS_FILES_H
+#define WEBJOBS_FILES_H
+
+#include <stddef.h>
+
+/* Writes data as name in folder dfd: a temporary file, then rename. With
+ * durable, the file and the folder are fsync'ed. Returns 0 or -errno. */
+int files_write_atomic(int dfd, const char *name, const void *data,
+		       size_t len, unsigned mode, int durable);
+
+/* Removes name (a file or a whole tree) beneath dfd; links are removed,
+ * never followed. Missing is success. Returns 0 or -errno. */
+int files_remove_tree(int dfd, const char *name);
+
+/* Copies the tree src (beneath sfd) to dst (beneath dfd, which must not
+ * exist), keeping mode bits. Links are not followed (they are skipped).
+ * Returns 0 or -errno. */
+int files_copy_tree(int sfd, const char *src, int dfd, const char *dst);
+
+/* A name for a temporary entry: prefix + random hex, in buf. */
+void files_temp_name(const char *prefix, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * joblog: assembling log lines and writing them. One read of output may
+ * hold many lines: they are formatted into one buffer per file and written
+ * with one write(2), so capture costs a few syscalls per 64 KiB, not one per
+ * line.
+ */
+#define _GNU_SOURCE
+#include "joblog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "timefmt.h"
+
+struct stream {
+	char *part;   /* an unfinished line */
+	size_t plen;
+	int after_cr; /* the last byte seen was \r: a leading \n is eaten */
+	int cut;      /* pieces of the current line were already written */
+};
+
+struct joblog {
+	int dfd;
+	int fd[2]; /* main, err (-1 until needed) */
+	char *err_name;
+	char inst6[7];
+	struct stream s[2];
+	char *buf[2];
+	size_t blen[2], bcap[2];
+	int error;
+};
+
+size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
+		     const char *level, const char *text, size_t len)
+{
+	char t[20];
+	int n;
+
+	time_format_log(ticks, t);
+	n = snprintf(buf, size, "[%s > %s: %s] ", t, inst6, level);
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	if ((size_t)n + len + 1 > size)
+		len = size - (size_t)n - 1;
+	memcpy(buf + n, text, len);
+	buf[(size_t)n + len] = '\n';
+	return (size_t)n + len + 1;
+}
+
+struct joblog *joblog_open(int dfd, const char *main_name,
+			   const char *err_name, const char *inst)
+{
+	struct joblog *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	snprintf(l->inst6, sizeof(l->inst6), "%s", inst);
+	l->fd[1] = -1;
+	l->dfd = dup(dfd);
+	l->fd[0] = openat(dfd, main_name,
+			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (l->dfd < 0 || l->fd[0] < 0 || (err_name && !(l->err_name = strdup(err_name)))) {
+		joblog_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes out the assembled buffers. */
+static void flush(struct joblog *l)
+{
+	for (int k = 0; k < 2; k++) {
+		int rc;
+
+		if (!l->blen[k])
+			continue;
+		if (k == 1 && l->fd[1] < 0 && l->err_name)
+			l->fd[1] = openat(l->dfd, l->err_name,
+					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+					  0644);
+		rc = l->fd[k] >= 0 ? write_all(l->fd[k], l->buf[k], l->blen[k]) : -errno;
+		if (rc < 0 && !l->error)
+			l->error = rc;
+		l->blen[k] = 0;
+	}
+}
+
+/* Appends one formatted line to buffer k. */
+static void add_line(struct joblog *l, int k, const char *level,
+		     const char *text, size_t len)
+{
+	size_t need = len + 64;
+
+	if (l->blen[k] + need > l->bcap[k]) {
+		size_t cap = l->bcap[k] ? l->bcap[k] : 65536;
+		char *b;
+
+		while (cap < l->blen[k] + need)
+			cap *= 2;
+		b = realloc(l->buf[k], cap);
+		if (!b) {
+			if (!l->error)
+				l->error = -ENOMEM;
+			return;
+		}
+		l->buf[k] = b;
+		l->bcap[k] = cap;
+	}
+	l->blen[k] += joblog_format(l->buf[k] + l->blen[k], l->bcap[k] - l->blen[k],
+				    time_now_ticks(), l->inst6, level, text, len);
+}
+
+/* One complete line of stream s. */
+static void emit(struct joblog *l, enum joblog_stream s, const char *text,
+		 size_t len)
+{
+	add_line(l, 0, s == JOBLOG_ERR ? "ERR " : "INFO", text, len);
+	if (s == JOBLOG_ERR && l->err_name)
+		add_line(l, 1, "ERR ", text, len);
+}
+
+void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(text))
+		n = sizeof(text) - 1;
+	add_line(l, 0, is_error ? "SYS ERR " : "SYS INFO", text, (size_t)n);
+	flush(l);
+}
+
+/* Adds bytes to the unfinished line, cutting it at the line limit. */
+static void add_part(struct joblog *l, enum joblog_stream s, const char *p,
+		     size_t len)
+{
+	struct stream *st = &l->s[s];
+
+	while (len) {
+		size_t room = JOBLOG_MAX_LINE - st->plen, take = len < room ? len : room;
+
+		if (!st->part && !(st->part = malloc(JOBLOG_MAX_LINE))) {
+			if (!l->error)
+				l->error = -ENOMEM;
+			return;
+		}
+		memcpy(st->part + st->plen, p, take);
+		st->plen += take;
+		p += take;
+		len -= take;
+		if (st->plen == JOBLOG_MAX_LINE) {
+			emit(l, s, st->part, st->plen);
+			st->plen = 0;
+			st->cut = 1;
+		}
+	}
+}
+
+void joblog_output(struct joblog *l, enum joblog_stream s, const char *data,
+		   size_t len)
+{
+	struct stream *st = &l->s[s];
+	const char *p = data, *end = data + len;
+
+	if (len && st->after_cr && *p == '\n')
+		p++;
+	st->after_cr = 0;
+	while (p < end) {
+		const char *nl = p;
+
+		while (nl < end && *nl != '\n' && *nl != '\r')
+			nl++;
+		if (nl == end) {
+			add_part(l, s, p, (size_t)(end - p));
+			break;
+		}
+		if (st->plen || st->cut) {
+			add_part(l, s, p, (size_t)(nl - p));
+			if (st->plen)
+				emit(l, s, st->part, st->plen);
+			st->plen = 0;
+			st->cut = 0;
+		} else {
+			/* A whole line in the buffer: cut it if too long. */
+			const char *q = p;
+
+			while ((size_t)(nl - q) > JOBLOG_MAX_LINE) {
+				emit(l, s, q, JOBLOG_MAX_LINE);
+				q += JOBLOG_MAX_LINE;
+			}
+			emit(l, s, q, (size_t)(nl - q));
+		}
+		if (*nl == '\r') {
+			if (nl + 1 < end && nl[1] == '\n')
+				nl++;
+			else if (nl + 1 == end)
+				st->after_cr = 1;
+		}
+		p = nl + 1;
+	}
+	flush(l);
+}
+
+void joblog_end(struct joblog *l, enum joblog_stream s)
+{
+	struct stream *st = &l->s[s];
+
+	if (st->plen) {
+		emit(l, s, st->part, st->plen);
+		st->plen = 0;
+		flush(l);
+	}
+	st->after_cr = 0;
+	st->cut = 0;
+}
+
+int joblog_error(const struct joblog *l)
+{
+	return l->error;
+}
+
+void joblog_close(struct joblog *l)
+{
+	if (!l)
+		return;
+	for (int k = 0; k < 2; k++) {
+		if (l->fd[k] >= 0)
+			close(l->fd[k]);
+		free(l->s[k].part);
+		free(l->buf[k]);
+	}
+	if (l->dfd >= 0)
+		close(l->dfd);
+	free(l->err_name);
+	free(l);
+}

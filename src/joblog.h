@@ -1,0 +1,46 @@
+/*
+ * joblog: the lines a job's logs are made of (SPEC 6). Output of a job is
+ * cut into lines (\n, \r\n and \r end a line; a line over 64 KiB is cut),
+ * each written with the time, the short instance id and the level. A
+ * triggered run writes output_log.txt and, for stderr lines only,
+ * error_log.txt (created with the first such line).
+ */
+#ifndef WEBJOBS_JOBLOG_H
+#define WEBJOBS_JOBLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOBLOG_MAX_LINE (64 * 1024)
+
+enum joblog_stream { JOBLOG_OUT = 0, JOBLOG_ERR = 1 };
+
+struct joblog;
+
+/* A log writing into folder dfd (which it dups): main_name always, and
+ * err_name (may be NULL) for stderr lines. inst is the instance id (its
+ * first 6 characters are used). */
+struct joblog *joblog_open(int dfd, const char *main_name,
+			   const char *err_name, const char *inst);
+void joblog_close(struct joblog *l);
+
+/* A system line: "SYS INFO" or, with is_error, "SYS ERR ". */
+void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Output bytes of one stream; whole lines are written at once. */
+void joblog_output(struct joblog *l, enum joblog_stream s, const char *data,
+		   size_t len);
+
+/* The stream reached its end: an unfinished last line is written. */
+void joblog_end(struct joblog *l, enum joblog_stream s);
+
+/* The first write error seen (negative errno), or 0. */
+int joblog_error(const struct joblog *l);
+
+/* Formats one line into buf: "[MM/dd/yyyy HH:mm:ss > inst: LEVEL] text\n".
+ * Returns its length. Pure (ticks given). */
+size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
+		     const char *level, const char *text, size_t len);
+
+#endif

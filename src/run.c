@@ -1,0 +1,904 @@
+/*
+ * run: the life of a triggered run.
+ *
+ *   runner_start   lock, trim history, record "Initializing" (durable),
+ *                  then a 0 ms timer so the 202 goes out first
+ *   on_start       the working copy (made on the thread pool when stale)
+ *   spawn_run      posix_spawn, pipes, pidfd; record "Running"
+ *   on_output      lines into output_log.txt / error_log.txt
+ *   on_exit        the leader is reaped by its pidfd; the rest of its
+ *                  process group is killed so nothing outlives the run
+ *   finish         once the process is reaped AND both pipes reached EOF
+ *                  (tmux job.c's rule): final status, durable; unlock
+ *
+ * The run lock is an OFD lock (fcntl F_OFD_SETLK) on triggeredJob.lock:
+ * see docs/DECISIONS.md for why not flock or classic POSIX locks.
+ */
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "files.h"
+#include "joblog.h"
+#include "log.h"
+#include "runrec.h"
+#include "settings.h"
+#include "spawn.h"
+
+#define PIPE_GRACE_MS 5000    /* pipes held open by an escaped process */
+#define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (SPEC 11.4) */
+
+extern char **environ;
+
+enum end_reason { END_NONE, END_DELETED, END_SHUTDOWN };
+
+struct run {
+	struct runner *rn;
+	struct run *next, *prev;
+	char *name;
+	char id[RUN_ID_LEN + 1];
+	struct runrec rec;
+	int lock_fd, dfd;
+	struct joblog *log;
+	char *run_command;
+	const struct script_host *host;
+	char *bin_root;   /* the job's binaries folder */
+	char *work_root;  /* where it runs from: a copy or bin_root */
+	char *shutdown_file;
+	int in_place;
+	long long stop_wait;
+	/* the process */
+	pid_t pid;
+	int pidfd;
+	int spawned, exited, wstatus, start_failed, idle_killed;
+	enum end_reason end;
+	uv_timer_t timer;   /* start, then idle checks */
+	uv_timer_t kill_timer; /* SIGKILL after the stop wait; pipe grace */
+	uv_poll_t exit_poll;
+	uv_pipe_t pipe[2];
+	int pipe_open[2];
+	int handles;        /* open uv handles; freed at 0 */
+	int copying;
+	int finished;
+	int64_t last_cpu;
+	uint64_t last_activity;
+	uv_work_t work;
+	unsigned copy_gen;
+	int copy_rc;
+};
+
+struct runner {
+	uv_loop_t *loop;
+	struct runner_config c;
+	struct run *runs;
+	int shutting;
+	void (*done)(void *);
+	void *done_arg;
+};
+
+struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
+{
+	struct runner *rn = calloc(1, sizeof(*rn));
+
+	if (!rn)
+		return NULL;
+	rn->loop = loop;
+	rn->c = *c;
+	return rn;
+}
+
+void runner_free(struct runner *rn)
+{
+	free(rn);
+}
+
+static struct run *find_run(struct runner *rn, const char *name)
+{
+	for (struct run *r = rn->runs; r; r = r->next)
+		if (strcmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
+/* ---- records ---- */
+
+static int write_record(struct run *r, int durable)
+{
+	char *text = runrec_serialize(&r->rec);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = files_write_atomic(r->dfd, "status", text, strlen(text), 0644, durable);
+	free(text);
+	if (rc < 0)
+		log_error("run %s of %s: cannot write its status: %s", r->id, r->name,
+			  strerror(-rc));
+	return rc;
+}
+
+static void set_status(struct run *r, const char *status, int durable)
+{
+	snprintf(r->rec.status, sizeof(r->rec.status), "%s", status);
+	write_record(r, durable);
+	joblog_sys(r->log, 0, "Status changed to %s", status);
+}
+
+/* ---- the end of a run ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct run *r = h->data;
+
+	if (--r->handles > 0)
+		return;
+	runrec_free(&r->rec);
+	free(r->name);
+	free(r->run_command);
+	free(r->bin_root);
+	free(r->work_root);
+	free(r->shutdown_file);
+	free(r);
+}
+
+static void close_handle(struct run *r, uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, on_handle_closed);
+}
+
+static void finish(struct run *r)
+{
+	struct runner *rn = r->rn;
+	char sig[32];
+
+	if (r->finished)
+		return;
+	r->finished = 1;
+	r->rec.end = time_now_ticks();
+	if (r->end == END_DELETED) {
+		/* The job and its data are gone: nothing to record. */
+	} else if (r->end != END_NONE) {
+		set_status(r, "Aborted", 1);
+	} else if (r->start_failed || r->idle_killed) {
+		set_status(r, "Failed", 1);
+	} else if (WIFEXITED(r->wstatus)) {
+		r->rec.has_exit_code = 1;
+		r->rec.exit_code = WEXITSTATUS(r->wstatus);
+		if (r->rec.exit_code == 0) {
+			set_status(r, "Success", 1);
+		} else {
+			set_status(r, "Failed", 1);
+			joblog_sys(r->log, 1, "Job failed due to exit code %d", r->rec.exit_code);
+		}
+	} else {
+		spawn_signal_name(WTERMSIG(r->wstatus), sig, sizeof(sig));
+		set_status(r, "Failed", 1);
+		joblog_sys(r->log, 1, "Job failed due to signal %s", sig);
+	}
+	joblog_close(r->log);
+	r->log = NULL;
+	close(r->dfd);
+	r->dfd = -1;
+	/* Closing the lock file releases the run lock. */
+	close(r->lock_fd);
+	r->lock_fd = -1;
+	if (r->pidfd >= 0)
+		close_handle(r, (uv_handle_t *)&r->exit_poll);
+	close_handle(r, (uv_handle_t *)&r->timer);
+	close_handle(r, (uv_handle_t *)&r->kill_timer);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		rn->runs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	registry_touch(rn->c.registry, JOB_TRIGGERED, r->name);
+	log_debug("run %s of %s ended %s", r->id, r->name, r->rec.status);
+	if (rn->shutting && !rn->runs && rn->done)
+		rn->done(rn->done_arg);
+}
+
+static void maybe_finish(struct run *r)
+{
+	if ((r->exited || !r->spawned) && !r->pipe_open[0] && !r->pipe_open[1] &&
+	    !r->copying)
+		finish(r);
+}
+
+/* ---- output ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char slab[65536];
+
+	(void)h;
+	(void)hint;
+	*buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void close_pipe(struct run *r, int k)
+{
+	if (!r->pipe_open[k])
+		return;
+	r->pipe_open[k] = 0;
+	joblog_end(r->log, (enum joblog_stream)k);
+	close_handle(r, (uv_handle_t *)&r->pipe[k]);
+}
+
+static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct run *r = s->data;
+	int k = s == (uv_stream_t *)&r->pipe[1];
+
+	if (n > 0) {
+		joblog_output(r->log, (enum joblog_stream)k, buf->base, (size_t)n);
+		r->last_activity = uv_now(r->rn->loop);
+		return;
+	}
+	if (n < 0) {
+		close_pipe(r, k);
+		maybe_finish(r);
+	}
+}
+
+/* ---- exit ---- */
+
+static void on_pipe_grace(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	if (r->pipe_open[0] || r->pipe_open[1]) {
+		joblog_sys(r->log, 1, "Output kept open by a process that left the job's process group; closed");
+		close_pipe(r, 0);
+		close_pipe(r, 1);
+		maybe_finish(r);
+	}
+}
+
+static void on_exit_event(uv_poll_t *p, int status, int events)
+{
+	struct run *r = p->data;
+	int st;
+
+	(void)status;
+	(void)events;
+	if (waitpid(r->pid, &st, WNOHANG) != r->pid)
+		return;
+	r->exited = 1;
+	r->wstatus = st;
+	/* The leader is gone: nothing else of the run may outlive it. */
+	kill(-r->pid, SIGKILL);
+	uv_poll_stop(p);
+	uv_timer_stop(&r->kill_timer);
+	uv_timer_start(&r->kill_timer, on_pipe_grace, PIPE_GRACE_MS, 0);
+	maybe_finish(r);
+}
+
+/* ---- idle timeout ---- */
+
+static void on_idle_check(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
+	int64_t cpu;
+	uint64_t now = uv_now(r->rn->loop);
+
+	if (!r->spawned || r->exited || limit <= 0 || r->idle_killed)
+		return;
+	cpu = spawn_group_cpu(r->pid);
+	if (cpu != r->last_cpu) {
+		r->last_cpu = cpu;
+		r->last_activity = now;
+		return;
+	}
+	if (now - r->last_activity >= (uint64_t)limit * 1000) {
+		joblog_sys(r->log, 1, "Job aborted due to no output nor CPU activity for %lld seconds",
+			   (long long)limit);
+		r->idle_killed = 1;
+		kill(-r->pid, SIGKILL);
+	}
+}
+
+/* ---- starting the process ---- */
+
+/* 1 when the environment entry e names a variable of the list. */
+static int named(const char *e, const char *const *names)
+{
+	for (; *names; names++) {
+		size_t len = strlen(*names);
+
+		if (strncmp(e, *names, len) == 0 &&
+		    (e[len] == '=' || (*names)[len - 1] == '_'))
+			return 1;
+	}
+	return 0;
+}
+
+/* The environment of SPEC 5.3: the host's, minus its credentials and the
+ * variables set here, plus ours. */
+static char **build_env(struct run *r)
+{
+	static const char *const dropped[] = {
+		/* credentials and the host's own plumbing */
+		"WEBJOBS_PASSWORD", "WEBJOBS_USERNAME", "WEBJOBS_AUTH_FILE",
+		"NOTIFY_SOCKET",
+		/* set below */
+		"WEBJOBS_NAME", "WEBJOBS_TYPE", "WEBJOBS_PATH", "WEBJOBS_DATA_PATH",
+		"WEBJOBS_RUN_ID", "WEBJOBS_COMMAND_ARGUMENTS", "WEBJOBS_SHUTDOWN_FILE",
+		"WEBJOBS_PORT", "WEBROOT_PATH", "WEBSITE_TRIGGERED_JOB_RUNNING_",
+		"WEBSITE_ALWAYS_ON_JOB_RUNNING_", NULL
+	};
+	struct runner *rn = r->rn;
+	size_t n = 0, cap = 16;
+	char **env;
+
+	for (char **e = environ; *e; e++)
+		cap++;
+	env = calloc(cap, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (char **e = environ; *e; e++) {
+		if (named(*e, dropped))
+			continue;
+		if (!(env[n] = strdup(*e)))
+			goto fail;
+		n++;
+	}
+	if (asprintf(&env[n++], "WEBJOBS_NAME=%s", r->name) < 0 ||
+	    asprintf(&env[n++], "WEBJOBS_TYPE=triggered") < 0 ||
+	    asprintf(&env[n++], "WEBJOBS_PATH=%s", r->work_root) < 0 ||
+	    asprintf(&env[n++], "WEBJOBS_DATA_PATH=%s/%s/%s", rn->c.home->root,
+		     rn->c.home->data_rel[JOB_TRIGGERED], r->name) < 0 ||
+	    asprintf(&env[n++], "WEBJOBS_RUN_ID=%s", r->id) < 0 ||
+	    asprintf(&env[n++], "WEBJOBS_COMMAND_ARGUMENTS=%s",
+		     r->rec.arguments ? r->rec.arguments : "") < 0 ||
+	    asprintf(&env[n++], "WEBJOBS_SHUTDOWN_FILE=%s", r->shutdown_file) < 0 ||
+	    asprintf(&env[n++], "WEBROOT_PATH=%s/site/wwwroot", rn->c.home->root) < 0 ||
+	    asprintf(&env[n++], "WEBSITE_TRIGGERED_JOB_RUNNING_%s=true", r->name) < 0) {
+		env[n - 1] = NULL;
+		goto fail;
+	}
+	return env;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+	return NULL;
+}
+
+static void free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void spawn_run(struct run *r)
+{
+	char err[512], *script = NULL, *cwd = NULL, **words = NULL, **argv = NULL, **env = NULL;
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, nw = 0, a = 0, rc;
+	struct spawn_req req;
+	const char *slash;
+
+	joblog_sys(r->log, 0, "Run script '%s' with script host - '%s'", r->run_command,
+		   r->host->name);
+	if (asprintf(&script, "%s/%s", r->work_root, r->run_command) < 0)
+		script = NULL;
+	cwd = script ? strdup(script) : NULL;
+	if (cwd && (slash = strrchr(cwd, '/')))
+		cwd[slash - cwd] = '\0';
+	nw = args_split(r->rec.arguments ? r->rec.arguments : "", &words, err, sizeof(err));
+	if (nw < 0) {
+		joblog_sys(r->log, 1, "Bad arguments: %s", err);
+		goto fail;
+	}
+	argv = calloc((size_t)nw + 4, sizeof(*argv));
+	env = build_env(r);
+	if (!script || !cwd || !argv || !env) {
+		snprintf(err, sizeof(err), "out of memory");
+		joblog_sys(r->log, 1, "Cannot start the job: %s", err);
+		goto fail;
+	}
+	argv[a++] = r->host->program ? (char *)r->host->program : script;
+	if (r->host->option)
+		argv[a++] = (char *)r->host->option;
+	if (r->host->program)
+		argv[a++] = script;
+	for (int i = 0; i < nw; i++)
+		argv[a++] = words[i];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		joblog_sys(r->log, 1, "Cannot start the job: %s", strerror(errno));
+		goto fail;
+	}
+	req.program = r->host->program ? r->host->program : script;
+	req.argv = argv;
+	req.envp = env;
+	req.cwd = cwd;
+	req.out_fd = out[1];
+	req.err_fd = errp[1];
+	unlink(r->shutdown_file);
+	rc = spawn_process(&req, &r->pid, err, sizeof(err));
+	close(out[1]);
+	close(errp[1]);
+	out[1] = errp[1] = -1;
+	if (rc < 0) {
+		joblog_sys(r->log, 1, "Job failed to start: %s", err);
+		goto fail;
+	}
+	r->spawned = 1;
+	r->rec.pid = r->pid;
+	r->rec.pid_start = spawn_start_time(r->pid);
+	r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+	for (int k = 0; k < 2; k++) {
+		uv_pipe_init(r->rn->loop, &r->pipe[k], 0);
+		r->pipe[k].data = r;
+		r->handles++;
+		uv_pipe_open(&r->pipe[k], k ? errp[0] : out[0]);
+		r->pipe_open[k] = 1;
+		uv_read_start((uv_stream_t *)&r->pipe[k], on_alloc, on_output);
+	}
+	out[0] = errp[0] = -1;
+	if (r->pidfd >= 0) {
+		uv_poll_init(r->rn->loop, &r->exit_poll, r->pidfd);
+		r->exit_poll.data = r;
+		r->handles++;
+		uv_poll_start(&r->exit_poll, UV_READABLE, on_exit_event);
+	}
+	set_status(r, "Running", 0);
+	r->last_activity = uv_now(r->rn->loop);
+	r->last_cpu = -2;
+	{
+		int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
+		uint64_t every = limit > 0 && limit * 250 < 5000 ? (uint64_t)limit * 250 : 5000;
+
+		uv_timer_start(&r->timer, on_idle_check, every ? every : 250, every ? every : 250);
+	}
+	goto out;
+fail:
+	r->start_failed = 1;
+	maybe_finish(r);
+out:
+	for (int k = 0; k < 2; k++) {
+		if (out[k] >= 0)
+			close(out[k]);
+		if (errp[k] >= 0)
+			close(errp[k]);
+	}
+	free(script);
+	free(cwd);
+	free(argv);
+	args_free(words);
+	free_strv(env);
+}
+
+/* ---- the working copy (SPEC 8.3) ---- */
+
+static void work_copy(uv_work_t *w)
+{
+	struct run *r = w->data;
+	char tmp[PATH_MAX];
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", r->work_root);
+	files_remove_tree(AT_FDCWD, tmp);
+	rc = home_mkdirs(AT_FDCWD, r->work_root);
+	if (rc == 0)
+		rc = files_remove_tree(AT_FDCWD, r->work_root);
+	if (rc == 0)
+		rc = files_copy_tree(AT_FDCWD, r->bin_root, AT_FDCWD, tmp);
+	if (rc == 0 && rename(tmp, r->work_root) < 0)
+		rc = -errno;
+	if (rc < 0)
+		files_remove_tree(AT_FDCWD, tmp);
+	r->copy_rc = rc;
+}
+
+static void after_copy(uv_work_t *w, int status)
+{
+	struct run *r = w->data;
+	struct job *j;
+
+	r->copying = 0;
+	if (status < 0 && r->copy_rc == 0)
+		r->copy_rc = status;
+	if (r->end != END_NONE) {
+		maybe_finish(r);
+		return;
+	}
+	if (r->copy_rc < 0) {
+		joblog_sys(r->log, 1, "Cannot make the working copy of the job: %s",
+			   strerror(-r->copy_rc));
+		r->start_failed = 1;
+		maybe_finish(r);
+		return;
+	}
+	j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->name);
+	if (j)
+		job_set_copy_gen(j, r->copy_gen);
+	spawn_run(r);
+}
+
+static void on_start(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	struct runner *rn = r->rn;
+	struct job *j = registry_find(rn->c.registry, JOB_TRIGGERED, r->name);
+	struct stat st;
+
+	if (r->end != END_NONE) {
+		maybe_finish(r);
+		return;
+	}
+	if (!j) {
+		joblog_sys(r->log, 1, "The job has no runnable script any more");
+		r->start_failed = 1;
+		maybe_finish(r);
+		return;
+	}
+	if (r->in_place || (job_copy_gen(j) == job_bin_gen(j) &&
+			    stat(r->work_root, &st) == 0)) {
+		spawn_run(r);
+		return;
+	}
+	r->copying = 1;
+	r->copy_gen = job_bin_gen(j);
+	r->work.data = r;
+	if (uv_queue_work(rn->loop, &r->work, work_copy, after_copy) < 0) {
+		r->copying = 0;
+		r->start_failed = 1;
+		maybe_finish(r);
+	}
+}
+
+/* ---- starting a run ---- */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the run folders (ascending) of a job's data folder. */
+static int list_runs(int dfd, char ***out)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		if (!time_is_run_id(de->d_name))
+			continue;
+		if (n == cap) {
+			char **nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+		}
+		if (!(v[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), by_name);
+	*out = v;
+	return (int)n;
+}
+
+/* Deletes the oldest runs so that `keep` remain; returns the newest id
+ * left (or "") in newest. */
+static void trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
+{
+	char **ids;
+	int n = list_runs(dfd, &ids);
+
+	newest[0] = '\0';
+	if (keep < 0)
+		keep = 0;
+	for (int i = 0; i < n; i++) {
+		if ((long long)(n - i) > keep)
+			files_remove_tree(dfd, ids[i]);
+		else if (i == n - 1)
+			memcpy(newest, ids[i], RUN_ID_LEN + 1);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+/* A run id after now and after every existing one. */
+static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
+{
+	int64_t now = time_now_ticks(), t;
+
+	time_format_run_id(now, id);
+	if (newest[0] && strcmp(id, newest) <= 0 && time_parse_run_id(newest, &t) == 0) {
+		now = t + 1000; /* one unit of the id: 100 us */
+		time_format_run_id(now, id);
+	}
+	*start = now;
+}
+
+int runner_start(struct runner *rn, struct job *j, const char *trigger,
+		 const char *arguments, char id[RUN_ID_LEN + 1], char *err,
+		 size_t errsz)
+{
+	const struct home *h = rn->c.home;
+	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
+	const char *name = job_name(j);
+	const json_t *settings = job_settings(j);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char newest[RUN_ID_LEN + 1];
+	int jfd = -1, lock_fd = -1, dfd = -1, rc;
+	struct run *r = NULL;
+	int64_t start;
+
+	if (rn->shutting || cfg->stopped)
+		return -ESHUTDOWN;
+	if ((rc = home_mkdirs(h->data_fd[JOB_TRIGGERED], name)) < 0 ||
+	    (jfd = openat(h->data_fd[JOB_TRIGGERED], name,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = rc < 0 ? rc : -errno;
+		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
+		goto fail;
+	}
+	lock_fd = openat(jfd, "triggeredJob.lock",
+			 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (lock_fd < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
+		goto fail;
+	}
+	if (fcntl(lock_fd, F_OFD_SETLK, &fl) < 0) {
+		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
+		goto fail;
+	}
+	trim_history(jfd, cfg->history_size - 1, newest);
+	new_run_id(newest, id, &start);
+	if (mkdirat(jfd, id, 0755) < 0 ||
+	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
+		goto fail;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		rc = -ENOMEM;
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	r->rn = rn;
+	r->lock_fd = lock_fd;
+	r->dfd = dfd;
+	r->pidfd = -1;
+	memcpy(r->id, id, RUN_ID_LEN + 1);
+	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
+	r->rec.start = start;
+	r->rec.trigger = strdup(trigger);
+	r->rec.instance = strdup(rn->c.instance);
+	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
+	r->name = strdup(name);
+	r->run_command = strdup(job_run_command(j));
+	r->host = job_host(j);
+	r->in_place = settings_bool(settings, "is_in_place",
+				    strcmp(r->host->ext, ".js") == 0);
+	r->stop_wait = settings_int(settings, "stopping_wait_time", DEFAULT_STOP_WAIT);
+	if (asprintf(&r->bin_root, "%s/%s/%s", h->root, h->jobs_rel[JOB_TRIGGERED], name) < 0)
+		r->bin_root = NULL;
+	if (r->in_place)
+		r->work_root = r->bin_root ? strdup(r->bin_root) : NULL;
+	else if (asprintf(&r->work_root, "%s/jobs/triggered/%s/copy", rn->c.temp, name) < 0)
+		r->work_root = NULL;
+	if (asprintf(&r->shutdown_file, "%s/jobs/triggered/%s/shutdown", rn->c.temp, name) < 0)
+		r->shutdown_file = NULL;
+	r->log = joblog_open(dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+	if (!r->rec.trigger || !r->rec.instance || !r->name || !r->run_command ||
+	    !r->bin_root || !r->work_root || !r->shutdown_file || !r->log) {
+		rc = -ENOMEM;
+		snprintf(err, errsz, "out of memory or cannot open the run's log");
+		goto fail;
+	}
+	{
+		char *dir = strdup(r->shutdown_file);
+
+		if (dir) {
+			*strrchr(dir, '/') = '\0';
+			home_mkdirs(AT_FDCWD, dir);
+			free(dir);
+		}
+	}
+	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
+	if ((rc = write_record(r, 1)) < 0) {
+		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
+		goto fail;
+	}
+	fsync(jfd);
+	joblog_sys(r->log, 0, "Status changed to Initializing");
+	close(jfd);
+	uv_timer_init(rn->loop, &r->timer);
+	uv_timer_init(rn->loop, &r->kill_timer);
+	r->timer.data = r->kill_timer.data = r;
+	r->handles = 2;
+	r->next = rn->runs;
+	if (rn->runs)
+		rn->runs->prev = r;
+	rn->runs = r;
+	uv_timer_start(&r->timer, on_start, 0, 0);
+	registry_touch(rn->c.registry, JOB_TRIGGERED, name);
+	return 0;
+fail:
+	if (r) {
+		joblog_close(r->log);
+		runrec_free(&r->rec);
+		free(r->name);
+		free(r->run_command);
+		free(r->bin_root);
+		free(r->work_root);
+		free(r->shutdown_file);
+		free(r);
+	}
+	if (dfd >= 0) {
+		close(dfd);
+		files_remove_tree(jfd, id);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	if (jfd >= 0)
+		close(jfd);
+	return rc;
+}
+
+/* ---- stopping ---- */
+
+static void on_stop_wait(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	if (r->spawned && !r->exited)
+		kill(-r->pid, SIGKILL);
+}
+
+/* Ends a run for a reason: asks it to stop, kills it after wait_s. */
+static void stop_run(struct run *r, enum end_reason why, long long wait_s)
+{
+	if (r->end == END_NONE)
+		r->end = why;
+	if (!r->spawned) {
+		uv_timer_stop(&r->timer);
+		maybe_finish(r);
+		return;
+	}
+	if (r->exited)
+		return;
+	if (wait_s > 0) {
+		int fd = open(r->shutdown_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd >= 0)
+			close(fd);
+		kill(-r->pid, SIGTERM);
+		uv_timer_start(&r->kill_timer, on_stop_wait, (uint64_t)wait_s * 1000, 0);
+	} else {
+		kill(-r->pid, SIGKILL);
+	}
+}
+
+void runner_kill_job(struct runner *rn, const char *name)
+{
+	struct run *r = find_run(rn, name);
+
+	if (r)
+		stop_run(r, END_DELETED, 0);
+}
+
+void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
+{
+	struct run *next;
+
+	rn->shutting = 1;
+	rn->done = done;
+	rn->done_arg = arg;
+	if (!rn->runs) {
+		done(arg);
+		return;
+	}
+	for (struct run *r = rn->runs; r; r = next) {
+		next = r->next;
+		stop_run(r, END_SHUTDOWN, r->stop_wait);
+	}
+}
+
+/* ---- recovery ---- */
+
+void runner_recover(struct runner *rn)
+{
+	struct job **jobs;
+	size_t n = registry_list(rn->c.registry, JOB_TRIGGERED, &jobs);
+	char **names = calloc(n + 1, sizeof(*names));
+
+	/* Copy the names: the registry's view changes as records are
+	 * rewritten. */
+	for (size_t i = 0; names && i < n; i++)
+		names[i] = strdup(job_name(jobs[i]));
+	for (size_t i = 0; names && i < n; i++) {
+		const struct home *h = rn->c.home;
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		char newest[RUN_ID_LEN + 1];
+		struct runrec rec;
+		int jfd, lock_fd, dfd;
+
+		if (!names[i])
+			continue;
+		jfd = openat(h->data_fd[JOB_TRIGGERED], names[i],
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (jfd < 0)
+			continue;
+		trim_history(jfd, LLONG_MAX, newest);
+		lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
+			if (lock_fd >= 0)
+				close(lock_fd);
+			close(jfd);
+			continue;
+		}
+		if (runrec_in_progress(&rec) &&
+		    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
+		    (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) &&
+		    (dfd = openat(jfd, newest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			struct joblog *lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
+			char *text;
+
+			if (rec.pid > 0 && rec.pid_start > 0 &&
+			    spawn_start_time(rec.pid) == rec.pid_start) {
+				kill(-rec.pid, SIGKILL);
+				log_warn("run %s of %s: killed process group %d left by a crash",
+					 newest, names[i], rec.pid);
+			}
+			snprintf(rec.status, sizeof(rec.status), "Aborted");
+			rec.end = time_now_ticks();
+			text = runrec_serialize(&rec);
+			if (text)
+				files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+			free(text);
+			if (lg) {
+				joblog_sys(lg, 1, "The host went away during the run");
+				joblog_sys(lg, 0, "Status changed to Aborted");
+				joblog_close(lg);
+			}
+			log_info("run %s of %s was in progress when the host stopped: Aborted",
+				 newest, names[i]);
+			close(dfd);
+			registry_touch(rn->c.registry, JOB_TRIGGERED, names[i]);
+		}
+		runrec_free(&rec);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		close(jfd);
+	}
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}

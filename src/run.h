@@ -1,0 +1,55 @@
+/*
+ * run: triggered runs (SPEC 5) — starting one under the cross-instance run
+ * lock, its process and output, its status record from Initializing to the
+ * end, the idle timeout, recovery of runs a crash left behind, and stopping
+ * runs when a job is deleted or the host shuts down.
+ */
+#ifndef WEBJOBS_RUN_H
+#define WEBJOBS_RUN_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "home.h"
+#include "hostcfg.h"
+#include "job.h"
+#include "registry.h"
+#include "timefmt.h"
+
+struct runner;
+
+struct runner_config {
+	struct home *home;
+	struct registry *registry;
+	const struct hostcfg_watch *cfg;
+	const char *instance; /* the whole instance id */
+	const char *temp;     /* --temp */
+};
+
+struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c);
+
+/* Starts a run of job j. The record is durable when this returns; the
+ * process starts on a later turn of the loop (after the reply is sent).
+ * Returns 0 with the run id in id, -EBUSY when a run holds the lock,
+ * -ESHUTDOWN when runs are stopped (WEBJOBS_STOPPED or shutting down), or
+ * another negative errno with a reason in err. */
+int runner_start(struct runner *rn, struct job *j, const char *trigger,
+		 const char *arguments, char id[RUN_ID_LEN + 1], char *err,
+		 size_t errsz);
+
+/* Kills this host's run of the named job, if any (the job is being
+ * deleted); the run ends Aborted. */
+void runner_kill_job(struct runner *rn, const char *name);
+
+/* Marks runs that this instance left in progress (a crash) Aborted and
+ * kills their leftover processes. Called once at start-up. */
+void runner_recover(struct runner *rn);
+
+/* Stops every run (shutdown file, SIGTERM, SIGKILL after the job's
+ * stopping_wait_time); done(arg) once none is left. */
+void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg);
+
+/* Frees the runner (after runner_shutdown has called done). */
+void runner_free(struct runner *rn);
+
+#endif

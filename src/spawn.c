@@ -1,0 +1,131 @@
+/*
+ * spawn: posix_spawn with the attributes of a job process, and the /proc
+ * readings that identify and measure a job's processes.
+ */
+#define _GNU_SOURCE
+#include "spawn.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int spawn_process(const struct spawn_req *r, pid_t *pid, char *err,
+		  size_t errsz)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, r->out_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, r->err_fd, 2);
+	if (r->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
+	rc = strchr(r->program, '/')
+		     ? posix_spawn(pid, r->program, &fa, &at, r->argv, r->envp)
+		     : posix_spawnp(pid, r->program, &fa, &at, r->argv, r->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc) {
+		if (rc == ENOENT)
+			snprintf(err, errsz, "cannot run '%s': the program is not installed (not found)",
+				 r->program);
+		else
+			snprintf(err, errsz, "cannot run '%s': %s", r->program, strerror(rc));
+		return -rc;
+	}
+	return 0;
+}
+
+/* Reads /proc/PID/stat and returns a pointer past the ")" of the command
+ * name (which may hold spaces and parentheses), or NULL. */
+static const char *stat_fields(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	int fd;
+	ssize_t n;
+	char *close_p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	close_p = strrchr(buf, ')');
+	return close_p ? close_p + 2 : NULL;
+}
+
+/* Field k (1-based, as in proc(5)) from the text after the command name,
+ * which starts at field 3. */
+static long long field(const char *p, int k)
+{
+	for (int i = 3; i < k && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoll(p, NULL, 10) : -1;
+}
+
+int64_t spawn_start_time(pid_t pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+
+	return p ? field(p, 22) : -1;
+}
+
+int64_t spawn_group_cpu(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int64_t sum = 0;
+	int found = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char buf[1024];
+		const char *p;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		p = stat_fields((pid_t)atoi(de->d_name), buf, sizeof(buf));
+		if (!p || field(p, 5) != pgid)
+			continue;
+		found = 1;
+		sum += field(p, 14) + field(p, 15) + field(p, 16) + field(p, 17);
+	}
+	closedir(d);
+	return found ? sum : -1;
+}
+
+void spawn_signal_name(int sig, char *buf, size_t size)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev)
+		snprintf(buf, size, "SIG%s", abbrev);
+	else
+		snprintf(buf, size, "SIG%d", sig);
+}

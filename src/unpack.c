@@ -1,0 +1,281 @@
+/*
+ * unpack: reading zips with libarchive and writing their entries ourselves,
+ * beneath a folder fd, never through a link. libarchive's own disk writer
+ * would create a symlink entry pointing anywhere (STACK.md), so it is not
+ * used: every name is checked here and every file is created with
+ * O_EXCL | O_NOFOLLOW relative to a folder fd we opened.
+ */
+#define _GNU_SOURCE
+#include "unpack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RATIO_FLOOR (1024 * 1024) /* entries below this are never refused for ratio */
+#define READ_BLOCK 65536
+
+unsigned unpack_mode(unsigned mode, int is_dir)
+{
+	mode &= 07777;
+	if (mode == 0)
+		return is_dir ? 0755 : 0644;
+	mode &= 0755;
+	mode |= 0400;
+	if (is_dir)
+		mode |= 0500;
+	return mode;
+}
+
+int unpack_check_name(const char *name, char *out, size_t outsz, char *err,
+		      size_t errsz)
+{
+	size_t o = 0;
+	const char *p = name;
+
+	if (!name || !*name) {
+		snprintf(err, errsz, "an entry has an empty name");
+		return -EINVAL;
+	}
+	if (name[0] == '/' || name[0] == '\\' ||
+	    (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':')) {
+		snprintf(err, errsz, "entry '%.200s' has an absolute path", name);
+		return -EINVAL;
+	}
+	while (*p) {
+		const char *start = p;
+		size_t len;
+
+		while (*p && *p != '/' && *p != '\\') {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				snprintf(err, errsz, "entry '%.200s' has a control character",
+					 name);
+				return -EINVAL;
+			}
+			p++;
+		}
+		len = (size_t)(p - start);
+		if (*p)
+			p++;
+		if (len == 0 || (len == 1 && start[0] == '.'))
+			continue;
+		if (len == 2 && start[0] == '.' && start[1] == '.') {
+			snprintf(err, errsz, "entry '%.200s' has a '..' component", name);
+			return -EINVAL;
+		}
+		if (len > NAME_MAX || o + len + 2 > outsz) {
+			snprintf(err, errsz, "entry '%.200s' has a name that is too long",
+				 name);
+			return -EINVAL;
+		}
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, start, len);
+		o += len;
+	}
+	if (o == 0) {
+		snprintf(err, errsz, "entry '%.200s' names no file", name);
+		return -EINVAL;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Creates the folders of path's parent beneath dfd; returns an fd of the
+ * parent (the caller closes it) and the last component in *leaf. */
+static int open_parent(int dfd, char *path, const char **leaf, char *err,
+		       size_t errsz)
+{
+	int cur = dup(dfd);
+	char *p = path;
+
+	if (cur < 0)
+		return -errno;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		int next;
+
+		if (!slash)
+			break;
+		*slash = '\0';
+		if (mkdirat(cur, p, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			snprintf(err, errsz, "cannot create folder '%s': %s", path,
+				 strerror(e));
+			*slash = '/';
+			close(cur);
+			return -e;
+		}
+		next = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		*slash = '/';
+		close(cur);
+		if (next < 0) {
+			int e = errno;
+
+			snprintf(err, errsz, "cannot open folder of '%s': %s", path,
+				 e == ELOOP || e == ENOTDIR ? "not a folder" : strerror(e));
+			return -(e == ELOOP || e == ENOTDIR ? EINVAL : e);
+		}
+		cur = next;
+		p = slash + 1;
+	}
+	*leaf = p;
+	return cur;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
+	       char *err, size_t errsz)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	char name[PATH_MAX], buf[65536];
+	uint64_t entries = 0, total = 0;
+	int rc = 0, files = 0, r;
+
+	if (!a) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	archive_read_support_format_zip(a);
+	if (archive_read_open_filename(a, zip_path, READ_BLOCK) != ARCHIVE_OK) {
+		snprintf(err, errsz, "not a zip archive: %s", archive_error_string(a));
+		rc = -EINVAL;
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		const char *raw = archive_entry_pathname(ae);
+		mode_t type = archive_entry_filetype(ae);
+		const char *leaf;
+		int pfd, fd;
+		int64_t before, written = 0;
+
+		if (++entries > lim->max_entries) {
+			snprintf(err, errsz, "more than %llu entries",
+				 (unsigned long long)lim->max_entries);
+			rc = -EFBIG;
+			goto out;
+		}
+		if ((rc = unpack_check_name(raw, name, sizeof(name), err, errsz)) < 0)
+			goto out;
+		if (archive_entry_hardlink(ae) || (type != AE_IFREG && type != AE_IFDIR)) {
+			snprintf(err, errsz, "entry '%.200s' is not a plain file or folder%s",
+				 raw, type == AE_IFLNK ? " (a link)" : "");
+			rc = -EINVAL;
+			goto out;
+		}
+		if (type == AE_IFDIR) {
+			/* "a/" normalised to "a": make it and its parents. */
+			size_t len = strlen(name);
+
+			name[len] = '/';
+			name[len + 1] = '\0';
+			pfd = open_parent(dfd, name, &leaf, err, errsz);
+			if (pfd < 0) {
+				rc = pfd;
+				goto out;
+			}
+			name[len] = '\0';
+			(void)!fchmodat(dfd, name, unpack_mode(archive_entry_perm(ae), 1), 0);
+			close(pfd);
+			continue;
+		}
+		pfd = open_parent(dfd, name, &leaf, err, errsz);
+		if (pfd < 0) {
+			rc = pfd;
+			goto out;
+		}
+		fd = openat(pfd, leaf,
+			    O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+				    (lim->overwrite ? O_TRUNC : O_EXCL),
+			    unpack_mode(archive_entry_perm(ae), 0));
+		if (fd < 0) {
+			int e = errno;
+
+			snprintf(err, errsz, "cannot create '%.200s': %s", raw,
+				 e == EEXIST ? "the archive holds it twice" : strerror(e));
+			close(pfd);
+			rc = e == EEXIST || e == ELOOP || e == EISDIR ? -EINVAL : -e;
+			goto out;
+		}
+		(void)!fchmod(fd, unpack_mode(archive_entry_perm(ae), 0));
+		before = archive_filter_bytes(a, -1);
+		for (;;) {
+			la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+			int64_t packed;
+
+			if (n == 0)
+				break;
+			if (n < 0) {
+				snprintf(err, errsz, "entry '%.200s' is damaged: %s", raw,
+					 archive_error_string(a));
+				rc = -EINVAL;
+				break;
+			}
+			written += n;
+			total += (uint64_t)n;
+			packed = archive_filter_bytes(a, -1) - before;
+			if (total > lim->max_total) {
+				snprintf(err, errsz, "the archive unpacks to more than %llu bytes",
+					 (unsigned long long)lim->max_total);
+				rc = -EFBIG;
+				break;
+			}
+			/* The input is read ahead in blocks: give the
+			 * packed count one block of slack so a legitimate
+			 * entry is never refused. */
+			if (written > RATIO_FLOOR &&
+			    (uint64_t)written > lim->max_ratio * (uint64_t)(packed + READ_BLOCK)) {
+				snprintf(err, errsz,
+					 "entry '%.200s' is compressed more than %llu:1",
+					 raw, (unsigned long long)lim->max_ratio);
+				rc = -EFBIG;
+				break;
+			}
+			if ((rc = write_all(fd, buf, (size_t)n)) < 0) {
+				snprintf(err, errsz, "cannot write '%.200s': %s", raw,
+					 strerror(-rc));
+				break;
+			}
+		}
+		close(fd);
+		close(pfd);
+		if (rc < 0)
+			goto out;
+		files++;
+	}
+	if (r != ARCHIVE_EOF) {
+		snprintf(err, errsz, "damaged zip archive: %s", archive_error_string(a));
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = files;
+out:
+	archive_read_free(a);
+	return rc;
+}
