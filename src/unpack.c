@@ -149,9 +149,125 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* ---- compressed sizes from the central directory ----
+ * libarchive does not tell an entry's compressed size, and its read-ahead
+ * makes counting consumed bytes too coarse to see a 1,000:1 ratio (deflate
+ * tops out near 1,032:1). So the central directory is read here: names and
+ * compressed sizes, zip64 included. */
+
+struct cd_entry {
+	char *name;
+	uint64_t packed;
+};
+
+struct cd {
+	struct cd_entry *v;
+	size_t n;
+};
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static void cd_free(struct cd *cd)
+{
+	for (size_t i = 0; i < cd->n; i++)
+		free(cd->v[i].name);
+	free(cd->v);
+	cd->v = NULL;
+	cd->n = 0;
+}
+
+/* Reads the central directory of the zip file fd; leaves cd empty when it
+ * cannot (the archive reader then reports the damage). */
+static void cd_read(int fd, struct cd *cd)
+{
+	unsigned char tail[65557 + 22], *e = NULL, loc[20], e64[56];
+	struct stat st;
+	uint64_t off, size, count;
+	ssize_t n;
+	unsigned char *buf = NULL;
+
+	cd->v = NULL;
+	cd->n = 0;
+	if (fstat(fd, &st) < 0 || st.st_size < 22)
+		return;
+	n = pread(fd, tail, sizeof(tail) < (size_t)st.st_size ? sizeof(tail) : (size_t)st.st_size,
+		  st.st_size - (off_t)(sizeof(tail) < (size_t)st.st_size ? sizeof(tail) : (size_t)st.st_size));
+	for (ssize_t i = n - 22; i >= 0; i--)
+		if (le32(tail + i) == 0x06054b50) {
+			e = tail + i;
+			break;
+		}
+	if (!e)
+		return;
+	count = le16(e + 10);
+	size = le32(e + 12);
+	off = le32(e + 16);
+	if ((off == 0xffffffff || count == 0xffff || size == 0xffffffff) &&
+	    e - tail >= 20 && (memcpy(loc, e - 20, 20), le32(loc) == 0x07064b50) &&
+	    pread(fd, e64, sizeof(e64), (off_t)le64(loc + 8)) == (ssize_t)sizeof(e64) &&
+	    le32(e64) == 0x06064b50) {
+		count = le64(e64 + 32);
+		size = le64(e64 + 40);
+		off = le64(e64 + 48);
+	}
+	if (size > (uint64_t)st.st_size || count > size / 46 + 1 ||
+	    !(buf = malloc(size ? size : 1)) ||
+	    pread(fd, buf, size, (off_t)off) != (ssize_t)size ||
+	    !(cd->v = calloc(count + 1, sizeof(*cd->v)))) {
+		free(buf);
+		return;
+	}
+	for (uint64_t i = 0, p = 0; i < count && p + 46 <= size; i++) {
+		unsigned char *h = buf + p;
+		uint32_t nlen = le16(h + 28), xlen = le16(h + 30), clen = le16(h + 32);
+		uint64_t packed = le32(h + 20);
+
+		if (le32(h) != 0x02014b50 || p + 46 + nlen + xlen > size)
+			break;
+		if (packed == 0xffffffff) {
+			/* zip64 extra field: the original size comes first
+			 * when it too is 0xffffffff. */
+			unsigned char *x = h + 46 + nlen, *end = x + xlen;
+
+			while (x + 4 <= end) {
+				uint32_t id = le16(x), len = le16(x + 2);
+
+				if (id == 1 && x + 4 + len <= end) {
+					unsigned char *v = x + 4;
+
+					if (le32(h + 24) == 0xffffffff)
+						v += 8;
+					if (v + 8 <= x + 4 + len)
+						packed = le64(v);
+					break;
+				}
+				x += 4 + len;
+			}
+		}
+		cd->v[cd->n].name = strndup((char *)h + 46, nlen);
+		cd->v[cd->n].packed = packed;
+		if (cd->v[cd->n].name)
+			cd->n++;
+		p += 46 + nlen + xlen + clen;
+	}
+	free(buf);
+}
+
+/* The compressed size of an entry by name, or 0 when unknown. */
+static uint64_t cd_packed(const struct cd *cd, const char *name)
+{
+	for (size_t i = 0; i < cd->n; i++)
+		if (strcmp(cd->v[i].name, name) == 0)
+			return cd->v[i].packed;
+	return 0;
+}
+
 int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 	       char *err, size_t errsz)
 {
+	struct cd cd = { 0 };
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
 	char name[PATH_MAX], buf[65536];
@@ -163,6 +279,14 @@ int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 		return -ENOMEM;
 	}
 	archive_read_support_format_zip(a);
+	{
+		int zfd = open(zip_path, O_RDONLY | O_CLOEXEC);
+
+		if (zfd >= 0) {
+			cd_read(zfd, &cd);
+			close(zfd);
+		}
+	}
 	if (archive_read_open_filename(a, zip_path, READ_BLOCK) != ARCHIVE_OK) {
 		snprintf(err, errsz, "not a zip archive: %s", archive_error_string(a));
 		rc = -EINVAL;
@@ -174,6 +298,7 @@ int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 		const char *leaf;
 		int pfd, fd;
 		int64_t before, written = 0;
+		uint64_t known = cd_packed(&cd, raw);
 
 		if (++entries > lim->max_entries) {
 			snprintf(err, errsz, "more than %llu entries",
@@ -250,7 +375,8 @@ int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 			 * packed count one block of slack so a legitimate
 			 * entry is never refused. */
 			if (written > RATIO_FLOOR &&
-			    (uint64_t)written > lim->max_ratio * (uint64_t)(packed + READ_BLOCK)) {
+			    (uint64_t)written > lim->max_ratio *
+							(known ? known : (uint64_t)(packed + READ_BLOCK))) {
 				snprintf(err, errsz,
 					 "entry '%.200s' is compressed more than %llu:1",
 					 raw, (unsigned long long)lim->max_ratio);
@@ -277,5 +403,6 @@ int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 	rc = files;
 out:
 	archive_read_free(a);
+	cd_free(&cd);
 	return rc;
 }

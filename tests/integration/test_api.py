@@ -228,7 +228,8 @@ def test_aborted_rule(make_host):
     h = make_host()
     h.add_job("triggered", "t")
     h.add_run("t", RID1, rec("Running", "2024-01-01T12:00:00Z"), output=True)
-    h.add_run("t", RID2, rec("Initializing", "2024-01-02T12:00:00Z"))
+    # Another instance's runs: this host's start-up leaves them alone.
+    h.add_run("t", RID2, rec("Initializing", "2024-01-02T12:00:00Z", InstanceId="other"))
     h.start()
     runs = h.get("/api/triggeredwebjobs/t/history").json()["runs"]
     # No lock held: both are reported Aborted, with an end time.
@@ -356,7 +357,7 @@ def test_running_duration_grows(make_host):
     h.add_job("triggered", "t")
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3))
     rid = time.strftime("%Y%m%d%H%M%S0000", time.gmtime(time.time() - 3))
-    h.add_run("t", rid, rec("Running", start))
+    h.add_run("t", rid, rec("Running", start, InstanceId="other"))
     lock = HeldLock(h.data_dir("triggered", "t") / "triggeredJob.lock")
     try:
         h.start()

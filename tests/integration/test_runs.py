@@ -1,0 +1,495 @@
+"""Triggered jobs (SPEC 5, 6, 8): deploy, run with arguments, history, logs,
+crash recovery and shutdown."""
+import io
+import json
+import os
+import re
+import signal
+import stat
+import time
+import zipfile
+
+import pytest
+
+from conftest import PASSWORD, Host, wait_for
+
+LINE = re.compile(r"^\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d) > ([^:]+): (SYS INFO|SYS ERR |INFO|ERR )\] (.*)$")
+
+
+def make_zip(entries):
+    """entries: {name: bytes|str} or a list of (ZipInfo|name, data)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        items = entries.items() if isinstance(entries, dict) else entries
+        for name, data in items:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def deploy(h, name, body, filename="run.sh", zip_=False, kind="triggered", headers=None):
+    hd = {"Content-Disposition": f"attachment; filename={filename}"}
+    if zip_:
+        hd["Content-Type"] = "application/zip"
+    if headers is not None:
+        hd = headers
+    data = body.encode() if isinstance(body, str) else body
+    return h.request("PUT", f"/api/{kind}webjobs/{name}", body=data, headers=hd)
+
+
+def start_run(h, name, args=None, ua="pytest"):
+    q = "" if args is None else "?arguments=" + args
+    r = h.request("POST", f"/api/triggeredwebjobs/{name}/run{q}", headers={"User-Agent": ua})
+    assert r.status == 202, (r.status, r.body)
+    return r.header("Location").rsplit("/", 1)[1]
+
+
+def wait_run(h, name, rid, timeout=20):
+    def done():
+        r = h.get(f"/api/triggeredwebjobs/{name}/history/{rid}")
+        if r.status == 200 and r.json()["status"] in ("Success", "Failed", "Aborted"):
+            return r.json()
+        return None
+    run = wait_for(done, timeout=timeout, interval=0.05)
+    assert run, f"run {rid} of {name} did not end"
+    return run
+
+
+def log_lines(h, name, rid, file="output_log.txt"):
+    text = (h.data_dir("triggered", name) / rid / file).read_text()
+    assert text.endswith("\n")
+    out = []
+    for line in text.splitlines():
+        m = LINE.match(line)
+        assert m, line
+        assert m.group(2) == "test-i"  # the first 6 characters of the instance id
+        out.append((m.group(3), m.group(4)))
+    return out
+
+
+@pytest.fixture
+def host(home):
+    h = Host(home, env={"WEBJOBS_IDLE_TIMEOUT": "120"})
+    h.start()
+    yield h
+    assert h.stop() == 0, h.proc.stderr.read()
+
+
+# ---- deploy ----
+
+def test_deploy_single_file_forms(host):
+    for cd, fname in [("attachment; filename=run.sh", "run.sh"),
+                      ('attachment; filename="my run.sh"', "my run.sh"),
+                      ("attachment; filename*=UTF-8''r%C3%BCn.py", "rün.py"),
+                      ('attachment; filename="x.txt"; filename*=UTF-8\'\'a.sh', "a.sh"),
+                      ("attachement; filename=C:\\\\dir\\\\job.sh", "job.sh"),
+                      ("attachment; filename=../../evil.sh", "evil.sh")]:
+        r = deploy(host, "j", "echo x\n", headers={"Content-Disposition": cd})
+        assert r.status == 200, (cd, r.body)
+        j = r.json()
+        assert j["name"] == "j" and j["run_command"] == fname, cd
+        assert sorted(os.listdir(host.bin_dir("triggered", "j"))) == [fname]
+    assert host.get("/api/triggeredwebjobs/j").status == 200
+
+
+def test_deploy_zip_nested_and_modes(host):
+    zi = zipfile.ZipInfo("top/run.sh")
+    zi.external_attr = (0o104755 & 0xFFFF) << 16  # setuid must go
+    zi2 = zipfile.ZipInfo("top/data/readme.txt")
+    zi2.external_attr = (0o100600 & 0xFFFF) << 16
+    body = make_zip([(zi, "echo zipped\n"), (zi2, "x"), ("top/settings.job", '{"a":1}')])
+    r = deploy(host, "z", body, filename="z.zip", zip_=True)
+    assert r.status == 200, r.body
+    assert r.json()["run_command"] == "top/run.sh"
+    assert r.json()["settings"] == {"a": 1}
+    d = host.bin_dir("triggered", "z") / "top"
+    assert stat.S_IMODE((d / "run.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((d / "data" / "readme.txt").stat().st_mode) == 0o600
+    rid = start_run(host, "z")
+    assert wait_run(host, "z", rid)["status"] == "Success"
+
+
+def test_deploy_replaces_whole_folder(host):
+    deploy(host, "r", make_zip({"run.sh": "echo 1", "settings.job": '{"x":1}', "old.txt": "o"}),
+           filename="a.zip", zip_=True)
+    r = deploy(host, "r", "echo 2\n", filename="run.py")
+    assert r.status == 200
+    assert os.listdir(host.bin_dir("triggered", "r")) == ["run.py"]
+    assert host.get("/api/triggeredwebjobs/r/settings").json() == {}
+
+
+def test_deploy_errors_change_nothing(host):
+    assert deploy(host, "keep", "echo kept\n").status == 200
+    rid = start_run(host, "keep")
+    wait_run(host, "keep", rid)
+    before = host.get("/api/triggeredwebjobs/keep/history").json()
+    cases = [
+        ({"Content-Type": "text/plain"}, b"x", 400, "Missing Content-Disposition header."),
+        ({"Content-Disposition": "attachment"}, b"x", 400, "Missing Content-Disposition header."),
+        ({"Content-Disposition": "attachment; filename=readme.txt"}, b"x", 400,
+         "No runnable script file was found."),
+        ({"Content-Disposition": "attachment; filename=a.zip", "Content-Type": "application/zip"},
+         b"not a zip", 400, None),
+        ({"Content-Disposition": "attachment; filename=a.zip", "Content-Type": "application/zip"},
+         make_zip({"readme.md": "x"}), 400, "No runnable script file was found."),
+    ]
+    for headers, body, status, text in cases:
+        r = deploy(host, "keep", body, headers=headers)
+        assert r.status == status, (headers, r.body)
+        if text:
+            assert r.json() == {"Message": text}
+        assert os.listdir(host.bin_dir("triggered", "keep")) == ["run.sh"]
+        assert host.get("/api/triggeredwebjobs/keep/history").json() == before
+    # Nothing is left behind in the jobs folder.
+    assert sorted(os.listdir(host.home / "site/wwwroot/App_Data/jobs/triggered")) == ["keep"]
+
+
+def test_hostile_zip_entries(host):
+    assert deploy(host, "keep", "echo kept\n").status == 200
+    link = zipfile.ZipInfo("link")
+    link.external_attr = (0o120777 & 0xFFFF) << 16
+    fifo = zipfile.ZipInfo("fifo")
+    fifo.external_attr = (0o010644 & 0xFFFF) << 16
+    dev = zipfile.ZipInfo("dev")
+    dev.external_attr = (0o020644 & 0xFFFF) << 16
+    shapes = {
+        "absolute": [("/etc/evil.sh", "x"), ("run.sh", "x")],
+        "dotdot": [("../evil.sh", "x"), ("run.sh", "x")],
+        "inner-dotdot": [("a/../../evil.sh", "x"), ("run.sh", "x")],
+        "backslash-dotdot": [("..\\evil.sh", "x"), ("run.sh", "x")],
+        "symlink": [(link, "/etc/passwd"), ("run.sh", "x")],
+        "device": [(dev, ""), ("run.sh", "x")],
+        "drive": [("C:/evil.sh", "x"), ("run.sh", "x")],
+        "duplicate": [("run.sh", "a"), ("run.sh", "b")],
+        "control": [("a\x01b.sh", "x"), ("run.sh", "x")],
+    }
+    for label, entries in shapes.items():
+        r = deploy(host, "keep", make_zip(entries), filename="a.zip", zip_=True)
+        assert r.status == 400, (label, r.body)
+        msg = r.json()["Message"]
+        assert "entry" in msg or "archive" in msg, (label, msg)
+        assert os.listdir(host.bin_dir("triggered", "keep")) == ["run.sh"], label
+        assert (host.bin_dir("triggered", "keep") / "run.sh").read_text() == "echo kept\n"
+    assert not (host.home / "site" / "evil.sh").exists()
+    assert not os.path.exists("/etc/evil.sh")
+    # libarchive presents an empty FIFO entry as a plain file: whatever it
+    # is, nothing but plain files and folders ever lands on disk.
+    r = deploy(host, "fifo", make_zip([(fifo, ""), ("run.sh", "x")]), filename="a.zip", zip_=True)
+    if r.status == 200:
+        assert stat.S_ISREG(os.lstat(host.bin_dir("triggered", "fifo") / "fifo").st_mode)
+    # A name with .. refused names the entry.
+    r = deploy(host, "keep", make_zip([("../evil.sh", "x")]), filename="a.zip", zip_=True)
+    assert "'../evil.sh'" in r.json()["Message"]
+
+
+def test_zip_limits(home):
+    h = Host(home).start()
+    try:
+        bomb = make_zip({"run.sh": "x", "zeros.bin": b"\0" * (40 * 1024 * 1024)})
+        r = deploy(h, "b", bomb, filename="b.zip", zip_=True)
+        assert r.status == 400 and "compressed more than 1000:1" in r.json()["Message"]
+        assert not h.bin_dir("triggered", "b").exists()
+    finally:
+        assert h.stop() == 0
+
+
+def test_bad_job_names(host):
+    for name in ["%2e%2e", ".hidden", "a%5Cb", "a%01b", "x" * 129]:
+        r = deploy(host, name, "echo\n")
+        assert r.status in (400, 404), name
+    assert os.listdir(host.home / "site/wwwroot/App_Data/jobs/triggered") == []
+
+
+# ---- settings ----
+
+def test_put_settings(host):
+    deploy(host, "s", make_zip({"inner/run.sh": "echo"}), filename="s.zip", zip_=True)
+    r = host.request("PUT", "/api/triggeredwebjobs/s/settings",
+                     body=b'{"schedule":"0 0 * * * *","b":[1],"a":true}',
+                     headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.body == b""
+    assert host.get("/api/triggeredwebjobs/s/settings").text() == '{"schedule":"0 0 * * * *","b":[1],"a":true}'
+    assert (host.bin_dir("triggered", "s") / "inner" / "settings.job").exists()
+    for bad in [b"[1]", b"", b"{", b'"x"', b"null"]:
+        r = host.request("PUT", "/api/triggeredwebjobs/s/settings", body=bad)
+        assert r.status == 400, bad
+    assert host.get("/api/triggeredwebjobs/s/settings").json()["a"] is True
+    assert host.request("PUT", "/api/triggeredwebjobs/nope/settings", body=b"{}").status == 404
+
+
+# ---- runs ----
+
+def test_run_success_and_log_format(host):
+    deploy(host, "ok", 'echo "out line"\necho "err line" >&2\nprintf "a\\r\\nb\\rc"\n')
+    rid = start_run(host, "ok", ua="my-agent/1.0")
+    run = wait_run(host, "ok", rid)
+    assert run["status"] == "Success"
+    assert run["trigger"] == "External - my-agent/1.0"
+    assert run["end_time"] != "0001-01-01T00:00:00"
+    assert run["error_url"].endswith(f"/vfs/data/jobs/triggered/ok/{rid}/error_log.txt")
+    lines = log_lines(host, "ok", rid)
+    assert lines[0] == ("SYS INFO", "Status changed to Initializing")
+    assert lines[1] == ("SYS INFO", "Run script 'run.sh' with script host - 'BashScriptHost'")
+    assert lines[2] == ("SYS INFO", "Status changed to Running")
+    body = lines[3:-1]
+    assert ("INFO", "out line") in body and ("ERR ", "err line") in body
+    assert [t for lvl, t in body if lvl == "INFO"] == ["out line", "a", "b", "c"]
+    assert lines[-1] == ("SYS INFO", "Status changed to Success")
+    assert log_lines(host, "ok", rid, "error_log.txt") == [("ERR ", "err line")]
+    status = json.loads((host.data_dir("triggered", "ok") / rid / "status").read_text())
+    assert status["Status"] == "Success" and status["ExitCode"] == 0
+    assert list(status)[:4] == ["Trigger", "Status", "StartTime", "EndTime"]
+    # No stderr: no error_log.txt.
+    deploy(host, "quiet", "echo only out\n")
+    rid = start_run(host, "quiet")
+    assert wait_run(host, "quiet", rid)["error_url"] is None
+
+
+def test_run_failure_lines(host):
+    deploy(host, "f", "echo before\nexit 7\n")
+    rid = start_run(host, "f")
+    assert wait_run(host, "f", rid)["status"] == "Failed"
+    lines = log_lines(host, "f", rid)
+    assert lines[-2:] == [("SYS INFO", "Status changed to Failed"),
+                          ("SYS ERR ", "Job failed due to exit code 7")]
+    deploy(host, "sig", "kill -SEGV $$\n")
+    rid = start_run(host, "sig")
+    assert wait_run(host, "sig", rid)["status"] == "Failed"
+    assert log_lines(host, "sig", rid)[-1] == ("SYS ERR ", "Job failed due to signal SIGSEGV")
+
+
+def test_missing_interpreter(host):
+    if any(os.access(os.path.join(p, "php"), os.X_OK) for p in os.environ["PATH"].split(":")):
+        pytest.skip("php is installed here")
+    deploy(host, "php", "<?php echo 1;", filename="run.php")
+    rid = start_run(host, "php")
+    assert wait_run(host, "php", rid)["status"] == "Failed"
+    text = (host.data_dir("triggered", "php") / rid / "output_log.txt").read_text()
+    assert "'php'" in text and "not installed" in text
+
+
+def test_arguments_are_not_expanded(host):
+    deploy(host, "args", 'for a in "$@"; do printf "<%s>\\n" "$a"; done\n'
+                         'echo "raw=$WEBJOBS_COMMAND_ARGUMENTS"\n')
+    import urllib.parse
+    raw = "one 'two words' \"three $(id) `id`\" *.sh & ; a\\ b $HOME ~ x+y"
+    rid = start_run(host, "args", urllib.parse.quote(raw, safe=""))
+    assert wait_run(host, "args", rid)["status"] == "Success"
+    out = [t for lvl, t in log_lines(host, "args", rid) if lvl == "INFO"]
+    assert out == ["<one>", "<two words>", "<three $(id) `id`>", "<*.sh>", "<&>", "<;>",
+                   "<a b>", "<$HOME>", "<~>", "<x+y>", "raw=" + raw]
+    # '+' stays '+' (percent-decoded once).
+    rid = start_run(host, "args", "a+b%2Bc")
+    wait_run(host, "args", rid)
+    assert [t for lvl, t in log_lines(host, "args", rid) if lvl == "INFO"][0] == "<a+b+c>"
+    r = host.request("POST", "/api/triggeredwebjobs/args/run?arguments=%22open")
+    assert r.status == 400 and "unterminated" in r.json()["Message"]
+
+
+def test_environment(home):
+    h = Host(home, env={"MY_VAR": "kept"}).start()
+    try:
+        deploy(h, "env", "env | sort\npwd\ncat <&0; echo stdin=$?\n")
+        rid = start_run(h, "env", "a%20b")
+        assert wait_run(h, "env", rid)["status"] == "Success"
+        text = (h.data_dir("triggered", "env") / rid / "output_log.txt").read_text()
+        assert PASSWORD not in text and "WEBJOBS_PASSWORD" not in text
+        assert "WEBJOBS_USERNAME" not in text
+        env = dict(t.split("=", 1) for lvl, t in log_lines(h, "env", rid) if lvl == "INFO" and "=" in t)
+        assert env["MY_VAR"] == "kept"
+        assert env["WEBJOBS_NAME"] == "env" and env["WEBJOBS_TYPE"] == "triggered"
+        assert env["WEBJOBS_RUN_ID"] == rid
+        assert env["WEBJOBS_COMMAND_ARGUMENTS"] == "a b"
+        assert env["WEBJOBS_DATA_PATH"] == str(h.data_dir("triggered", "env"))
+        assert env["WEBROOT_PATH"] == str(h.home / "site/wwwroot")
+        assert env["WEBSITE_TRIGGERED_JOB_RUNNING_env"] == "true"
+        assert env["WEBJOBS_SHUTDOWN_FILE"]
+        # The run works in a private copy, not in the binaries folder.
+        assert env["WEBJOBS_PATH"] != str(h.bin_dir("triggered", "env"))
+        assert os.path.isfile(os.path.join(env["WEBJOBS_PATH"], "run.sh"))
+        lines = [t for lvl, t in log_lines(h, "env", rid) if lvl == "INFO"]
+        assert lines[-2] == env["WEBJOBS_PATH"]
+        assert lines[-1] == "stdin=0"
+    finally:
+        assert h.stop() == 0
+
+
+def test_working_copy_isolated_and_refreshed(host):
+    deploy(host, "wc", "echo v1; touch written-by-run\n")
+    rid = start_run(host, "wc")
+    wait_run(host, "wc", rid)
+    assert os.listdir(host.bin_dir("triggered", "wc")) == ["run.sh"]
+    deploy(host, "wc", "echo v2\n")
+    rid = start_run(host, "wc")
+    wait_run(host, "wc", rid)
+    assert ("INFO", "v2") in log_lines(host, "wc", rid)
+
+
+def test_409_while_running_and_404(host):
+    deploy(host, "slow", "sleep 2\n")
+    rid = start_run(host, "slow")
+    r = host.request("POST", "/api/triggeredwebjobs/slow/run")
+    assert r.status == 409
+    assert r.json() == {"Message": "Cannot start a new run since job is already running."}
+    j = host.get("/api/triggeredwebjobs/slow").json()
+    assert j["latest_run"]["status"] in ("Initializing", "Running")
+    assert j["latest_run"]["end_time"] == "0001-01-01T00:00:00"
+    assert wait_run(host, "slow", rid)["status"] == "Success"
+    assert host.request("POST", "/api/triggeredwebjobs/nope/run").status == 404
+    # After the run the job can run again.
+    rid2 = start_run(host, "slow")
+    assert rid2 > rid
+
+
+def test_stopped_host(host):
+    deploy(host, "t", "echo\n")
+    (host.home / "site" / "settings.json").write_text('{"WEBJOBS_STOPPED": "1"}')
+    def stopped():
+        r = host.request("POST", "/api/triggeredwebjobs/t/run")
+        return r if r.status == 409 else None
+    r = wait_for(stopped, timeout=3)
+    assert r and r.json() == {"Message": 'WebJobs are currently in "stopped" state.'}
+    (host.home / "site" / "settings.json").write_text('{"WEBJOBS_STOPPED": false}')
+    assert wait_for(lambda: host.request("POST", "/api/triggeredwebjobs/t/run").status == 202, timeout=3)
+
+
+def test_history_trimmed(home):
+    h = Host(home, env={"WEBJOBS_HISTORY_SIZE": "5"}).start()
+    try:
+        deploy(h, "t", "echo\n")
+        ids = []
+        for _ in range(8):
+            rid = start_run(h, "t")
+            wait_run(h, "t", rid)
+            ids.append(rid)
+        runs = h.get("/api/triggeredwebjobs/t/history").json()["runs"]
+        assert [r["id"] for r in runs] == list(reversed(ids[-5:]))
+        assert sorted(p for p in os.listdir(h.data_dir("triggered", "t")) if p.isdigit()) == ids[-5:]
+    finally:
+        assert h.stop() == 0
+
+
+def test_idle_timeout(home):
+    h = Host(home, env={"WEBJOBS_IDLE_TIMEOUT": "2"}).start()
+    try:
+        deploy(h, "idle", "echo start\nsleep 60\n")
+        rid = start_run(h, "idle")
+        t0 = time.time()
+        run = wait_run(h, "idle", rid, timeout=30)
+        assert run["status"] == "Failed"
+        assert time.time() - t0 >= 2
+        lines = log_lines(h, "idle", rid)
+        assert lines[-2] == ("SYS ERR ", "Job aborted due to no output nor CPU activity for 2 seconds")
+        assert lines[-1] == ("SYS INFO", "Status changed to Failed")
+        # Output keeps a run alive.
+        deploy(h, "busy", "for i in 1 2 3 4 5 6; do echo $i; sleep 0.7; done\n")
+        rid = start_run(h, "busy")
+        assert wait_run(h, "busy", rid, timeout=30)["status"] == "Success"
+    finally:
+        assert h.stop() == 0
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie waiting for its parent counts as gone.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_background_grandchild_killed(host, tmp_path):
+    pidfile = tmp_path / "bg.pid"
+    deploy(host, "bg", f"sleep 1000 &\necho $! > {pidfile}\necho done\n")
+    rid = start_run(host, "bg")
+    assert wait_run(host, "bg", rid)["status"] == "Success"
+    pid = int(pidfile.read_text())
+    assert wait_for(lambda: not alive(pid), timeout=5)
+
+
+def test_delete_stops_run_and_removes(host, tmp_path):
+    pidfile = tmp_path / "p"
+    deploy(host, "d", f"echo $$ > {pidfile}\nsleep 1000\n")
+    start_run(host, "d")
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    r = host.request("DELETE", "/api/triggeredwebjobs/d")
+    assert r.status == 200 and r.body == b""
+    assert host.get("/api/triggeredwebjobs/d").status == 404
+    assert not host.bin_dir("triggered", "d").exists()
+    assert wait_for(lambda: not host.data_dir("triggered", "d").exists())
+    assert wait_for(lambda: not alive(pid), timeout=5)
+    assert host.request("DELETE", "/api/triggeredwebjobs/never-was").status == 200
+    assert host.request("DELETE", "/api/triggeredwebjobs/%2e%2e").status == 200
+    assert (host.home / "site/wwwroot/App_Data/jobs").is_dir()
+
+
+def test_crash_recovery(home, tmp_path):
+    pidfile = tmp_path / "p"
+    h = Host(home).start()
+    deploy(h, "c", f"echo started\necho $$ > {pidfile}\nsleep 1000\n")
+    rid = start_run(h, "c")
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    h.proc.kill()
+    h.proc.wait()
+    assert alive(pid)  # the job outlived the host: recovery must end it
+    h2 = Host(home).start()
+    try:
+        assert wait_for(lambda: not alive(pid), timeout=5)
+        run = h2.get(f"/api/triggeredwebjobs/c/history/{rid}").json()
+        assert run["status"] == "Aborted"
+        assert run["end_time"] != "0001-01-01T00:00:00"
+        status = json.loads((h2.data_dir("triggered", "c") / rid / "status").read_text())
+        assert status["Status"] == "Aborted" and "EndTime" in status
+        lines = log_lines(h2, "c", rid)
+        assert lines[-1] == ("SYS INFO", "Status changed to Aborted")
+        # The job runs again.
+        pidfile.unlink()
+        deploy(h2, "c", "echo again\n")
+        rid2 = start_run(h2, "c")
+        assert wait_run(h2, "c", rid2)["status"] == "Success"
+    finally:
+        assert h2.stop() == 0
+
+
+def test_shutdown_aborts_runs(home, tmp_path):
+    pidfile = tmp_path / "p"
+    h = Host(home).start()
+    deploy(h, "s", "trap 'echo got term; exit 0' TERM\n"
+                   f"echo $$ > {pidfile}\nwhile true; do sleep 0.1; done\n")
+    rid = start_run(h, "s")
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    assert h.stop() == 0
+    assert not alive(pid)
+    status = json.loads((h.data_dir("triggered", "s") / rid / "status").read_text())
+    assert status["Status"] == "Aborted"
+    text = (h.data_dir("triggered", "s") / rid / "output_log.txt").read_text()
+    assert "got term" in text
+
+
+def test_shutdown_kills_after_stopping_wait_time(home, tmp_path):
+    pidfile = tmp_path / "p"
+    h = Host(home).start()
+    deploy(h, "s", make_zip({"run.sh": f"trap '' TERM\necho $$ > {pidfile}\nwhile true; do sleep 0.1; done\n",
+                             "settings.job": '{"stopping_wait_time": 1}'}),
+           filename="s.zip", zip_=True)
+    start_run(h, "s")
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    t0 = time.time()
+    assert h.stop() == 0
+    assert 0.9 < time.time() - t0 < 10
+    assert not alive(pid)
+
+
+def test_run_ids_increase(host):
+    deploy(host, "fast", "true\n")
+    ids = []
+    for _ in range(5):
+        rid = start_run(host, "fast")
+        wait_run(host, "fast", rid)
+        ids.append(rid)
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert all(len(i) == 18 and i.isdigit() for i in ids)
