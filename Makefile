@@ -81,6 +81,7 @@ check: deps build/webjobs build/asan/webjobs unit fuzz
 bench: build/webjobs
 	@scripts/install-deps --bench
 	@bench/api
+	@bench/runs
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs

@@ -2,6 +2,7 @@
  * The input is a request target ("/path?query"); the first byte picks the
  * method. Checks that captured names never hold NUL and that a match or a
  * clean error always results. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

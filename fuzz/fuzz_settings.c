@@ -1,4 +1,5 @@
 /* libFuzzer target: the lenient settings.job reader and typed look-ups. */
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -55,23 +55,23 @@ static const char *param_value(const char *p, char *out, size_t size)
 	return p;
 }
 
-/* Decodes an RFC 5987 ext-value "charset'lang'pct-encoded" in place. */
-static int ext_value(char *v)
+/* Decodes an RFC 5987 ext-value "charset'lang'pct-encoded" from v into
+ * out (bounded: ISO-8859-1 bytes grow to two in UTF-8). */
+static int ext_value(const char *v, char *out, size_t size)
 {
-	char *q1 = strchr(v, '\''), *q2, *o;
+	const char *q1 = strchr(v, '\''), *q2;
+	size_t o = 0;
 	int latin1;
 
 	if (!q1 || !(q2 = strchr(q1 + 1, '\'')))
 		return -EINVAL;
-	*q1 = '\0';
-	if (strcasecmp(v, "UTF-8") == 0)
+	if ((size_t)(q1 - v) == 5 && strncasecmp(v, "UTF-8", 5) == 0)
 		latin1 = 0;
-	else if (strcasecmp(v, "ISO-8859-1") == 0)
+	else if ((size_t)(q1 - v) == 10 && strncasecmp(v, "ISO-8859-1", 10) == 0)
 		latin1 = 1;
 	else
 		return -EINVAL;
-	o = v;
-	for (char *p = q2 + 1; *p; p++) {
+	for (const char *p = q2 + 1; *p; p++) {
 		unsigned c = (unsigned char)*p;
 
 		if (c == '%') {
@@ -81,15 +81,19 @@ static int ext_value(char *v)
 				return -EINVAL;
 			c = (unsigned)(hi * 16 + lo);
 			p += 2;
+			if (c == 0)
+				return -EINVAL;
 		}
+		if (o + 3 > size)
+			return -EINVAL;
 		if (latin1 && c >= 0x80) {
-			*o++ = (char)(0xc0 | (c >> 6));
-			*o++ = (char)(0x80 | (c & 0x3f));
+			out[o++] = (char)(0xc0 | (c >> 6));
+			out[o++] = (char)(0x80 | (c & 0x3f));
 		} else {
-			*o++ = (char)c;
+			out[o++] = (char)c;
 		}
 	}
-	*o = '\0';
+	out[o] = '\0';
 	return 0;
 }
 
@@ -125,10 +129,8 @@ int deploy_filename(const char *header, char *out, size_t size)
 			p++;
 		p = param_value(p, value, sizeof(value));
 		if (nlen == 9 && strncasecmp(name, "filename*", 9) == 0) {
-			if (ext_value(value) == 0) {
-				snprintf(ext, sizeof(ext), "%s", value);
+			if (ext_value(value, ext, sizeof(ext)) == 0)
 				have_ext = 1;
-			}
 		} else if (nlen == 8 && strncasecmp(name, "filename", 8) == 0) {
 			snprintf(plain, sizeof(plain), "%s", value);
 		}

@@ -364,11 +364,17 @@ static int file_exists(int dfd, const char *id, const char *file)
 	return faccessat(dfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+static int by_run_id(const void *a, const void *b)
+{
+	return memcmp(a, b, RUN_ID_LEN);
+}
+
 int job_scan_data(struct job *j, const struct home *h)
 {
-	char **names = NULL;
-	int dfd, n;
-	size_t nruns = 0;
+	DIR *d;
+	struct dirent *de;
+	int dfd, fd;
+	size_t cap = 0;
 
 	j->body_valid = 0;
 	j->using_sdk = j->has_sched_log = 0;
@@ -378,24 +384,37 @@ int job_scan_data(struct job *j, const struct home *h)
 	dfd = open_data(j, h);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	n = list_names(dfd, &names);
-	if (n < 0) {
+	fd = dup(dfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		close(dfd);
-		return n;
+		return -EIO;
 	}
-	free(j->runs);
-	j->runs = calloc((size_t)n + 1, sizeof(*j->runs));
-	for (int i = 0; i < n && j->runs; i++) {
-		if (strcmp(names[i], "webjobssdk.marker") == 0)
+	/* d_type saves a stat per run folder (a job may keep thousands). */
+	while ((de = readdir(d)) && j->nruns < MAX_ENTRIES) {
+		if (strcmp(de->d_name, "webjobssdk.marker") == 0) {
 			j->using_sdk = 1;
-		else if (strcmp(names[i], "job_scheduler.log") == 0)
+		} else if (strcmp(de->d_name, "job_scheduler.log") == 0) {
 			j->has_sched_log = 1;
-		else if (j->type == JOB_TRIGGERED && time_is_run_id(names[i]) &&
-			 is_dir_at(dfd, names[i]))
-			memcpy(j->runs[nruns++], names[i], RUN_ID_LEN + 1);
+		} else if (j->type == JOB_TRIGGERED && time_is_run_id(de->d_name) &&
+			   (de->d_type == DT_DIR ||
+			    (de->d_type == DT_UNKNOWN && is_dir_at(dfd, de->d_name)))) {
+			if (j->nruns == cap) {
+				void *v = realloc(j->runs, (cap = cap ? cap * 2 : 64) * sizeof(*j->runs));
+
+				if (!v)
+					break;
+				j->runs = v;
+			}
+			memcpy(j->runs[j->nruns++], de->d_name, RUN_ID_LEN + 1);
+		}
 	}
-	j->nruns = nruns;
-	for (size_t k = nruns; k-- > 0;) {
+	closedir(d);
+	if (j->nruns > 1)
+		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);
+	for (size_t k = j->nruns; k-- > 0;) {
 		if (runrec_load(dfd, j->runs[k], &j->latest) == 0) {
 			j->has_latest = 1;
 			j->latest_out = file_exists(dfd, j->runs[k], "output_log.txt");
@@ -403,7 +422,6 @@ int job_scan_data(struct job *j, const struct home *h)
 			break;
 		}
 	}
-	free_names(names, n);
 	close(dfd);
 	return 0;
 }

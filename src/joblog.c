@@ -29,6 +29,11 @@ struct joblog {
 	int fd[2]; /* main, err (-1 until needed) */
 	char *err_name;
 	char inst6[7];
+	/* The "[MM/dd/yyyy HH:mm:ss > inst: " prefix of the current second,
+	 * formatted once a second rather than once a line. */
+	int64_t prefix_sec;
+	char prefix[48];
+	size_t prefix_len;
 	struct stream s[2];
 	char *buf[2];
 	size_t blen[2], bcap[2];
@@ -110,7 +115,9 @@ static void flush(struct joblog *l)
 static void add_line(struct joblog *l, int k, const char *level,
 		     const char *text, size_t len)
 {
-	size_t need = len + 64;
+	size_t need = len + 64, llen = strlen(level);
+	int64_t sec = time_now_ticks() / TICKS_PER_SEC;
+	char *p;
 
 	if (l->blen[k] + need > l->bcap[k]) {
 		size_t cap = l->bcap[k] ? l->bcap[k] : 65536;
@@ -127,8 +134,26 @@ static void add_line(struct joblog *l, int k, const char *level,
 		l->buf[k] = b;
 		l->bcap[k] = cap;
 	}
-	l->blen[k] += joblog_format(l->buf[k] + l->blen[k], l->bcap[k] - l->blen[k],
-				    time_now_ticks(), l->inst6, level, text, len);
+	if (sec != l->prefix_sec || !l->prefix_len) {
+		char t[20];
+
+		time_format_log(sec * TICKS_PER_SEC, t);
+		l->prefix_len = (size_t)snprintf(l->prefix, sizeof(l->prefix), "[%s > %s: ",
+						 t, l->inst6);
+		l->prefix_sec = sec;
+	}
+	/* The same bytes as joblog_format, without a printf per line. */
+	p = l->buf[k] + l->blen[k];
+	memcpy(p, l->prefix, l->prefix_len);
+	p += l->prefix_len;
+	memcpy(p, level, llen);
+	p += llen;
+	*p++ = ']';
+	*p++ = ' ';
+	memcpy(p, text, len);
+	p += len;
+	*p++ = '\n';
+	l->blen[k] = (size_t)(p - l->buf[k]);
 }
 
 /* One complete line of stream s. */
@@ -146,6 +171,8 @@ void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (!l)
+		return;
 	va_start(ap, fmt);
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -186,9 +213,12 @@ static void add_part(struct joblog *l, enum joblog_stream s, const char *p,
 void joblog_output(struct joblog *l, enum joblog_stream s, const char *data,
 		   size_t len)
 {
-	struct stream *st = &l->s[s];
+	struct stream *st;
 	const char *p = data, *end = data + len;
 
+	if (!l)
+		return;
+	st = &l->s[s];
 	if (len && st->after_cr && *p == '\n')
 		p++;
 	st->after_cr = 0;
@@ -230,8 +260,11 @@ void joblog_output(struct joblog *l, enum joblog_stream s, const char *data,
 
 void joblog_end(struct joblog *l, enum joblog_stream s)
 {
-	struct stream *st = &l->s[s];
+	struct stream *st;
 
+	if (!l)
+		return;
+	st = &l->s[s];
 	if (st->plen) {
 		emit(l, s, st->part, st->plen);
 		st->plen = 0;
@@ -243,7 +276,7 @@ void joblog_end(struct joblog *l, enum joblog_stream s)
 
 int joblog_error(const struct joblog *l)
 {
-	return l->error;
+	return l ? l->error : 0;
 }
 
 void joblog_close(struct joblog *l)

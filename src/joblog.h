@@ -24,6 +24,8 @@ struct joblog *joblog_open(int dfd, const char *main_name,
 			   const char *err_name, const char *inst);
 void joblog_close(struct joblog *l);
 
+/* The writers below accept a NULL log and do nothing. */
+
 /* A system line: "SYS INFO" or, with is_error, "SYS ERR ". */
 void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -585,3 +585,11 @@ void registry_touch(struct registry *r, enum job_type t, const char *name)
 	if (e)
 		enqueue(r, e, 1, 1);
 }
+
+void registry_touch_data(struct registry *r, enum job_type t, const char *name)
+{
+	struct entry *e = entry_get(r, t, name, 0);
+
+	if (e)
+		enqueue(r, e, 0, 1);
+}

@@ -37,4 +37,8 @@ size_t registry_list(struct registry *r, enum job_type t, struct job ***out);
  * that they are seen at once rather than when the event arrives). */
 void registry_touch(struct registry *r, enum job_type t, const char *name);
 
+/* The same for the job's data folder only (runs, markers): its binaries,
+ * and so its working copy, stay as they are. */
+void registry_touch_data(struct registry *r, enum job_type t, const char *name);
+
 #endif

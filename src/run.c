@@ -36,7 +36,7 @@
 #include "log.h"
 #include "runrec.h"
 #include "settings.h"
-#include "spawn.h"
+#include "process.h"
 
 #define PIPE_GRACE_MS 5000    /* pipes held open by an escaped process */
 #define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (SPEC 11.4) */
@@ -73,6 +73,7 @@ struct run {
 	int handles;        /* open uv handles; freed at 0 */
 	int copying;
 	int finished;
+	int copy_fresh;     /* the working copy is current */
 	int64_t last_cpu;
 	uint64_t last_activity;
 	uv_work_t work;
@@ -169,6 +170,8 @@ static void finish(struct run *r)
 		return;
 	r->finished = 1;
 	r->rec.end = time_now_ticks();
+	if (!r->log && r->end != END_DELETED)
+		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
 	if (r->end == END_DELETED) {
 		/* The job and its data are gone: nothing to record. */
 	} else if (r->end != END_NONE) {
@@ -185,7 +188,7 @@ static void finish(struct run *r)
 			joblog_sys(r->log, 1, "Job failed due to exit code %d", r->rec.exit_code);
 		}
 	} else {
-		spawn_signal_name(WTERMSIG(r->wstatus), sig, sizeof(sig));
+		process_signal_name(WTERMSIG(r->wstatus), sig, sizeof(sig));
 		set_status(r, "Failed", 1);
 		joblog_sys(r->log, 1, "Job failed due to signal %s", sig);
 	}
@@ -206,7 +209,7 @@ static void finish(struct run *r)
 		rn->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	registry_touch(rn->c.registry, JOB_TRIGGERED, r->name);
+	registry_touch_data(rn->c.registry, JOB_TRIGGERED, r->name);
 	log_debug("run %s of %s ended %s", r->id, r->name, r->rec.status);
 	if (rn->shutting && !rn->runs && rn->done)
 		rn->done(rn->done_arg);
@@ -223,7 +226,7 @@ static void maybe_finish(struct run *r)
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-	static char slab[65536];
+	static char slab[256 * 1024];
 
 	(void)h;
 	(void)hint;
@@ -299,7 +302,7 @@ static void on_idle_check(uv_timer_t *t)
 
 	if (!r->spawned || r->exited || limit <= 0 || r->idle_killed)
 		return;
-	cpu = spawn_group_cpu(r->pid);
+	cpu = process_group_cpu(r->pid);
 	if (cpu != r->last_cpu) {
 		r->last_cpu = cpu;
 		r->last_activity = now;
@@ -393,7 +396,7 @@ static void spawn_run(struct run *r)
 {
 	char err[512], *script = NULL, *cwd = NULL, **words = NULL, **argv = NULL, **env = NULL;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, nw = 0, a = 0, rc;
-	struct spawn_req req;
+	struct process_req req;
 	const char *slash;
 
 	joblog_sys(r->log, 0, "Run script '%s' with script host - '%s'", r->run_command,
@@ -433,7 +436,7 @@ static void spawn_run(struct run *r)
 	req.out_fd = out[1];
 	req.err_fd = errp[1];
 	unlink(r->shutdown_file);
-	rc = spawn_process(&req, &r->pid, err, sizeof(err));
+	rc = process_spawn(&req, &r->pid, err, sizeof(err));
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;
@@ -443,12 +446,14 @@ static void spawn_run(struct run *r)
 	}
 	r->spawned = 1;
 	r->rec.pid = r->pid;
-	r->rec.pid_start = spawn_start_time(r->pid);
+	r->rec.pid_start = process_start_time(r->pid);
 	r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
 	for (int k = 0; k < 2; k++) {
 		uv_pipe_init(r->rn->loop, &r->pipe[k], 0);
 		r->pipe[k].data = r;
 		r->handles++;
+		/* A larger pipe means fewer wake-ups for a chatty job. */
+		fcntl(k ? errp[0] : out[0], F_SETPIPE_SZ, 1 << 20);
 		uv_pipe_open(&r->pipe[k], k ? errp[0] : out[0]);
 		r->pipe_open[k] = 1;
 		uv_read_start((uv_stream_t *)&r->pipe[k], on_alloc, on_output);
@@ -534,30 +539,31 @@ static void after_copy(uv_work_t *w, int status)
 	spawn_run(r);
 }
 
+/* The process starts here, a turn after the 202. Nothing is re-read: what
+ * the run needs was taken from the job when it was accepted. */
 static void on_start(uv_timer_t *t)
 {
 	struct run *r = t->data;
 	struct runner *rn = r->rn;
-	struct job *j = registry_find(rn->c.registry, JOB_TRIGGERED, r->name);
-	struct stat st;
 
+	/* The log is opened here, after the reply: one file less to create
+	 * before the 202. */
+	r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+	if (!r->log) {
+		log_error("run %s of %s: cannot open its log: %s", r->id, r->name, strerror(errno));
+		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);
+	}
+	if (r->log)
+		joblog_sys(r->log, 0, "Status changed to Initializing");
 	if (r->end != END_NONE) {
 		maybe_finish(r);
 		return;
 	}
-	if (!j) {
-		joblog_sys(r->log, 1, "The job has no runnable script any more");
-		r->start_failed = 1;
-		maybe_finish(r);
-		return;
-	}
-	if (r->in_place || (job_copy_gen(j) == job_bin_gen(j) &&
-			    stat(r->work_root, &st) == 0)) {
+	if (r->copy_fresh) {
 		spawn_run(r);
 		return;
 	}
 	r->copying = 1;
-	r->copy_gen = job_bin_gen(j);
 	r->work.data = r;
 	if (uv_queue_work(rn->loop, &r->work, work_copy, after_copy) < 0) {
 		r->copying = 0;
@@ -715,9 +721,15 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		r->work_root = NULL;
 	if (asprintf(&r->shutdown_file, "%s/jobs/triggered/%s/shutdown", rn->c.temp, name) < 0)
 		r->shutdown_file = NULL;
-	r->log = joblog_open(dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+	{
+		struct stat st;
+
+		r->copy_gen = job_bin_gen(j);
+		r->copy_fresh = r->in_place || (job_copy_gen(j) == r->copy_gen && r->work_root &&
+						stat(r->work_root, &st) == 0);
+	}
 	if (!r->rec.trigger || !r->rec.instance || !r->name || !r->run_command ||
-	    !r->bin_root || !r->work_root || !r->shutdown_file || !r->log) {
+	    !r->bin_root || !r->work_root || !r->shutdown_file) {
 		rc = -ENOMEM;
 		snprintf(err, errsz, "out of memory or cannot open the run's log");
 		goto fail;
@@ -737,7 +749,6 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		goto fail;
 	}
 	fsync(jfd);
-	joblog_sys(r->log, 0, "Status changed to Initializing");
 	close(jfd);
 	uv_timer_init(rn->loop, &r->timer);
 	uv_timer_init(rn->loop, &r->kill_timer);
@@ -748,7 +759,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		rn->runs->prev = r;
 	rn->runs = r;
 	uv_timer_start(&r->timer, on_start, 0, 0);
-	registry_touch(rn->c.registry, JOB_TRIGGERED, name);
+	registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
 	return 0;
 fail:
 	if (r) {
@@ -872,7 +883,7 @@ void runner_recover(struct runner *rn)
 			char *text;
 
 			if (rec.pid > 0 && rec.pid_start > 0 &&
-			    spawn_start_time(rec.pid) == rec.pid_start) {
+			    process_start_time(rec.pid) == rec.pid_start) {
 				kill(-rec.pid, SIGKILL);
 				log_warn("run %s of %s: killed process group %d left by a crash",
 					 newest, names[i], rec.pid);
@@ -891,7 +902,7 @@ void runner_recover(struct runner *rn)
 			log_info("run %s of %s was in progress when the host stopped: Aborted",
 				 newest, names[i]);
 			close(dfd);
-			registry_touch(rn->c.registry, JOB_TRIGGERED, names[i]);
+			registry_touch_data(rn->c.registry, JOB_TRIGGERED, names[i]);
 		}
 		runrec_free(&rec);
 		if (lock_fd >= 0)

@@ -143,6 +143,7 @@ def test_deploy_errors_change_nothing(host):
     assert sorted(os.listdir(host.home / "site/wwwroot/App_Data/jobs/triggered")) == ["keep"]
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
 def test_hostile_zip_entries(host):
     assert deploy(host, "keep", "echo kept\n").status == 200
     link = zipfile.ZipInfo("link")

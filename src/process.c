@@ -1,9 +1,9 @@
 /*
- * spawn: posix_spawn with the attributes of a job process, and the /proc
+ * process: posix_spawn with the attributes of a job process, and the /proc
  * readings that identify and measure a job's processes.
  */
 #define _GNU_SOURCE
-#include "spawn.h"
+#include "process.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int spawn_process(const struct spawn_req *r, pid_t *pid, char *err,
+int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		  size_t errsz)
 {
 	posix_spawn_file_actions_t fa;
@@ -87,7 +87,7 @@ static long long field(const char *p, int k)
 	return p ? strtoll(p, NULL, 10) : -1;
 }
 
-int64_t spawn_start_time(pid_t pid)
+int64_t process_start_time(pid_t pid)
 {
 	char buf[1024];
 	const char *p = stat_fields(pid, buf, sizeof(buf));
@@ -95,7 +95,7 @@ int64_t spawn_start_time(pid_t pid)
 	return p ? field(p, 22) : -1;
 }
 
-int64_t spawn_group_cpu(pid_t pgid)
+int64_t process_group_cpu(pid_t pgid)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -120,7 +120,7 @@ int64_t spawn_group_cpu(pid_t pgid)
 	return found ? sum : -1;
 }
 
-void spawn_signal_name(int sig, char *buf, size_t size)
+void process_signal_name(int sig, char *buf, size_t size)
 {
 	const char *abbrev = sigabbrev_np(sig);
 

@@ -1,18 +1,18 @@
 /*
- * spawn: starting a job's process with posix_spawn (glibc: clone with
+ * process: starting a job's process with posix_spawn (glibc: clone with
  * CLONE_VM | CLONE_VFORK), so the loop is not blocked for a time that grows
  * with the host's memory as fork() would (STACK.md). The child is the leader
  * of a new session and process group, has default signal dispositions and
  * an empty mask, stdin on /dev/null, stdout and stderr on the given fds.
  */
-#ifndef WEBJOBS_SPAWN_H
-#define WEBJOBS_SPAWN_H
+#ifndef WEBJOBS_PROCESS_H
+#define WEBJOBS_PROCESS_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct spawn_req {
+struct process_req {
 	const char *program; /* a path, or a name looked up in PATH */
 	char *const *argv;
 	char *const *envp;
@@ -22,18 +22,18 @@ struct spawn_req {
 
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
  * one-line reason naming the program in err (exec failures included). */
-int spawn_process(const struct spawn_req *r, pid_t *pid, char *err,
+int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		  size_t errsz);
 
 /* The start time of a process (field 22 of /proc/PID/stat), or -1. Used
  * with the pid to tell a process from a later one with a recycled pid. */
-int64_t spawn_start_time(pid_t pid);
+int64_t process_start_time(pid_t pid);
 
 /* CPU time (ticks) of every process whose process group is pgid, children
  * they reaped included; -1 when none is left. */
-int64_t spawn_group_cpu(pid_t pgid);
+int64_t process_group_cpu(pid_t pgid);
 
 /* "SIGKILL" for SIGKILL, "SIG37" for unnamed ones. */
-void spawn_signal_name(int sig, char *buf, size_t size);
+void process_signal_name(int sig, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,224 @@
+/* Unit tests of joblog (line cutting and format), unpack (entry names and
+ * modes) and hostcfg (host settings). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hostcfg.h"
+#include "joblog.h"
+#include "unpack.h"
+
+static char dir[] = "/tmp/webjobs-unit-XXXXXX";
+
+static char *slurp(const char *name)
+{
+	char path[256];
+	FILE *f;
+	static char buf[1 << 20];
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Drops the time stamps: "[T > inst: LEVEL] text" -> "LEVEL|text". */
+static char *levels(const char *text)
+{
+	static char out[1 << 20];
+	size_t o = 0;
+
+	for (const char *p = text; *p;) {
+		const char *colon = strstr(p, ": "), *close_b = strstr(p, "] ");
+		const char *nl = strchr(p, '\n');
+
+		if (!colon || !close_b || !nl)
+			break;
+		memcpy(out + o, colon + 2, (size_t)(close_b - colon - 2));
+		o += (size_t)(close_b - colon - 2);
+		out[o++] = '|';
+		memcpy(out + o, close_b + 2, (size_t)(nl - close_b - 2));
+		o += (size_t)(nl - close_b - 2);
+		out[o++] = '\n';
+		p = nl + 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int setup(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/*", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void format(void **state)
+{
+	char buf[256];
+	size_t n = joblog_format(buf, sizeof(buf), 17145668961234567LL, "inst01", "SYS INFO",
+				 "hello", 5);
+
+	buf[n] = '\0';
+	assert_string_equal(buf, "[05/01/2024 12:34:56 > inst01: SYS INFO] hello\n");
+}
+
+static void lines_and_streams(void **state)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct joblog *l = joblog_open(dfd, "out.txt", "err.txt", "abcdefgh");
+
+	joblog_sys(l, 0, "Status changed to %s", "Running");
+	joblog_output(l, JOBLOG_OUT, "one\ntw", 6);
+	joblog_output(l, JOBLOG_ERR, "e1\r\n", 4);
+	joblog_output(l, JOBLOG_OUT, "o\r", 2);
+	joblog_output(l, JOBLOG_OUT, "\nthree\rfour\n\nlast", 17);
+	joblog_end(l, JOBLOG_OUT);
+	joblog_end(l, JOBLOG_ERR);
+	joblog_sys(l, 1, "Job failed due to exit code %d", 3);
+	assert_int_equal(joblog_error(l), 0);
+	joblog_close(l);
+	assert_string_equal(levels(slurp("out.txt")),
+			    "SYS INFO|Status changed to Running\n"
+			    "INFO|one\n"
+			    "ERR |e1\n"
+			    "INFO|two\n"
+			    "INFO|three\n"
+			    "INFO|four\n"
+			    "INFO|\n"
+			    "INFO|last\n"
+			    "SYS ERR |Job failed due to exit code 3\n");
+	assert_string_equal(levels(slurp("err.txt")), "ERR |e1\n");
+	assert_non_null(strstr(slurp("out.txt"), "> abcdef: INFO] one\n"));
+	close(dfd);
+}
+
+static void long_lines_cut(void **state)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct joblog *l = joblog_open(dfd, "long.txt", NULL, "i");
+	size_t len = 2 * JOBLOG_MAX_LINE + 10;
+	char *big = malloc(len + 1);
+	char *text;
+	int count = 0;
+
+	memset(big, 'x', len);
+	big[len] = '\n';
+	joblog_output(l, JOBLOG_OUT, big, len + 1);
+	/* The same line, arriving in small pieces. */
+	for (size_t i = 0; i < len; i += 1000)
+		joblog_output(l, JOBLOG_OUT, big, len - i < 1000 ? len - i : 1000);
+	joblog_output(l, JOBLOG_OUT, "\n", 1);
+	/* Exactly the limit: one line, no empty line after it. */
+	joblog_output(l, JOBLOG_OUT, big, JOBLOG_MAX_LINE);
+	joblog_output(l, JOBLOG_OUT, "\n", 1);
+	joblog_close(l);
+	text = slurp("long.txt");
+	for (char *p = text; (p = strchr(p, '\n')); p++)
+		count++;
+	assert_int_equal(count, 3 + 3 + 1);
+	assert_null(strstr(text, "INFO] \n"));
+	free(big);
+	close(dfd);
+}
+
+static void entry_names(void **state)
+{
+	char out[256], err[256];
+
+	assert_int_equal(unpack_check_name("a/b/c.sh", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "a/b/c.sh");
+	assert_int_equal(unpack_check_name("./a//b/./c", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "a/b/c");
+	assert_int_equal(unpack_check_name("dir\\file.sh", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "dir/file.sh");
+	assert_int_equal(unpack_check_name("a..b/..c", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "a..b/..c");
+	const char *bad[] = { "", "/etc/passwd", "\\x", "../x", "a/../../x", "a/..", "..",
+			      "a\\..\\b", "C:/x", "c:\\x", "a\x01", ".", "./", "a/\x7f" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(unpack_check_name(bad[i], out, sizeof(out), err, sizeof(err)),
+				 -EINVAL);
+	assert_int_equal(unpack_check_name("../secret", out, sizeof(out), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'../secret'"));
+}
+
+static void modes(void **state)
+{
+	assert_int_equal(unpack_mode(0, 0), 0644);
+	assert_int_equal(unpack_mode(0, 1), 0755);
+	assert_int_equal(unpack_mode(04755, 0), 0755);
+	assert_int_equal(unpack_mode(02775, 1), 0755);
+	assert_int_equal(unpack_mode(0200, 0), 0600);
+	assert_int_equal(unpack_mode(0000 | 01000, 1), 0500);
+	assert_int_equal(unpack_mode(0666, 0), 0644);
+}
+
+static void host_settings(void **state)
+{
+	struct hostcfg c;
+	char err[256];
+	char *env[] = { "WEBJOBS_HISTORY_SIZE=5", "WEBJOBS_STOPPED=TRUE", "TZ=Europe/Berlin",
+			"WEBJOBS_IDLE_TIMEOUT=-3", "OTHER=1", NULL };
+	const char *json = "{\"WEBJOBS_HISTORY_SIZE\": 7, \"WEBJOBS_STOPPED\": false,"
+			   "\"WEBSITE_TIME_ZONE\": \"America/New_York\", \"WEBJOBS_RESTART_TIME\": \"1\"}";
+
+	hostcfg_build(&c, NULL, NULL, 0, err, sizeof(err));
+	assert_int_equal(c.history_size, 50);
+	assert_int_equal(c.idle_timeout, 120);
+	assert_int_equal(c.restart_time, 60);
+	assert_int_equal(c.log_max_size, 10485760);
+	assert_int_equal(c.stopped, 0);
+	assert_string_equal(c.time_zone, "");
+	hostcfg_build(&c, env, NULL, 0, err, sizeof(err));
+	assert_int_equal(c.history_size, 5);
+	assert_int_equal(c.stopped, 1);
+	assert_int_equal(c.idle_timeout, 0);
+	assert_string_equal(c.time_zone, "Europe/Berlin");
+	hostcfg_build(&c, env, json, strlen(json), err, sizeof(err));
+	assert_string_equal(err, "");
+	assert_int_equal(c.history_size, 7);
+	assert_int_equal(c.stopped, 0);
+	assert_int_equal(c.restart_time, 1);
+	assert_string_equal(c.time_zone, "America/New_York");
+	hostcfg_build(&c, env, "{\"WEBJOBS_HISTORY_SIZE\": \"lots\"}", 32, err, sizeof(err));
+	assert_int_equal(c.history_size, 5);
+	assert_non_null(strstr(err, "WEBJOBS_HISTORY_SIZE"));
+	hostcfg_build(&c, env, "[1]", 3, err, sizeof(err));
+	assert_non_null(strstr(err, "not a JSON object"));
+	assert_true(hostcfg_truthy("1") && hostcfg_truthy("True") && !hostcfg_truthy("yes"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(format),
+		cmocka_unit_test_setup(lines_and_streams, setup),
+		cmocka_unit_test_setup(long_lines_cut, setup),
+		cmocka_unit_test(entry_names),
+		cmocka_unit_test(modes),
+		cmocka_unit_test(host_settings),
+	};
+	int rc;
+
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests_name("joblog", tests, NULL, NULL);
+	setup(NULL);
+	rmdir(dir);
+	return rc;
+}
