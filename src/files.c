@@ -26,29 +26,85 @@ void files_temp_name(const char *prefix, char *buf, size_t size)
 	snprintf(buf, size, "%s%016llx", prefix, (unsigned long long)r);
 }
 
-int files_write_atomic(int dfd, const char *name, const void *data,
-		       size_t len, unsigned mode, int durable)
+int files_write_all(int fd, const void *buf, size_t len)
 {
-	char tmp[64];
-	const char *p = data;
-	int fd, rc = 0;
+	const char *p = buf;
 
-	files_temp_name(".tmp-", tmp, sizeof(tmp));
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = -errno;
-			break;
+			return -errno;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) && n < max) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (keep && !keep(de->d_name)))
+			continue;
+		if (n == cap) {
+			char **nv = realloc(v, sizeof(*v) * (cap = cap ? cap * 2 : 16));
+
+			if (!nv)
+				break;
+			v = nv;
+		}
+		if (!(v[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_name);
+	*out = v;
+	return (int)n;
+}
+
+void files_free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int files_write_atomic(int dfd, const char *name, const void *data,
+		       size_t len, unsigned mode, int durable)
+{
+	char tmp[64];
+	int fd, rc;
+
+	files_temp_name(".tmp-", tmp, sizeof(tmp));
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	rc = files_write_all(fd, data, len);
 	if (rc == 0 && durable && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

@@ -24,6 +24,16 @@ int files_remove_tree(int dfd, const char *name);
  * Returns 0 or -errno. */
 int files_copy_tree(int sfd, const char *src, int dfd, const char *dst);
 
+/* Writes all of buf to fd (retrying short writes and EINTR). Returns 0 or
+ * -errno. */
+int files_write_all(int fd, const void *buf, size_t len);
+
+/* Lists the names in folder dfd (not "." and ".."), sorted in byte order,
+ * keeping those for which keep(name) is 1 (all when keep is NULL), at most
+ * max. Returns the count or a negative errno; files_free_names frees. */
+int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out);
+void files_free_names(char **names, int n);
+
 /* A name for a temporary entry: prefix + random hex, in buf. */
 void files_temp_name(const char *prefix, char *buf, size_t size);
 

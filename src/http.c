@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "log.h"
 #include "route.h"
 
@@ -374,18 +375,7 @@ static void take_body(struct http_request *req, const char *data, size_t len)
 	if (req->body_fd >= 0 && !req->body_error) {
 		/* Pieces are at most ~16 KiB (STACK.md): a write to a local
 		 * file of that size does not hold the loop up. */
-		while (len) {
-			ssize_t n = write(req->body_fd, data, len);
-
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				req->body_error = -errno;
-				return;
-			}
-			data += n;
-			len -= (size_t)n;
-		}
+		req->body_error = files_write_all(req->body_fd, data, len);
 		return;
 	}
 	if (req->keep_body) {

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "instances.h"
 #include "log.h"
 #include "settings.h"
@@ -116,56 +117,6 @@ void job_set_copy_gen(struct job *j, unsigned gen) { j->copy_gen = gen; }
 const char *job_newest_run(const struct job *j)
 {
 	return j->nruns ? j->runs[j->nruns - 1] : NULL;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists the names in folder dfd (not "." and ".."), sorted. Returns the
- * count or a negative errno; the caller frees each name and the array. */
-static int list_names(int dfd, char ***out)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-
-	*out = NULL;
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d)) && n < MAX_ENTRIES) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (n == cap) {
-			char **nv = realloc(v, sizeof(*v) * (cap = cap ? cap * 2 : 16));
-
-			if (!nv)
-				break;
-			v = nv;
-		}
-		if (!(v[n] = strdup(de->d_name)))
-			break;
-		n++;
-	}
-	closedir(d);
-	qsort(v, n, sizeof(*v), by_name);
-	*out = v;
-	return (int)n;
-}
-
-static void free_names(char **v, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 static int is_dir_at(int dfd, const char *name)
@@ -273,7 +224,7 @@ static int descend(int *dfd, char *dir, size_t dirsz, char ***names)
 		int sub;
 		size_t len;
 
-		n = list_names(*dfd, names);
+		n = files_list(*dfd, NULL, MAX_ENTRIES, names);
 		if (n != 1 || depth == JOB_MAX_DEPTH || !is_dir_at(*dfd, (*names)[0]))
 			return n;
 		sub = openat(*dfd, (*names)[0],
@@ -284,7 +235,7 @@ static int descend(int *dfd, char *dir, size_t dirsz, char ***names)
 		snprintf(dir + len, dirsz - len, "%s%s", len ? "/" : "", (*names)[0]);
 		close(*dfd);
 		*dfd = sub;
-		free_names(*names, n);
+		files_free_names(*names, n);
 		*names = NULL;
 		depth++;
 	}
@@ -308,7 +259,7 @@ int job_probe(int dfd, char *run_command, size_t size)
 		}
 		free(tmp.run_command);
 	}
-	free_names(names, n < 0 ? 0 : n);
+	files_free_names(names, n < 0 ? 0 : n);
 	close(fd);
 	return n < 0 ? n : found;
 }
@@ -338,14 +289,14 @@ int job_scan_bin(struct job *j, const struct home *h)
 	free(j->script_dir);
 	j->script_dir = strdup(dir);
 	if (!j->script_dir) {
-		free_names(names, n < 0 ? 0 : n);
+		files_free_names(names, n < 0 ? 0 : n);
 		close(dfd);
 		return -ENOMEM;
 	}
 	choose_script(j, dfd, names, n < 0 ? 0 : n);
 	read_settings(j, dfd);
 	j->disabled = faccessat(dfd, "disable.job", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	free_names(names, n < 0 ? 0 : n);
+	files_free_names(names, n < 0 ? 0 : n);
 	close(dfd);
 	return 1;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "timefmt.h"
 
 struct stream {
@@ -76,22 +77,6 @@ struct joblog *joblog_open(int dfd, const char *main_name,
 	return l;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes out the assembled buffers. */
 static void flush(struct joblog *l)
 {
@@ -104,7 +89,7 @@ static void flush(struct joblog *l)
 			l->fd[1] = openat(l->dfd, l->err_name,
 					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 					  0644);
-		rc = l->fd[k] >= 0 ? write_all(l->fd[k], l->buf[k], l->blen[k]) : -errno;
+		rc = l->fd[k] >= 0 ? files_write_all(l->fd[k], l->buf[k], l->blen[k]) : -errno;
 		if (rc < 0 && !l->error)
 			l->error = rc;
 		l->blen[k] = 0;

@@ -140,12 +140,10 @@ static void set_status(struct run *r, const char *status, int durable)
 
 /* ---- the end of a run ---- */
 
-static void on_handle_closed(uv_handle_t *h)
+/* Frees what a run owns besides its handles and fds. */
+static void run_free(struct run *r)
 {
-	struct run *r = h->data;
-
-	if (--r->handles > 0)
-		return;
+	joblog_close(r->log);
 	runrec_free(&r->rec);
 	free(r->name);
 	free(r->run_command);
@@ -153,6 +151,15 @@ static void on_handle_closed(uv_handle_t *h)
 	free(r->work_root);
 	free(r->shutdown_file);
 	free(r);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct run *r = h->data;
+
+	if (--r->handles > 0)
+		return;
+	run_free(r);
 }
 
 static void close_handle(struct run *r, uv_handle_t *h)
@@ -574,53 +581,12 @@ static void on_start(uv_timer_t *t)
 
 /* ---- starting a run ---- */
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists the run folders (ascending) of a job's data folder. */
-static int list_runs(int dfd, char ***out)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-
-	*out = NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	while ((de = readdir(d))) {
-		if (!time_is_run_id(de->d_name))
-			continue;
-		if (n == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!nv)
-				break;
-			v = nv;
-		}
-		if (!(v[n] = strdup(de->d_name)))
-			break;
-		n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(v, n, sizeof(*v), by_name);
-	*out = v;
-	return (int)n;
-}
-
 /* Deletes the oldest runs so that `keep` remain; returns the newest id
  * left (or "") in newest. */
 static void trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
 {
 	char **ids;
-	int n = list_runs(dfd, &ids);
+	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids);
 
 	newest[0] = '\0';
 	if (keep < 0)
@@ -630,9 +596,8 @@ static void trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
 			files_remove_tree(dfd, ids[i]);
 		else if (i == n - 1)
 			memcpy(newest, ids[i], RUN_ID_LEN + 1);
-		free(ids[i]);
 	}
-	free(ids);
+	files_free_names(ids, n < 0 ? 0 : n);
 }
 
 /* A run id after now and after every existing one. */
@@ -762,16 +727,8 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
 	return 0;
 fail:
-	if (r) {
-		joblog_close(r->log);
-		runrec_free(&r->rec);
-		free(r->name);
-		free(r->run_command);
-		free(r->bin_root);
-		free(r->work_root);
-		free(r->shutdown_file);
-		free(r);
-	}
+	if (r)
+		run_free(r);
 	if (dfd >= 0) {
 		close(dfd);
 		files_remove_tree(jfd, id);

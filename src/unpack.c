@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
+
 #define RATIO_FLOOR (1024 * 1024) /* entries below this are never refused for ratio */
 #define READ_BLOCK 65536
 
@@ -129,24 +131,6 @@ static int open_parent(int dfd, char *path, const char **leaf, char *err,
 	}
 	*leaf = p;
 	return cur;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* ---- compressed sizes from the central directory ----
@@ -383,7 +367,7 @@ int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 				rc = -EFBIG;
 				break;
 			}
-			if ((rc = write_all(fd, buf, (size_t)n)) < 0) {
+			if ((rc = files_write_all(fd, buf, (size_t)n)) < 0) {
 				snprintf(err, errsz, "cannot write '%.200s': %s", raw,
 					 strerror(-rc));
 				break;
