@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "child.h"
 #include "files.h"
 #include "joblog.h"
 #include "log.h"
@@ -38,7 +39,6 @@
 #include "settings.h"
 #include "process.h"
 
-#define PIPE_GRACE_MS 5000    /* pipes held open by an escaped process */
 #define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (SPEC 11.4) */
 
 extern char **environ;
@@ -61,15 +61,11 @@ struct run {
 	int in_place;
 	long long stop_wait;
 	/* the process */
-	pid_t pid;
-	int pidfd;
+	struct child *child;
 	int spawned, exited, wstatus, start_failed, idle_killed;
 	enum end_reason end;
 	uv_timer_t timer;   /* start, then idle checks */
-	uv_timer_t kill_timer; /* SIGKILL after the stop wait; pipe grace */
-	uv_poll_t exit_poll;
-	uv_pipe_t pipe[2];
-	int pipe_open[2];
+	uv_timer_t kill_timer; /* SIGKILL after the stop wait */
 	int handles;        /* open uv handles; freed at 0 */
 	int copying;
 	int finished;
@@ -206,8 +202,8 @@ static void finish(struct run *r)
 	/* Closing the lock file releases the run lock. */
 	close(r->lock_fd);
 	r->lock_fd = -1;
-	if (r->pidfd >= 0)
-		close_handle(r, (uv_handle_t *)&r->exit_poll);
+	child_free(r->child);
+	r->child = NULL;
 	close_handle(r, (uv_handle_t *)&r->timer);
 	close_handle(r, (uv_handle_t *)&r->kill_timer);
 	if (r->prev)
@@ -224,79 +220,39 @@ static void finish(struct run *r)
 
 static void maybe_finish(struct run *r)
 {
-	if ((r->exited || !r->spawned) && !r->pipe_open[0] && !r->pipe_open[1] &&
-	    !r->copying)
+	if ((r->exited || !r->spawned) && !r->copying)
 		finish(r);
 }
 
-/* ---- output ---- */
+/* ---- the process's callbacks ---- */
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void on_output(void *arg, enum joblog_stream k, const char *data, size_t len)
 {
-	static char slab[256 * 1024];
+	struct run *r = arg;
 
-	(void)h;
-	(void)hint;
-	*buf = uv_buf_init(slab, sizeof(slab));
+	joblog_output(r->log, k, data, len);
+	r->last_activity = uv_now(r->rn->loop);
 }
 
-static void close_pipe(struct run *r, int k)
+static void on_eof(void *arg, enum joblog_stream k, int cut_off)
 {
-	if (!r->pipe_open[k])
-		return;
-	r->pipe_open[k] = 0;
-	joblog_end(r->log, (enum joblog_stream)k);
-	close_handle(r, (uv_handle_t *)&r->pipe[k]);
-}
+	struct run *r = arg;
 
-static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct run *r = s->data;
-	int k = s == (uv_stream_t *)&r->pipe[1];
-
-	if (n > 0) {
-		joblog_output(r->log, (enum joblog_stream)k, buf->base, (size_t)n);
-		r->last_activity = uv_now(r->rn->loop);
-		return;
-	}
-	if (n < 0) {
-		close_pipe(r, k);
-		maybe_finish(r);
-	}
-}
-
-/* ---- exit ---- */
-
-static void on_pipe_grace(uv_timer_t *t)
-{
-	struct run *r = t->data;
-
-	if (r->pipe_open[0] || r->pipe_open[1]) {
+	if (cut_off)
 		joblog_sys(r->log, 1, "Output kept open by a process that left the job's process group; closed");
-		close_pipe(r, 0);
-		close_pipe(r, 1);
-		maybe_finish(r);
-	}
+	joblog_end(r->log, k);
 }
 
-static void on_exit_event(uv_poll_t *p, int status, int events)
+static void on_done(void *arg, int wstatus)
 {
-	struct run *r = p->data;
-	int st;
+	struct run *r = arg;
 
-	(void)status;
-	(void)events;
-	if (waitpid(r->pid, &st, WNOHANG) != r->pid)
-		return;
 	r->exited = 1;
-	r->wstatus = st;
-	/* The leader is gone: nothing else of the run may outlive it. */
-	kill(-r->pid, SIGKILL);
-	uv_poll_stop(p);
-	uv_timer_stop(&r->kill_timer);
-	uv_timer_start(&r->kill_timer, on_pipe_grace, PIPE_GRACE_MS, 0);
+	r->wstatus = wstatus;
 	maybe_finish(r);
 }
+
+static const struct child_ops run_child_ops = { on_output, on_eof, on_done };
 
 /* ---- idle timeout ---- */
 
@@ -309,7 +265,7 @@ static void on_idle_check(uv_timer_t *t)
 
 	if (!r->spawned || r->exited || limit <= 0 || r->idle_killed)
 		return;
-	cpu = process_group_cpu(r->pid);
+	cpu = process_group_cpu(child_pid(r->child));
 	if (cpu != r->last_cpu) {
 		r->last_cpu = cpu;
 		r->last_activity = now;
@@ -319,7 +275,7 @@ static void on_idle_check(uv_timer_t *t)
 		joblog_sys(r->log, 1, "Job aborted due to no output nor CPU activity for %lld seconds",
 			   (long long)limit);
 		r->idle_killed = 1;
-		kill(-r->pid, SIGKILL);
+		child_kill(r->child, SIGKILL);
 	}
 }
 
@@ -402,7 +358,7 @@ static void free_strv(char **v)
 static void spawn_run(struct run *r)
 {
 	char err[512], *script = NULL, *cwd = NULL, **words = NULL, **argv = NULL, **env = NULL;
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, nw = 0, a = 0, rc;
+	int nw, a = 0;
 	struct process_req req;
 	const char *slash;
 
@@ -421,8 +377,7 @@ static void spawn_run(struct run *r)
 	argv = calloc((size_t)nw + 4, sizeof(*argv));
 	env = build_env(r);
 	if (!script || !cwd || !argv || !env) {
-		snprintf(err, sizeof(err), "out of memory");
-		joblog_sys(r->log, 1, "Cannot start the job: %s", err);
+		joblog_sys(r->log, 1, "Cannot start the job: out of memory");
 		goto fail;
 	}
 	argv[a++] = r->host->program ? (char *)r->host->program : script;
@@ -432,46 +387,19 @@ static void spawn_run(struct run *r)
 		argv[a++] = script;
 	for (int i = 0; i < nw; i++)
 		argv[a++] = words[i];
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		joblog_sys(r->log, 1, "Cannot start the job: %s", strerror(errno));
-		goto fail;
-	}
 	req.program = r->host->program ? r->host->program : script;
 	req.argv = argv;
 	req.envp = env;
 	req.cwd = cwd;
-	req.out_fd = out[1];
-	req.err_fd = errp[1];
 	unlink(r->shutdown_file);
-	rc = process_spawn(&req, &r->pid, err, sizeof(err));
-	close(out[1]);
-	close(errp[1]);
-	out[1] = errp[1] = -1;
-	if (rc < 0) {
+	r->child = child_spawn(r->rn->loop, &req, &run_child_ops, r, err, sizeof(err));
+	if (!r->child) {
 		joblog_sys(r->log, 1, "Job failed to start: %s", err);
 		goto fail;
 	}
 	r->spawned = 1;
-	r->rec.pid = r->pid;
-	r->rec.pid_start = process_start_time(r->pid);
-	r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-	for (int k = 0; k < 2; k++) {
-		uv_pipe_init(r->rn->loop, &r->pipe[k], 0);
-		r->pipe[k].data = r;
-		r->handles++;
-		/* A larger pipe means fewer wake-ups for a chatty job. */
-		fcntl(k ? errp[0] : out[0], F_SETPIPE_SZ, 1 << 20);
-		uv_pipe_open(&r->pipe[k], k ? errp[0] : out[0]);
-		r->pipe_open[k] = 1;
-		uv_read_start((uv_stream_t *)&r->pipe[k], on_alloc, on_output);
-	}
-	out[0] = errp[0] = -1;
-	if (r->pidfd >= 0) {
-		uv_poll_init(r->rn->loop, &r->exit_poll, r->pidfd);
-		r->exit_poll.data = r;
-		r->handles++;
-		uv_poll_start(&r->exit_poll, UV_READABLE, on_exit_event);
-	}
+	r->rec.pid = child_pid(r->child);
+	r->rec.pid_start = child_start_time(r->child);
 	set_status(r, "Running", 0);
 	r->last_activity = uv_now(r->rn->loop);
 	r->last_cpu = -2;
@@ -486,12 +414,6 @@ fail:
 	r->start_failed = 1;
 	maybe_finish(r);
 out:
-	for (int k = 0; k < 2; k++) {
-		if (out[k] >= 0)
-			close(out[k]);
-		if (errp[k] >= 0)
-			close(errp[k]);
-	}
 	free(script);
 	free(cwd);
 	free(argv);
@@ -665,7 +587,6 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	r->rn = rn;
 	r->lock_fd = lock_fd;
 	r->dfd = dfd;
-	r->pidfd = -1;
 	memcpy(r->id, id, RUN_ID_LEN + 1);
 	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
 	r->rec.start = start;
@@ -746,8 +667,7 @@ static void on_stop_wait(uv_timer_t *t)
 {
 	struct run *r = t->data;
 
-	if (r->spawned && !r->exited)
-		kill(-r->pid, SIGKILL);
+	child_kill(r->child, SIGKILL);
 }
 
 /* Ends a run for a reason: asks it to stop, kills it after wait_s. */
@@ -767,10 +687,10 @@ static void stop_run(struct run *r, enum end_reason why, long long wait_s)
 
 		if (fd >= 0)
 			close(fd);
-		kill(-r->pid, SIGTERM);
+		child_kill(r->child, SIGTERM);
 		uv_timer_start(&r->kill_timer, on_stop_wait, (uint64_t)wait_s * 1000, 0);
 	} else {
-		kill(-r->pid, SIGKILL);
+		child_kill(r->child, SIGKILL);
 	}
 }
 

@@ -1,0 +1,215 @@
+/*
+ * child: the loop side of a job process — pipes, pidfd, grace timer.
+ */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PIPE_GRACE_MS 5000
+
+struct child {
+	uv_loop_t *loop;
+	struct child_ops ops;
+	void *arg;
+	pid_t pid;
+	int64_t start_time;
+	int pidfd;
+	uv_poll_t exit_poll;
+	uv_pipe_t pipe[2];
+	uv_timer_t grace;
+	int pipe_open[2];
+	int exited, wstatus, done, freed;
+	int handles;
+};
+
+pid_t child_pid(const struct child *c) { return c->pid; }
+int64_t child_start_time(const struct child *c) { return c->start_time; }
+int child_exited(const struct child *c) { return c->exited; }
+
+static void on_closed(uv_handle_t *h)
+{
+	struct child *c = h->data;
+
+	if (h == (uv_handle_t *)&c->exit_poll)
+		close(c->pidfd);
+	if (--c->handles == 0)
+		free(c);
+}
+
+static void close_handle(struct child *c, uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, on_closed);
+}
+
+static void maybe_done(struct child *c)
+{
+	if (c->done || !c->exited || c->pipe_open[0] || c->pipe_open[1])
+		return;
+	c->done = 1;
+	uv_timer_stop(&c->grace);
+	if (!c->freed)
+		c->ops.done(c->arg, c->wstatus);
+}
+
+static void end_pipe(struct child *c, int k, int cut_off)
+{
+	if (!c->pipe_open[k])
+		return;
+	c->pipe_open[k] = 0;
+	uv_read_stop((uv_stream_t *)&c->pipe[k]);
+	if (!c->freed)
+		c->ops.eof(c->arg, (enum joblog_stream)k, cut_off);
+	close_handle(c, (uv_handle_t *)&c->pipe[k]);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	/* One slab for every pipe: the loop consumes each read at once. */
+	static char slab[256 * 1024];
+
+	(void)h;
+	(void)hint;
+	*buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct child *c = s->data;
+	int k = s == (uv_stream_t *)&c->pipe[1];
+
+	if (n > 0) {
+		if (!c->freed)
+			c->ops.output(c->arg, (enum joblog_stream)k, buf->base, (size_t)n);
+		return;
+	}
+	if (n < 0) {
+		end_pipe(c, k, 0);
+		maybe_done(c);
+	}
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct child *c = t->data;
+
+	end_pipe(c, 0, 1);
+	end_pipe(c, 1, 1);
+	maybe_done(c);
+}
+
+static void on_exit_event(uv_poll_t *p, int status, int events)
+{
+	struct child *c = p->data;
+	int st;
+
+	(void)status;
+	(void)events;
+	if (waitpid(c->pid, &st, WNOHANG) != c->pid)
+		return;
+	c->exited = 1;
+	c->wstatus = st;
+	/* The leader is gone: nothing else of its group may outlive it. */
+	kill(-c->pid, SIGKILL);
+	uv_poll_stop(p);
+	close_handle(c, (uv_handle_t *)p);
+	uv_timer_start(&c->grace, on_grace, PIPE_GRACE_MS, 0);
+	maybe_done(c);
+}
+
+struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
+			  const struct child_ops *ops, void *arg, char *err,
+			  size_t errsz)
+{
+	struct child *c = calloc(1, sizeof(*c));
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, rc;
+
+	if (!c) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(err, errsz, "cannot make pipes: %s", strerror(errno));
+		goto fail;
+	}
+	req->out_fd = out[1];
+	req->err_fd = errp[1];
+	rc = process_spawn(req, &c->pid, err, errsz);
+	close(out[1]);
+	close(errp[1]);
+	out[1] = errp[1] = -1;
+	if (rc < 0)
+		goto fail;
+	c->loop = loop;
+	c->ops = *ops;
+	c->arg = arg;
+	c->start_time = process_start_time(c->pid);
+	uv_timer_init(loop, &c->grace);
+	c->grace.data = c;
+	c->handles = 1;
+	for (int k = 0; k < 2; k++) {
+		int fd = k ? errp[0] : out[0];
+
+		/* A larger pipe means fewer wake-ups for a chatty job. */
+		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+		uv_pipe_init(loop, &c->pipe[k], 0);
+		c->pipe[k].data = c;
+		c->handles++;
+		uv_pipe_open(&c->pipe[k], fd);
+		c->pipe_open[k] = 1;
+		uv_read_start((uv_stream_t *)&c->pipe[k], on_alloc, on_read);
+	}
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	if (c->pidfd >= 0) {
+		uv_poll_init(loop, &c->exit_poll, c->pidfd);
+		c->exit_poll.data = c;
+		c->handles++;
+		uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_event);
+	}
+	return c;
+fail:
+	for (int k = 0; k < 2; k++) {
+		if (out[k] >= 0)
+			close(out[k]);
+		if (errp[k] >= 0)
+			close(errp[k]);
+	}
+	free(c);
+	return NULL;
+}
+
+void child_kill(struct child *c, int sig)
+{
+	if (c && !c->exited)
+		kill(-c->pid, sig);
+}
+
+void child_free(struct child *c)
+{
+	if (!c)
+		return;
+	c->freed = 1;
+	if (!c->exited) {
+		/* Abandoned while alive: kill it and reap it here. */
+		kill(-c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		c->exited = 1;
+		if (c->pidfd >= 0)
+			close_handle(c, (uv_handle_t *)&c->exit_poll);
+	}
+	for (int k = 0; k < 2; k++)
+		if (c->pipe_open[k]) {
+			c->pipe_open[k] = 0;
+			close_handle(c, (uv_handle_t *)&c->pipe[k]);
+		}
+	close_handle(c, (uv_handle_t *)&c->grace);
+}

@@ -1,0 +1,51 @@
+/*
+ * child: one running job process as the loop sees it — started with
+ * process_spawn, its stdout and stderr read from two pipes, its exit seen
+ * through a pidfd. Shared by triggered runs and continuous jobs.
+ *
+ * The child is done when both have happened (tmux job.c's rule): the
+ * leader was reaped AND both pipes reached end-of-file. When the leader
+ * exits, the rest of its process group is killed, so nothing outlives it;
+ * a process that left the group and holds the pipes open is cut off after
+ * a grace period.
+ */
+#ifndef WEBJOBS_CHILD_H
+#define WEBJOBS_CHILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "joblog.h"
+#include "process.h"
+
+struct child;
+
+struct child_ops {
+	/* Bytes of one stream. */
+	void (*output)(void *arg, enum joblog_stream s, const char *data, size_t len);
+	/* A stream ended (EOF, or cut off after the grace period). */
+	void (*eof)(void *arg, enum joblog_stream s, int cut_off);
+	/* Reaped and both streams ended: wstatus as from waitpid. */
+	void (*done)(void *arg, int wstatus);
+};
+
+/* Starts program/argv/envp/cwd of req (its fds are set here). Returns
+ * NULL with a reason in err when the process could not start. */
+struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
+			  const struct child_ops *ops, void *arg, char *err,
+			  size_t errsz);
+
+pid_t child_pid(const struct child *c);
+/* The start time of the process (/proc), to recognise it after a crash. */
+int64_t child_start_time(const struct child *c);
+/* 1 once the leader was reaped. */
+int child_exited(const struct child *c);
+/* Sends sig to the child's process group while its leader lives. */
+void child_kill(struct child *c, int sig);
+/* Releases the child (after done, or to abandon it: the group is killed
+ * and no callback comes any more). Memory goes when libuv closed all. */
+void child_free(struct child *c);
+
+#endif
