@@ -34,6 +34,8 @@ enum handler {
 	H_DELETE,
 	H_RUN_START,
 	H_PUT_SETTINGS,
+	H_START,
+	H_STOP,
 };
 
 #define NO_AUTH 1u
@@ -58,6 +60,8 @@ static const struct route routes[] = {
 	{ HTTP_POST, "{T}/{name}/run", H_RUN_START, 0 },
 	{ HTTP_PUT, "{T}/{name}/settings", H_PUT_SETTINGS, 0 },
 	{ HTTP_PUT, "{C}/{name}/settings", H_PUT_SETTINGS, 0 },
+	{ HTTP_POST, "{C}/{name}/start", H_START, 0 },
+	{ HTTP_POST, "{C}/{name}/stop", H_STOP, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -333,6 +337,8 @@ static void h_delete(struct call *c)
 	if (home_valid_job_name(name)) {
 		if (c->m.type == JOB_TRIGGERED)
 			runner_kill_job(c->api->runner, name);
+		else
+			supervisor_delete(c->api->supervisor, name);
 		deploy_remove(c->api->home, c->api->loop, c->m.type, name);
 		registry_touch(c->api->registry, c->m.type, name);
 	}
@@ -371,6 +377,21 @@ static void h_put_settings(struct call *c)
 	}
 	registry_touch(c->api->registry, c->m.type, job_name(j));
 	http_reply_empty(c->req, 200);
+}
+
+static void h_start_stop(struct call *c, int enable)
+{
+	struct job *j = find_job(c);
+	int rc;
+
+	if (!j)
+		return;
+	rc = supervisor_set_enabled(c->api->supervisor, j, enable);
+	if (rc < 0)
+		http_reply_error(c->req, 500, "Cannot %s the job: %s", enable ? "start" : "stop",
+				 strerror(-rc));
+	else
+		http_reply_empty(c->req, 200);
 }
 
 static void on_deployed(void *arg, unsigned status, const char *err)
@@ -491,6 +512,12 @@ static void dispatch(struct call *c)
 		break;
 	case H_PUT_SETTINGS:
 		h_put_settings(c);
+		break;
+	case H_START:
+		h_start_stop(c, 1);
+		break;
+	case H_STOP:
+		h_start_stop(c, 0);
 		break;
 	}
 }

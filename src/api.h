@@ -14,6 +14,7 @@
 #include "http.h"
 #include "registry.h"
 #include "run.h"
+#include "supervisor.h"
 
 struct api {
 	uv_loop_t *loop;
@@ -21,6 +22,7 @@ struct api {
 	struct registry *registry;
 	struct auth *auth;
 	struct runner *runner;
+	struct supervisor *supervisor;
 	const struct hostcfg_watch *cfg;
 };
 

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,5 +239,43 @@ out:
 		close(in);
 	if (out >= 0)
 		close(out);
+	return rc;
+}
+
+int files_refresh_copy(const char *src, const char *dst)
+{
+	char tmp[PATH_MAX], *parent;
+	int rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", dst) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	files_remove_tree(AT_FDCWD, tmp);
+	parent = strdup(dst);
+	if (!parent)
+		return -ENOMEM;
+	if (strrchr(parent, '/'))
+		*strrchr(parent, '/') = '\0';
+	/* mkdir -p of the parent, one component at a time. */
+	for (char *p = parent + 1; *parent && rc == 0; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+				rc = -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	free(parent);
+	if (rc == 0)
+		rc = files_copy_tree(AT_FDCWD, src, AT_FDCWD, tmp);
+	if (rc == 0)
+		rc = files_remove_tree(AT_FDCWD, dst);
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = -errno;
+	if (rc < 0)
+		files_remove_tree(AT_FDCWD, tmp);
 	return rc;
 }

@@ -41,6 +41,7 @@ struct job {
 	char *error;       /* NULL or a text */
 	int disabled;
 	unsigned bin_gen, copy_gen;
+	uint64_t content_sig;  /* what bin_gen counts changes of */
 	/* data */
 	int using_sdk;
 	int has_sched_log;
@@ -111,6 +112,7 @@ const json_t *job_settings(const struct job *j) { return j->settings; }
 const struct script_host *job_host(const struct job *j) { return j->host; }
 const char *job_run_command(const struct job *j) { return j->run_command; }
 unsigned job_bin_gen(const struct job *j) { return j->bin_gen; }
+int job_disabled(const struct job *j) { return j->disabled; }
 unsigned job_copy_gen(const struct job *j) { return j->copy_gen; }
 void job_set_copy_gen(struct job *j, unsigned gen) { j->copy_gen = gen; }
 
@@ -264,6 +266,34 @@ int job_probe(int dfd, char *run_command, size_t size)
 	return n < 0 ? n : found;
 }
 
+/* Bumps bin_gen when the job's content differs from the last scan: the
+ * job folder's inode (a deploy swaps it), the script, its size and mtime,
+ * and settings.job. */
+static void update_gen(struct job *j, const struct home *h, int sfd)
+{
+	struct stat jst = { 0 }, sst = { 0 };
+	char *settings = json_dumps(j->settings, JSON_COMPACT);
+	const char *file = j->run_command ? strrchr(j->run_command, '/') : NULL;
+	uint64_t sig[6];
+	uint64_t v;
+
+	fstatat(h->jobs_fd[j->type], j->name, &jst, AT_SYMLINK_NOFOLLOW);
+	if (j->run_command)
+		fstatat(sfd, file ? file + 1 : j->run_command, &sst, 0);
+	sig[0] = jst.st_ino;
+	sig[1] = (uint64_t)sst.st_size;
+	sig[2] = (uint64_t)sst.st_mtim.tv_sec * 1000000000u + (uint64_t)sst.st_mtim.tv_nsec;
+	sig[3] = j->run_command ? job_hash_bytes(j->run_command, strlen(j->run_command)) : 0;
+	sig[4] = settings ? job_hash_bytes(settings, strlen(settings)) : 0;
+	sig[5] = j->error ? job_hash_bytes(j->error, strlen(j->error)) : 0;
+	free(settings);
+	v = job_hash_bytes(sig, sizeof(sig));
+	if (v != j->content_sig || j->bin_gen == 0) {
+		j->content_sig = v;
+		j->bin_gen++;
+	}
+}
+
 int job_scan_bin(struct job *j, const struct home *h)
 {
 	char dir[PATH_MAX];
@@ -271,7 +301,6 @@ int job_scan_bin(struct job *j, const struct home *h)
 	int dfd, n;
 
 	j->body_valid = 0;
-	j->bin_gen++;
 	dfd = openat(h->jobs_fd[j->type], j->name,
 		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
@@ -297,6 +326,7 @@ int job_scan_bin(struct job *j, const struct home *h)
 	read_settings(j, dfd);
 	j->disabled = faccessat(dfd, "disable.job", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	files_free_names(names, n < 0 ? 0 : n);
+	update_gen(j, h, dfd);
 	close(dfd);
 	return 1;
 }

@@ -53,9 +53,14 @@ const json_t *job_settings(const struct job *j);
 const struct script_host *job_host(const struct job *j);
 const char *job_run_command(const struct job *j);
 
-/* Counts re-reads of the binaries folder: a working copy made at one
- * count is stale at another. The copy's count is kept here too. */
+/* Counts changes of the job's content (a deploy, settings.job, the script
+ * file, the script folder): a working copy or a process started at one
+ * count is stale at another. Toggling disable.job is not a change. The
+ * copy's count is kept here too. */
 unsigned job_bin_gen(const struct job *j);
+
+/* 1 when disable.job is in the script folder. */
+int job_disabled(const struct job *j);
 unsigned job_copy_gen(const struct job *j);
 void job_set_copy_gen(struct job *j, unsigned gen);
 

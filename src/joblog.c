@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -36,6 +37,10 @@ struct joblog {
 	char prefix[48];
 	size_t prefix_len;
 	struct stream s[2];
+	char *main_name;
+	char *prev_name;  /* roll-over target, or NULL */
+	int64_t max_size;
+	int64_t size;     /* of the main file, as far as we know */
 	char *buf[2];
 	size_t blen[2], bcap[2];
 	int error;
@@ -70,11 +75,41 @@ struct joblog *joblog_open(int dfd, const char *main_name,
 	l->dfd = dup(dfd);
 	l->fd[0] = openat(dfd, main_name,
 			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (l->dfd < 0 || l->fd[0] < 0 || (err_name && !(l->err_name = strdup(err_name)))) {
+	l->main_name = strdup(main_name);
+	if (l->dfd < 0 || l->fd[0] < 0 || !l->main_name ||
+	    (err_name && !(l->err_name = strdup(err_name)))) {
 		joblog_close(l);
 		return NULL;
 	}
 	return l;
+}
+
+void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max)
+{
+	struct stat st;
+
+	if (!l)
+		return;
+	free(l->prev_name);
+	l->prev_name = prev_name && max > 0 ? strdup(prev_name) : NULL;
+	l->max_size = max;
+	l->size = fstat(l->fd[0], &st) == 0 ? st.st_size : 0;
+}
+
+/* Moves the main file to the previous-log name and starts a new one. */
+static void roll_over(struct joblog *l)
+{
+	int fd;
+
+	if (renameat(l->dfd, l->main_name, l->dfd, l->prev_name) < 0)
+		return;
+	fd = openat(l->dfd, l->main_name,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	close(l->fd[0]);
+	l->fd[0] = fd;
+	l->size = 0;
 }
 
 /* Writes out the assembled buffers. */
@@ -92,6 +127,11 @@ static void flush(struct joblog *l)
 		rc = l->fd[k] >= 0 ? files_write_all(l->fd[k], l->buf[k], l->blen[k]) : -errno;
 		if (rc < 0 && !l->error)
 			l->error = rc;
+		if (k == 0 && rc == 0) {
+			l->size += (int64_t)l->blen[k];
+			if (l->prev_name && l->size > l->max_size)
+				roll_over(l);
+		}
 		l->blen[k] = 0;
 	}
 }
@@ -277,5 +317,7 @@ void joblog_close(struct joblog *l)
 	if (l->dfd >= 0)
 		close(l->dfd);
 	free(l->err_name);
+	free(l->main_name);
+	free(l->prev_name);
 	free(l);
 }

@@ -24,6 +24,11 @@ struct joblog *joblog_open(int dfd, const char *main_name,
 			   const char *err_name, const char *inst);
 void joblog_close(struct joblog *l);
 
+/* Rolls the main file over to prev_name (replacing it) whenever it passes
+ * max bytes (SPEC 6: job_log.txt to job_prev_log.txt); 0 turns it off.
+ * No line is dropped: a roll-over happens between lines. */
+void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max);
+
 /* The writers below accept a NULL log and do nothing. */
 
 /* A system line: "SYS INFO" or, with is_error, "SYS ERR ". */

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		  size_t errsz)
@@ -51,6 +54,95 @@ int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		return -rc;
 	}
 	return 0;
+}
+
+extern char **environ;
+
+/* 1 when entry e ("NAME=value") names one of names; a name ending in '_'
+ * is a prefix. */
+static int named(const char *e, const char *const *names)
+{
+	for (; *names; names++) {
+		size_t len = strlen(*names);
+
+		if (strncmp(e, *names, len) == 0 &&
+		    (e[len] == '=' || (*names)[len - 1] == '_'))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when e names the same variable as one of adds. */
+static int added(const char *e, char *const *adds)
+{
+	size_t len = strcspn(e, "=");
+
+	for (; *adds; adds++)
+		if (strncmp(*adds, e, len) == 0 && (*adds)[len] == '=')
+			return 1;
+	return 0;
+}
+
+char **process_env(char *const *adds)
+{
+	static const char *const dropped[] = {
+		/* credentials and the host's own plumbing */
+		"WEBJOBS_PASSWORD", "WEBJOBS_USERNAME", "WEBJOBS_AUTH_FILE",
+		"NOTIFY_SOCKET",
+		/* job variables: only the job's own are passed */
+		"WEBJOBS_NAME", "WEBJOBS_TYPE", "WEBJOBS_PATH", "WEBJOBS_DATA_PATH",
+		"WEBJOBS_RUN_ID", "WEBJOBS_COMMAND_ARGUMENTS", "WEBJOBS_SHUTDOWN_FILE",
+		"WEBJOBS_PORT", "WEBROOT_PATH", "WEBSITE_TRIGGERED_JOB_RUNNING_",
+		"WEBSITE_ALWAYS_ON_JOB_RUNNING_", NULL
+	};
+	size_t n = 0, cap = 1;
+	char **env;
+
+	for (char **e = environ; *e; e++)
+		cap++;
+	for (char *const *a = adds; *a; a++)
+		cap++;
+	env = calloc(cap, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (char **e = environ; *e; e++) {
+		if (named(*e, dropped) || added(*e, adds))
+			continue;
+		if (!(env[n++] = strdup(*e)))
+			goto fail;
+	}
+	for (char *const *a = adds; *a; a++)
+		if (!(env[n++] = strdup(*a)))
+			goto fail;
+	return env;
+fail:
+	process_env_free(env);
+	return NULL;
+}
+
+void process_env_free(char **env)
+{
+	if (!env)
+		return;
+	for (char **p = env; *p; p++)
+		free(*p);
+	free(env);
+}
+
+int process_free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return 0;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
 }
 
 /* Reads /proc/PID/stat and returns a pointer past the ")" of the command

@@ -25,6 +25,16 @@ struct process_req {
 int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		  size_t errsz);
 
+/* The environment of a job (SPEC 5.3): the host's, minus its credentials
+ * and minus every variable that adds (NAME=value strings, NULL-ended)
+ * names or that belongs to another job, plus adds. Returns a new
+ * NULL-terminated array for process_env_free. */
+char **process_env(char *const *adds);
+void process_env_free(char **env);
+
+/* A free TCP port on the loopback interface (for WEBJOBS_PORT), or 0. */
+int process_free_port(void);
+
 /* The start time of a process (field 22 of /proc/PID/stat), or -1. Used
  * with the pid to tell a process from a later one with a recycled pid. */
 int64_t process_start_time(pid_t pid);

@@ -71,6 +71,8 @@ struct registry {
 	int parent_wd[2];  /* the folders holding the type folders */
 	int type_gone[2][2];
 	int rescan_all;
+	registry_listener listener;
+	void *listener_arg;
 };
 
 /* ---- the wd -> entry map ---- */
@@ -265,9 +267,31 @@ static void entry_remove(struct registry *r, struct entry *e)
 	free(e);
 }
 
-/* Re-reads a dirty entry and re-arms its watches. Returns 0 when the entry
- * was removed (its folder is gone). */
+void registry_listen(struct registry *r, registry_listener fn, void *arg)
+{
+	r->listener = fn;
+	r->listener_arg = arg;
+}
+
+static int entry_refresh_files(struct registry *r, struct entry *e);
+
+/* Re-reads a dirty entry, re-arms its watches and tells the listener.
+ * Returns 0 when the entry was removed (its folder is gone). */
 static int entry_refresh(struct registry *r, struct entry *e)
+{
+	int bin = e->bin_dirty, alive;
+	enum job_type type = e->type;
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s", job_name(e->job));
+	alive = entry_refresh_files(r, e);
+	if (bin && r->listener)
+		r->listener(r->listener_arg, type, name,
+			    alive && job_listed(e->job) ? e->job : NULL);
+	return alive;
+}
+
+static int entry_refresh_files(struct registry *r, struct entry *e)
 {
 	struct home *h = r->h;
 	struct job *j = e->job;

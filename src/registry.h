@@ -18,6 +18,14 @@ struct registry;
 /* Creates the registry and reads every job. Returns NULL on failure. */
 struct registry *registry_new(uv_loop_t *loop, struct home *h);
 
+/* Called after a job was re-read: j is NULL when the job is gone or not
+ * listed (no runnable script). */
+typedef void (*registry_listener)(void *arg, enum job_type t, const char *name,
+				  struct job *j);
+
+/* Sets the one listener (the supervisor of continuous jobs). */
+void registry_listen(struct registry *r, registry_listener fn, void *arg);
+
 /* Stops watching; the registry is freed once its handles are closed. */
 void registry_close(struct registry *r);
 

@@ -281,78 +281,31 @@ static void on_idle_check(uv_timer_t *t)
 
 /* ---- starting the process ---- */
 
-/* 1 when the environment entry e names a variable of the list. */
-static int named(const char *e, const char *const *names)
-{
-	for (; *names; names++) {
-		size_t len = strlen(*names);
-
-		if (strncmp(e, *names, len) == 0 &&
-		    (e[len] == '=' || (*names)[len - 1] == '_'))
-			return 1;
-	}
-	return 0;
-}
-
-/* The environment of SPEC 5.3: the host's, minus its credentials and the
- * variables set here, plus ours. */
+/* The environment of SPEC 5.3 for this run. */
 static char **build_env(struct run *r)
 {
-	static const char *const dropped[] = {
-		/* credentials and the host's own plumbing */
-		"WEBJOBS_PASSWORD", "WEBJOBS_USERNAME", "WEBJOBS_AUTH_FILE",
-		"NOTIFY_SOCKET",
-		/* set below */
-		"WEBJOBS_NAME", "WEBJOBS_TYPE", "WEBJOBS_PATH", "WEBJOBS_DATA_PATH",
-		"WEBJOBS_RUN_ID", "WEBJOBS_COMMAND_ARGUMENTS", "WEBJOBS_SHUTDOWN_FILE",
-		"WEBJOBS_PORT", "WEBROOT_PATH", "WEBSITE_TRIGGERED_JOB_RUNNING_",
-		"WEBSITE_ALWAYS_ON_JOB_RUNNING_", NULL
-	};
 	struct runner *rn = r->rn;
-	size_t n = 0, cap = 16;
-	char **env;
+	char *adds[10] = { 0 };
+	char **env = NULL;
+	int n = 0;
 
-	for (char **e = environ; *e; e++)
-		cap++;
-	env = calloc(cap, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (char **e = environ; *e; e++) {
-		if (named(*e, dropped))
-			continue;
-		if (!(env[n] = strdup(*e)))
-			goto fail;
-		n++;
-	}
-	if (asprintf(&env[n++], "WEBJOBS_NAME=%s", r->name) < 0 ||
-	    asprintf(&env[n++], "WEBJOBS_TYPE=triggered") < 0 ||
-	    asprintf(&env[n++], "WEBJOBS_PATH=%s", r->work_root) < 0 ||
-	    asprintf(&env[n++], "WEBJOBS_DATA_PATH=%s/%s/%s", rn->c.home->root,
-		     rn->c.home->data_rel[JOB_TRIGGERED], r->name) < 0 ||
-	    asprintf(&env[n++], "WEBJOBS_RUN_ID=%s", r->id) < 0 ||
-	    asprintf(&env[n++], "WEBJOBS_COMMAND_ARGUMENTS=%s",
-		     r->rec.arguments ? r->rec.arguments : "") < 0 ||
-	    asprintf(&env[n++], "WEBJOBS_SHUTDOWN_FILE=%s", r->shutdown_file) < 0 ||
-	    asprintf(&env[n++], "WEBROOT_PATH=%s/site/wwwroot", rn->c.home->root) < 0 ||
-	    asprintf(&env[n++], "WEBSITE_TRIGGERED_JOB_RUNNING_%s=true", r->name) < 0) {
-		env[n - 1] = NULL;
-		goto fail;
-	}
+	if (asprintf(&adds[n++], "WEBJOBS_NAME=%s", r->name) >= 0 &&
+	    asprintf(&adds[n++], "WEBJOBS_TYPE=triggered") >= 0 &&
+	    asprintf(&adds[n++], "WEBJOBS_PATH=%s", r->work_root) >= 0 &&
+	    asprintf(&adds[n++], "WEBJOBS_DATA_PATH=%s/%s/%s", rn->c.home->root,
+		     rn->c.home->data_rel[JOB_TRIGGERED], r->name) >= 0 &&
+	    asprintf(&adds[n++], "WEBJOBS_RUN_ID=%s", r->id) >= 0 &&
+	    asprintf(&adds[n++], "WEBJOBS_COMMAND_ARGUMENTS=%s",
+		     r->rec.arguments ? r->rec.arguments : "") >= 0 &&
+	    asprintf(&adds[n++], "WEBJOBS_SHUTDOWN_FILE=%s", r->shutdown_file) >= 0 &&
+	    asprintf(&adds[n++], "WEBROOT_PATH=%s/site/wwwroot", rn->c.home->root) >= 0 &&
+	    asprintf(&adds[n++], "WEBSITE_TRIGGERED_JOB_RUNNING_%s=true", r->name) >= 0)
+		env = process_env(adds);
+	else
+		adds[n - 1] = NULL;
+	for (int i = 0; i < n; i++)
+		free(adds[i]);
 	return env;
-fail:
-	for (size_t i = 0; i < n; i++)
-		free(env[i]);
-	free(env);
-	return NULL;
-}
-
-static void free_strv(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
 }
 
 static void spawn_run(struct run *r)
@@ -418,7 +371,7 @@ out:
 	free(cwd);
 	free(argv);
 	args_free(words);
-	free_strv(env);
+	process_env_free(env);
 }
 
 /* ---- the working copy (SPEC 8.3) ---- */
@@ -426,21 +379,8 @@ out:
 static void work_copy(uv_work_t *w)
 {
 	struct run *r = w->data;
-	char tmp[PATH_MAX];
-	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.new", r->work_root);
-	files_remove_tree(AT_FDCWD, tmp);
-	rc = home_mkdirs(AT_FDCWD, r->work_root);
-	if (rc == 0)
-		rc = files_remove_tree(AT_FDCWD, r->work_root);
-	if (rc == 0)
-		rc = files_copy_tree(AT_FDCWD, r->bin_root, AT_FDCWD, tmp);
-	if (rc == 0 && rename(tmp, r->work_root) < 0)
-		rc = -errno;
-	if (rc < 0)
-		files_remove_tree(AT_FDCWD, tmp);
-	r->copy_rc = rc;
+	r->copy_rc = files_refresh_copy(r->bin_root, r->work_root);
 }
 
 static void after_copy(uv_work_t *w, int status)

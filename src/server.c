@@ -27,6 +27,7 @@
 #include "options.h"
 #include "registry.h"
 #include "run.h"
+#include "supervisor.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -36,17 +37,22 @@ struct server {
 	struct registry *registry;
 	struct hostcfg_watch *cfg;
 	struct runner *runner;
+	struct supervisor *supervisor;
+	int pending_stops;
 	struct http_server *http;
 	struct api api;
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 };
 
-/* The last step of a shutdown: every run has ended. */
+/* The last step of a shutdown: every run and every continuous job has
+ * ended. */
 static void on_runs_stopped(void *arg)
 {
 	struct server *s = arg;
 
+	if (--s->pending_stops > 0)
+		return;
 	registry_close(s->registry);
 	s->registry = NULL;
 	hostcfg_watch_close(s->cfg);
@@ -67,7 +73,18 @@ static void stop(struct server *s)
 	log_info("shutting down");
 	http_server_stop(s->http);
 	s->http = NULL;
+	s->pending_stops = 2;
 	runner_shutdown(s->runner, on_runs_stopped, s);
+	supervisor_shutdown(s->supervisor, on_runs_stopped, s);
+}
+
+static void on_settings_changed(void *arg, const struct hostcfg *old)
+{
+	struct server *s = arg;
+
+	(void)old;
+	if (s->supervisor && !s->stopping)
+		supervisor_host_changed(s->supervisor);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -146,7 +163,7 @@ int server_main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot watch the home's folders");
 		goto fail_auth;
 	}
-	s.cfg = hostcfg_watch_start(s.loop, s.home.root, NULL, NULL);
+	s.cfg = hostcfg_watch_start(s.loop, s.home.root, on_settings_changed, &s);
 	{
 		struct runner_config rcfg = { &s.home, s.registry, s.cfg,
 					    s.opt.instance_id, s.opt.temp };
@@ -158,11 +175,22 @@ int server_main(int argc, char **argv)
 		goto fail_auth;
 	}
 	runner_recover(s.runner);
+	{
+		struct supervisor_config scfg = { &s.home, s.registry, s.cfg,
+						  s.opt.instance_id, s.opt.temp };
+
+		s.supervisor = supervisor_new(s.loop, &scfg);
+	}
+	if (!s.supervisor) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail_auth;
+	}
 	s.api.loop = s.loop;
 	s.api.home = &s.home;
 	s.api.registry = s.registry;
 	s.api.auth = s.auth;
 	s.api.runner = s.runner;
+	s.api.supervisor = s.supervisor;
 	s.api.cfg = s.cfg;
 	hd = api_handlers(&s.api);
 	hc.listen = s.opt.listen;
@@ -195,6 +223,7 @@ int server_main(int argc, char **argv)
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	rc = 0;
 	runner_free(s.runner);
+	supervisor_free(s.supervisor);
 	uv_loop_close(s.loop);
 	auth_free(s.auth);
 	home_close(&s.home);
