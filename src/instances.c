@@ -15,9 +15,12 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_INSTANCES 256
+#define DEAD_AFTER_S 60
 
 int instance_id_valid(const char *id)
 {
@@ -109,7 +112,14 @@ int instances_read(int dfd, struct instance_status **out)
 		sfd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (sfd < 0)
 			continue;
-		if (live(sfd) && read_status(sfd, s.status, sizeof(s.status)) == 0) {
+		if (!live(sfd)) {
+			/* A dead instance's file: ignored, and removed once it is
+			 * old enough not to be one just being created. */
+			struct stat st;
+
+			if (fstat(sfd, &st) == 0 && time(NULL) - st.st_mtime > DEAD_AFTER_S)
+				unlinkat(dfd, de->d_name, 0);
+		} else if (read_status(sfd, s.status, sizeof(s.status)) == 0) {
 			struct instance_status *nv = realloc(v, sizeof(*v) * (size_t)(n + 1));
 
 			if (!nv) {

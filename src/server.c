@@ -163,35 +163,12 @@ int server_main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot watch the home's folders");
 		goto fail_auth;
 	}
-	s.cfg = hostcfg_watch_start(s.loop, s.home.root, on_settings_changed, &s);
-	{
-		struct runner_config rcfg = { &s.home, s.registry, s.cfg,
-					    s.opt.instance_id, s.opt.temp };
-
-		s.runner = s.cfg ? runner_new(s.loop, &rcfg) : NULL;
-	}
-	if (!s.runner) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail_auth;
-	}
-	runner_recover(s.runner);
-	{
-		struct supervisor_config scfg = { &s.home, s.registry, s.cfg,
-						  s.opt.instance_id, s.opt.temp };
-
-		s.supervisor = supervisor_new(s.loop, &scfg);
-	}
-	if (!s.supervisor) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail_auth;
-	}
+	/* The listener first: a port in use must fail before any job starts.
+	 * No request is handled before uv_run, when everything is in place. */
 	s.api.loop = s.loop;
 	s.api.home = &s.home;
 	s.api.registry = s.registry;
 	s.api.auth = s.auth;
-	s.api.runner = s.runner;
-	s.api.supervisor = s.supervisor;
-	s.api.cfg = s.cfg;
 	hd = api_handlers(&s.api);
 	hc.listen = s.opt.listen;
 	hc.max_connections = (unsigned)s.opt.max_connections;
@@ -201,11 +178,29 @@ int server_main(int argc, char **argv)
 	hc.tls_key = s.opt.tls_key;
 	if (http_server_start(&s.http, s.loop, &hc, &hd, err, sizeof(err)) < 0) {
 		registry_close(s.registry);
-		hostcfg_watch_close(s.cfg);
 		uv_run(s.loop, UV_RUN_DEFAULT);
-		runner_free(s.runner);
 		goto fail_auth;
 	}
+	s.cfg = hostcfg_watch_start(s.loop, s.home.root, on_settings_changed, &s);
+	{
+		struct runner_config rcfg = { &s.home, s.registry, s.cfg,
+					      s.opt.instance_id, s.opt.temp };
+		struct supervisor_config scfg = { &s.home, s.registry, s.cfg,
+						  s.opt.instance_id, s.opt.temp };
+
+		s.runner = s.cfg ? runner_new(s.loop, &rcfg) : NULL;
+		if (s.runner)
+			runner_recover(s.runner);
+		s.supervisor = s.runner ? supervisor_new(s.loop, &scfg) : NULL;
+	}
+	if (!s.supervisor) {
+		/* Out of memory at start-up: nothing can run; give up. */
+		fprintf(stderr, "webjobs: out of memory\n");
+		exit(2);
+	}
+	s.api.runner = s.runner;
+	s.api.supervisor = s.supervisor;
+	s.api.cfg = s.cfg;
 	uv_signal_init(s.loop, &s.sigterm);
 	uv_signal_init(s.loop, &s.sigint);
 	uv_signal_init(s.loop, &s.sighup);

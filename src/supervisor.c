@@ -588,6 +588,11 @@ static void reconcile(struct supervisor *s, const char *name, struct job *j, int
 		v = add(s, name);
 		if (!v)
 			return;
+		if (!wanted(v, j)) {
+			/* Publish this instance's view of a job it will not run. */
+			set_state(v, S_STOPPED);
+			return;
+		}
 	}
 	if (!wanted(v, j)) {
 		dispatch(v, s->shutting ? E_SHUTDOWN : E_STOP);

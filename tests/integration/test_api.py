@@ -1,5 +1,6 @@
 """The read endpoints of SPEC 3-4: shapes, field order, families, errors."""
 import json
+import os
 import time
 
 from conftest import HeldLock, wait_for
@@ -59,13 +60,13 @@ def test_triggered_job_exact_bytes(make_host):
 
 def test_continuous_job_exact_bytes(make_host):
     h = make_host()
-    h.add_job("continuous", "daemon", files={"run.py": "print(1)\n"})
+    h.add_job("continuous", "daemon", files={"run.py": "print(1)\n", "disable.job": ""})
     h.start()
     p = h.prefix
     r = h.get("/api/continuouswebjobs/daemon")
     assert r.status == 200
     assert r.text() == (
-        f'{{"status":"Initializing","detailed_status":"",'
+        f'{{"status":"Stopped","detailed_status":"test-inst - Stopped\\n",'
         f'"log_url":"{p}/vfs/data/jobs/continuous/daemon/job_log.txt",'
         f'"name":"daemon","run_command":"run.py",'
         f'"url":"{p}/api/continuouswebjobs/daemon",'
@@ -75,23 +76,30 @@ def test_continuous_job_exact_bytes(make_host):
 
 def test_continuous_status_from_live_instances(make_host):
     h = make_host()
-    h.add_job("continuous", "d")
+    # This host does not run the job (disabled): it reports it Stopped.
+    h.add_job("continuous", "d", files={"run.sh": "x", "disable.job": ""})
     data = h.data_dir("continuous", "d")
     data.mkdir(parents=True)
-    (data / "status_b-inst").write_text('{"Status":"Running"}')
-    (data / "status_a-inst").write_text('{"Status":"InactiveInstance"}')
+    (data / "status_y-inst").write_text('{"Status":"Running"}')
+    (data / "status_x-inst").write_text('{"Status":"InactiveInstance"}')
     (data / "status_dead").write_text('{"Status":"Stopped"}')
-    la = HeldLock(data / "status_a-inst", shared=True)
-    lb = HeldLock(data / "status_b-inst", shared=True)
+    (data / "status_olddead").write_text('{"Status":"Running"}')
+    os.utime(data / "status_olddead", (time.time() - 3600, time.time() - 3600))
+    la = HeldLock(data / "status_x-inst", shared=True)
+    lb = HeldLock(data / "status_y-inst", shared=True)
     try:
         h.start()
         j = h.get("/api/continuouswebjobs/d").json()
         assert j["status"] == "Running"
-        assert j["detailed_status"] == "a-inst - InactiveInstance\nb-inst - Running\n"
+        assert j["detailed_status"] == ("test-inst - Stopped\nx-inst - InactiveInstance\n"
+                                        "y-inst - Running\n")
         lb.release()
         j = h.get("/api/continuouswebjobs/d").json()
-        assert j["status"] == "InactiveInstance"
-        assert j["detailed_status"] == "a-inst - InactiveInstance\n"
+        assert j["status"] == "Stopped"
+        assert j["detailed_status"] == "test-inst - Stopped\nx-inst - InactiveInstance\n"
+        # Dead files are ignored; an old one is removed, a fresh one kept.
+        assert not (data / "status_olddead").exists()
+        assert (data / "status_dead").exists()
     finally:
         la.release()
 

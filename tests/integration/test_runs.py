@@ -392,11 +392,11 @@ def test_idle_timeout(home):
 def alive(pid):
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        # A zombie waiting for its parent counts as gone.
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # gone, or going while we read (ESRCH)
         return False
-    # A zombie waiting for its parent counts as gone.
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_background_grandchild_killed(host, tmp_path):
