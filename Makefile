@@ -82,6 +82,7 @@ bench: build/webjobs
 	@scripts/install-deps --bench
 	@bench/api
 	@bench/runs
+	@bench/continuous
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs

@@ -42,6 +42,9 @@
 #define LONG_RUN_MS (120 * 1000)
 #define DEFAULT_STOP_WAIT 5
 #define INSTANCE_NAME_MAX (INSTANCE_ID_MAX + 8)
+/* Spawns per turn of the loop: a restart storm of thousands of jobs must
+ * not keep the loop from serving requests for seconds. */
+#define SPAWNS_PER_TURN 64
 
 enum state { S_STOPPED, S_INACTIVE, S_STARTING, S_RUNNING, S_PENDING, S_STOPPING, S_COUNT };
 enum event { E_START, E_STOP, E_EXIT, E_TIMER, E_CHANGED, E_DELETED, E_SHUTDOWN, E_COUNT };
@@ -53,6 +56,8 @@ static const char *const status_names[S_COUNT] = {
 struct sv {
 	struct supervisor *s;
 	struct sv *next;
+	struct sv *qnext;      /* in the spawn queue */
+	int queued;
 	char *name;
 	enum state state;
 	int deferred;          /* an event that came while STARTING, or -1 */
@@ -79,6 +84,8 @@ struct supervisor {
 	uv_loop_t *loop;
 	struct supervisor_config c;
 	struct sv *jobs;
+	struct sv *qhead, *qtail; /* jobs waiting for their spawn */
+	uv_idle_t idle;
 	int shutting;
 	void (*done)(void *);
 	void *done_arg;
@@ -263,23 +270,88 @@ static void work_copy(uv_work_t *w)
 	v->copy_rc = files_refresh_copy(v->bin_root, v->work_root);
 }
 
-static void after_copy(uv_work_t *w, int status)
+/* Spawns, then replays an event that came while the job was starting. */
+static void start_process(struct sv *v)
 {
-	struct sv *v = w->data;
 	int deferred = v->deferred;
 
 	v->deferred = -1;
+	spawn(v);
+	if (deferred >= 0)
+		dispatch(v, (enum event)deferred);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	struct supervisor *s = h->data;
+
+	for (int k = 0; k < SPAWNS_PER_TURN && s->qhead; k++) {
+		struct sv *v = s->qhead;
+
+		s->qhead = v->qnext;
+		if (!s->qhead)
+			s->qtail = NULL;
+		v->queued = 0;
+		v->qnext = NULL;
+		start_process(v);
+	}
+	if (!s->qhead)
+		uv_idle_stop(h);
+}
+
+static void queue_spawn(struct sv *v)
+{
+	struct supervisor *s = v->s;
+
+	if (v->queued)
+		return;
+	v->queued = 1;
+	if (s->qtail)
+		s->qtail->qnext = v;
+	else
+		s->qhead = v;
+	s->qtail = v;
+	uv_idle_start(&s->idle, on_idle);
+}
+
+static void unqueue(struct sv *v)
+{
+	struct supervisor *s = v->s;
+	struct sv *prev = NULL;
+
+	if (!v->queued)
+		return;
+	for (struct sv *q = s->qhead; q; prev = q, q = q->qnext)
+		if (q == v) {
+			if (prev)
+				prev->qnext = v->qnext;
+			else
+				s->qhead = v->qnext;
+			if (s->qtail == v)
+				s->qtail = prev;
+			break;
+		}
+	v->queued = 0;
+}
+
+static void after_copy(uv_work_t *w, int status)
+{
+	struct sv *v = w->data;
+
 	if (status < 0 || v->copy_rc < 0) {
+		int deferred = v->deferred;
+
+		v->deferred = -1;
 		joblog_sys(v->log, 1, "Cannot make the working copy of the job: %s",
 			   strerror(status < 0 ? -status : -v->copy_rc));
 		v->wstatus = 127 << 8;
 		set_state(v, S_RUNNING);
 		dispatch(v, E_EXIT);
-	} else {
-		spawn(v);
+		if (deferred >= 0)
+			dispatch(v, (enum event)deferred);
+		return;
 	}
-	if (deferred >= 0)
-		dispatch(v, (enum event)deferred);
+	queue_spawn(v);
 }
 
 /* ---- actions ---- */
@@ -341,7 +413,7 @@ static void a_begin(struct sv *v)
 		struct stat st;
 
 		if (v->in_place || stat(v->work_root, &st) == 0) {
-			spawn(v);
+			queue_spawn(v);
 			return;
 		}
 	}
@@ -522,6 +594,7 @@ static void sv_free(struct sv *v)
 			*p = v->next;
 			break;
 		}
+	unqueue(v);
 	child_free(v->child);
 	v->child = NULL;
 	release_singleton(v);
@@ -621,6 +694,8 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 		return NULL;
 	s->loop = loop;
 	s->c = *c;
+	uv_idle_init(loop, &s->idle);
+	s->idle.data = s;
 	registry_listen(c->registry, on_registry, s);
 	n = registry_list(c->registry, JOB_CONTINUOUS, &jobs);
 	names = calloc(n + 1, sizeof(*names));
@@ -684,6 +759,7 @@ void supervisor_host_changed(struct supervisor *s)
 static void check_shutdown(struct supervisor *s)
 {
 	if (s->shutting && !s->jobs && s->done) {
+		uv_close((uv_handle_t *)&s->idle, NULL);
 		void (*done)(void *) = s->done;
 
 		s->done = NULL;
