@@ -234,3 +234,24 @@ def test_singleton_across_instances(home, tmp_path):
         for h in hosts:
             if h.proc.poll() is None:
                 assert h.stop() == 0
+
+
+def test_stop_start_reach_other_instances(home):
+    hosts = instances(home, 2)
+    try:
+        deploy(hosts[0], "x", "while true; do sleep 0.2; done\n", kind="continuous")
+
+        def detail():
+            return cjob(hosts[1], "x")["detailed_status"]
+        assert wait_for(lambda: detail() == "inst-0 - Running\ninst-1 - Running\n", timeout=10)
+        assert hosts[0].request("POST", "/api/continuouswebjobs/x/stop").status == 200
+        t0 = time.time()
+        assert wait_for(lambda: detail() == "inst-0 - Stopped\ninst-1 - Stopped\n", timeout=10)
+        # The other instance followed through the shared files; its own
+        # graceful stop adds no more than the job's reaction to SIGTERM.
+        assert time.time() - t0 < 3
+        assert hosts[1].request("POST", "/api/continuouswebjobs/x/start").status == 200
+        assert wait_for(lambda: detail() == "inst-0 - Running\ninst-1 - Running\n", timeout=10)
+    finally:
+        for h in hosts:
+            assert h.stop() == 0
