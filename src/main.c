@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
+#include "cron.h"
 #include "options.h"
 #include "server.h"
 
@@ -30,6 +32,13 @@ static const struct {
 	  "input, in FILE (a --auth-file of serve), or by default in the\n"
 	  "credentials of the home ($WEBJOBS_HOME, else ./webjobs-home).\n"
 	  "Only a yescrypt hash of the password is stored.\n" },
+	{ "cron", "webjobs cron [--tz ZONE] [--from TIME] [-n N] EXPR | webjobs cron --expand EXPR",
+	  "Checks a 6-field cron expression (second minute hour day month weekday)\n"
+	  "and prints its next N (default 5) fire times strictly after TIME (ISO 8601,\n"
+	  "with or without an offset; default now), as local times in ZONE (default\n"
+	  "$WEBSITE_TIME_ZONE, $TZ, else UTC) with their offset. --expand prints the\n"
+	  "expanded form used in run triggers. Exit 2: the expression or an option is\n"
+	  "invalid; exit 1: the expression never fires.\n" },
 	{ "version", "webjobs version", "Prints the version.\n" },
 	{ "help", "webjobs help [SUBCOMMAND]", "Prints help on a subcommand.\n" },
 };
@@ -119,6 +128,83 @@ static int cmd_passwd(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_cron(int argc, char **argv)
+{
+	const char *zone = getenv("WEBSITE_TIME_ZONE"), *from = NULL, *expr = NULL;
+	char err[256], buf[64];
+	long n = 5;
+	int expand = 0;
+	struct cron c;
+	int64_t t;
+
+	if (!zone || !*zone)
+		zone = getenv("TZ");
+	if (!zone)
+		zone = "";
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--tz") == 0 && i + 1 < argc)
+			zone = argv[++i];
+		else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+			from = argv[++i];
+		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			char *end;
+
+			n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 100000) {
+				fprintf(stderr, "webjobs: -n takes a whole number from 1 to 100000\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--expand") == 0)
+			expand = 1;
+		else if (!expr && (argv[i][0] != '-' || argv[i][1] == '\0'))
+			expr = argv[i];
+		else {
+			fprintf(stderr, "webjobs: usage: %s\n", commands[2].synopsis);
+			return 2;
+		}
+	}
+	if (!expr) {
+		fprintf(stderr, "webjobs: usage: %s\n", commands[2].synopsis);
+		return 2;
+	}
+	if (zone[0] == ':')
+		zone++;
+	if (!cron_zone_valid(zone)) {
+		fprintf(stderr, "webjobs: unknown time zone '%s'\n", zone);
+		return 2;
+	}
+	if (cron_parse(expr, &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "webjobs: invalid schedule '%s': %s\n", expr, err);
+		return 2;
+	}
+	if (expand) {
+		cron_expand(&c, buf, sizeof(buf));
+		printf("%s\n", buf);
+		return 0;
+	}
+	if (from) {
+		if (cron_parse_time(zone, from, &t) < 0) {
+			fprintf(stderr, "webjobs: bad --from time '%s' (want 2026-03-08T01:59:00, optionally with Z or +hh:mm)\n",
+				from);
+			return 2;
+		}
+	} else {
+		t = (int64_t)time(NULL);
+	}
+	for (long i = 0; i < n; i++) {
+		if (cron_next(&c, zone, t, &t) < 0) {
+			if (i == 0) {
+				printf("the schedule '%s' never fires\n", expr);
+				return 1;
+			}
+			break;
+		}
+		cron_format_local(zone, t, buf, sizeof(buf));
+		printf("%s\n", buf);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -129,6 +215,8 @@ int main(int argc, char **argv)
 		return server_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "passwd") == 0)
 		return cmd_passwd(argc - 2, argv + 2);
+	if (strcmp(argv[1], "cron") == 0)
+		return cmd_cron(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("webjobs %s\n", WEBJOBS_VERSION);
 		return 0;
