@@ -60,7 +60,7 @@ asan: build/asan/webjobs
 
 build/unit/%: tests/unit/%.c $(ASAN_LIB) $(HDRS)
 	@mkdir -p $(@D)
-	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -Isrc -D_GNU_SOURCE -Wno-missing-prototypes \
+	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -Isrc -D_GNU_SOURCE -DVECTORS=\"tests/unit/cron_vectors.txt\" -Wno-missing-prototypes \
 		-o $@ $< $(ASAN_LIB) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
