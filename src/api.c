@@ -309,7 +309,7 @@ static void h_run_start(struct call *c)
 	args_free(words);
 	if (asprintf(&trigger, "External - %s", ua ? ua : "") < 0)
 		trigger = NULL;
-	rc = trigger ? runner_start(c->api->runner, j, trigger, arguments, id, err,
+	rc = trigger ? runner_start(c->api->runner, j, trigger, arguments, 0, id, err,
 				    sizeof(err))
 		     : -ENOMEM;
 	if (rc == -ESHUTDOWN) {

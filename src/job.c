@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cron.h"
 #include "files.h"
 #include "instances.h"
 #include "log.h"
@@ -41,6 +42,7 @@ struct job {
 	char *error;       /* NULL or a text */
 	int disabled;
 	unsigned bin_gen, copy_gen;
+	int64_t next_run;      /* ticks, 0 when none */
 	uint64_t content_sig;  /* what bin_gen counts changes of */
 	/* data */
 	int using_sdk;
@@ -113,6 +115,13 @@ const struct script_host *job_host(const struct job *j) { return j->host; }
 const char *job_run_command(const struct job *j) { return j->run_command; }
 unsigned job_bin_gen(const struct job *j) { return j->bin_gen; }
 int job_disabled(const struct job *j) { return j->disabled; }
+
+void job_set_next_run(struct job *j, int64_t ticks)
+{
+	if (j->next_run != ticks)
+		j->body_valid = 0;
+	j->next_run = ticks;
+}
 unsigned job_copy_gen(const struct job *j) { return j->copy_gen; }
 void job_set_copy_gen(struct job *j, unsigned gen) { j->copy_gen = gen; }
 
@@ -169,7 +178,25 @@ out:
 	j->error = NULL;
 	json_decref(j->settings);
 	if (obj) {
+		const char *sched = settings_string(obj, "schedule");
+		const char *zone = settings_string(obj, "timezone");
+		struct cron c;
+
 		j->settings = obj;
+		/* A schedule that does not parse is the job's error (SPEC 9.1). */
+		if (j->type == JOB_TRIGGERED && sched &&
+		    cron_parse(sched, &c, err, sizeof(err)) < 0)
+			j->error = strdup(err);
+		else if (j->type == JOB_TRIGGERED && zone && !cron_zone_valid(zone))
+			j->error = strdup("settings.job: unknown time zone in 'timezone'");
+		if (j->error && sched && strncmp(j->error, "settings.job", 12) != 0) {
+			char *e = NULL;
+
+			if (asprintf(&e, "Invalid schedule '%s': %s", sched, j->error) >= 0) {
+				free(j->error);
+				j->error = e;
+			}
+		}
 	} else {
 		j->settings = json_object();
 		j->error = strdup(err);
@@ -553,8 +580,13 @@ static json_t *render(struct job *j, const struct home *h, const char *prefix)
 	json_object_set_new(o, "error", string_or_null(j->error));
 	json_object_set_new(o, "using_sdk", json_boolean(j->using_sdk));
 	json_object_set(o, "settings", j->settings);
-	if (j->type == JOB_TRIGGERED)
-		json_object_set_new(o, "next_run", json_null());
+	if (j->type == JOB_TRIGGERED) {
+		char t[TIME_ISO_MAX];
+
+		if (j->next_run)
+			time_format_iso(j->next_run, t);
+		json_object_set_new(o, "next_run", j->next_run ? json_string(t) : json_null());
+	}
 	return o;
 }
 

@@ -59,6 +59,9 @@ const char *job_run_command(const struct job *j);
  * copy's count is kept here too. */
 unsigned job_bin_gen(const struct job *j);
 
+/* The next scheduled fire (ticks; 0: none), shown as next_run. */
+void job_set_next_run(struct job *j, int64_t ticks);
+
 /* 1 when disable.job is in the script folder. */
 int job_disabled(const struct job *j);
 unsigned job_copy_gen(const struct job *j);

@@ -71,8 +71,9 @@ struct registry {
 	int parent_wd[2];  /* the folders holding the type folders */
 	int type_gone[2][2];
 	int rescan_all;
-	registry_listener listener;
-	void *listener_arg;
+	registry_listener listener[4];
+	void *listener_arg[4];
+	int nlisteners;
 };
 
 /* ---- the wd -> entry map ---- */
@@ -269,8 +270,16 @@ static void entry_remove(struct registry *r, struct entry *e)
 
 void registry_listen(struct registry *r, registry_listener fn, void *arg)
 {
-	r->listener = fn;
-	r->listener_arg = arg;
+	for (int i = 0; i < r->nlisteners; i++)
+		if (r->listener_arg[i] == arg) {
+			/* NULL removes the listener of arg. */
+			r->listener[i] = fn;
+			return;
+		}
+	if (fn && r->nlisteners < 4) {
+		r->listener[r->nlisteners] = fn;
+		r->listener_arg[r->nlisteners++] = arg;
+	}
 }
 
 static int entry_refresh_files(struct registry *r, struct entry *e);
@@ -285,9 +294,10 @@ static int entry_refresh(struct registry *r, struct entry *e)
 
 	snprintf(name, sizeof(name), "%s", job_name(e->job));
 	alive = entry_refresh_files(r, e);
-	if (bin && r->listener)
-		r->listener(r->listener_arg, type, name,
-			    alive && job_listed(e->job) ? e->job : NULL);
+	for (int i = 0; bin && i < r->nlisteners; i++)
+		if (r->listener[i])
+			r->listener[i](r->listener_arg[i], type, name,
+				       alive && job_listed(e->job) ? e->job : NULL);
 	return alive;
 }
 

@@ -23,7 +23,8 @@ struct registry *registry_new(uv_loop_t *loop, struct home *h);
 typedef void (*registry_listener)(void *arg, enum job_type t, const char *name,
 				  struct job *j);
 
-/* Sets the one listener (the supervisor of continuous jobs). */
+/* Adds a listener (up to four: the supervisor, the scheduler); fn NULL
+ * silences the listener registered with arg. */
 void registry_listen(struct registry *r, registry_listener fn, void *arg);
 
 /* Stops watching; the registry is freed once its handles are closed. */

@@ -476,8 +476,8 @@ static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *sta
 }
 
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
-		 const char *arguments, char id[RUN_ID_LEN + 1], char *err,
-		 size_t errsz)
+		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
+		 char *err, size_t errsz)
 {
 	const struct home *h = rn->c.home;
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
@@ -509,6 +509,18 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
 		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
 		goto fail;
+	}
+	if (occurrence) {
+		int64_t t;
+
+		/* Under the lock: has any instance run this tick already? The
+		 * run id is its start to 100 us; the tick is whole seconds. */
+		trim_history(jfd, LLONG_MAX, newest);
+		if (newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence) {
+			rc = -EALREADY;
+			snprintf(err, errsz, "this tick was already run");
+			goto fail;
+		}
 	}
 	trim_history(jfd, cfg->history_size - 1, newest);
 	new_run_id(newest, id, &start);

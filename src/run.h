@@ -30,12 +30,15 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c);
 
 /* Starts a run of job j. The record is durable when this returns; the
  * process starts on a later turn of the loop (after the reply is sent).
- * Returns 0 with the run id in id, -EBUSY when a run holds the lock,
- * -ESHUTDOWN when runs are stopped (WEBJOBS_STOPPED or shutting down), or
- * another negative errno with a reason in err. */
+ * For a scheduled run, occurrence is the tick's time (ticks): under the
+ * lock, a newest run that started at or after it means another instance
+ * ran this tick. Returns 0 with the run id in id, -EBUSY when a run holds
+ * the lock, -EALREADY for a tick already run, -ESHUTDOWN when runs are
+ * stopped (WEBJOBS_STOPPED or shutting down), or another negative errno
+ * with a reason in err. */
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
-		 const char *arguments, char id[RUN_ID_LEN + 1], char *err,
-		 size_t errsz);
+		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
+		 char *err, size_t errsz);
 
 /* Kills this host's run of the named job, if any (the job is being
  * deleted); the run ends Aborted. */

@@ -27,6 +27,7 @@
 #include "options.h"
 #include "registry.h"
 #include "run.h"
+#include "scheduler.h"
 #include "supervisor.h"
 
 struct server {
@@ -38,6 +39,7 @@ struct server {
 	struct hostcfg_watch *cfg;
 	struct runner *runner;
 	struct supervisor *supervisor;
+	struct scheduler *scheduler;
 	int pending_stops;
 	struct http_server *http;
 	struct api api;
@@ -73,6 +75,9 @@ static void stop(struct server *s)
 	log_info("shutting down");
 	http_server_stop(s->http);
 	s->http = NULL;
+	/* Stop scheduling first (SPEC 5.5), then the runs and the jobs. */
+	scheduler_close(s->scheduler);
+	s->scheduler = NULL;
 	s->pending_stops = 2;
 	runner_shutdown(s->runner, on_runs_stopped, s);
 	supervisor_shutdown(s->supervisor, on_runs_stopped, s);
@@ -85,6 +90,8 @@ static void on_settings_changed(void *arg, const struct hostcfg *old)
 	(void)old;
 	if (s->supervisor && !s->stopping)
 		supervisor_host_changed(s->supervisor);
+	if (s->scheduler && !s->stopping)
+		scheduler_host_changed(s->scheduler);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -192,6 +199,14 @@ int server_main(int argc, char **argv)
 		if (s.runner)
 			runner_recover(s.runner);
 		s.supervisor = s.runner ? supervisor_new(s.loop, &scfg) : NULL;
+	}
+	if (s.supervisor) {
+		struct scheduler_config kcfg = { &s.home, s.registry, s.cfg, s.runner,
+						 s.opt.instance_id };
+
+		s.scheduler = scheduler_new(s.loop, &kcfg);
+		if (!s.scheduler)
+			s.supervisor = NULL;
 	}
 	if (!s.supervisor) {
 		/* Out of memory at start-up: nothing can run; give up. */

@@ -1,0 +1,457 @@
+/*
+ * scheduler: the schedules of triggered jobs.
+ *
+ * Each scheduled job has an entry with its parsed expression, its zone and
+ * its next fire (Unix seconds). Entries with a next fire sit in a binary
+ * min-heap; one uv_timer is armed for the top, so nothing runs between
+ * fires. The timer counts in monotonic time but fires are wall-clock
+ * instants: on each fire the wall clock is read again, and a fire that is
+ * not due yet (the clock went back) is re-armed (cronie's cron.c rule).
+ */
+#define _GNU_SOURCE
+#include "scheduler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cron.h"
+#include "joblog.h"
+#include "log.h"
+#include "settings.h"
+#include "timefmt.h"
+
+#define MISSED_WINDOW 600       /* seconds: a missed tick this recent fires */
+#define MISSED_COUNT_MAX 100000
+
+struct entry {
+	char *name;
+	char *expr;
+	char zone[128];
+	int own_zone;        /* the job's timezone, not the host's */
+	struct cron cron;
+	char expanded[256];
+	int64_t next;        /* Unix seconds; in the heap when > 0 */
+	int heap;            /* index in the heap, -1 when out */
+};
+
+struct scheduler {
+	uv_loop_t *loop;
+	struct scheduler_config c;
+	uv_timer_t timer;
+	struct entry **v;    /* every entry */
+	size_t n, cap;
+	struct entry **heap;
+	size_t hn;
+	int closing;
+};
+
+/* ---- the heap ---- */
+
+static void heap_swap(struct scheduler *s, size_t a, size_t b)
+{
+	struct entry *t = s->heap[a];
+
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+	s->heap[a]->heap = (int)a;
+	s->heap[b]->heap = (int)b;
+}
+
+static void heap_up(struct scheduler *s, size_t i)
+{
+	while (i > 0 && s->heap[(i - 1) / 2]->next > s->heap[i]->next) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct scheduler *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < s->hn && s->heap[l]->next < s->heap[m]->next)
+			m = l;
+		if (r < s->hn && s->heap[r]->next < s->heap[m]->next)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct scheduler *s, struct entry *e)
+{
+	size_t i = (size_t)e->heap;
+
+	if (e->heap < 0)
+		return;
+	s->hn--;
+	if (i != s->hn) {
+		s->heap[i] = s->heap[s->hn];
+		s->heap[i]->heap = (int)i;
+		heap_down(s, i);
+		heap_up(s, i);
+	}
+	e->heap = -1;
+}
+
+static void heap_add(struct scheduler *s, struct entry *e)
+{
+	s->heap[s->hn] = e;
+	e->heap = (int)s->hn++;
+	heap_up(s, (size_t)e->heap);
+}
+
+/* ---- the scheduler log ---- */
+
+static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
+{
+	const struct home *h = s->c.home;
+	char text[1024];
+	struct joblog *l;
+	va_list ap;
+	int dfd;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (home_mkdirs(h->data_fd[JOB_TRIGGERED], name) < 0)
+		return;
+	dfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	l = joblog_open(dfd, "job_scheduler.log", NULL, s->c.instance);
+	joblog_set_rollover(l, "job_scheduler_prev.log", hostcfg_get(s->c.cfg)->log_max_size);
+	joblog_sys(l, is_error, "%s", text);
+	joblog_close(l);
+	close(dfd);
+	registry_touch_data(s->c.registry, JOB_TRIGGERED, name);
+}
+
+/* ---- time ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void arm(struct scheduler *s);
+
+static void publish_next(struct scheduler *s, struct entry *e)
+{
+	struct job *j = registry_find(s->c.registry, JOB_TRIGGERED, e->name);
+
+	if (j)
+		job_set_next_run(j, e->next > 0 ? e->next * TICKS_PER_SEC : 0);
+}
+
+/* The first fire strictly after t, or 0 when it never fires. */
+static int64_t after(struct entry *e, int64_t t)
+{
+	int64_t n;
+
+	return cron_next(&e->cron, e->zone, t, &n) == 0 ? n : 0;
+}
+
+/* Sets the entry's next fire by the rule of SPEC 9.4 from base (the newest
+ * run's start, or now): a missed tick at most 10 minutes old fires now;
+ * older ones are logged and skipped. */
+static void plan(struct scheduler *s, struct entry *e, int64_t base, int log_schedule)
+{
+	int64_t now = now_ms() / 1000, first = after(e, base), t, last = 0;
+	long missed = 0;
+	char when[48], interval[48];
+
+	heap_remove(s, e);
+	e->next = 0;
+	if (!first) {
+		slog(s, e->name, 1, "The schedule '%s' never fires", e->expanded);
+		publish_next(s, e);
+		return;
+	}
+	if (first <= now) {
+		if (now - first <= MISSED_WINDOW) {
+			/* Fire once, at once, for the most recent missed tick. */
+			for (t = first; t && t <= now && missed < MISSED_COUNT_MAX; t = after(e, t))
+				last = t, missed++;
+			e->next = last;
+		} else {
+			for (t = first; t && t <= now && missed < MISSED_COUNT_MAX; t = after(e, t))
+				last = t, missed++;
+			cron_format_local(e->zone, last, when, sizeof(when));
+			slog(s, e->name, 0, "Missed %s%ld schedules, most recent at %s",
+			     missed >= MISSED_COUNT_MAX ? "more than " : "", missed, when);
+			e->next = after(e, now);
+		}
+	} else {
+		e->next = first;
+	}
+	if (log_schedule && e->next) {
+		int64_t wait = e->next * 1000 - now_ms();
+
+		time_format_duration((wait > 0 ? wait : 0) * 10000, interval, sizeof(interval));
+		slog(s, e->name, 0, "Scheduling WebJob with %s next schedule expected in %s",
+		     e->expanded, interval);
+	}
+	if (e->next)
+		heap_add(s, e);
+	publish_next(s, e);
+}
+
+/* ---- firing ---- */
+
+static void fire(struct scheduler *s, struct entry *e)
+{
+	struct job *j;
+	char trigger[300], id[RUN_ID_LEN + 1], err[512], when[48];
+	int64_t occurrence = e->next;
+	int rc;
+
+	if (hostcfg_get(s->c.cfg)->disable_schedule) {
+		cron_format_local(e->zone, occurrence, when, sizeof(when));
+		slog(s, e->name, 0, "Skipped the schedule at %s: schedules are disabled (WEBJOBS_DISABLE_SCHEDULE)",
+		     when);
+		return;
+	}
+	/* A run of another instance may have been written since the last
+	 * event: read the job's runs again. */
+	registry_touch_data(s->c.registry, JOB_TRIGGERED, e->name);
+	j = registry_find(s->c.registry, JOB_TRIGGERED, e->name);
+	if (!j)
+		return;
+	snprintf(trigger, sizeof(trigger), "Schedule - %s", e->expanded);
+	rc = runner_start(s->c.runner, j, trigger, NULL, occurrence * TICKS_PER_SEC, id, err,
+			  sizeof(err));
+	cron_format_local(e->zone, occurrence, when, sizeof(when));
+	if (rc == 0)
+		slog(s, e->name, 0, "WebJob invoked");
+	else if (rc == -EBUSY)
+		slog(s, e->name, 0, "Skipped the schedule at %s: the job is already running", when);
+	else if (rc == -EALREADY)
+		log_debug("schedule of %s at %s: already run by another instance", e->name, when);
+	else if (rc == -ESHUTDOWN)
+		slog(s, e->name, 0, "Skipped the schedule at %s: WebJobs are stopped", when);
+	else
+		slog(s, e->name, 1, "Failed to start the scheduled run at %s: %s", when, err);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct scheduler *s = t->data;
+	int64_t now = now_ms();
+
+	while (s->hn && s->heap[0]->next * 1000 <= now) {
+		struct entry *e = s->heap[0];
+		int64_t n;
+
+		fire(s, e);
+		/* The entry may be gone (the job was deleted meanwhile). */
+		if (s->hn == 0 || s->heap[0] != e)
+			continue;
+		heap_remove(s, e);
+		n = after(e, e->next);
+		/* Ticks missed while the host was busy are not made up. */
+		while (n && n * 1000 <= now - 1000)
+			n = after(e, n);
+		e->next = n;
+		if (n)
+			heap_add(s, e);
+		publish_next(s, e);
+	}
+	arm(s);
+}
+
+static void arm(struct scheduler *s)
+{
+	int64_t wait;
+
+	if (s->closing)
+		return;
+	if (!s->hn) {
+		uv_timer_stop(&s->timer);
+		return;
+	}
+	wait = s->heap[0]->next * 1000 - now_ms();
+	uv_timer_start(&s->timer, on_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
+}
+
+/* ---- entries follow the jobs ---- */
+
+static struct entry *find(struct scheduler *s, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i]->name, name) == 0) {
+			if (idx)
+				*idx = i;
+			return s->v[i];
+		}
+	return NULL;
+}
+
+static void drop(struct scheduler *s, size_t i)
+{
+	struct entry *e = s->v[i];
+
+	heap_remove(s, e);
+	s->v[i] = s->v[--s->n];
+	free(e->name);
+	free(e->expr);
+	free(e);
+}
+
+/* Newest run's start of a job (Unix seconds), or now when it has none. */
+static int64_t base_time(struct job *j)
+{
+	const char *newest = job_newest_run(j);
+	int64_t t;
+
+	if (newest && time_parse_run_id(newest, &t) == 0)
+		return t / TICKS_PER_SEC;
+	return now_ms() / 1000;
+}
+
+static void update(struct scheduler *s, const char *name, struct job *j)
+{
+	const char *expr = j ? settings_string(job_settings(j), "schedule") : NULL;
+	const char *own = j ? settings_string(job_settings(j), "timezone") : NULL;
+	const char *zone = own ? own : hostcfg_get(s->c.cfg)->time_zone;
+	size_t i;
+	struct entry *e = find(s, name, &i);
+	struct cron c;
+	char err[256];
+
+	if (e && expr && strcmp(e->expr, expr) == 0 && strcmp(e->zone, zone) == 0)
+		return; /* unchanged */
+	if (e) {
+		if (j && !expr)
+			slog(s, name, 0, "WebJob schedule removed");
+		drop(s, i);
+		if (j)
+			job_set_next_run(j, 0);
+	}
+	if (!j || !expr)
+		goto out;
+	if (cron_parse(expr, &c, err, sizeof(err)) < 0) {
+		slog(s, name, 1, "Failed to parse the schedule '%s': %s; the job has no schedule",
+		     expr, err);
+		goto out;
+	}
+	if (!cron_zone_valid(zone) || strlen(zone) >= sizeof(e->zone)) {
+		slog(s, name, 1, "Unknown time zone '%s'; the job has no schedule", zone);
+		goto out;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct entry **v = realloc(s->v, cap * sizeof(*v));
+		struct entry **hp = realloc(s->heap, cap * sizeof(*hp));
+
+		if (v)
+			s->v = v;
+		if (hp)
+			s->heap = hp;
+		if (!v || !hp)
+			goto out;
+		s->cap = cap;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->name = strdup(name)) || !(e->expr = strdup(expr))) {
+		if (e)
+			free(e->name);
+		free(e);
+		goto out;
+	}
+	e->heap = -1;
+	e->cron = c;
+	e->own_zone = own != NULL;
+	snprintf(e->zone, sizeof(e->zone), "%s", zone);
+	cron_expand(&c, e->expanded, sizeof(e->expanded));
+	s->v[s->n++] = e;
+	plan(s, e, base_time(j), 1);
+out:
+	arm(s);
+}
+
+static void on_registry(void *arg, enum job_type t, const char *name, struct job *j)
+{
+	if (t == JOB_TRIGGERED)
+		update(arg, name, j);
+}
+
+struct scheduler *scheduler_new(uv_loop_t *loop, const struct scheduler_config *c)
+{
+	struct scheduler *s = calloc(1, sizeof(*s));
+	struct job **jobs;
+	size_t n;
+	char **names;
+
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->c = *c;
+	uv_timer_init(loop, &s->timer);
+	s->timer.data = s;
+	registry_listen(c->registry, on_registry, s);
+	n = registry_list(c->registry, JOB_TRIGGERED, &jobs);
+	names = calloc(n + 1, sizeof(*names));
+	for (size_t i = 0; names && i < n; i++)
+		names[i] = strdup(job_name(jobs[i]));
+	for (size_t i = 0; names && i < n; i++) {
+		if (names[i])
+			update(s, names[i], registry_find(c->registry, JOB_TRIGGERED, names[i]));
+		free(names[i]);
+	}
+	free(names);
+	return s;
+}
+
+void scheduler_host_changed(struct scheduler *s)
+{
+	const char *zone = hostcfg_get(s->c.cfg)->time_zone;
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct entry *e = s->v[i];
+
+		if (!e->own_zone && strcmp(e->zone, zone) != 0) {
+			struct job *j = registry_find(s->c.registry, JOB_TRIGGERED, e->name);
+
+			snprintf(e->zone, sizeof(e->zone), "%s", zone);
+			if (j)
+				plan(s, e, base_time(j), 1);
+		}
+	}
+	arm(s);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct scheduler *s = h->data;
+
+	while (s->n)
+		drop(s, s->n - 1);
+	free(s->v);
+	free(s->heap);
+	free(s);
+}
+
+void scheduler_close(struct scheduler *s)
+{
+	if (!s)
+		return;
+	s->closing = 1;
+	registry_listen(s->c.registry, NULL, s);
+	uv_close((uv_handle_t *)&s->timer, on_closed);
+}
