@@ -1,0 +1,230 @@
+"""Schedules (SPEC 9): firing, changes, errors, the missed-run rule, exactly
+once across instances, and `webjobs cron`."""
+import collections
+import json
+import re
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import BIN, Host, wait_for
+from test_runs import deploy
+
+SCHED_LINE = re.compile(r"^\[\d\d/\d\d/\d{4} \d\d:\d\d:\d\d > [^:]+: (SYS INFO|SYS ERR )\] (.*)$")
+
+
+def sched_log(h, name):
+    p = h.data_dir("triggered", name) / "job_scheduler.log"
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text().splitlines():
+        m = SCHED_LINE.match(line)
+        assert m, line
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+def runs(h, name):
+    return h.get(f"/api/triggeredwebjobs/{name}/history").json()["runs"]
+
+
+def put_settings(h, name, obj):
+    r = h.request("PUT", f"/api/triggeredwebjobs/{name}/settings", body=json.dumps(obj).encode())
+    assert r.status == 200
+
+
+@pytest.fixture
+def host(home):
+    h = Host(home).start()
+    yield h
+    assert h.stop() == 0, h.proc.stderr.read()
+
+
+def test_every_two_seconds(host):
+    deploy(host, "t", "echo tick\n")
+    put_settings(host, "t", {"schedule": "*/2 * * * * *"})
+    assert wait_for(lambda: len(runs(host, "t")) >= 2, timeout=6)
+    rs = runs(host, "t")
+    assert all(r["trigger"] == "Schedule - 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,36,"
+               "38,40,42,44,46,48,50,52,54,56,58 * * * * *" for r in rs)
+    for r in rs:
+        sec = int(r["id"][12:14])
+        assert sec % 2 == 0, r["id"]
+    log = sched_log(host, "t")
+    assert log[0][1].startswith("Scheduling WebJob with 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,"
+                                "30,32,34,36,38,40,42,44,46,48,50,52,54,56,58 * * * * * "
+                                "next schedule expected in 00:00:0")
+    assert ("SYS INFO", "WebJob invoked") in log
+    j = host.get("/api/triggeredwebjobs/t").json()
+    assert j["scheduler_logs_url"] == f"{host.prefix}/vfs/data/jobs/triggered/t/job_scheduler.log"
+    nxt = datetime.strptime(j["next_run"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert timedelta(0) < nxt - datetime.now(timezone.utc) <= timedelta(seconds=2.5)
+    assert nxt.second % 2 == 0
+
+
+def test_change_remove_and_invalid(host):
+    deploy(host, "c", "echo c\n")
+    put_settings(host, "c", {"schedule": "0 0 0 1 1 *"})
+    j = host.get("/api/triggeredwebjobs/c").json()
+    assert j["next_run"].endswith("-01-01T00:00:00Z") and j["error"] is None
+    # A change through the API applies at once.
+    put_settings(host, "c", {"schedule": "* * * * * *"})
+    assert wait_for(lambda: len(runs(host, "c")) >= 1, timeout=3)
+    # Removed: no more runs.
+    put_settings(host, "c", {})
+    time.sleep(0.2)
+    n = len(runs(host, "c"))
+    time.sleep(2.2)
+    assert len(runs(host, "c")) == n
+    assert host.get("/api/triggeredwebjobs/c").json()["next_run"] is None
+    assert ("SYS INFO", "WebJob schedule removed") in sched_log(host, "c")
+    # Invalid: reported, never fires.
+    put_settings(host, "c", {"schedule": "*/0 * * * * *"})
+    j = host.get("/api/triggeredwebjobs/c").json()
+    assert j["error"] == "Invalid schedule '*/0 * * * * *': field 'second': '*/0' has a step of 0"
+    assert j["next_run"] is None
+    time.sleep(1.5)
+    assert len(runs(host, "c")) == n
+    assert any(lvl == "SYS ERR " and "Failed to parse the schedule '*/0 * * * * *'" in t
+               for lvl, t in sched_log(host, "c"))
+    # A schedule that never fires.
+    put_settings(host, "c", {"schedule": "0 0 0 30 2 *"})
+    assert host.get("/api/triggeredwebjobs/c").json()["next_run"] is None
+    assert any("never fires" in t for _, t in sched_log(host, "c"))
+
+
+def test_schedule_in_deployed_zip_and_hand_edit(host):
+    from test_runs import make_zip
+    deploy(host, "z", make_zip({"run.sh": "echo z", "settings.job": '{"schedule": "* * * * * *"}'}),
+           filename="z.zip", zip_=True)
+    assert wait_for(lambda: len(runs(host, "z")) >= 1, timeout=3)
+    deploy(host, "hand", "echo h\n")
+    (host.bin_dir("triggered", "hand") / "settings.job").write_text('{"schedule": "* * * * * *"}')
+    assert wait_for(lambda: len(runs(host, "hand")) >= 1, timeout=3)
+
+
+def test_running_tick_skipped(host):
+    deploy(host, "slow", "sleep 2.5\n")
+    put_settings(host, "slow", {"schedule": "* * * * * *"})
+    assert wait_for(lambda: any("already running" in t for _, t in sched_log(host, "slow")), timeout=5)
+    assert len(runs(host, "slow")) <= 2
+
+
+def test_disable_schedule(home):
+    h = Host(home, env={"WEBJOBS_DISABLE_SCHEDULE": "1"}).start()
+    try:
+        deploy(h, "d", "echo d\n")
+        put_settings(h, "d", {"schedule": "* * * * * *"})
+        time.sleep(2.2)
+        assert runs(h, "d") == []
+        assert any("schedules are disabled" in t for _, t in sched_log(h, "d"))
+    finally:
+        assert h.stop() == 0
+
+
+def old_run(h, name, minutes_ago):
+    t = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    rid = t.strftime("%Y%m%d%H%M%S") + "0000"
+    h.add_run(name, rid, {"Trigger": "x", "Status": "Success",
+                          "StartTime": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "EndTime": t.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return rid
+
+
+def test_missed_run_recent_fires_once(make_host):
+    h = make_host()
+    h.add_job("triggered", "m", settings='{"schedule": "0 * * * * *"}')
+    old_run(h, "m", 5)
+    h.start()
+    # The tick missed within 10 minutes fires at once, not at the next :00.
+    assert wait_for(lambda: len(runs(h, "m")) == 2, timeout=3)
+    time.sleep(1)
+    assert len(runs(h, "m")) <= 3
+
+
+def test_missed_run_old_logged_and_skipped(make_host):
+    h = make_host()
+    h.add_job("triggered", "o", settings='{"schedule": "0 0 * * * *"}')
+    old_run(h, "o", 185)
+    h.start()
+    assert wait_for(lambda: any(t.startswith("Missed ") for _, t in sched_log(h, "o")), timeout=3)
+    missed = [t for _, t in sched_log(h, "o") if t.startswith("Missed ")][0]
+    assert re.match(r"Missed [34] schedules, most recent at \d{4}-\d\d-\d\dT\d\d:00:00\+00:00$", missed)
+    time.sleep(1)
+    assert len(runs(h, "o")) == 1
+
+
+def test_three_instances_fire_once(home):
+    hosts = []
+    try:
+        for i in range(3):
+            h = Host(home, instance=f"inst-{i}")
+            h.args += ["--temp", str(home / f"tmp-{i}")]
+            hosts.append(h.start())
+        deploy(hosts[0], "x", "true\n")
+        put_settings(hosts[0], "x", {"schedule": "* * * * * *"})
+        time.sleep(5.5)
+        put_settings(hosts[0], "x", {})
+        time.sleep(1.2)
+        ids = [r["id"] for r in runs(hosts[1], "x")]
+        per_second = collections.Counter(i[:14] for i in ids)
+        assert len(ids) >= 4
+        assert max(per_second.values()) == 1, per_second
+        # Every instance ran some of them or skipped them: together, once.
+        status = [json.loads((hosts[0].data_dir("triggered", "x") / i / "status").read_text())
+                  for i in ids]
+        assert all(s["Status"] == "Success" for s in status)
+    finally:
+        for h in hosts:
+            assert h.stop() == 0
+
+
+def test_job_time_zone(host):
+    deploy(host, "tz", "echo tz\n")
+    put_settings(host, "tz", {"schedule": "0 0 9 * * *", "timezone": "Asia/Kathmandu"})
+    j = host.get("/api/triggeredwebjobs/tz").json()
+    assert j["next_run"].endswith("T03:15:00Z")  # 09:00 at +05:45
+    put_settings(host, "tz", {"schedule": "0 0 9 * * *", "timezone": "Nowhere/Else"})
+    j = host.get("/api/triggeredwebjobs/tz").json()
+    assert j["error"] and "time zone" in j["error"] and j["next_run"] is None
+
+
+# ---- webjobs cron ----
+
+def cron(*args):
+    return subprocess.run([BIN, "cron", *args], capture_output=True, text=True, timeout=30)
+
+
+def test_cron_cli_next_times():
+    r = cron("--tz", "America/New_York", "--from", "2026-03-08T01:59:00", "-n", "3", "0 30 2 * * *")
+    assert r.returncode == 0
+    assert r.stdout.split() == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00",
+                                "2026-03-10T02:30:00-04:00"]
+    r = cron("--tz", "America/New_York", "--from", "2026-11-01T00:45:00", "-n", "3", "0 30 * * * *")
+    assert r.stdout.split() == ["2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00",
+                                "2026-11-01T02:30:00-05:00"]
+    r = cron("--from", "2024-01-01T00:00:00Z", "0 0 0 13 * fri")
+    assert r.returncode == 0 and len(r.stdout.split()) == 5
+    assert r.stdout.split()[0] == "2024-09-13T00:00:00+00:00"
+    r = cron("--tz", "Europe/Berlin", "--from", "2026-03-29T02:30:00", "-n", "1", "* * * * * *")
+    assert r.stdout.split() == ["2026-03-29T03:30:01+02:00"]  # moved forward by the gap
+
+
+def test_cron_cli_expand_and_errors():
+    r = cron("--expand", "*/10 * * * * *")
+    assert r.returncode == 0 and r.stdout == "0,10,20,30,40,50 * * * * *\n"
+    assert cron("--expand", "0 0 9 * * mon,wed").stdout == "0 0 9 * * 1,3\n"
+    assert cron("--expand", "1,2,3,5 * * * * *").stdout == "1-3,5 * * * * *\n"
+    r = cron("0 0 0 30 2 *")
+    assert r.returncode == 1 and "never fires" in r.stdout
+    r = cron("--expand", "0 0 0 30 2 *")
+    assert r.returncode == 0 and r.stdout == "0 0 0 30 2 *\n"
+    r = cron("0 0 25 * * *")
+    assert r.returncode == 2 and "field 'hour': '25' is out of range 0-23" in r.stderr
+    assert cron("* * * * *").returncode == 2
+    assert cron("--tz", "Nowhere/Else", "* * * * * *").returncode == 2
+    assert cron("--from", "yesterday", "* * * * * *").returncode == 2
+    assert cron().returncode == 2
