@@ -83,6 +83,7 @@ bench: build/webjobs
 	@bench/api
 	@bench/runs
 	@bench/continuous
+	@bench/schedules
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs
