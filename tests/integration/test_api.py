@@ -35,7 +35,7 @@ def test_empty_lists(host):
 
 def test_triggered_job_exact_bytes(make_host):
     h = make_host()
-    h.add_job("triggered", "hello", settings='{"schedule":"0 0 * * * *","z":1,"a":[true]}')
+    h.add_job("triggered", "hello", settings='{"note":"0 0 * * * *","z":1,"a":[true]}')
     h.add_run("hello", RID1, rec("Success", "2024-01-01T12:00:00.1234Z",
                                  "2024-01-01T12:00:05.5Z", ExitCode=0), output=True)
     h.start()
@@ -53,7 +53,7 @@ def test_triggered_job_exact_bytes(make_host):
             f'"url":"{p}/api/triggeredwebjobs/hello",'
             f'"extra_info_url":"{p}/azurejobs/#/jobs/triggered/hello",'
             f'"type":"triggered","error":null,"using_sdk":false,'
-            f'"settings":{{"schedule":"0 0 * * * *","z":1,"a":[true]}},"next_run":null}}')
+            f'"settings":{{"note":"0 0 * * * *","z":1,"a":[true]}},"next_run":null}}')
     assert r.text() == want
     assert h.stop() == 0
 
