@@ -20,6 +20,7 @@ struct child {
 	uv_loop_t *loop;
 	struct child_ops ops;
 	void *arg;
+	struct joblog *log;
 	pid_t pid;
 	int64_t start_time;
 	int pidfd;
@@ -67,8 +68,11 @@ static void end_pipe(struct child *c, int k, int cut_off)
 		return;
 	c->pipe_open[k] = 0;
 	uv_read_stop((uv_stream_t *)&c->pipe[k]);
-	if (!c->freed)
-		c->ops.eof(c->arg, (enum joblog_stream)k, cut_off);
+	if (!c->freed) {
+		if (cut_off)
+			joblog_sys(c->log, 1, "Output kept open by a process that left the job's process group; closed");
+		joblog_end(c->log, (enum joblog_stream)k);
+	}
 	close_handle(c, (uv_handle_t *)&c->pipe[k]);
 }
 
@@ -88,8 +92,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	int k = s == (uv_stream_t *)&c->pipe[1];
 
 	if (n > 0) {
-		if (!c->freed)
-			c->ops.output(c->arg, (enum joblog_stream)k, buf->base, (size_t)n);
+		if (c->freed)
+			return;
+		joblog_output(c->log, (enum joblog_stream)k, buf->base, (size_t)n);
+		if (c->ops.output)
+			c->ops.output(c->arg);
 		return;
 	}
 	if (n < 0) {
@@ -127,8 +134,8 @@ static void on_exit_event(uv_poll_t *p, int status, int events)
 }
 
 struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
-			  const struct child_ops *ops, void *arg, char *err,
-			  size_t errsz)
+			  struct joblog *log, const struct child_ops *ops, void *arg,
+			  char *err, size_t errsz)
 {
 	struct child *c = calloc(1, sizeof(*c));
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, rc;
@@ -152,6 +159,7 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 	c->loop = loop;
 	c->ops = *ops;
 	c->arg = arg;
+	c->log = log;
 	c->start_time = process_start_time(c->pid);
 	uv_timer_init(loop, &c->grace);
 	c->grace.data = c;

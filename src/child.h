@@ -23,19 +23,18 @@
 struct child;
 
 struct child_ops {
-	/* Bytes of one stream. */
-	void (*output)(void *arg, enum joblog_stream s, const char *data, size_t len);
-	/* A stream ended (EOF, or cut off after the grace period). */
-	void (*eof)(void *arg, enum joblog_stream s, int cut_off);
+	/* Output arrived (may be NULL): the bytes already went to the log. */
+	void (*output)(void *arg);
 	/* Reaped and both streams ended: wstatus as from waitpid. */
 	void (*done)(void *arg, int wstatus);
 };
 
-/* Starts program/argv/envp/cwd of req (its fds are set here). Returns
+/* Starts program/argv/envp/cwd of req (its fds are set here); its output
+ * goes into log (not owned; it must outlive the child's done). Returns
  * NULL with a reason in err when the process could not start. */
 struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
-			  const struct child_ops *ops, void *arg, char *err,
-			  size_t errsz);
+			  struct joblog *log, const struct child_ops *ops, void *arg,
+			  char *err, size_t errsz);
 
 pid_t child_pid(const struct child *c);
 /* The start time of the process (/proc), to recognise it after a crash. */

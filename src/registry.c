@@ -627,3 +627,20 @@ void registry_touch_data(struct registry *r, enum job_type t, const char *name)
 	if (e)
 		enqueue(r, e, 0, 1);
 }
+
+void registry_replay(struct registry *r, enum job_type t, registry_listener fn, void *arg)
+{
+	struct job **jobs;
+	size_t n = registry_list(r, t, &jobs);
+	char **names = calloc(n + 1, sizeof(*names));
+
+	/* Names first: the listing is invalidated by calls into the registry. */
+	for (size_t i = 0; names && i < n; i++)
+		names[i] = strdup(job_name(jobs[i]));
+	for (size_t i = 0; names && i < n; i++) {
+		if (names[i])
+			fn(arg, t, names[i], registry_find(r, t, names[i]));
+		free(names[i]);
+	}
+	free(names);
+}

@@ -27,6 +27,10 @@ typedef void (*registry_listener)(void *arg, enum job_type t, const char *name,
  * silences the listener registered with arg. */
 void registry_listen(struct registry *r, registry_listener fn, void *arg);
 
+/* Calls fn for every listed job of a type, as a listener is called when a
+ * job changes (used at start-up). The registry may change during fn. */
+void registry_replay(struct registry *r, enum job_type t, registry_listener fn, void *arg);
+
 /* Stops watching; the registry is freed once its handles are closed. */
 void registry_close(struct registry *r);
 

@@ -226,21 +226,11 @@ static void maybe_finish(struct run *r)
 
 /* ---- the process's callbacks ---- */
 
-static void on_output(void *arg, enum joblog_stream k, const char *data, size_t len)
+static void on_output(void *arg)
 {
 	struct run *r = arg;
 
-	joblog_output(r->log, k, data, len);
 	r->last_activity = uv_now(r->rn->loop);
-}
-
-static void on_eof(void *arg, enum joblog_stream k, int cut_off)
-{
-	struct run *r = arg;
-
-	if (cut_off)
-		joblog_sys(r->log, 1, "Output kept open by a process that left the job's process group; closed");
-	joblog_end(r->log, k);
 }
 
 static void on_done(void *arg, int wstatus)
@@ -252,7 +242,7 @@ static void on_done(void *arg, int wstatus)
 	maybe_finish(r);
 }
 
-static const struct child_ops run_child_ops = { on_output, on_eof, on_done };
+static const struct child_ops run_child_ops = { on_output, on_done };
 
 /* ---- idle timeout ---- */
 
@@ -345,7 +335,7 @@ static void spawn_run(struct run *r)
 	req.envp = env;
 	req.cwd = cwd;
 	unlink(r->shutdown_file);
-	r->child = child_spawn(r->rn->loop, &req, &run_child_ops, r, err, sizeof(err));
+	r->child = child_spawn(r->rn->loop, &req, r->log, &run_child_ops, r, err, sizeof(err));
 	if (!r->child) {
 		joblog_sys(r->log, 1, "Job failed to start: %s", err);
 		goto fail;
@@ -673,72 +663,62 @@ void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 
 /* ---- recovery ---- */
 
-void runner_recover(struct runner *rn)
+/* Start-up: the newest run of one job, if this instance left it in
+ * progress (its lock is free), becomes Aborted. */
+static void recover_one(void *arg, enum job_type t, const char *name, struct job *j)
 {
-	struct job **jobs;
-	size_t n = registry_list(rn->c.registry, JOB_TRIGGERED, &jobs);
-	char **names = calloc(n + 1, sizeof(*names));
+	struct runner *rn = arg;
+	const struct home *h = rn->c.home;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char newest[RUN_ID_LEN + 1];
+	struct runrec rec;
+	int jfd, lock_fd, dfd;
 
-	/* Copy the names: the registry's view changes as records are
-	 * rewritten. */
-	for (size_t i = 0; names && i < n; i++)
-		names[i] = strdup(job_name(jobs[i]));
-	for (size_t i = 0; names && i < n; i++) {
-		const struct home *h = rn->c.home;
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-		char newest[RUN_ID_LEN + 1];
-		struct runrec rec;
-		int jfd, lock_fd, dfd;
-
-		if (!names[i])
-			continue;
-		jfd = openat(h->data_fd[JOB_TRIGGERED], names[i],
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (jfd < 0)
-			continue;
-		trim_history(jfd, LLONG_MAX, newest);
-		lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
-			if (lock_fd >= 0)
-				close(lock_fd);
-			close(jfd);
-			continue;
-		}
-		if (runrec_in_progress(&rec) &&
-		    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
-		    (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) &&
-		    (dfd = openat(jfd, newest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-			struct joblog *lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
-			char *text;
-
-			if (rec.pid > 0 && rec.pid_start > 0 &&
-			    process_start_time(rec.pid) == rec.pid_start) {
-				kill(-rec.pid, SIGKILL);
-				log_warn("run %s of %s: killed process group %d left by a crash",
-					 newest, names[i], rec.pid);
-			}
-			snprintf(rec.status, sizeof(rec.status), "Aborted");
-			rec.end = time_now_ticks();
-			text = runrec_serialize(&rec);
-			if (text)
-				files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
-			free(text);
-			if (lg) {
-				joblog_sys(lg, 1, "The host went away during the run");
-				joblog_sys(lg, 0, "Status changed to Aborted");
-				joblog_close(lg);
-			}
-			log_info("run %s of %s was in progress when the host stopped: Aborted",
-				 newest, names[i]);
-			close(dfd);
-			registry_touch_data(rn->c.registry, JOB_TRIGGERED, names[i]);
-		}
-		runrec_free(&rec);
+	(void)t;
+	(void)j;
+	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd < 0)
+		return;
+	trim_history(jfd, LLONG_MAX, newest);
+	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
 		if (lock_fd >= 0)
 			close(lock_fd);
 		close(jfd);
+		return;
 	}
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
+	if (runrec_in_progress(&rec) &&
+	    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
+	    (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) &&
+	    (dfd = openat(jfd, newest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		struct joblog *lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
+		char *text;
+
+		if (rec.pid > 0 && rec.pid_start > 0 && process_start_time(rec.pid) == rec.pid_start) {
+			kill(-rec.pid, SIGKILL);
+			log_warn("run %s of %s: killed process group %d left by a crash", newest, name,
+				 rec.pid);
+		}
+		snprintf(rec.status, sizeof(rec.status), "Aborted");
+		rec.end = time_now_ticks();
+		text = runrec_serialize(&rec);
+		if (text)
+			files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+		free(text);
+		joblog_sys(lg, 1, "The host went away during the run");
+		joblog_sys(lg, 0, "Status changed to Aborted");
+		joblog_close(lg);
+		log_info("run %s of %s was in progress when the host stopped: Aborted", newest, name);
+		close(dfd);
+		registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
+	}
+	runrec_free(&rec);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	close(jfd);
+}
+
+void runner_recover(struct runner *rn)
+{
+	registry_replay(rn->c.registry, JOB_TRIGGERED, recover_one, rn);
 }

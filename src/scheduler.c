@@ -394,9 +394,6 @@ static void on_registry(void *arg, enum job_type t, const char *name, struct job
 struct scheduler *scheduler_new(uv_loop_t *loop, const struct scheduler_config *c)
 {
 	struct scheduler *s = calloc(1, sizeof(*s));
-	struct job **jobs;
-	size_t n;
-	char **names;
 
 	if (!s)
 		return NULL;
@@ -405,16 +402,7 @@ struct scheduler *scheduler_new(uv_loop_t *loop, const struct scheduler_config *
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
 	registry_listen(c->registry, on_registry, s);
-	n = registry_list(c->registry, JOB_TRIGGERED, &jobs);
-	names = calloc(n + 1, sizeof(*names));
-	for (size_t i = 0; names && i < n; i++)
-		names[i] = strdup(job_name(jobs[i]));
-	for (size_t i = 0; names && i < n; i++) {
-		if (names[i])
-			update(s, names[i], registry_find(c->registry, JOB_TRIGGERED, names[i]));
-		free(names[i]);
-	}
-	free(names);
+	registry_replay(c->registry, JOB_TRIGGERED, on_registry, s);
 	return s;
 }
 

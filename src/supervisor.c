@@ -164,22 +164,6 @@ static void snapshot(struct sv *v, const struct job *j)
 
 /* ---- the process ---- */
 
-static void on_output(void *arg, enum joblog_stream k, const char *data, size_t len)
-{
-	struct sv *v = arg;
-
-	joblog_output(v->log, k, data, len);
-}
-
-static void on_eof(void *arg, enum joblog_stream k, int cut_off)
-{
-	struct sv *v = arg;
-
-	if (cut_off)
-		joblog_sys(v->log, 1, "Output kept open by a process that left the job's process group; closed");
-	joblog_end(v->log, k);
-}
-
 static void on_done(void *arg, int wstatus)
 {
 	struct sv *v = arg;
@@ -190,7 +174,7 @@ static void on_done(void *arg, int wstatus)
 	dispatch(v, E_EXIT);
 }
 
-static const struct child_ops sv_child_ops = { on_output, on_eof, on_done };
+static const struct child_ops sv_child_ops = { NULL, on_done };
 
 static char **build_env(struct sv *v)
 {
@@ -246,7 +230,7 @@ static void spawn(struct sv *v)
 		req.envp = env;
 		req.cwd = cwd;
 		unlink(v->shutdown_file);
-		v->child = child_spawn(v->s->loop, &req, &sv_child_ops, v, err, sizeof(err));
+		v->child = child_spawn(v->s->loop, &req, v->log, &sv_child_ops, v, err, sizeof(err));
 	}
 	free(script);
 	free(cwd);
@@ -683,12 +667,15 @@ static void on_registry(void *arg, enum job_type t, const char *name, struct job
 		reconcile(arg, name, j, 1);
 }
 
+static void on_start_up(void *arg, enum job_type t, const char *name, struct job *j)
+{
+	(void)t;
+	reconcile(arg, name, j, 0);
+}
+
 struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_config *c)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
-	struct job **jobs;
-	size_t n;
-	char **names;
 
 	if (!s)
 		return NULL;
@@ -697,16 +684,7 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
 	registry_listen(c->registry, on_registry, s);
-	n = registry_list(c->registry, JOB_CONTINUOUS, &jobs);
-	names = calloc(n + 1, sizeof(*names));
-	for (size_t i = 0; names && i < n; i++)
-		names[i] = strdup(job_name(jobs[i]));
-	for (size_t i = 0; names && i < n; i++) {
-		if (names[i])
-			reconcile(s, names[i], registry_find(c->registry, JOB_CONTINUOUS, names[i]), 0);
-		free(names[i]);
-	}
-	free(names);
+	registry_replay(c->registry, JOB_CONTINUOUS, on_start_up, s);
 	return s;
 }
 
