@@ -20,6 +20,7 @@
 #include "route.h"
 #include "settings.h"
 #include "timefmt.h"
+#include "vfs.h"
 
 enum handler {
 	H_HEALTH,
@@ -36,6 +37,8 @@ enum handler {
 	H_PUT_SETTINGS,
 	H_START,
 	H_STOP,
+	H_VFS,
+	H_ZIP,
 };
 
 #define NO_AUTH 1u
@@ -62,6 +65,14 @@ static const struct route routes[] = {
 	{ HTTP_PUT, "{C}/{name}/settings", H_PUT_SETTINGS, 0 },
 	{ HTTP_POST, "{C}/{name}/start", H_START, 0 },
 	{ HTTP_POST, "{C}/{name}/stop", H_STOP, 0 },
+	{ GET | HTTP_PUT | HTTP_DELETE, "/api/vfs/{*}", H_VFS, 0 },
+	{ GET | HTTP_PUT | HTTP_DELETE, "/vfs/{*}", H_VFS, 0 },
+	{ GET | HTTP_PUT | HTTP_DELETE, "/api/vfs", H_VFS, 0 },
+	{ GET | HTTP_PUT | HTTP_DELETE, "/vfs", H_VFS, 0 },
+	{ GET | HTTP_PUT, "/api/zip/{*}", H_ZIP, 0 },
+	{ GET | HTTP_PUT, "/zip/{*}", H_ZIP, 0 },
+	{ GET | HTTP_PUT, "/api/zip", H_ZIP, 0 },
+	{ GET | HTTP_PUT, "/zip", H_ZIP, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -75,6 +86,7 @@ struct call {
 	void *ticket;    /* a pending authentication */
 	int authed;      /* authenticated when the headers came */
 	struct deploy *deploy; /* an upload being received */
+	struct vfs_call *vfs;  /* a file API request */
 	int busy;        /* work in flight that will come back to this call */
 };
 
@@ -476,6 +488,25 @@ static void begin_deploy(struct call *c)
 	http_body_to_fd(c->req, deploy_body_fd(c->deploy));
 }
 
+/* The file API: the call is made once the request is authenticated (a
+ * PUT: when its headers come, so its body can be written). */
+static void start_vfs(struct call *c)
+{
+	int zip = c->m.route->handler == H_ZIP;
+	int api = strncasecmp(http_path(c->req), "/api/", 5) == 0;
+	const char *base = zip ? (api ? "/api/zip" : "/zip") : (api ? "/api/vfs" : "/vfs");
+
+	c->vfs = vfs_begin(c->req, c->api->home, c->api->loop, zip, base, c->m.rest);
+}
+
+static void h_vfs(struct call *c)
+{
+	if (!c->vfs)
+		start_vfs(c);
+	if (c->vfs && !http_replied(c->req))
+		vfs_complete(c->vfs);
+}
+
 static void dispatch(struct call *c)
 {
 	switch ((enum handler)c->m.route->handler) {
@@ -512,6 +543,10 @@ static void dispatch(struct call *c)
 		break;
 	case H_PUT_SETTINGS:
 		h_put_settings(c);
+		break;
+	case H_VFS:
+	case H_ZIP:
+		h_vfs(c);
 		break;
 	case H_START:
 		h_start_stop(c, 1);
@@ -564,6 +599,7 @@ static void on_auth(void *arg, int ok)
 
 /* ---- the http hooks ---- */
 
+
 static void on_begin(struct http_request *req, void *arg)
 {
 	struct call *c = calloc(1, sizeof(*c));
@@ -579,8 +615,18 @@ static void on_begin(struct http_request *req, void *arg)
 			    &c->m, &c->allow);
 	if (c->rc < 0)
 		return;
-	if (c->m.route->handler == H_DEPLOY)
+	if (c->m.route->handler == H_DEPLOY) {
 		begin_deploy(c);
+	} else if ((c->m.route->handler == H_VFS || c->m.route->handler == H_ZIP) &&
+		   http_method(req) == HTTP_PUT) {
+		if (!auth_check_now(c->api->auth, http_header(req, "Authorization"),
+				    http_client(req))) {
+			deny(req);
+			return;
+		}
+		c->authed = 1;
+		start_vfs(c);
+	}
 	else if (c->m.route->handler == H_PUT_SETTINGS)
 		http_body_to_memory(req, SETTINGS_MAX_SIZE);
 }
@@ -624,6 +670,7 @@ static void on_done(struct http_request *req, void *arg)
 		return;
 	}
 	deploy_abort(c->deploy);
+	vfs_done(c->vfs);
 	route_match_free(&c->m);
 	free(c);
 }

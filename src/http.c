@@ -132,6 +132,9 @@ const char *http_body(const struct http_request *req, size_t *len)
 
 /* ---- replies ---- */
 
+static void set_reply(struct http_request *req, unsigned status,
+		      const char *content_type, struct MHD_Response *r);
+
 void http_add_header(struct http_request *req, const char *name,
 		     const char *value)
 {
@@ -153,14 +156,91 @@ void http_reply(struct http_request *req, unsigned status,
 					    MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return;
+	set_reply(req, status, content_type, r);
+}
+
+/* Adds the pending headers to r and makes it the reply. */
+static void set_reply(struct http_request *req, unsigned status,
+		      const char *content_type, struct MHD_Response *r)
+{
 	if (content_type)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					content_type);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	for (int i = 0; i < req->nh; i++)
 		if (req->hname[i] && req->hvalue[i])
 			MHD_add_response_header(r, req->hname[i], req->hvalue[i]);
 	req->resp = r;
 	req->status = status;
+}
+
+void http_reply_fd(struct http_request *req, unsigned status,
+		   const char *content_type, int fd, uint64_t offset, uint64_t len)
+{
+	struct MHD_Response *r;
+
+	if (req->resp || req->stage == ST_REPLIED) {
+		close(fd);
+		return;
+	}
+	r = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (!r) {
+		close(fd);
+		http_reply_error(req, 500, "Cannot send the file.");
+		return;
+	}
+	set_reply(req, status, content_type, r);
+}
+
+struct stream {
+	http_reader read;
+	void (*done)(void *);
+	void *arg;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	long n = st->read(st->arg, pos, buf, max);
+
+	if (n == -1)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return n;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	if (st->done)
+		st->done(st->arg);
+	free(st);
+}
+
+void http_reply_stream(struct http_request *req, unsigned status,
+		       const char *content_type, http_reader read, void *arg,
+		       void (*done)(void *arg))
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	struct MHD_Response *r;
+
+	if (!st || req->resp || req->stage == ST_REPLIED) {
+		free(st);
+		if (done)
+			done(arg);
+		return;
+	}
+	st->read = read;
+	st->done = done;
+	st->arg = arg;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
+					      stream_free);
+	if (!r) {
+		stream_free(st);
+		http_reply_error(req, 500, "Cannot send the reply.");
+		return;
+	}
+	set_reply(req, status, content_type, r);
 }
 
 void http_reply_empty(struct http_request *req, unsigned status)

@@ -86,6 +86,20 @@ void http_reply_json_text_etag(struct http_request *req, const char *text,
 			       size_t len, uint64_t hash);
 int http_replied(const struct http_request *req);
 
+/* Replies with len bytes of the file fd from offset, read by MHD as it
+ * sends (a large file is never held in memory). Takes fd. */
+void http_reply_fd(struct http_request *req, unsigned status,
+		   const char *content_type, int fd, uint64_t offset, uint64_t len);
+
+/* Replies with a body of unknown length (chunked) produced by read(arg,
+ * buf, max): the number of bytes put in buf, 0 to be called again later
+ * is not allowed (produce at least one byte), -1 at the end, -2 on an
+ * error (the connection is cut). done(arg) when MHD is finished with it. */
+typedef long (*http_reader)(void *arg, uint64_t pos, char *buf, size_t max);
+void http_reply_stream(struct http_request *req, unsigned status,
+		       const char *content_type, http_reader read, void *arg,
+		       void (*done)(void *arg));
+
 /* Holds a complete request without a reply; http_resume after replying. */
 void http_suspend(struct http_request *req);
 void http_resume(struct http_request *req);

@@ -1,0 +1,1021 @@
+/*
+ * vfs: files and zips of the home over HTTP.
+ *
+ * Every path is decoded and checked (vfs_clean_path), then opened with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+ * relative to the home's folder fd: no "..", no link, no magic /proc link
+ * can lead out, and a component that is a link is refused rather than
+ * followed. Files are sent by MHD from the fd (never read into memory);
+ * uploads go to a temporary name beside the target and are renamed into
+ * place; zips are written by libarchive as the folder is walked, chunk by
+ * chunk, straight into the response.
+ */
+#define _GNU_SOURCE
+#include "vfs.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "log.h"
+#include "route.h"
+#include "timefmt.h"
+#include "unpack.h"
+
+#define CREDENTIALS "data/webjobs"
+
+struct vfs_call {
+	struct http_request *req;
+	struct home *h;
+	uv_loop_t *loop;
+	int zip;
+	char base[16];      /* "/api/vfs", "/vfs", "/api/zip", "/zip" */
+	char rel[PATH_MAX]; /* clean, relative to the home; "" is the home */
+	int dir;            /* the request path ended with '/' */
+	/* PUT */
+	int pfd;            /* the parent folder of a file being written */
+	char tmp[64];       /* its temporary name there */
+	int existed;
+	/* zip PUT */
+	uv_work_t work;
+	int busy;
+	int work_rc;
+	unsigned work_status;
+	char work_err[512];
+};
+
+/* ---- paths ---- */
+
+int vfs_clean_path(const char *raw, char *out, size_t size, int *dir)
+{
+	size_t len = strlen(raw), o = 0;
+	char *dec = malloc(len + 1);
+	const char *p;
+	int rc = 0;
+
+	*dir = len > 0 && raw[len - 1] == '/';
+	if (!dec)
+		return -ENOMEM;
+	if (route_decode(raw, len, dec, len + 1) < 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (dec[0] && dec[strlen(dec) - 1] == '/')
+		*dir = 1;
+	for (p = dec; *p;) {
+		const char *start = p;
+		size_t n;
+
+		while (*p && *p != '/') {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				rc = -EINVAL;
+				goto out;
+			}
+			p++;
+		}
+		n = (size_t)(p - start);
+		if (*p)
+			p++;
+		if (n == 0 || (n == 1 && start[0] == '.'))
+			continue;
+		if (n == 2 && start[0] == '.' && start[1] == '.') {
+			rc = -EINVAL;
+			goto out;
+		}
+		if (o + n + 2 > size || n > NAME_MAX) {
+			rc = -EINVAL;
+			goto out;
+		}
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, start, n);
+		o += n;
+	}
+	out[o] = '\0';
+	if (strcmp(out, CREDENTIALS) == 0 ||
+	    strncmp(out, CREDENTIALS "/", sizeof(CREDENTIALS)) == 0)
+		rc = -EACCES;
+out:
+	free(dec);
+	return rc;
+}
+
+int vfs_open(int hfd, const char *rel, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, hfd, *rel ? rel : ".", &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Creates the folders of rel (all of it when whole, else all but the last
+ * component) beneath hfd. Returns 0 or a negative errno. */
+static int make_folders(int hfd, const char *rel, int whole)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(rel);
+
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, rel, len + 1);
+	if (!whole) {
+		char *slash = strrchr(path, '/');
+
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+	for (char *p = path;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p, *slash;
+			int dfd, rc;
+
+			*p = '\0';
+			slash = strrchr(path, '/');
+			/* mkdir the last component inside its (safely opened) parent */
+			if (slash) {
+				*slash = '\0';
+				dfd = vfs_open(hfd, path, O_RDONLY | O_DIRECTORY, 0);
+				*slash = '/';
+			} else {
+				dfd = vfs_open(hfd, "", O_RDONLY | O_DIRECTORY, 0);
+			}
+			if (dfd < 0)
+				return dfd;
+			rc = mkdirat(dfd, slash ? slash + 1 : path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+			close(dfd);
+			*p = c;
+			if (rc < 0)
+				return rc;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* ---- headers ---- */
+
+static const char *mime_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot && (strcasecmp(dot, ".txt") == 0 || strcasecmp(dot, ".log") == 0))
+		return "text/plain";
+	if (dot && strcasecmp(dot, ".json") == 0)
+		return "application/json";
+	return "application/octet-stream";
+}
+
+static void etag_of(const struct stat *st, char *buf, size_t size)
+{
+	snprintf(buf, size, "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
+		 (unsigned long long)st->st_mtim.tv_sec * 1000000000ull + (unsigned long long)st->st_mtim.tv_nsec,
+		 (unsigned long long)st->st_size);
+}
+
+/* 1 when an If-Match / If-None-Match list holds tag or "*". */
+static int tag_in(const char *list, const char *tag)
+{
+	size_t tlen = strlen(tag);
+
+	if (!list)
+		return 0;
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p == '*' || (strncmp(p, tag, tlen) == 0 &&
+				  (p[tlen] == '\0' || p[tlen] == ',' || p[tlen] == ' ')))
+			return 1;
+		while (*p && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+static void http_date(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Percent-escapes a relative path, keeping '/'. */
+static void escape_path(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < size; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p)) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void redirect(struct vfs_call *v, int with_slash)
+{
+	char esc[PATH_MAX * 3], loc[PATH_MAX * 3 + 400];
+
+	escape_path(v->rel, esc, sizeof(esc));
+	snprintf(loc, sizeof(loc), "%s%s/%s%s", http_prefix(v->req), v->base, esc,
+		 with_slash && *v->rel ? "/" : "");
+	http_add_header(v->req, "Location", loc);
+	http_reply_empty(v->req, 307);
+}
+
+static void fail_errno(struct vfs_call *v, int rc)
+{
+	if (rc == -ENOENT || rc == -ENOTDIR || rc == -ELOOP || rc == -EXDEV)
+		http_reply_error(v->req, 404, "'/%s' was not found.", v->rel);
+	else if (rc == -ENOSPC || rc == -EDQUOT)
+		http_reply_error(v->req, 507, "Not enough disk space: %s", strerror(-rc));
+	else
+		http_reply_error(v->req, 500, "'/%s': %s", v->rel, strerror(-rc));
+}
+
+/* ---- GET ---- */
+
+static void time_plus(int64_t sec, long nsec, char *buf)
+{
+	char t[TIME_ISO_MAX];
+	size_t n;
+
+	time_format_iso(sec * TICKS_PER_SEC + nsec / 100, t);
+	n = strlen(t);
+	t[n - 1] = '\0'; /* drop the Z */
+	snprintf(buf, TIME_ISO_MAX + 8, "%s+00:00", t);
+}
+
+static void list_folder(struct vfs_call *v, int fd)
+{
+	json_t *arr = json_array();
+	char **names = NULL;
+	int n = files_list(fd, NULL, 100000, &names);
+
+	for (int i = 0; i < n; i++) {
+		struct statx sx;
+		char rel[PATH_MAX + NAME_MAX + 2], esc[(PATH_MAX + NAME_MAX) * 3], mt[64], ct[64];
+		int isdir;
+
+		if (statx(fd, names[i], AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+			continue;
+		if (!S_ISREG(sx.stx_mode) && !S_ISDIR(sx.stx_mode))
+			continue;
+		snprintf(rel, sizeof(rel), "%s%s%s", v->rel, *v->rel ? "/" : "", names[i]);
+		if (strcmp(rel, CREDENTIALS) == 0)
+			continue;
+		isdir = S_ISDIR(sx.stx_mode);
+		escape_path(rel, esc, sizeof(esc));
+		time_plus(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, mt);
+		if (sx.stx_mask & STATX_BTIME)
+			time_plus(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec, ct);
+		else
+			strcpy(ct, mt);
+		json_array_append_new(
+			arr, json_pack("{s:s,s:I,s:s,s:s,s:s,s:o,s:o}", "name", names[i], "size",
+				       (json_int_t)(isdir ? 0 : sx.stx_size), "mtime", mt, "crtime", ct,
+				       "mime", isdir ? "inode/directory" : mime_of(names[i]), "href",
+				       json_sprintf("%s%s/%s%s", http_prefix(v->req), v->base, esc,
+						    isdir ? "/" : ""),
+				       "path", json_sprintf("/%s%s", rel, isdir ? "/" : "")));
+	}
+	files_free_names(names, n < 0 ? 0 : n);
+	http_reply_json(v->req, 200, arr);
+}
+
+/* Parses "bytes=a-b" / "bytes=a-" / "bytes=-n" against size. Returns 1
+ * with [*from, *to], 0 when there is no usable single range (send all),
+ * -1 when it cannot be met (416). */
+static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	char *end;
+	unsigned long long a, b;
+
+	if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoull(h + 1, &end, 10);
+		if (end == h + 1 || *end)
+			return 0;
+		if (b == 0 || size == 0)
+			return -1;
+		*from = b >= size ? 0 : size - b;
+		*to = size - 1;
+		return 1;
+	}
+	a = strtoull(h, &end, 10);
+	if (end == h || *end != '-')
+		return 0;
+	h = end + 1;
+	if (*h) {
+		b = strtoull(h, &end, 10);
+		if (*end || b < a)
+			return 0;
+	} else {
+		b = size ? size - 1 : 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+static void get_file(struct vfs_call *v, int fd, const struct stat *st)
+{
+	char tag[80], date[64], cr[128];
+	const char *ifr = http_header(v->req, "If-Range");
+	uint64_t from = 0, to = 0;
+	int r;
+
+	etag_of(st, tag, sizeof(tag));
+	http_date(st->st_mtim.tv_sec, date, sizeof(date));
+	http_add_header(v->req, "ETag", tag);
+	http_add_header(v->req, "Last-Modified", date);
+	http_add_header(v->req, "Accept-Ranges", "bytes");
+	if (tag_in(http_header(v->req, "If-None-Match"), tag)) {
+		close(fd);
+		http_reply_empty(v->req, 304);
+		return;
+	}
+	r = parse_range(http_header(v->req, "Range"), (uint64_t)st->st_size, &from, &to);
+	/* If-Range with another validator: the whole file. */
+	if (r != 0 && ifr && strcmp(ifr, tag) != 0 && strcmp(ifr, date) != 0)
+		r = 0;
+	if (r < 0) {
+		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)st->st_size);
+		http_add_header(v->req, "Content-Range", cr);
+		close(fd);
+		http_reply_error(v->req, 416, "The range cannot be satisfied.");
+		return;
+	}
+	if (r > 0) {
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%lld", (unsigned long long)from,
+			 (unsigned long long)to, (long long)st->st_size);
+		http_add_header(v->req, "Content-Range", cr);
+		http_reply_fd(v->req, 206, mime_of(v->rel), fd, from, to - from + 1);
+		return;
+	}
+	http_reply_fd(v->req, 200, mime_of(v->rel), fd, 0, (uint64_t)st->st_size);
+}
+
+/* ---- the zip of a folder, made as it is sent ---- */
+
+struct level {
+	DIR *d;
+	char *prefix; /* entry names of this folder start with it */
+};
+
+struct zipstream {
+	struct archive *a;
+	char *buf;
+	size_t len, off, cap;
+	struct level stack[64];
+	int depth;
+	int fd;             /* the file being added */
+	int finished, failed;
+	char root[PATH_MAX]; /* the zipped folder, relative to the home */
+};
+
+static la_ssize_t zip_write(struct archive *a, void *arg, const void *data, size_t n)
+{
+	struct zipstream *z = arg;
+
+	(void)a;
+	if (z->len + n > z->cap) {
+		size_t cap = z->cap ? z->cap : 65536;
+		char *b;
+
+		while (cap < z->len + n)
+			cap *= 2;
+		b = realloc(z->buf, cap);
+		if (!b)
+			return -1;
+		z->buf = b;
+		z->cap = cap;
+	}
+	memcpy(z->buf + z->len, data, n);
+	z->len += n;
+	return (la_ssize_t)n;
+}
+
+static int zip_push(struct zipstream *z, int fd, const char *prefix)
+{
+	DIR *d = fdopendir(fd);
+
+	if (!d || z->depth == 64) {
+		if (d)
+			closedir(d);
+		else
+			close(fd);
+		return -1;
+	}
+	z->stack[z->depth].d = d;
+	z->stack[z->depth].prefix = strdup(prefix);
+	z->depth++;
+	return 0;
+}
+
+/* Adds one more piece to the archive: a block of the current file, or the
+ * next entry of the current folder. */
+static void zip_step(struct zipstream *z)
+{
+	char block[65536];
+
+	if (z->fd >= 0) {
+		ssize_t n = read(z->fd, block, sizeof(block));
+
+		if (n > 0) {
+			archive_write_data(z->a, block, (size_t)n);
+			return;
+		}
+		close(z->fd);
+		z->fd = -1;
+		return;
+	}
+	if (z->depth == 0) {
+		archive_write_close(z->a);
+		z->finished = 1;
+		return;
+	}
+	{
+		struct level *lv = &z->stack[z->depth - 1];
+		struct dirent *de = readdir(lv->d);
+		struct archive_entry *ae;
+		struct stat st;
+		char name[PATH_MAX];
+
+		if (!de) {
+			closedir(lv->d);
+			free(lv->prefix);
+			z->depth--;
+			return;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd(lv->d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+			return;
+		snprintf(name, sizeof(name), "%s%s%s", lv->prefix, de->d_name,
+			 S_ISDIR(st.st_mode) ? "/" : "");
+		{
+			/* The credentials folder is never part of a zip. */
+			char full[PATH_MAX * 2 + 2];
+
+			snprintf(full, sizeof(full), "%s%s%s%s", z->root, *z->root ? "/" : "",
+				 lv->prefix, de->d_name);
+			if (strcmp(full, CREDENTIALS) == 0)
+				return;
+		}
+		ae = archive_entry_new();
+		archive_entry_set_pathname(ae, name);
+		archive_entry_set_mode(ae, st.st_mode);
+		archive_entry_set_mtime(ae, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		archive_entry_set_size(ae, S_ISREG(st.st_mode) ? st.st_size : 0);
+		if (S_ISREG(st.st_mode)) {
+			z->fd = openat(dirfd(lv->d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (z->fd < 0) {
+				archive_entry_free(ae);
+				return;
+			}
+		}
+		archive_write_header(z->a, ae);
+		archive_entry_free(ae);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(lv->d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				zip_push(z, sub, name);
+		}
+	}
+}
+
+static long zip_read(void *arg, uint64_t pos, char *out, size_t max)
+{
+	struct zipstream *z = arg;
+	size_t n;
+
+	(void)pos;
+	while (z->off == z->len && !z->finished) {
+		z->off = z->len = 0;
+		zip_step(z);
+	}
+	if (z->off == z->len)
+		return -1;
+	n = z->len - z->off < max ? z->len - z->off : max;
+	memcpy(out, z->buf + z->off, n);
+	z->off += n;
+	return (long)n;
+}
+
+static void zip_free(void *arg)
+{
+	struct zipstream *z = arg;
+
+	while (z->depth > 0) {
+		z->depth--;
+		closedir(z->stack[z->depth].d);
+		free(z->stack[z->depth].prefix);
+	}
+	if (z->fd >= 0)
+		close(z->fd);
+	archive_write_free(z->a);
+	free(z->buf);
+	free(z);
+}
+
+static void get_zip(struct vfs_call *v, int fd)
+{
+	struct zipstream *z = calloc(1, sizeof(*z));
+	char disp[PATH_MAX + 64];
+	const char *leaf = strrchr(v->rel, '/');
+
+	if (!z || !(z->a = archive_write_new())) {
+		free(z);
+		close(fd);
+		http_reply_error(v->req, 500, "Out of memory.");
+		return;
+	}
+	z->fd = -1;
+	snprintf(z->root, sizeof(z->root), "%s", v->rel);
+	archive_write_set_format_zip(z->a);
+	archive_write_set_bytes_per_block(z->a, 0);
+	archive_write_open2(z->a, z, NULL, zip_write, NULL, NULL);
+	zip_push(z, fd, "");
+	snprintf(disp, sizeof(disp), "attachment; filename=%s.zip",
+		 *v->rel ? (leaf ? leaf + 1 : v->rel) : "home");
+	http_add_header(v->req, "Content-Disposition", disp);
+	http_reply_stream(v->req, 200, "application/zip", zip_read, z, zip_free);
+}
+
+static void do_get(struct vfs_call *v)
+{
+	struct stat st;
+	int fd = vfs_open(v->h->fd, v->rel, O_RDONLY, 0);
+
+	if (fd < 0) {
+		fail_errno(v, fd);
+		return;
+	}
+	fstat(fd, &st);
+	if (S_ISDIR(st.st_mode)) {
+		if (v->zip) {
+			get_zip(v, fd);
+			return;
+		}
+		if (!v->dir) {
+			close(fd);
+			redirect(v, 1);
+			return;
+		}
+		list_folder(v, fd);
+		close(fd);
+		return;
+	}
+	if (v->zip || !S_ISREG(st.st_mode)) {
+		close(fd);
+		http_reply_error(v->req, 404, "'/%s' is not a folder.", v->rel);
+		return;
+	}
+	if (v->dir) {
+		close(fd);
+		redirect(v, 0);
+		return;
+	}
+	get_file(v, fd, &st);
+}
+
+/* ---- DELETE ---- */
+
+static void do_delete(struct vfs_call *v)
+{
+	char parent[PATH_MAX], tag[80];
+	const char *leaf, *q = http_query(v->req);
+	char *rec = route_query_get(q, "recursive");
+	int recursive = rec && strcasecmp(rec, "true") == 0;
+	struct stat st;
+	int pfd;
+
+	free(rec);
+	if (!*v->rel) {
+		http_reply_error(v->req, 403, "The home itself cannot be deleted.");
+		return;
+	}
+	snprintf(parent, sizeof(parent), "%s", v->rel);
+	leaf = strrchr(parent, '/');
+	if (leaf) {
+		parent[leaf - parent] = '\0';
+		leaf = v->rel + (leaf - parent) + 1;
+	} else {
+		parent[0] = '\0';
+		leaf = v->rel;
+	}
+	pfd = vfs_open(v->h->fd, parent, O_RDONLY | O_DIRECTORY, 0);
+	if (pfd < 0 || fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (pfd >= 0)
+			close(pfd);
+		http_reply_error(v->req, 404, "'/%s' was not found.", v->rel);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		int rc = 0;
+
+		if (recursive) {
+			char trash[64];
+
+			/* Renamed away at once, removed after. */
+			files_temp_name(".deleted-", trash, sizeof(trash));
+			if (renameat(pfd, leaf, v->h->fd, trash) < 0)
+				rc = -errno;
+			else
+				rc = files_remove_tree(v->h->fd, trash);
+		} else if (unlinkat(pfd, leaf, AT_REMOVEDIR) < 0) {
+			rc = -errno;
+		}
+		close(pfd);
+		if (rc == -ENOTEMPTY || rc == -EEXIST)
+			http_reply_error(v->req, 409, "The folder '/%s' is not empty (use ?recursive=true).",
+					 v->rel);
+		else if (rc < 0)
+			fail_errno(v, rc);
+		else
+			http_reply_empty(v->req, 200);
+		return;
+	}
+	etag_of(&st, tag, sizeof(tag));
+	if (!tag_in(http_header(v->req, "If-Match"), tag)) {
+		close(pfd);
+		http_reply_error(v->req, 412, "Deleting a file needs an If-Match header with its ETag or *.");
+		return;
+	}
+	if (unlinkat(pfd, leaf, 0) < 0)
+		fail_errno(v, -errno);
+	else
+		http_reply_empty(v->req, 200);
+	close(pfd);
+}
+
+/* ---- PUT ---- */
+
+/* Splits rel into its parent folder (opened, created when missing) and
+ * leaf. Returns the parent's fd or a negative errno. */
+static int open_parent(struct vfs_call *v, const char **leaf)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(v->rel, '/');
+	int rc = make_folders(v->h->fd, v->rel, 0);
+
+	if (rc < 0)
+		return rc;
+	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - v->rel) : 0, v->rel);
+	*leaf = slash ? slash + 1 : v->rel;
+	return vfs_open(v->h->fd, parent, O_RDONLY | O_DIRECTORY, 0);
+}
+
+/* Checks If-Match for a PUT over the leaf: 0 when it may go on, else the
+ * status of the reply given. */
+static unsigned put_check(struct vfs_call *v, const char *leaf)
+{
+	struct stat st;
+	char tag[80];
+
+	if (fstatat(v->pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		v->existed = 0;
+		return 0;
+	}
+	v->existed = 1;
+	if (!S_ISREG(st.st_mode)) {
+		http_reply_error(v->req, 409, "'/%s' is a folder (or not a plain file).", v->rel);
+		return 409;
+	}
+	etag_of(&st, tag, sizeof(tag));
+	if (!tag_in(http_header(v->req, "If-Match"), tag)) {
+		http_reply_error(v->req, 412,
+				 "'/%s' exists: replacing it needs an If-Match header with its ETag or *.",
+				 v->rel);
+		return 412;
+	}
+	return 0;
+}
+
+static void begin_put(struct vfs_call *v)
+{
+	const char *leaf;
+	int fd;
+
+	if (v->dir || !*v->rel) {
+		int rc = make_folders(v->h->fd, v->rel, 1);
+
+		if (rc < 0)
+			fail_errno(v, rc == -EEXIST ? -ENOTDIR : rc);
+		return; /* answered at completion (201) */
+	}
+	v->pfd = open_parent(v, &leaf);
+	if (v->pfd < 0) {
+		fail_errno(v, v->pfd);
+		return;
+	}
+	if (put_check(v, leaf))
+		return;
+	files_temp_name(".vfs-upload-", v->tmp, sizeof(v->tmp));
+	fd = openat(v->pfd, v->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		v->tmp[0] = '\0';
+		fail_errno(v, -errno);
+		return;
+	}
+	http_body_to_fd(v->req, fd);
+	v->work_rc = fd; /* closed at completion */
+}
+
+static void complete_put(struct vfs_call *v)
+{
+	const char *leaf = strrchr(v->rel, '/') ? strrchr(v->rel, '/') + 1 : v->rel;
+	struct stat st;
+	char tag[80];
+	int rc = http_body_error(v->req);
+
+	if (v->dir || !*v->rel) {
+		http_reply_empty(v->req, 201);
+		return;
+	}
+	if (rc == 0 && fsync(v->work_rc) < 0)
+		rc = -errno;
+	close(v->work_rc);
+	v->work_rc = -1;
+	if (rc < 0) {
+		fail_errno(v, rc);
+		return;
+	}
+	/* Check again: another request may have changed the file. */
+	if (put_check(v, leaf))
+		return;
+	if (renameat(v->pfd, v->tmp, v->pfd, leaf) < 0) {
+		fail_errno(v, -errno);
+		return;
+	}
+	v->tmp[0] = '\0';
+	if (fstatat(v->pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		etag_of(&st, tag, sizeof(tag));
+		http_add_header(v->req, "ETag", tag);
+	}
+	http_reply_empty(v->req, v->existed ? 204 : 201);
+}
+
+/* ---- zip PUT: unpack into a staging folder, then move into place ---- */
+
+/* Moves the tree src (beneath sfd) over dst (beneath dfd), merging
+ * folders and replacing files. */
+static int merge(int sfd, const char *src, int dfd, const char *dst)
+{
+	struct stat st, dt;
+	int in, out, rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (fstatat(sfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		if (fstatat(dfd, dst, &dt, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(dt.st_mode))
+			return -EISDIR;
+		return renameat(sfd, src, dfd, dst) < 0 ? -errno : 0;
+	}
+	if (mkdirat(dfd, dst, st.st_mode & 07777) < 0 && errno != EEXIST)
+		return -errno;
+	in = openat(sfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	out = openat(dfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = in >= 0 ? fdopendir(in) : NULL;
+	if (!d || out < 0) {
+		rc = -(errno ? errno : EIO);
+		if (!d && in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		if (d)
+			closedir(d);
+		return rc;
+	}
+	while ((de = readdir(d)) && rc == 0)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = merge(dirfd(d), de->d_name, out, de->d_name);
+	closedir(d);
+	close(out);
+	return rc;
+}
+
+static void work_zip_put(uv_work_t *w)
+{
+	struct vfs_call *v = w->data;
+	struct unpack_limits lim = UNPACK_LIMITS_DEFAULT;
+	char staging[64], path[64];
+	int sfd, tfd, rc;
+
+	files_temp_name(".zip-staging-", staging, sizeof(staging));
+	if (mkdirat(v->h->fd, staging, 0700) < 0 ||
+	    (sfd = openat(v->h->fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		v->work_status = 500;
+		snprintf(v->work_err, sizeof(v->work_err), "Cannot stage the zip: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", v->work_rc);
+	rc = unpack_zip(path, sfd, &lim, v->work_err, sizeof(v->work_err));
+	if (rc < 0) {
+		v->work_status = rc == -EINVAL || rc == -EFBIG ? 400 : rc == -ENOSPC ? 507 : 500;
+		goto out;
+	}
+	/* Everything unpacked: only now is the target touched. */
+	tfd = vfs_open(v->h->fd, v->rel, O_RDONLY | O_DIRECTORY, 0);
+	rc = tfd < 0 ? tfd : 0;
+	if (rc == 0) {
+		DIR *d = fdopendir(dup(sfd));
+		struct dirent *de;
+
+		while (d && (de = readdir(d)) && rc == 0)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				rc = merge(sfd, de->d_name, tfd, de->d_name);
+		if (d)
+			closedir(d);
+		close(tfd);
+	}
+	if (rc < 0) {
+		v->work_status = rc == -EISDIR ? 409 : 500;
+		snprintf(v->work_err, sizeof(v->work_err), "Cannot move the zip's files into place: %s",
+			 strerror(-rc));
+	} else {
+		v->work_status = 0;
+	}
+out:
+	close(sfd);
+	files_remove_tree(v->h->fd, staging);
+}
+
+static void after_zip_put(uv_work_t *w, int status)
+{
+	struct vfs_call *v = w->data;
+
+	v->busy = 0;
+	if (!v->req) {
+		vfs_done(v);
+		return;
+	}
+	if (status < 0 && !v->work_status)
+		v->work_status = 500;
+	if (v->work_status)
+		http_reply_error(v->req, v->work_status, "%s", v->work_err);
+	else
+		http_reply_empty(v->req, 200);
+	http_resume(v->req);
+}
+
+static void begin_zip_put(struct vfs_call *v)
+{
+	int rc = make_folders(v->h->fd, v->rel, 1);
+	struct stat st;
+	int fd;
+
+	if (rc == 0) {
+		fd = vfs_open(v->h->fd, v->rel, O_RDONLY, 0);
+		if (fd < 0)
+			rc = fd;
+		else if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+			rc = -ENOTDIR;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc < 0) {
+		fail_errno(v, rc);
+		return;
+	}
+	files_temp_name(".zip-upload-", v->tmp, sizeof(v->tmp));
+	v->pfd = dup(v->h->fd);
+	fd = openat(v->pfd, v->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		v->tmp[0] = '\0';
+		fail_errno(v, -errno);
+		return;
+	}
+	http_body_to_fd(v->req, fd);
+	v->work_rc = fd;
+}
+
+static void complete_zip_put(struct vfs_call *v)
+{
+	int rc = http_body_error(v->req);
+
+	if (rc < 0) {
+		fail_errno(v, rc);
+		return;
+	}
+	v->busy = 1;
+	v->work.data = v;
+	http_suspend(v->req);
+	if (uv_queue_work(v->loop, &v->work, work_zip_put, after_zip_put) < 0) {
+		v->busy = 0;
+		http_reply_error(v->req, 500, "Cannot start unpacking.");
+		http_resume(v->req);
+	}
+}
+
+/* ---- the request ---- */
+
+struct vfs_call *vfs_begin(struct http_request *req, struct home *h, uv_loop_t *loop,
+			   int zip, const char *base, const char *rest)
+{
+	struct vfs_call *v = calloc(1, sizeof(*v));
+	int rc;
+
+	if (!v) {
+		http_reply_error(req, 500, "Out of memory.");
+		return NULL;
+	}
+	v->req = req;
+	v->h = h;
+	v->loop = loop;
+	v->zip = zip;
+	v->pfd = -1;
+	v->work_rc = -1;
+	snprintf(v->base, sizeof(v->base), "%s", base);
+	rc = vfs_clean_path(rest ? rest : "", v->rel, sizeof(v->rel), &v->dir);
+	if (rc == -EACCES) {
+		http_reply_error(req, 403, "The path is not accessible.");
+	} else if (rc < 0) {
+		http_reply_error(req, 400, "The path is not valid (no '..', no control characters, correctly percent-encoded).");
+	} else if (!rest) {
+		/* "/api/vfs" without the slash: the home's listing. */
+		redirect(v, 1);
+	} else if (http_method(req) == HTTP_PUT) {
+		if (zip)
+			begin_zip_put(v);
+		else
+			begin_put(v);
+	}
+	return v;
+}
+
+void vfs_complete(struct vfs_call *v)
+{
+	if (http_replied(v->req))
+		return;
+	switch (http_method(v->req)) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+		do_get(v);
+		break;
+	case HTTP_DELETE:
+		do_delete(v);
+		break;
+	case HTTP_PUT:
+		if (v->zip)
+			complete_zip_put(v);
+		else
+			complete_put(v);
+		break;
+	default:
+		http_reply_error(v->req, 405, "Not allowed.");
+	}
+}
+
+void vfs_done(struct vfs_call *v)
+{
+	if (!v)
+		return;
+	if (v->busy) {
+		v->req = NULL; /* freed by the work's callback */
+		return;
+	}
+	if (v->work_rc >= 0)
+		close(v->work_rc);
+	if (v->tmp[0] && v->pfd >= 0)
+		unlinkat(v->pfd, v->tmp, 0);
+	if (v->pfd >= 0)
+		close(v->pfd);
+	free(v);
+}
