@@ -964,6 +964,8 @@ struct vfs_call *vfs_begin(struct http_request *req, struct home *h, uv_loop_t *
 	v->work_rc = -1;
 	snprintf(v->base, sizeof(v->base), "%s", base);
 	rc = vfs_clean_path(rest ? rest : "", v->rel, sizeof(v->rel), &v->dir);
+	if (rest && !*v->rel)
+		v->dir = 1; /* "/api/vfs/": the home, asked as a folder */
 	if (rc == -EACCES) {
 		http_reply_error(req, 403, "The path is not accessible.");
 	} else if (rc < 0) {
