@@ -84,6 +84,7 @@ bench: build/webjobs
 	@bench/runs
 	@bench/continuous
 	@bench/schedules
+	@bench/vfs
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs

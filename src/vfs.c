@@ -444,6 +444,22 @@ static int zip_push(struct zipstream *z, int fd, const char *prefix)
 	return 0;
 }
 
+/* 1 for the text files of jobs and logs, which deflate well; binaries
+ * and archives are stored as they are. */
+static int compressible(const char *name)
+{
+	static const char *const exts[] = { ".txt", ".log", ".json", ".job", ".sh", ".py",
+					    ".js", ".php", ".cmd", ".bat", ".ps1", ".xml",
+					    ".html", ".htm", ".css", ".csv", ".md", ".config",
+					    ".yml", ".yaml", ".ini", ".sql", NULL };
+	const char *dot = strrchr(name, '.');
+
+	for (int i = 0; dot && exts[i]; i++)
+		if (strcasecmp(dot, exts[i]) == 0)
+			return 1;
+	return !dot; /* "run" and other scripts without an extension */
+}
+
 /* Adds one more piece to the archive: a block of the current file, or the
  * next entry of the current folder. */
 static void zip_step(struct zipstream *z)
@@ -459,6 +475,7 @@ static void zip_step(struct zipstream *z)
 		}
 		close(z->fd);
 		z->fd = -1;
+		archive_write_finish_entry(z->a);
 		return;
 	}
 	if (z->depth == 0) {
@@ -500,6 +517,11 @@ static void zip_step(struct zipstream *z)
 		archive_entry_set_mtime(ae, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 		archive_entry_set_size(ae, S_ISREG(st.st_mode) ? st.st_size : 0);
 		if (S_ISREG(st.st_mode)) {
+			/* Legal between entries (the last one was finished). */
+			if (compressible(de->d_name))
+				archive_write_zip_set_compression_deflate(z->a);
+			else
+				archive_write_zip_set_compression_store(z->a);
 			z->fd = openat(dirfd(lv->d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (z->fd < 0) {
 				archive_entry_free(ae);
@@ -509,6 +531,7 @@ static void zip_step(struct zipstream *z)
 		archive_write_header(z->a, ae);
 		archive_entry_free(ae);
 		if (S_ISDIR(st.st_mode)) {
+			archive_write_finish_entry(z->a);
 			int sub = openat(dirfd(lv->d), de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -567,6 +590,11 @@ static void get_zip(struct vfs_call *v, int fd)
 	z->fd = -1;
 	snprintf(z->root, sizeof(z->root), "%s", v->rel);
 	archive_write_set_format_zip(z->a);
+	/* A zip made while it is sent must keep up with the network: fast
+	 * deflate for text, which shrinks, and none for the rest. */
+	if (archive_write_set_options(z->a, "zip:compression-level=1") != ARCHIVE_OK)
+		log_debug("zip: libarchive takes no compression level: %s",
+			  archive_error_string(z->a));
 	archive_write_set_bytes_per_block(z->a, 0);
 	archive_write_open2(z->a, z, NULL, zip_write, NULL, NULL);
 	zip_push(z, fd, "");
