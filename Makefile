@@ -36,7 +36,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all asan unit fuzz deps run check bench clean install
+.PHONY: all asan unit fuzz deps run check bench torture clean install
 all: build/webjobs
 
 deps:
@@ -85,6 +85,9 @@ bench: build/webjobs
 	@bench/continuous
 	@bench/schedules
 	@bench/vfs
+
+torture: deps build/asan/webjobs
+	WEBJOBS_BIN=build/asan/webjobs tests/torture/torture.py --kills 200
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs

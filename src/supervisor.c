@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include "supervisor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -69,6 +70,7 @@ struct sv {
 	long long stop_wait;
 	unsigned gen;
 	char *bin_root, *work_root, *shutdown_file;
+	char *pid_file;        /* {temp}/jobs/continuous/{name}/pid while it runs */
 	/* life */
 	struct child *child;
 	uint64_t started_ms;
@@ -168,6 +170,7 @@ static void on_done(void *arg, int wstatus)
 {
 	struct sv *v = arg;
 
+	unlink(v->pid_file);
 	v->wstatus = wstatus;
 	child_free(v->child);
 	v->child = NULL;
@@ -236,6 +239,24 @@ static void spawn(struct sv *v)
 	free(cwd);
 	process_env_free(env);
 	v->started_ms = uv_now(v->s->loop);
+	if (v->child) {
+		/* Recorded so that a host killed with -9 can end it next time. */
+		char text[64];
+		int n = snprintf(text, sizeof(text), "%d %lld\n", (int)child_pid(v->child),
+				 (long long)child_start_time(v->child));
+		char *dir = strdup(v->pid_file), *slash = dir ? strrchr(dir, '/') : NULL;
+
+		if (slash) {
+			*slash = '\0';
+			int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (dfd >= 0) {
+				files_write_atomic(dfd, slash + 1, text, (size_t)n, 0644, 0);
+				close(dfd);
+			}
+		}
+		free(dir);
+	}
 	if (!v->child) {
 		joblog_sys(v->log, 1, "Job failed to start: %s", err);
 		v->wstatus = 127 << 8;
@@ -565,6 +586,7 @@ static void on_closed(uv_handle_t *h)
 	free(v->bin_root);
 	free(v->work_root);
 	free(v->shutdown_file);
+	free(v->pid_file);
 	free(v);
 	check_shutdown(s);
 }
@@ -607,6 +629,10 @@ static struct sv *add(struct supervisor *s, const char *name)
 		v->shutdown_file = NULL;
 		goto fail;
 	}
+	if (asprintf(&v->pid_file, "%s/jobs/continuous/%s/pid", s->c.temp, name) < 0) {
+		v->pid_file = NULL;
+		goto fail;
+	}
 	{
 		char *dir = strdup(v->shutdown_file);
 
@@ -626,6 +652,7 @@ static struct sv *add(struct supervisor *s, const char *name)
 fail:
 	if (v) {
 		free(v->name);
+		free(v->shutdown_file);
 		free(v);
 	}
 	return NULL;
@@ -673,6 +700,42 @@ static void on_start_up(void *arg, enum job_type t, const char *name, struct job
 	reconcile(arg, name, j, 0);
 }
 
+/* Processes of continuous jobs that a host killed with -9 left running
+ * (their pid files survived it) are ended before anything starts: pid and
+ * start time must both match, so a recycled pid is never killed. */
+static void kill_leftovers(const char *temp)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/jobs/continuous", temp);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char file[PATH_MAX + 300];
+		FILE *f;
+		int pid;
+		long long start;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/pid", path, de->d_name);
+		f = fopen(file, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%d %lld", &pid, &start) == 2 && pid > 1 &&
+		    process_start_time(pid) == start) {
+			kill(-pid, SIGKILL);
+			log_warn("continuous job %s: killed process group %d left by a crash",
+				 de->d_name, pid);
+		}
+		fclose(f);
+		unlink(file);
+	}
+	if (d)
+		closedir(d);
+}
+
 struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_config *c)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
@@ -681,6 +744,7 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 		return NULL;
 	s->loop = loop;
 	s->c = *c;
+	kill_leftovers(c->temp);
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
 	registry_listen(c->registry, on_registry, s);
