@@ -85,6 +85,7 @@ bench: build/webjobs
 	@bench/continuous
 	@bench/schedules
 	@bench/vfs
+	@bench/load
 
 torture: deps build/asan/webjobs
 	WEBJOBS_BIN=build/asan/webjobs tests/torture/torture.py --kills 200

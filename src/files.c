@@ -242,7 +242,30 @@ out:
 	return rc;
 }
 
-int files_refresh_copy(const char *src, const char *dst)
+/* Gives the tree name (beneath dfd) to uid:gid, links untouched. */
+static void chown_tree(int dfd, const char *name, int uid, int gid)
+{
+	int fd;
+	DIR *d;
+	struct dirent *de;
+
+	if (fchownat(dfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			chown_tree(dirfd(d), de->d_name, uid, gid);
+	closedir(d);
+}
+
+int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
 {
 	char tmp[PATH_MAX], *parent;
 	int rc = 0;
@@ -271,6 +294,8 @@ int files_refresh_copy(const char *src, const char *dst)
 	free(parent);
 	if (rc == 0)
 		rc = files_copy_tree(AT_FDCWD, src, AT_FDCWD, tmp);
+	if (rc == 0 && uid >= 0)
+		chown_tree(AT_FDCWD, tmp, uid, gid);
 	if (rc == 0)
 		rc = files_remove_tree(AT_FDCWD, dst);
 	if (rc == 0 && rename(tmp, dst) < 0)

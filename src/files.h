@@ -35,9 +35,9 @@ int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out);
 void files_free_names(char **names, int n);
 
 /* Makes dst (an absolute path) a fresh copy of the tree src: copied to
- * "dst.new", then renamed over the old copy. Blocking. Returns 0 or
- * -errno. */
-int files_refresh_copy(const char *src, const char *dst);
+ * "dst.new", given to uid:gid (when uid >= 0), then renamed over the old
+ * copy. Blocking. Returns 0 or -errno. */
+int files_refresh_copy(const char *src, const char *dst, int uid, int gid);
 
 /* A name for a temporary entry: prefix + random hex, in buf. */
 void files_temp_name(const char *prefix, char *buf, size_t size);

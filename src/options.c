@@ -52,6 +52,8 @@ static const struct option_def defs[] = {
 	  "the host's own log (default: standard error); reopened on SIGHUP" },
 	{ "--log-level", "WEBJOBS_LOG_LEVEL", K_STRING, OFF(log_level), "info",
 	  0, 0, "LEVEL", "error, warning, info or debug" },
+	{ "--run-as", "WEBJOBS_RUN_AS", K_STRING, OFF(run_as), NULL, 0, 0, "USER",
+	  "the user jobs run as; a host running as root runs them as nobody unless told (root only by --run-as root)" },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 

@@ -20,6 +20,7 @@ struct options {
 	char *tls_key;
 	char *log_file;
 	char *log_level;
+	char *run_as;
 	uint64_t max_upload_size;
 	uint64_t max_connections;
 	uint64_t idle_timeout;

@@ -19,8 +19,33 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+static int run_uid = -1, run_gid = -1;
+
+void process_set_user(int uid, int gid)
+{
+	run_uid = uid;
+	run_gid = gid;
+}
+
+int process_user_uid(void) { return run_uid; }
+int process_user_gid(void) { return run_gid; }
+
+/* posix_spawn cannot change the user: a job that must run as another user
+ * is started through util-linux's setpriv, which drops to it (real and
+ * effective ids, no supplementary groups) and execs the job in place, so
+ * the pid the host watches is the job's. */
+static int spawn_as(const struct process_req *r, pid_t *pid, char *err, size_t errsz);
+
 int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		  size_t errsz)
+{
+	if (run_uid >= 0 && (uid_t)run_uid != geteuid())
+		return spawn_as(r, pid, err, errsz);
+	return process_spawn_plain(r, pid, err, errsz);
+}
+
+int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
+			size_t errsz)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -143,6 +168,38 @@ int process_free_port(void)
 		port = ntohs(sin.sin_port);
 	close(fd);
 	return port;
+}
+
+static int spawn_as(const struct process_req *r, pid_t *pid, char *err, size_t errsz)
+{
+	char uid[32], gid[32];
+	size_t n = 0;
+	char **argv;
+	struct process_req req = *r;
+	int rc;
+
+	while (r->argv[n])
+		n++;
+	argv = calloc(n + 6, sizeof(*argv));
+	if (!argv) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(uid, sizeof(uid), "--reuid=%d", run_uid);
+	snprintf(gid, sizeof(gid), "--regid=%d", run_gid);
+	argv[0] = "setpriv";
+	argv[1] = uid;
+	argv[2] = gid;
+	argv[3] = "--clear-groups";
+	argv[4] = "--";
+	argv[5] = (char *)r->program;
+	for (size_t i = 1; i < n; i++)
+		argv[5 + i] = r->argv[i];
+	req.program = "/usr/bin/setpriv";
+	req.argv = argv;
+	rc = process_spawn_plain(&req, pid, err, errsz);
+	free(argv);
+	return rc;
 }
 
 /* Reads /proc/PID/stat and returns a pointer past the ")" of the command

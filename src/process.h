@@ -18,7 +18,14 @@ struct process_req {
 	char *const *envp;
 	const char *cwd;
 	int out_fd, err_fd;  /* write ends; the caller closes them after */
+	int uid, gid;        /* run as this user (-1: as the host) */
 };
+
+/* The user jobs run as: set once at start-up from --run-as. */
+void process_set_user(int uid, int gid);
+/* -1 when jobs run as the host's own user. */
+int process_user_uid(void);
+int process_user_gid(void);
 
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
  * one-line reason naming the program in err (exec failures included). */
@@ -34,6 +41,10 @@ void process_env_free(char **env);
 
 /* A free TCP port on the loopback interface (for WEBJOBS_PORT), or 0. */
 int process_free_port(void);
+
+/* process_spawn without the change of user. */
+int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
+			size_t errsz);
 
 /* The start time of a process (field 22 of /proc/PID/stat), or -1. Used
  * with the pid to tell a process from a later one with a recycled pid. */

@@ -370,7 +370,7 @@ static void work_copy(uv_work_t *w)
 {
 	struct run *r = w->data;
 
-	r->copy_rc = files_refresh_copy(r->bin_root, r->work_root);
+	r->copy_rc = files_refresh_copy(r->bin_root, r->work_root, process_user_uid(), process_user_gid());
 }
 
 static void after_copy(uv_work_t *w, int status)

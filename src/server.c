@@ -11,7 +11,9 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "log.h"
 #include "notify.h"
 #include "options.h"
+#include "process.h"
 #include "registry.h"
 #include "run.h"
 #include "scheduler.h"
@@ -120,6 +123,35 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Jobs never run as root unless asked: a host running as root runs them
+ * as --run-as, by default "nobody". A host that is not root runs them as
+ * itself; --run-as can then only name that same user. */
+static int set_run_as(const char *user, char *err, size_t errsz)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (user && (!(pw = getpwnam(user)) || pw->pw_uid != geteuid())) {
+			snprintf(err, errsz, "--run-as %s needs the host to run as root", user);
+			return -1;
+		}
+		return 0;
+	}
+	if (!user)
+		user = "nobody";
+	pw = getpwnam(user);
+	if (!pw) {
+		snprintf(err, errsz, "--run-as: no user '%s'", user);
+		return -1;
+	}
+	if (pw->pw_uid != 0 && access("/usr/bin/setpriv", X_OK) < 0) {
+		snprintf(err, errsz, "--run-as %s needs /usr/bin/setpriv (util-linux)", user);
+		return -1;
+	}
+	process_set_user((int)pw->pw_uid, (int)pw->pw_gid);
+	return 0;
+}
+
 static int set_level(const char *name)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
@@ -155,6 +187,8 @@ int server_main(int argc, char **argv)
 			 s.opt.log_file, strerror(errno));
 		goto fail;
 	}
+	if (set_run_as(s.opt.run_as, err, sizeof(err)) < 0)
+		goto fail;
 	if (home_open(&s.home, s.opt.home, err, sizeof(err)) < 0)
 		goto fail;
 	s.loop = uv_default_loop();

@@ -272,7 +272,7 @@ static void work_copy(uv_work_t *w)
 {
 	struct sv *v = w->data;
 
-	v->copy_rc = files_refresh_copy(v->bin_root, v->work_root);
+	v->copy_rc = files_refresh_copy(v->bin_root, v->work_root, process_user_uid(), process_user_gid());
 }
 
 /* Spawns, then replays an event that came while the job was starting. */

@@ -211,6 +211,8 @@ def test_singleton_across_instances(home, tmp_path):
         d = statuses(hosts[1], "one")
         assert d.count("InactiveInstance") == 2 and d.startswith("inst-0 - ")
         assert cjob(hosts[2], "one")["status"] == "Running"
+        assert wait_for(lambda: len(os.listdir(marker)) == 1, timeout=3)
+        time.sleep(0.5)
         assert len(os.listdir(marker)) == 1
         # A non-singleton job runs once per instance.
         assert wait_for(lambda: statuses(hosts[0], "all").count("Running") == 3, timeout=15)
@@ -226,7 +228,7 @@ def test_singleton_across_instances(home, tmp_path):
         assert wait_for(lambda: statuses(others[0], "one").count("Running") == 1 and
                         statuses(others[0], "one").count("\n") == 2, timeout=12)
         assert time.time() - t0 < 10
-        assert len(os.listdir(marker)) == 2
+        assert wait_for(lambda: len(os.listdir(marker)) == 2, timeout=3)
         # Only live instances are listed.
         assert f"inst-{holder}" not in statuses(others[0], "all")
         os.kill(pid, signal.SIGKILL)  # what the dead host left behind
