@@ -44,6 +44,7 @@ struct joblog {
 	char *buf[2];
 	size_t blen[2], bcap[2];
 	int error;
+	uint64_t lost[2];  /* bytes that could not be written (disk full) */
 };
 
 size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
@@ -124,9 +125,26 @@ static void flush(struct joblog *l)
 			l->fd[1] = openat(l->dfd, l->err_name,
 					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 					  0644);
+		if (l->lost[k] && l->fd[k] >= 0) {
+			/* Space came back: say once what was lost, then go on. */
+			char note[160];
+			char line[256];
+			size_t n;
+			int w;
+
+			w = snprintf(note, sizeof(note), "%llu bytes of log could not be written (%s)",
+				     (unsigned long long)l->lost[k], strerror(-l->error));
+			n = joblog_format(line, sizeof(line), time_now_ticks(), l->inst6, "SYS ERR ",
+					  note, (size_t)(w > 0 ? w : 0));
+			if (files_write_all(l->fd[k], line, n) == 0)
+				l->lost[k] = 0;
+		}
 		rc = l->fd[k] >= 0 ? files_write_all(l->fd[k], l->buf[k], l->blen[k]) : -errno;
-		if (rc < 0 && !l->error)
-			l->error = rc;
+		if (rc < 0) {
+			if (!l->error)
+				l->error = rc;
+			l->lost[k] += l->blen[k];
+		}
 		if (k == 0 && rc == 0) {
 			l->size += (int64_t)l->blen[k];
 			if (l->prev_name && l->size > l->max_size)

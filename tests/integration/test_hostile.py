@@ -117,6 +117,27 @@ def test_disk_full(tmp_path):
         leftovers = [n for n in os.listdir(h.home / "site/wwwroot/App_Data/jobs/triggered")
                      if n.startswith(".")]
         assert leftovers == []
+        # Log lines that cannot be written are counted and reported once,
+        # when space comes back.
+        assert deploy(h, "chatty", "for i in $(seq 1 60); do printf 'line-%s %02000d\\n' $i 0; "
+                                   "sleep 0.05; done\n").status == 200
+        rid = h.request("POST", "/api/triggeredwebjobs/chatty/run").header("Location").rsplit("/", 1)[1]
+        out = h.data_dir("triggered", "chatty") / rid / "output_log.txt"
+        assert wait_for(lambda: out.exists() and "line-3" in out.read_text(), timeout=5)
+        fill = h.home / "site" / "fill.bin"
+        with open(fill, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        time.sleep(1.0)
+        fill.unlink()
+        log = h.data_dir("triggered", "chatty") / rid / "output_log.txt"
+        assert wait_for(lambda: "Status changed to" in log.read_text().splitlines()[-1] and
+                        "Success" in log.read_text(), timeout=10)
+        assert "bytes of log could not be written" in log.read_text()
     finally:
         if h:
             h.stop()
