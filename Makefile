@@ -101,6 +101,8 @@ torture: deps build/asan/webjobs
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs
+	install -D -m 0644 doc/webjobs.1 $(DESTDIR)$(PREFIX)/share/man/man1/webjobs.1
+	install -D -m 0644 contrib/webjobs.service $(DESTDIR)/lib/systemd/system/webjobs.service
 
 clean:
 	rm -rf build
