@@ -17,6 +17,7 @@
 #include "files.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "settings.h"
 #include "timefmt.h"
@@ -39,7 +40,16 @@ enum handler {
 	H_STOP,
 	H_VFS,
 	H_ZIP,
+	H_METRICS,
 };
+
+/* Route names for the metrics, by handler. */
+static const char *const handler_names[] = {
+	"healthz", "all", "list", "job", "history", "run", "settings", "swagger", "deploy",
+	"delete", "run_start", "put_settings", "start", "stop", "vfs", "zip", "metrics",
+};
+_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_METRICS + 1,
+	       "a route name for every handler");
 
 #define NO_AUTH 1u
 #define GET (HTTP_GET | HTTP_HEAD)
@@ -73,6 +83,7 @@ static const struct route routes[] = {
 	{ GET | HTTP_PUT, "/zip/{*}", H_ZIP, 0 },
 	{ GET | HTTP_PUT, "/api/zip", H_ZIP, 0 },
 	{ GET | HTTP_PUT, "/zip", H_ZIP, 0 },
+	{ GET, "/metrics", H_METRICS, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -352,6 +363,7 @@ static void h_delete(struct call *c)
 		else
 			supervisor_delete(c->api->supervisor, name);
 		deploy_remove(c->api->home, c->api->loop, c->m.type, name);
+		metrics_forget(name);
 		registry_touch(c->api->registry, c->m.type, name);
 	}
 	http_reply_empty(c->req, 200);
@@ -507,6 +519,20 @@ static void h_vfs(struct call *c)
 		vfs_complete(c->vfs);
 }
 
+static void h_metrics(struct call *c)
+{
+	char *up = supervisor_up_text(c->api->supervisor);
+	char *text = metrics_render(up, http_server_connections(c->api->http));
+
+	free(up);
+	if (!text) {
+		http_reply_error(c->req, 500, "Out of memory.");
+		return;
+	}
+	http_reply(c->req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+	free(text);
+}
+
 static void dispatch(struct call *c)
 {
 	switch ((enum handler)c->m.route->handler) {
@@ -547,6 +573,9 @@ static void dispatch(struct call *c)
 	case H_VFS:
 	case H_ZIP:
 		h_vfs(c);
+		break;
+	case H_METRICS:
+		h_metrics(c);
 		break;
 	case H_START:
 		h_start_stop(c, 1);
@@ -663,6 +692,7 @@ static void on_done(struct http_request *req, void *arg)
 	(void)arg;
 	if (!c)
 		return;
+	metrics_http(c->rc == 0 ? handler_names[c->m.route->handler] : "none", http_status(req));
 	auth_cancel(c->ticket);
 	if (c->busy) {
 		/* A deploy is on the thread pool; its callback frees c. */

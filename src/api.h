@@ -24,6 +24,7 @@ struct api {
 	struct runner *runner;
 	struct supervisor *supervisor;
 	const struct hostcfg_watch *cfg;
+	struct http_server *http;
 };
 
 /* The handlers to give http_server_start; arg is the struct api. */

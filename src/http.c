@@ -96,6 +96,8 @@ const char *http_prefix(const struct http_request *req) { return req->prefix; }
 const char *http_client(const struct http_request *req) { return req->client; }
 void http_set_user(struct http_request *req, void *user) { req->user = user; }
 void *http_user(const struct http_request *req) { return req->user; }
+unsigned http_status(const struct http_request *req) { return req->status; }
+unsigned http_server_connections(const struct http_server *s) { return s ? s->open_conns : 0; }
 int http_replied(const struct http_request *req) { return req->resp != NULL || req->stage == ST_REPLIED; }
 
 const char *http_header(const struct http_request *req, const char *name)

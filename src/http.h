@@ -85,6 +85,10 @@ void http_reply_error(struct http_request *req, unsigned status,
 void http_reply_json_text_etag(struct http_request *req, const char *text,
 			       size_t len, uint64_t hash);
 int http_replied(const struct http_request *req);
+/* The status of the reply given (0 when none yet). */
+unsigned http_status(const struct http_request *req);
+/* Open connections of the server. */
+unsigned http_server_connections(const struct http_server *s);
 
 /* Replies with len bytes of the file fd from offset, read by MHD as it
  * sends (a large file is never held in memory). Takes fd. */

@@ -35,6 +35,7 @@
 #include "files.h"
 #include "joblog.h"
 #include "log.h"
+#include "metrics.h"
 #include "runrec.h"
 #include "settings.h"
 #include "process.h"
@@ -213,6 +214,9 @@ static void finish(struct run *r)
 	if (r->next)
 		r->next->prev = r->prev;
 	registry_touch_data(rn->c.registry, JOB_TRIGGERED, r->name);
+	if (r->end != END_DELETED)
+		metrics_run_finished(r->name, r->rec.status,
+				     (double)(r->rec.end - r->rec.start) / TICKS_PER_SEC);
 	log_debug("run %s of %s ended %s", r->id, r->name, r->rec.status);
 	if (rn->shutting && !rn->runs && rn->done)
 		rn->done(rn->done_arg);

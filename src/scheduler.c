@@ -23,6 +23,7 @@
 #include "cron.h"
 #include "joblog.h"
 #include "log.h"
+#include "metrics.h"
 #include "settings.h"
 #include "timefmt.h"
 
@@ -234,6 +235,7 @@ static void fire(struct scheduler *s, struct entry *e)
 	if (!j)
 		return;
 	snprintf(trigger, sizeof(trigger), "Schedule - %s", e->expanded);
+	metrics_fire_delay((double)(now_ms() - occurrence * 1000) / 1000.0);
 	rc = runner_start(s->c.runner, j, trigger, NULL, occurrence * TICKS_PER_SEC, id, err,
 			  sizeof(err));
 	cron_format_local(e->zone, occurrence, when, sizeof(when));

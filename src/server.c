@@ -249,6 +249,7 @@ int server_main(int argc, char **argv)
 	}
 	s.api.runner = s.runner;
 	s.api.supervisor = s.supervisor;
+	s.api.http = s.http;
 	s.api.cfg = s.cfg;
 	uv_signal_init(s.loop, &s.sigterm);
 	uv_signal_init(s.loop, &s.sigint);

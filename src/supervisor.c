@@ -36,6 +36,7 @@
 #include "files.h"
 #include "joblog.h"
 #include "log.h"
+#include "metrics.h"
 #include "process.h"
 #include "settings.h"
 
@@ -481,6 +482,7 @@ static void a_went(struct sv *v)
 		joblog_sys(v->log, 1, "Job failed due to signal %s", sig);
 	}
 	joblog_sys(v->log, 0, "Process went down, waiting for %lld seconds", (long long)wait);
+	metrics_restart(v->name);
 	set_state(v, S_PENDING);
 	uv_timer_start(&v->timer, on_timer, (uint64_t)wait * 1000, 0);
 }
@@ -827,4 +829,18 @@ void supervisor_shutdown(struct supervisor *s, void (*done)(void *), void *arg)
 void supervisor_free(struct supervisor *s)
 {
 	free(s);
+}
+
+char *supervisor_up_text(const struct supervisor *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (const struct sv *v = s->jobs; v; v = v->next)
+		fprintf(f, "%s\t%s\t%d\n", v->name, s->c.instance, v->state == S_RUNNING);
+	fclose(f);
+	return text;
 }

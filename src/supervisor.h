@@ -41,6 +41,10 @@ void supervisor_delete(struct supervisor *s, const char *name);
 /* The host settings changed (WEBJOBS_STOPPED): start or stop every job. */
 void supervisor_host_changed(struct supervisor *s);
 
+/* "job\tinstance\t1|0\n" for every continuous job (1: its process runs
+ * here), for /metrics. A new string. */
+char *supervisor_up_text(const struct supervisor *s);
+
 /* Stops every job gracefully; done(arg) when all are down. */
 void supervisor_shutdown(struct supervisor *s, void (*done)(void *), void *arg);
 void supervisor_free(struct supervisor *s);
