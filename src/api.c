@@ -15,6 +15,7 @@
 #include "args.h"
 #include "deploy.h"
 #include "files.h"
+#include "follow.h"
 #include "job.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,14 +42,17 @@ enum handler {
 	H_VFS,
 	H_ZIP,
 	H_METRICS,
+	H_FOLLOW_RUN,
+	H_FOLLOW_JOB,
 };
 
 /* Route names for the metrics, by handler. */
 static const char *const handler_names[] = {
 	"healthz", "all", "list", "job", "history", "run", "settings", "swagger", "deploy",
 	"delete", "run_start", "put_settings", "start", "stop", "vfs", "zip", "metrics",
+	"follow_run", "follow_job",
 };
-_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_METRICS + 1,
+_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_FOLLOW_JOB + 1,
 	       "a route name for every handler");
 
 #define NO_AUTH 1u
@@ -84,6 +88,8 @@ static const struct route routes[] = {
 	{ GET | HTTP_PUT, "/api/zip", H_ZIP, 0 },
 	{ GET | HTTP_PUT, "/zip", H_ZIP, 0 },
 	{ GET, "/metrics", H_METRICS, 0 },
+	{ GET, "{T}/{name}/history/{id}/log", H_FOLLOW_RUN, 0 },
+	{ GET, "{C}/{name}/log", H_FOLLOW_JOB, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -519,6 +525,46 @@ static void h_vfs(struct call *c)
 		vfs_complete(c->vfs);
 }
 
+/* A number from the query, or def when absent or not a number >= 0. */
+static long long query_number(struct call *c, const char *key, long long def)
+{
+	char *v = route_query_get(http_query(c->req), key), *end;
+	long long n;
+
+	if (!v)
+		return def;
+	n = strtoll(v, &end, 10);
+	if (!*v || *end || n < 0)
+		n = def;
+	free(v);
+	return n;
+}
+
+static void h_follow(struct call *c)
+{
+	struct job *j = find_job(c);
+	json_t *run;
+
+	if (!j)
+		return;
+	if (c->m.route->handler == H_FOLLOW_JOB) {
+		follow_job(c->req, c->api->loop, c->api->home, job_name(j),
+			   (long)query_number(c, "tail", 10));
+		return;
+	}
+	run = time_is_run_id(c->m.params[1])
+		      ? job_run_json(j, c->api->home, http_prefix(c->req), c->m.params[1])
+		      : NULL;
+	if (!run) {
+		http_reply_error(c->req, 404, "No run '%s' of job '%s' was found.", c->m.params[1],
+				 job_name(j));
+		return;
+	}
+	json_decref(run);
+	follow_run(c->req, c->api->loop, c->api->home, job_name(j), c->m.params[1],
+		   (uint64_t)query_number(c, "offset", 0));
+}
+
 static void h_metrics(struct call *c)
 {
 	char *up = supervisor_up_text(c->api->supervisor);
@@ -576,6 +622,10 @@ static void dispatch(struct call *c)
 		break;
 	case H_METRICS:
 		h_metrics(c);
+		break;
+	case H_FOLLOW_RUN:
+	case H_FOLLOW_JOB:
+		h_follow(c);
 		break;
 	case H_START:
 		h_start_stop(c, 1);

@@ -192,6 +192,19 @@ void http_reply_fd(struct http_request *req, unsigned status,
 	set_reply(req, status, content_type, r);
 }
 
+void http_stream_wait(struct http_request *req)
+{
+	if (!req->suspended) {
+		req->suspended = 1;
+		MHD_suspend_connection(req->conn);
+	}
+}
+
+void http_stream_wake(struct http_request *req)
+{
+	http_resume(req);
+}
+
 struct stream {
 	http_reader read;
 	void (*done)(void *);

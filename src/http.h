@@ -100,6 +100,10 @@ void http_reply_fd(struct http_request *req, unsigned status,
  * is not allowed (produce at least one byte), -1 at the end, -2 on an
  * error (the connection is cut). done(arg) when MHD is finished with it. */
 typedef long (*http_reader)(void *arg, uint64_t pos, char *buf, size_t max);
+/* From inside a reader with nothing to send yet: the connection sleeps
+ * (no busy loop) until http_stream_wake; the reader then returns 0. */
+void http_stream_wait(struct http_request *req);
+void http_stream_wake(struct http_request *req);
 void http_reply_stream(struct http_request *req, unsigned status,
 		       const char *content_type, http_reader read, void *arg,
 		       void (*done)(void *arg));
