@@ -51,6 +51,7 @@ struct http_server {
 	int closing;
 	int open_handles;
 	unsigned max_conns, open_conns;
+	struct http_request *sleeping; /* suspended requests */
 };
 
 enum stage { ST_NEW, ST_BODY, ST_WAITING, ST_REPLIED };
@@ -65,6 +66,7 @@ struct http_request {
 	unsigned method;
 	enum stage stage;
 	int suspended;
+	struct http_request *next_sleeping, *prev_sleeping;
 	char prefix[300];
 	char client[64];
 	void *user;
@@ -194,10 +196,7 @@ void http_reply_fd(struct http_request *req, unsigned status,
 
 void http_stream_wait(struct http_request *req)
 {
-	if (!req->suspended) {
-		req->suspended = 1;
-		MHD_suspend_connection(req->conn);
-	}
+	http_suspend(req);
 }
 
 void http_stream_wake(struct http_request *req)
@@ -206,6 +205,7 @@ void http_stream_wake(struct http_request *req)
 }
 
 struct stream {
+	struct http_server *srv;
 	http_reader read;
 	void (*done)(void *);
 	void *arg;
@@ -214,7 +214,11 @@ struct stream {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *st = cls;
-	long n = st->read(st->arg, pos, buf, max);
+	long n;
+
+	if (st->srv->closing)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = st->read(st->arg, pos, buf, max);
 
 	if (n == -1)
 		return MHD_CONTENT_READER_END_OF_STREAM;
@@ -245,6 +249,7 @@ void http_reply_stream(struct http_request *req, unsigned status,
 			done(arg);
 		return;
 	}
+	st->srv = req->srv;
 	st->read = read;
 	st->done = done;
 	st->arg = arg;
@@ -339,10 +344,34 @@ void http_reply_json_text_etag(struct http_request *req, const char *text,
 	http_reply(req, 200, JSON_TYPE, text, len);
 }
 
+/* Suspended requests are listed: MHD must not be stopped with any. */
+static void sleep_add(struct http_request *req)
+{
+	struct http_server *s = req->srv;
+
+	req->next_sleeping = s->sleeping;
+	req->prev_sleeping = NULL;
+	if (s->sleeping)
+		s->sleeping->prev_sleeping = req;
+	s->sleeping = req;
+}
+
+static void sleep_remove(struct http_request *req)
+{
+	if (req->prev_sleeping)
+		req->prev_sleeping->next_sleeping = req->next_sleeping;
+	else if (req->srv->sleeping == req)
+		req->srv->sleeping = req->next_sleeping;
+	if (req->next_sleeping)
+		req->next_sleeping->prev_sleeping = req->prev_sleeping;
+	req->next_sleeping = req->prev_sleeping = NULL;
+}
+
 void http_suspend(struct http_request *req)
 {
-	if (!req->suspended) {
+	if (!req->suspended && !req->srv->closing) {
 		req->suspended = 1;
+		sleep_add(req);
 		MHD_suspend_connection(req->conn);
 	}
 }
@@ -351,6 +380,7 @@ void http_resume(struct http_request *req)
 {
 	if (req->suspended) {
 		req->suspended = 0;
+		sleep_remove(req);
 		MHD_resume_connection(req->conn);
 		mhd_run(req->srv);
 	}
@@ -433,6 +463,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	(void)toe;
 	if (!req)
 		return;
+	if (req->suspended) {
+		req->suspended = 0;
+		sleep_remove(req);
+	}
 	if (s->hd.done)
 		s->hd.done(req, s->hd.arg);
 	if (req->resp)
@@ -849,6 +883,16 @@ void http_server_stop(struct http_server *s)
 		return;
 	s->closing = 1;
 	uv_poll_stop(&s->poll);
+	/* MHD aborts when stopped with suspended connections: wake them all
+	 * (streams then end) and let MHD take them back first. */
+	while (s->sleeping) {
+		struct http_request *req = s->sleeping;
+
+		req->suspended = 0;
+		sleep_remove(req);
+		MHD_resume_connection(req->conn);
+	}
+	MHD_run(s->d);
 	MHD_stop_daemon(s->d);
 	close(s->lfd);
 	s->open_handles = 2;
