@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "client.h"
 #include "cron.h"
 #include "options.h"
 #include "server.h"
@@ -50,6 +51,12 @@ static void usage(FILE *f)
 		WEBJOBS_VERSION);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].synopsis);
+	fprintf(f, "\nClient commands (talk to a running host):\n");
+	fflush(f);
+	if (f == stdout)
+		client_usage();
+	else
+		fprintf(f, "  list, show, deploy, run, history, logs, start, stop, settings, delete\n");
 	fprintf(f, "\nRun 'webjobs help SUBCOMMAND' for more.\n");
 }
 
@@ -69,6 +76,11 @@ static int cmd_help(int argc, char **argv)
 			}
 			return 0;
 		}
+	if (client_is_command(argv[0])) {
+		printf("Client commands of webjobs:\n");
+		client_usage();
+		return 0;
+	}
 	fprintf(stderr, "webjobs: no subcommand '%s'\n", argv[0]);
 	return 2;
 }
@@ -217,6 +229,8 @@ int main(int argc, char **argv)
 		return cmd_passwd(argc - 2, argv + 2);
 	if (strcmp(argv[1], "cron") == 0)
 		return cmd_cron(argc - 2, argv + 2);
+	if (client_is_command(argv[1]))
+		return client_main(argv[1], argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("webjobs %s\n", WEBJOBS_VERSION);
 		return 0;

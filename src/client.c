@@ -1,0 +1,983 @@
+/*
+ * client: a small Kudu WebJobs client on top of libcurl.
+ *
+ * Where the host is and who we are: --url and --user, else WEBJOBS_URL,
+ * WEBJOBS_USERNAME and WEBJOBS_PASSWORD, else ~/.config/webjobs/config
+ * (lines key=value: url, user, password), which must not be readable by
+ * group or others. The password is never taken from the command line.
+ */
+#define _GNU_SOURCE
+#include "client.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "timefmt.h"
+
+/* ---- libcurl, loaded on demand ---- */
+
+typedef void CURL;
+struct curl_slist;
+#define CURLOPT_URL 10002
+#define CURLOPT_USERPWD 10005
+#define CURLOPT_CUSTOMREQUEST 10036
+#define CURLOPT_HTTPHEADER 10023
+#define CURLOPT_POSTFIELDS 10015
+#define CURLOPT_POSTFIELDSIZE_LARGE 30120
+#define CURLOPT_WRITEFUNCTION 20011
+#define CURLOPT_WRITEDATA 10001
+#define CURLOPT_NOBODY 44
+#define CURLOPT_HEADERFUNCTION 20079
+#define CURLOPT_HEADERDATA 10029
+#define CURLINFO_RESPONSE_CODE 0x200002
+
+static struct {
+	void *lib;
+	CURL *(*init)(void);
+	int (*setopt)(CURL *, int, ...);
+	int (*perform)(CURL *);
+	void (*cleanup)(CURL *);
+	int (*getinfo)(CURL *, int, ...);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free)(struct curl_slist *);
+	const char *(*strerror)(int);
+	char *(*escape)(CURL *, const char *, int);
+	void (*free)(void *);
+} cu;
+
+static int load_curl(void)
+{
+	if (cu.lib)
+		return 0;
+	cu.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!cu.lib) {
+		fprintf(stderr, "webjobs: cannot load libcurl (libcurl4): %s\n", dlerror());
+		return -1;
+	}
+#define SYM(f, n) *(void **)(&cu.f) = dlsym(cu.lib, n)
+	SYM(init, "curl_easy_init");
+	SYM(setopt, "curl_easy_setopt");
+	SYM(perform, "curl_easy_perform");
+	SYM(cleanup, "curl_easy_cleanup");
+	SYM(getinfo, "curl_easy_getinfo");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free, "curl_slist_free_all");
+	SYM(strerror, "curl_easy_strerror");
+	SYM(escape, "curl_easy_escape");
+	SYM(free, "curl_free");
+#undef SYM
+	return cu.init && cu.setopt && cu.perform ? 0 : -1;
+}
+
+/* ---- connection settings ---- */
+
+static char *base_url, *user, *password;
+static int as_json;
+
+static int read_config(void)
+{
+	const char *home = getenv("HOME");
+	char path[PATH_MAX], line[1024];
+	struct stat st;
+	FILE *f;
+
+	if (!home)
+		return 0;
+	snprintf(path, sizeof(path), "%s/.config/webjobs/config", home);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		fprintf(stderr, "webjobs: %s is readable by others (mode %o): chmod 600 it\n", path,
+			st.st_mode & 0777);
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!eq || line[0] == '#')
+			continue;
+		*eq = '\0';
+		if (strcmp(line, "url") == 0 && !base_url)
+			base_url = strdup(eq + 1);
+		else if (strcmp(line, "user") == 0 && !user)
+			user = strdup(eq + 1);
+		else if (strcmp(line, "password") == 0 && !password)
+			password = strdup(eq + 1);
+	}
+	fclose(f);
+	return 0;
+}
+
+/* ---- requests ---- */
+
+struct reply {
+	long status;
+	char *body;
+	size_t len;
+	int stream;       /* write to stdout as it comes */
+	char location[2048];
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t len = size * n;
+
+	if (len > 10 && strncasecmp(p, "Location:", 9) == 0) {
+		size_t k = 9;
+
+		while (k < len && p[k] == ' ')
+			k++;
+		snprintf(r->location, sizeof(r->location), "%.*s", (int)(len - k), p + k);
+		r->location[strcspn(r->location, "\r\n")] = '\0';
+	}
+	return len;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t len = size * n;
+	char *b;
+
+	if (r->stream) {
+		fwrite(p, 1, len, stdout);
+		fflush(stdout);
+		return len;
+	}
+	b = realloc(r->body, r->len + len + 1);
+	if (!b)
+		return 0;
+	memcpy(b + r->len, p, len);
+	r->len += len;
+	b[r->len] = '\0';
+	r->body = b;
+	return len;
+}
+
+/* Sends a request to path (already escaped). Returns 0 with r filled, or
+ * -1 after printing why it could not be made. */
+static int request(const char *method, const char *path, const void *body, size_t len,
+		   const char *const *headers, struct reply *r)
+{
+	CURL *c = cu.init();
+	char url[4096], userpwd[512];
+	struct curl_slist *hl = NULL;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!c)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s", base_url, path);
+	snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
+	cu.setopt(c, CURLOPT_URL, url);
+	cu.setopt(c, CURLOPT_USERPWD, userpwd);
+	cu.setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	for (const char *const *h = headers; h && *h; h++)
+		hl = cu.slist_append(hl, *h);
+	if (hl)
+		cu.setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (body) {
+		cu.setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (long long)len);
+		cu.setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	cu.setopt(c, CURLOPT_WRITEDATA, r);
+	cu.setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cu.setopt(c, CURLOPT_HEADERDATA, r);
+	rc = cu.perform(c);
+	if (rc == 0)
+		cu.getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		fprintf(stderr, "webjobs: cannot reach %s: %s\n", base_url, cu.strerror(rc));
+	if (hl)
+		cu.slist_free(hl);
+	cu.cleanup(c);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Prints the host's error for a reply that is not 2xx; returns 3. */
+static int http_error(const struct reply *r, const char *what)
+{
+	json_t *o = r->body ? json_loads(r->body, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(o, "Message"));
+
+	fprintf(stderr, "webjobs: %s: HTTP %ld%s%s\n", what, r->status, msg ? ": " : "",
+		msg ? msg : "");
+	json_decref(o);
+	return 3;
+}
+
+static char *escape(const char *s)
+{
+	CURL *c = cu.init();
+	char *e = c ? cu.escape(c, s, 0) : NULL;
+	char *out = e ? strdup(e) : NULL;
+
+	if (e)
+		cu.free(e);
+	if (c)
+		cu.cleanup(c);
+	return out;
+}
+
+/* The job's type: 0 triggered, 1 continuous, -1 not found (said). */
+static int job_type_of(const char *name, char *path, size_t size)
+{
+	char *e = escape(name);
+	struct reply r;
+	int t = -1;
+
+	for (int k = 0; k < 2 && e; k++) {
+		snprintf(path, size, "/api/%swebjobs/%s", k ? "continuous" : "triggered", e);
+		if (request("GET", path, NULL, 0, NULL, &r) < 0) {
+			free(r.body);
+			free(e);
+			return -2;
+		}
+		free(r.body);
+		if (r.status == 200) {
+			t = k;
+			break;
+		}
+	}
+	free(e);
+	if (t < 0)
+		fprintf(stderr, "webjobs: no job named '%s'\n", name);
+	return t;
+}
+
+/* "3 min ago" for an API time. */
+static void ago(const char *iso, char *buf, size_t size)
+{
+	int64_t t, now = time_now_ticks(), d;
+
+	if (!iso || strncmp(iso, "0001-", 5) == 0 || time_parse_iso(iso, &t) < 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	d = (now - t) / TICKS_PER_SEC;
+	if (d < 60)
+		snprintf(buf, size, "%llds ago", (long long)d);
+	else if (d < 3600)
+		snprintf(buf, size, "%lldm ago", (long long)d / 60);
+	else if (d < 86400)
+		snprintf(buf, size, "%lldh ago", (long long)d / 3600);
+	else
+		snprintf(buf, size, "%lldd ago", (long long)d / 86400);
+}
+
+static int print_json(const struct reply *r)
+{
+	json_t *o = json_loads(r->body ? r->body : "", 0, NULL);
+
+	if (!o) {
+		fputs(r->body ? r->body : "", stdout);
+		return 0;
+	}
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_list(int argc, char **argv)
+{
+	const char *type = NULL;
+	char path[64];
+	struct reply r;
+	json_t *arr, *j;
+	size_t i;
+
+	for (int k = 0; k < argc; k++)
+		if (strcmp(argv[k], "--type") == 0 && k + 1 < argc)
+			type = argv[++k];
+		else
+			return 2;
+	if (type && strcmp(type, "triggered") && strcmp(type, "continuous"))
+		return 2;
+	snprintf(path, sizeof(path), "/api/%swebjobs", type ? type : "");
+	if (request("GET", path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	if (r.status != 200) {
+		int rc = http_error(&r, "list");
+
+		free(r.body);
+		return rc;
+	}
+	if (as_json) {
+		print_json(&r);
+		free(r.body);
+		return 0;
+	}
+	arr = json_loads(r.body, 0, NULL);
+	printf("%-24s %-11s %-16s %-10s %s\n", "NAME", "TYPE", "STATUS", "LAST RUN", "NEXT RUN");
+	json_array_foreach(arr, i, j) {
+		const char *t = json_string_value(json_object_get(j, "type"));
+		json_t *latest = json_object_get(j, "latest_run");
+		char when[32] = "-";
+		const char *status = t && strcmp(t, "continuous") == 0
+					     ? json_string_value(json_object_get(j, "status"))
+					     : json_string_value(json_object_get(latest, "status"));
+		const char *next = json_string_value(json_object_get(j, "next_run"));
+
+		if (json_is_object(latest))
+			ago(json_string_value(json_object_get(latest, "start_time")), when, sizeof(when));
+		printf("%-24s %-11s %-16s %-10s %s\n", json_string_value(json_object_get(j, "name")),
+		       t, status ? status : "-", when, next ? next : "-");
+	}
+	json_decref(arr);
+	free(r.body);
+	return 0;
+}
+
+static int cmd_show(const char *name)
+{
+	char path[1024];
+	struct reply r;
+	int t = job_type_of(name, path, sizeof(path));
+
+	if (t < 0)
+		return 3;
+	if (request("GET", path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	print_json(&r);
+	free(r.body);
+	return 0;
+}
+
+/* ---- deploy: a file, a zip, or a folder zipped on the fly ---- */
+
+struct membuf {
+	char *p;
+	size_t len;
+};
+
+static la_ssize_t mem_write(struct archive *a, void *arg, const void *data, size_t n)
+{
+	struct membuf *m = arg;
+	char *p = realloc(m->p, m->len + n);
+
+	(void)a;
+	if (!p)
+		return -1;
+	memcpy(p + m->len, data, n);
+	m->p = p;
+	m->len += n;
+	return (la_ssize_t)n;
+}
+
+static int zip_add(struct archive *a, const char *root, const char *rel)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX], full[PATH_MAX * 2];
+		struct stat st;
+		struct archive_entry *e;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		snprintf(full, sizeof(full), "%s/%s", root, sub);
+		if (lstat(full, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+			continue;
+		e = archive_entry_new();
+		archive_entry_set_pathname(e, S_ISDIR(st.st_mode) ? strcat(sub, "/") : sub);
+		archive_entry_set_mode(e, st.st_mode);
+		archive_entry_set_size(e, S_ISREG(st.st_mode) ? st.st_size : 0);
+		archive_write_header(a, e);
+		archive_entry_free(e);
+		if (S_ISREG(st.st_mode)) {
+			int fd = open(full, O_RDONLY | O_CLOEXEC);
+			char buf[65536];
+			ssize_t n;
+
+			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+				archive_write_data(a, buf, (size_t)n);
+			if (fd >= 0)
+				close(fd);
+		} else {
+			sub[strlen(sub) - 1] = '\0';
+			zip_add(a, root, sub);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int slurp(const char *path, struct membuf *m)
+{
+	FILE *f = fopen(path, "rb");
+	char buf[65536];
+	size_t n;
+
+	if (!f)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		mem_write(NULL, m, buf, n);
+	fclose(f);
+	return 0;
+}
+
+static int cmd_deploy(int argc, char **argv)
+{
+	const char *name = NULL, *src = NULL, *base;
+	int continuous = 0, is_zip;
+	struct membuf m = { 0 };
+	struct stat st;
+	char path[1024], disp[1200], *e;
+	const char *hdr[3];
+	struct reply r;
+
+	for (int k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "--continuous") == 0)
+			continuous = 1;
+		else if (!name)
+			name = argv[k];
+		else if (!src)
+			src = argv[k];
+		else
+			return 2;
+	}
+	if (!name || !src)
+		return 2;
+	if (stat(src, &st) < 0) {
+		fprintf(stderr, "webjobs: %s: %s\n", src, strerror(errno));
+		return 2;
+	}
+	base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+	is_zip = S_ISDIR(st.st_mode) || (strlen(base) > 4 && !strcasecmp(base + strlen(base) - 4, ".zip"));
+	if (S_ISDIR(st.st_mode)) {
+		struct archive *a = archive_write_new();
+
+		archive_write_set_format_zip(a);
+		archive_write_open2(a, &m, NULL, mem_write, NULL, NULL);
+		zip_add(a, src, "");
+		archive_write_close(a);
+		archive_write_free(a);
+		base = "job.zip";
+	} else if (slurp(src, &m) < 0) {
+		fprintf(stderr, "webjobs: cannot read %s\n", src);
+		return 2;
+	}
+	e = escape(name);
+	snprintf(path, sizeof(path), "/api/%swebjobs/%s", continuous ? "continuous" : "triggered",
+		 e ? e : "");
+	free(e);
+	snprintf(disp, sizeof(disp), "Content-Disposition: attachment; filename=\"%s\"", base);
+	hdr[0] = disp;
+	hdr[1] = is_zip ? "Content-Type: application/zip" : "Content-Type: application/octet-stream";
+	hdr[2] = NULL;
+	if (request("PUT", path, m.p ? m.p : "", m.len, hdr, &r) < 0) {
+		free(m.p);
+		return 3;
+	}
+	free(m.p);
+	if (r.status != 200) {
+		int rc = http_error(&r, "deploy");
+
+		free(r.body);
+		return rc;
+	}
+	if (as_json)
+		print_json(&r);
+	else
+		printf("deployed %s job %s\n", continuous ? "continuous" : "triggered", name);
+	free(r.body);
+	return 0;
+}
+
+/* Shell-quotes words into one arguments string the host splits back. */
+static char *join_args(int argc, char **argv)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	for (int i = 0; i < argc && f; i++) {
+		if (i)
+			fputc(' ', f);
+		fputc('\'', f);
+		for (const char *p = argv[i]; *p; p++)
+			if (*p == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(*p, f);
+		fputc('\'', f);
+	}
+	if (f)
+		fclose(f);
+	return out;
+}
+
+static int run_status(const char *rel, char *status, size_t size)
+{
+	struct reply r;
+	json_t *o;
+	const char *s;
+
+	if (request("GET", rel, NULL, 0, NULL, &r) < 0)
+		return -1;
+	o = json_loads(r.body ? r.body : "", 0, NULL);
+	s = json_string_value(json_object_get(o, "status"));
+	snprintf(status, size, "%s", s ? s : "");
+	json_decref(o);
+	free(r.body);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *name = NULL;
+	int wait = 0, follow = 0, nargs = 0;
+	char **args = NULL, path[8192], status[32], *e, *q = NULL, *joined = NULL, *rel;
+	struct reply r;
+	const char *loc;
+
+	for (int k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "--wait") == 0)
+			wait = 1;
+		else if (strcmp(argv[k], "--follow") == 0)
+			follow = 1;
+		else if (strcmp(argv[k], "--") == 0) {
+			args = argv + k + 1;
+			nargs = argc - k - 1;
+			break;
+		} else if (!name)
+			name = argv[k];
+		else
+			return 2;
+	}
+	if (!name)
+		return 2;
+	e = escape(name);
+	if (nargs) {
+		joined = join_args(nargs, args);
+		q = joined ? escape(joined) : NULL;
+	}
+	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/run%s%s", e ? e : "",
+		 q ? "?arguments=" : "", q ? q : "");
+	free(e);
+	free(q);
+	free(joined);
+	if (request("POST", path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	if (r.status != 202) {
+		int rc = http_error(&r, "run");
+
+		free(r.body);
+		return rc;
+	}
+	free(r.body);
+	/* The run's id: the last segment of the Location header. */
+	loc = strrchr(r.location, '/') ? strdup(strrchr(r.location, '/') + 1) : NULL;
+	e = escape(name);
+	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
+	free(e);
+	if (!loc || strlen(loc) != RUN_ID_LEN) {
+		fprintf(stderr, "webjobs: the run was started but cannot be found\n");
+		return 3;
+	}
+	rel = NULL;
+	if (asprintf(&rel, "%s/%s", path, loc) < 0)
+		return 3;
+	if (!wait && !follow) {
+		printf("%s\n", loc);
+		free(rel);
+		free((char *)loc);
+		return 0;
+	}
+	if (follow) {
+		char *fp = NULL;
+		CURL *c;
+
+		if (asprintf(&fp, "%s/log", rel) >= 0 && (c = cu.init())) {
+			struct reply s = { .stream = 1 };
+			char url[8192], userpwd[512];
+
+			snprintf(url, sizeof(url), "%s%s", base_url, fp);
+			snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
+			cu.setopt(c, CURLOPT_URL, url);
+			cu.setopt(c, CURLOPT_USERPWD, userpwd);
+			cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+			cu.setopt(c, CURLOPT_WRITEDATA, &s);
+			cu.perform(c);
+			cu.cleanup(c);
+		}
+		free(fp);
+	}
+	for (;;) {
+		if (run_status(rel, status, sizeof(status)) < 0) {
+			free(rel);
+			return 3;
+		}
+		if (strcmp(status, "Initializing") && strcmp(status, "Running"))
+			break;
+		usleep(200000);
+	}
+	if (!follow)
+		printf("%s %s\n", loc, status);
+	free(rel);
+	free((char *)loc);
+	return strcmp(status, "Success") == 0 ? 0 : strcmp(status, "Aborted") == 0 ? 4 : 1;
+}
+
+static int cmd_history(int argc, char **argv)
+{
+	const char *name = NULL;
+	long n = 20;
+	char path[1024], *e;
+	struct reply r;
+	json_t *o, *run;
+	size_t i;
+
+	for (int k = 0; k < argc; k++)
+		if (strcmp(argv[k], "-n") == 0 && k + 1 < argc)
+			n = strtol(argv[++k], NULL, 10);
+		else if (!name)
+			name = argv[k];
+		else
+			return 2;
+	if (!name)
+		return 2;
+	e = escape(name);
+	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
+	free(e);
+	if (request("GET", path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	if (r.status != 200) {
+		int rc = http_error(&r, "history");
+
+		free(r.body);
+		return rc;
+	}
+	if (as_json) {
+		print_json(&r);
+		free(r.body);
+		return 0;
+	}
+	o = json_loads(r.body, 0, NULL);
+	printf("%-18s  %-12s %-10s %-17s %s\n", "RUN", "STATUS", "STARTED", "DURATION", "TRIGGER");
+	json_array_foreach(json_object_get(o, "runs"), i, run) {
+		char when[32];
+
+		if ((long)i >= n)
+			break;
+		ago(json_string_value(json_object_get(run, "start_time")), when, sizeof(when));
+		printf("%-18s  %-12s %-10s %-17s %s\n", json_string_value(json_object_get(run, "id")),
+		       json_string_value(json_object_get(run, "status")), when,
+		       json_string_value(json_object_get(run, "duration")),
+		       json_string_value(json_object_get(run, "trigger")));
+	}
+	json_decref(o);
+	free(r.body);
+	return 0;
+}
+
+static int stream_to_stdout(const char *rel)
+{
+	struct reply r;
+
+	if (request("GET", rel, NULL, 0, NULL, &r) < 0)
+		return 3;
+	if (r.status != 200) {
+		int rc = http_error(&r, "logs");
+
+		free(r.body);
+		return rc;
+	}
+	fwrite(r.body ? r.body : "", 1, r.len, stdout);
+	free(r.body);
+	return 0;
+}
+
+static int cmd_logs(int argc, char **argv)
+{
+	const char *name = NULL, *id = NULL;
+	int f = 0, t;
+	char path[1024], rel[2048], *e;
+
+	for (int k = 0; k < argc; k++)
+		if (strcmp(argv[k], "-f") == 0 || strcmp(argv[k], "--follow") == 0)
+			f = 1;
+		else if (!name)
+			name = argv[k];
+		else if (!id)
+			id = argv[k];
+		else
+			return 2;
+	if (!name)
+		return 2;
+	t = job_type_of(name, path, sizeof(path));
+	if (t < 0)
+		return 3;
+	e = escape(name);
+	if (t == 1) {
+		if (f)
+			snprintf(rel, sizeof(rel), "/api/continuouswebjobs/%s/log?tail=50", e ? e : "");
+		else
+			snprintf(rel, sizeof(rel), "/vfs/data/jobs/continuous/%s/job_log.txt", e ? e : "");
+	} else {
+		char runid[RUN_ID_LEN + 1] = "";
+
+		if (id) {
+			snprintf(runid, sizeof(runid), "%s", id);
+		} else {
+			struct reply r;
+			json_t *o;
+			const char *s;
+
+			if (request("GET", path, NULL, 0, NULL, &r) < 0) {
+				free(e);
+				return 3;
+			}
+			o = json_loads(r.body ? r.body : "", 0, NULL);
+			s = json_string_value(json_object_get(json_object_get(o, "latest_run"), "id"));
+			snprintf(runid, sizeof(runid), "%s", s ? s : "");
+			json_decref(o);
+			free(r.body);
+			if (!runid[0]) {
+				fprintf(stderr, "webjobs: %s has not run yet\n", name);
+				free(e);
+				return 3;
+			}
+		}
+		if (f)
+			snprintf(rel, sizeof(rel), "/api/triggeredwebjobs/%s/history/%s/log", e ? e : "",
+				 runid);
+		else
+			snprintf(rel, sizeof(rel), "/vfs/data/jobs/triggered/%s/%s/output_log.txt",
+				 e ? e : "", runid);
+	}
+	free(e);
+	if (f) {
+		CURL *c = cu.init();
+		struct reply s = { .stream = 1 };
+		char url[4096], userpwd[512];
+
+		if (!c)
+			return 3;
+		snprintf(url, sizeof(url), "%s%s", base_url, rel);
+		snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
+		cu.setopt(c, CURLOPT_URL, url);
+		cu.setopt(c, CURLOPT_USERPWD, userpwd);
+		cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+		cu.setopt(c, CURLOPT_WRITEDATA, &s);
+		cu.perform(c);
+		cu.cleanup(c);
+		return 0;
+	}
+	return stream_to_stdout(rel);
+}
+
+static int cmd_simple(const char *what, const char *method, const char *name, const char *suffix,
+		      int need_continuous)
+{
+	char path[1024];
+	struct reply r;
+	int t = job_type_of(name, path, sizeof(path));
+
+	if (t < 0)
+		return 3;
+	if (need_continuous && t != 1) {
+		fprintf(stderr, "webjobs: %s is not a continuous job\n", name);
+		return 2;
+	}
+	strncat(path, suffix, sizeof(path) - strlen(path) - 1);
+	if (request(method, path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	free(r.body);
+	if (r.status != 200)
+		return http_error(&r, what);
+	printf("%s %s\n", what, name);
+	return 0;
+}
+
+static int cmd_settings(int argc, char **argv)
+{
+	char path[1024];
+	struct reply r;
+	json_t *o;
+	int t;
+
+	if (argc < 1)
+		return 2;
+	t = job_type_of(argv[0], path, sizeof(path));
+	if (t < 0)
+		return 3;
+	strncat(path, "/settings", sizeof(path) - strlen(path) - 1);
+	if (request("GET", path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	if (argc == 1) {
+		print_json(&r);
+		free(r.body);
+		return 0;
+	}
+	o = json_loads(r.body ? r.body : "{}", 0, NULL);
+	free(r.body);
+	if (!json_is_object(o))
+		o = json_object();
+	for (int k = 1; k < argc; k++) {
+		char *eq = strchr(argv[k], '=');
+		json_t *v;
+
+		if (!eq || eq == argv[k]) {
+			json_decref(o);
+			return 2;
+		}
+		*eq = '\0';
+		v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+		json_object_set_new(o, argv[k], v ? v : json_string(eq + 1));
+	}
+	{
+		char *text = json_dumps(o, JSON_COMPACT);
+		const char *hdr[] = { "Content-Type: application/json", NULL };
+
+		json_decref(o);
+		if (!text || request("PUT", path, text, strlen(text), hdr, &r) < 0) {
+			free(text);
+			return 3;
+		}
+		free(text);
+	}
+	free(r.body);
+	if (r.status != 200)
+		return http_error(&r, "settings");
+	printf("settings of %s saved\n", argv[0]);
+	return 0;
+}
+
+static const char *const commands[] = { "list", "show", "deploy", "run", "history", "logs",
+					"start", "stop", "settings", "delete", NULL };
+
+int client_is_command(const char *cmd)
+{
+	for (int i = 0; commands[i]; i++)
+		if (strcmp(cmd, commands[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void client_usage(void)
+{
+	printf("  webjobs list [--type triggered|continuous] [--json]\n"
+	       "  webjobs show NAME\n"
+	       "  webjobs deploy NAME PATH [--continuous]   (a file, a .zip, or a folder)\n"
+	       "  webjobs run NAME [--wait] [--follow] [-- ARGS...]\n"
+	       "  webjobs history NAME [-n N] [--json]\n"
+	       "  webjobs logs NAME [RUN_ID] [-f]\n"
+	       "  webjobs start NAME | webjobs stop NAME\n"
+	       "  webjobs settings NAME [KEY=VALUE ...]\n"
+	       "  webjobs delete NAME\n"
+	       "Client options: --url URL, --user USER ($WEBJOBS_URL, $WEBJOBS_USERNAME,\n"
+	       "$WEBJOBS_PASSWORD, or ~/.config/webjobs/config with url=, user=, password=,\n"
+	       "mode 600). Exit codes: 0 ok, 1 the run failed, 2 usage, 3 HTTP or\n"
+	       "connection error, 4 the run was aborted.\n");
+}
+
+int client_main(const char *cmd, int argc, char **argv)
+{
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	int n = 0, rc;
+
+	if (!rest)
+		return 3;
+	for (int k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "--url") == 0 && k + 1 < argc)
+			base_url = strdup(argv[++k]);
+		else if (strcmp(argv[k], "--user") == 0 && k + 1 < argc)
+			user = strdup(argv[++k]);
+		else if (strcmp(argv[k], "--json") == 0)
+			as_json = 1;
+		else if (strcmp(argv[k], "--password") == 0) {
+			fprintf(stderr, "webjobs: the password is never taken from the command line: "
+					"use $WEBJOBS_PASSWORD or ~/.config/webjobs/config\n");
+			free(rest);
+			return 2;
+		} else if (strcmp(argv[k], "--") == 0) {
+			while (k < argc)
+				rest[n++] = argv[k++];
+		} else
+			rest[n++] = argv[k];
+	}
+	if (!base_url && getenv("WEBJOBS_URL"))
+		base_url = strdup(getenv("WEBJOBS_URL"));
+	if (!user && getenv("WEBJOBS_USERNAME"))
+		user = strdup(getenv("WEBJOBS_USERNAME"));
+	if (getenv("WEBJOBS_PASSWORD"))
+		password = strdup(getenv("WEBJOBS_PASSWORD"));
+	if (read_config() < 0) {
+		free(rest);
+		free(base_url);
+		free(user);
+		free(password);
+		return 2;
+	}
+	if (!base_url)
+		base_url = strdup("http://127.0.0.1:8080");
+	if (base_url[0] && base_url[strlen(base_url) - 1] == '/')
+		base_url[strlen(base_url) - 1] = '\0';
+	if (load_curl() < 0) {
+		free(rest);
+		free(base_url);
+		free(user);
+		free(password);
+		return 3;
+	}
+	if (strcmp(cmd, "list") == 0)
+		rc = cmd_list(n, rest);
+	else if (strcmp(cmd, "show") == 0)
+		rc = n == 1 ? cmd_show(rest[0]) : 2;
+	else if (strcmp(cmd, "deploy") == 0)
+		rc = cmd_deploy(n, rest);
+	else if (strcmp(cmd, "run") == 0)
+		rc = cmd_run(n, rest);
+	else if (strcmp(cmd, "history") == 0)
+		rc = cmd_history(n, rest);
+	else if (strcmp(cmd, "logs") == 0)
+		rc = cmd_logs(n, rest);
+	else if (strcmp(cmd, "start") == 0)
+		rc = n == 1 ? cmd_simple("started", "POST", rest[0], "/start", 1) : 2;
+	else if (strcmp(cmd, "stop") == 0)
+		rc = n == 1 ? cmd_simple("stopped", "POST", rest[0], "/stop", 1) : 2;
+	else if (strcmp(cmd, "settings") == 0)
+		rc = cmd_settings(n, rest);
+	else if (strcmp(cmd, "delete") == 0)
+		rc = n == 1 ? cmd_simple("deleted", "DELETE", rest[0], "", 0) : 2;
+	else
+		rc = 2;
+	if (rc == 2)
+		fprintf(stderr, "webjobs: usage: see 'webjobs help %s'\n", cmd);
+	free(rest);
+	free(base_url);
+	free(user);
+	free(password);
+	base_url = user = password = NULL;
+	return rc;
+}
