@@ -95,6 +95,7 @@ bench: build/webjobs
 	@bench/schedules
 	@bench/vfs
 	@bench/load
+	@bench/follow
 
 torture: deps build/asan/webjobs
 	WEBJOBS_BIN=build/asan/webjobs tests/torture/torture.py --kills 200
