@@ -296,25 +296,6 @@ static void h_swagger(struct call *c)
 				  "https", "paths", paths));
 }
 
-/* Percent-escapes a path segment for a Location header. */
-static void escape_segment(const char *in, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < size; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
 static void h_run_start(struct call *c)
 {
 	struct job *j = find_job(c);
@@ -348,7 +329,7 @@ static void h_run_start(struct call *c)
 	} else if (rc < 0) {
 		http_reply_error(c->req, 500, "Cannot start the run: %s", err);
 	} else {
-		escape_segment(job_name(j), esc, sizeof(esc));
+		route_escape(job_name(j), esc, sizeof(esc), 0);
 		snprintf(location, sizeof(location), "%s/api/triggeredwebjobs/%s/history/%s",
 			 http_prefix(c->req), esc, id);
 		http_add_header(c->req, "Location", location);

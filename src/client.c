@@ -213,6 +213,32 @@ static int request(const char *method, const char *path, const void *body, size_
 	return rc == 0 ? 0 : -1;
 }
 
+/* Copies a streamed reply (a followed log) to stdout as it arrives. */
+static int stream_path(const char *rel)
+{
+	struct reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.stream = 1;
+	{
+		CURL *c = cu.init();
+		char url[8192], userpwd[512];
+		int rc;
+
+		if (!c)
+			return 3;
+		snprintf(url, sizeof(url), "%s%s", base_url, rel);
+		snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
+		cu.setopt(c, CURLOPT_URL, url);
+		cu.setopt(c, CURLOPT_USERPWD, userpwd);
+		cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+		cu.setopt(c, CURLOPT_WRITEDATA, &r);
+		rc = cu.perform(c);
+		cu.cleanup(c);
+		return rc == 0 ? 0 : 3;
+	}
+}
+
 /* Prints the host's error for a reply that is not 2xx; returns 3. */
 static int http_error(const struct reply *r, const char *what)
 {
@@ -615,21 +641,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (follow) {
 		char *fp = NULL;
-		CURL *c;
 
-		if (asprintf(&fp, "%s/log", rel) >= 0 && (c = cu.init())) {
-			struct reply s = { .stream = 1 };
-			char url[8192], userpwd[512];
-
-			snprintf(url, sizeof(url), "%s%s", base_url, fp);
-			snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
-			cu.setopt(c, CURLOPT_URL, url);
-			cu.setopt(c, CURLOPT_USERPWD, userpwd);
-			cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-			cu.setopt(c, CURLOPT_WRITEDATA, &s);
-			cu.perform(c);
-			cu.cleanup(c);
-		}
+		if (asprintf(&fp, "%s/log", rel) >= 0)
+			stream_path(fp);
 		free(fp);
 	}
 	for (;;) {
@@ -776,23 +790,8 @@ static int cmd_logs(int argc, char **argv)
 				 e ? e : "", runid);
 	}
 	free(e);
-	if (f) {
-		CURL *c = cu.init();
-		struct reply s = { .stream = 1 };
-		char url[4096], userpwd[512];
-
-		if (!c)
-			return 3;
-		snprintf(url, sizeof(url), "%s%s", base_url, rel);
-		snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
-		cu.setopt(c, CURLOPT_URL, url);
-		cu.setopt(c, CURLOPT_USERPWD, userpwd);
-		cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-		cu.setopt(c, CURLOPT_WRITEDATA, &s);
-		cu.perform(c);
-		cu.cleanup(c);
-		return 0;
-	}
+	if (f)
+		return stream_path(rel);
 	return stream_to_stdout(rel);
 }
 

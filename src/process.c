@@ -154,6 +154,33 @@ void process_env_free(char **env)
 	free(env);
 }
 
+char **process_job_env(const struct job_env *e)
+{
+	char *adds[11] = { 0 }; /* ten variables and the NULL end */
+	char **env = NULL;
+	int n = 0, ok;
+
+	ok = asprintf(&adds[n++], "WEBJOBS_NAME=%s", e->name) >= 0 &&
+	     asprintf(&adds[n++], "WEBJOBS_TYPE=%s", e->continuous ? "continuous" : "triggered") >= 0 &&
+	     asprintf(&adds[n++], "WEBJOBS_PATH=%s", e->path) >= 0 &&
+	     asprintf(&adds[n++], "WEBJOBS_DATA_PATH=%s/%s/%s", e->home, e->data_rel, e->name) >= 0 &&
+	     asprintf(&adds[n++], "WEBJOBS_RUN_ID=%s", e->run_id) >= 0 &&
+	     asprintf(&adds[n++], "WEBJOBS_COMMAND_ARGUMENTS=%s", e->arguments) >= 0 &&
+	     asprintf(&adds[n++], "WEBJOBS_SHUTDOWN_FILE=%s", e->shutdown_file) >= 0 &&
+	     asprintf(&adds[n++], "WEBROOT_PATH=%s/site/wwwroot", e->home) >= 0 &&
+	     asprintf(&adds[n++], "%s_%s=true",
+		      e->continuous ? "WEBSITE_ALWAYS_ON_JOB_RUNNING" : "WEBSITE_TRIGGERED_JOB_RUNNING",
+		      e->name) >= 0 &&
+	     (!e->continuous || asprintf(&adds[n++], "WEBJOBS_PORT=%d", e->port) >= 0);
+	if (ok)
+		env = process_env(adds);
+	else
+		adds[n - 1] = NULL;
+	for (int i = 0; i < n; i++)
+		free(adds[i]);
+	return env;
+}
+
 int process_free_port(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };

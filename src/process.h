@@ -39,6 +39,22 @@ int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 char **process_env(char *const *adds);
 void process_env_free(char **env);
 
+/* What a job's own variables say (SPEC 5.3). */
+struct job_env {
+	const char *name;
+	int continuous;
+	const char *path;          /* WEBJOBS_PATH */
+	const char *home;          /* the home (for WEBJOBS_DATA_PATH, WEBROOT_PATH) */
+	const char *data_rel;      /* data/jobs/{type} */
+	const char *run_id;        /* "" for continuous jobs */
+	const char *arguments;     /* "" when none */
+	const char *shutdown_file;
+	int port;                  /* WEBJOBS_PORT, continuous only */
+};
+
+/* process_env with the job's variables. */
+char **process_job_env(const struct job_env *e);
+
 /* A free TCP port on the loopback interface (for WEBJOBS_PORT), or 0. */
 int process_free_port(void);
 

@@ -62,6 +62,10 @@ int route_match(const struct route *table, size_t n, unsigned method,
 
 void route_match_free(struct route_match *m);
 
+/* Percent-escapes in into out (NUL-terminated, cut to fit): everything
+ * but A-Z a-z 0-9 - . _ ~ (and '/' when keep_slash). */
+void route_escape(const char *in, char *out, size_t size, int keep_slash);
+
 /* Looks up key in a raw query string ("a=1&b=2") and percent-decodes its
  * value into a new string ('+' stays '+'). Returns NULL when absent or
  * badly encoded. */

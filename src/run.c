@@ -278,28 +278,11 @@ static void on_idle_check(uv_timer_t *t)
 /* The environment of SPEC 5.3 for this run. */
 static char **build_env(struct run *r)
 {
-	struct runner *rn = r->rn;
-	char *adds[10] = { 0 };
-	char **env = NULL;
-	int n = 0;
+	const struct home *h = r->rn->c.home;
+	struct job_env e = { r->name, 0, r->work_root, h->root, h->data_rel[JOB_TRIGGERED], r->id,
+			     r->rec.arguments ? r->rec.arguments : "", r->shutdown_file, 0 };
 
-	if (asprintf(&adds[n++], "WEBJOBS_NAME=%s", r->name) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_TYPE=triggered") >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_PATH=%s", r->work_root) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_DATA_PATH=%s/%s/%s", rn->c.home->root,
-		     rn->c.home->data_rel[JOB_TRIGGERED], r->name) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_RUN_ID=%s", r->id) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_COMMAND_ARGUMENTS=%s",
-		     r->rec.arguments ? r->rec.arguments : "") >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_SHUTDOWN_FILE=%s", r->shutdown_file) >= 0 &&
-	    asprintf(&adds[n++], "WEBROOT_PATH=%s/site/wwwroot", rn->c.home->root) >= 0 &&
-	    asprintf(&adds[n++], "WEBSITE_TRIGGERED_JOB_RUNNING_%s=true", r->name) >= 0)
-		env = process_env(adds);
-	else
-		adds[n - 1] = NULL;
-	for (int i = 0; i < n; i++)
-		free(adds[i]);
-	return env;
+	return process_job_env(&e);
 }
 
 static void spawn_run(struct run *r)

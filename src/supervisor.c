@@ -183,27 +183,10 @@ static const struct child_ops sv_child_ops = { NULL, on_done };
 static char **build_env(struct sv *v)
 {
 	const struct home *h = v->s->c.home;
-	char *adds[11] = { 0 }; /* ten variables and the NULL end */
-	char **env = NULL;
-	int n = 0, port = process_free_port();
+	struct job_env e = { v->name, 1, v->work_root, h->root, h->data_rel[JOB_CONTINUOUS], "", "",
+			     v->shutdown_file, process_free_port() };
 
-	if (asprintf(&adds[n++], "WEBJOBS_NAME=%s", v->name) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_TYPE=continuous") >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_PATH=%s", v->work_root) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_DATA_PATH=%s/%s/%s", h->root,
-		     h->data_rel[JOB_CONTINUOUS], v->name) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_RUN_ID=") >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_COMMAND_ARGUMENTS=") >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_SHUTDOWN_FILE=%s", v->shutdown_file) >= 0 &&
-	    asprintf(&adds[n++], "WEBJOBS_PORT=%d", port) >= 0 &&
-	    asprintf(&adds[n++], "WEBROOT_PATH=%s/site/wwwroot", h->root) >= 0 &&
-	    asprintf(&adds[n++], "WEBSITE_ALWAYS_ON_JOB_RUNNING_%s=true", v->name) >= 0)
-		env = process_env(adds);
-	else
-		adds[n - 1] = NULL;
-	for (int i = 0; i < n; i++)
-		free(adds[i]);
-	return env;
+	return process_job_env(&e);
 }
 
 static void spawn(struct sv *v)

@@ -221,30 +221,11 @@ static void http_date(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* Percent-escapes a relative path, keeping '/'. */
-static void escape_path(const char *in, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < size; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
 static void redirect(struct vfs_call *v, int with_slash)
 {
 	char esc[PATH_MAX * 3], loc[PATH_MAX * 3 + 400];
 
-	escape_path(v->rel, esc, sizeof(esc));
+	route_escape(v->rel, esc, sizeof(esc), 1);
 	snprintf(loc, sizeof(loc), "%s%s/%s%s", http_prefix(v->req), v->base, esc,
 		 with_slash && *v->rel ? "/" : "");
 	http_add_header(v->req, "Location", loc);
@@ -293,7 +274,7 @@ static void list_folder(struct vfs_call *v, int fd)
 		if (strcmp(rel, CREDENTIALS) == 0)
 			continue;
 		isdir = S_ISDIR(sx.stx_mode);
-		escape_path(rel, esc, sizeof(esc));
+		route_escape(rel, esc, sizeof(esc), 1);
 		time_plus(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, mt);
 		if (sx.stx_mask & STATX_BTIME)
 			time_plus(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec, ct);
