@@ -326,8 +326,27 @@ static int print_json(const struct reply *r)
 
 /* ---- commands ---- */
 
+/* GETs a listing: -1 with r->body for the caller to print as columns, or
+ * the exit code once the error or (with --json) the JSON was printed. */
+static int get_listing(const char *what, const char *path, struct reply *r)
+{
+	int rc = 0;
+
+	if (request("GET", path, NULL, 0, NULL, r) < 0)
+		return 3;
+	if (r->status != 200)
+		rc = http_error(r, what);
+	else if (as_json)
+		print_json(r);
+	else
+		return -1;
+	free(r->body);
+	return rc;
+}
+
 static int cmd_list(int argc, char **argv)
 {
+	int rc;
 	const char *type = NULL;
 	char path[64];
 	struct reply r;
@@ -342,19 +361,8 @@ static int cmd_list(int argc, char **argv)
 	if (type && strcmp(type, "triggered") && strcmp(type, "continuous"))
 		return 2;
 	snprintf(path, sizeof(path), "/api/%swebjobs", type ? type : "");
-	if (request("GET", path, NULL, 0, NULL, &r) < 0)
-		return 3;
-	if (r.status != 200) {
-		int rc = http_error(&r, "list");
-
-		free(r.body);
+	if ((rc = get_listing("list", path, &r)) >= 0)
 		return rc;
-	}
-	if (as_json) {
-		print_json(&r);
-		free(r.body);
-		return 0;
-	}
 	arr = json_loads(r.body, 0, NULL);
 	printf("%-24s %-11s %-16s %-10s %s\n", "NAME", "TYPE", "STATUS", "LAST RUN", "NEXT RUN");
 	json_array_foreach(arr, i, j) {
@@ -664,6 +672,7 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_history(int argc, char **argv)
 {
+	int rc;
 	const char *name = NULL;
 	long n = 20;
 	char path[1024], *e;
@@ -683,19 +692,8 @@ static int cmd_history(int argc, char **argv)
 	e = escape(name);
 	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
 	free(e);
-	if (request("GET", path, NULL, 0, NULL, &r) < 0)
-		return 3;
-	if (r.status != 200) {
-		int rc = http_error(&r, "history");
-
-		free(r.body);
+	if ((rc = get_listing("history", path, &r)) >= 0)
 		return rc;
-	}
-	if (as_json) {
-		print_json(&r);
-		free(r.body);
-		return 0;
-	}
 	o = json_loads(r.body, 0, NULL);
 	printf("%-18s  %-12s %-10s %-17s %s\n", "RUN", "STATUS", "STARTED", "DURATION", "TRIGGER");
 	json_array_foreach(json_object_get(o, "runs"), i, run) {
