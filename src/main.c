@@ -110,7 +110,7 @@ static int cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "webjobs: no password on standard input\n");
 		return 2;
 	}
-	line[strcspn(line, "\n")] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
 	if (!line[0]) {
 		fprintf(stderr, "webjobs: the password is empty\n");
 		return 2;

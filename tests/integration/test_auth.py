@@ -91,7 +91,7 @@ def test_passwd_and_auth_file(home, tmp_path):
     f = tmp_path / "users"
     r = run("passwd", "--auth-file", str(f), "alice", stdin="first pass\n")
     assert r.returncode == 0, r.stderr
-    r = run("passwd", "--auth-file", str(f), "bob", stdin="bob's\n")
+    r = run("passwd", "--auth-file", str(f), "bob", stdin="bob's\r\n")  # the line end is not part of it
     assert r.returncode == 0
     r = run("passwd", "--auth-file", str(f), "alice", stdin="second pass\n")
     assert r.returncode == 0
