@@ -10,19 +10,21 @@ ASAN_CC  ?= clang
 PREFIX   ?= /usr/local
 VERSION  := 0.1.0
 
-PKGS     := libuv libmicrohttpd jansson libcrypt libarchive
+PKGS     := libuv libmicrohttpd jansson libcrypt
+# libarchive: headers only; the library is loaded on first use (src/larchive.c).
+ARCHIVE_CFLAGS := $(shell pkg-config --cflags libarchive 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith \
             -Wno-unused-parameter
 CPPFLAGS := -DWEBJOBS_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(ARCHIVE_CFLAGS)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 
 ASAN_FLAGS := -std=c17 $(WARN) -O1 -g -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(ARCHIVE_CFLAGS)
 
 SRCS     := $(wildcard src/*.c)
 HDRS     := $(wildcard src/*.h)

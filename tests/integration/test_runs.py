@@ -144,6 +144,23 @@ def test_deploy_errors_change_nothing(host):
 
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_libarchive_loaded_only_by_first_zip(host):
+    """An idle host does not map libarchive (docs/DECISIONS.md, idle
+    memory); the first zip deploy loads it and works."""
+    maps = f"/proc/{host.proc.pid}/maps"
+
+    def mapped():
+        with open(maps) as f:
+            return "libarchive" in f.read()
+
+    assert deploy(host, "plain", "echo hi\n").status == 200
+    assert not mapped()
+    r = deploy(host, "zipped", make_zip({"run.sh": "echo hi\n"}), filename="j.zip", zip_=True)
+    assert r.status == 200, r.body
+    assert mapped()
+    assert (host.bin_dir("triggered", "zipped") / "run.sh").read_text() == "echo hi\n"
+
+
 def test_hostile_zip_entries(host):
     assert deploy(host, "keep", "echo kept\n").status == 200
     link = zipfile.ZipInfo("link")
