@@ -75,7 +75,7 @@ build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-build/fuzz/%: fuzz/%.c $(FUZZ_OBJS) $(HDRS)
+build/fuzz/%: fuzz/%.c $(FUZZ_OBJS) $(HDRS) $(wildcard fuzz/*.h)
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -fsanitize=fuzzer -Isrc \
 		-Wno-missing-prototypes -o $@ $< $(FUZZ_OBJS) $(LDLIBS)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relative_path.h"
 #include "unpack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -16,17 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(name, data, size);
 	name[size] = '\0';
 	if (unpack_check_name(name, out, sizeof(out), err, sizeof(err)) == 0) {
-		char *save, *tok, *copy = strdup(out);
-
-		if (out[0] == '/' || strchr(out, '\\') || strstr(out, "//"))
+		assert_relative_path(out);
+		if (strchr(out, '\\'))
 			abort();
-		for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
-			if (strcmp(tok, ".") == 0 || strcmp(tok, "..") == 0)
-				abort();
-		for (const char *p = out; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				abort();
-		free(copy);
 	}
 	if (size >= 2) {
 		unsigned m = unpack_mode((unsigned)data[0] << 8 | data[1], data[0] & 1);

@@ -251,6 +251,19 @@ static int http_error(const struct reply *r, const char *what)
 	return 3;
 }
 
+/* Takes a command's next operand into the first empty slot of a, b (b may
+ * be NULL); -1 when there is no slot left. */
+static int positional(const char *arg, const char **a, const char **b)
+{
+	if (!*a)
+		*a = arg;
+	else if (b && !*b)
+		*b = arg;
+	else
+		return -1;
+	return 0;
+}
+
 static char *escape(const char *s)
 {
 	CURL *c = cu.init();
@@ -492,11 +505,7 @@ static int cmd_deploy(int argc, char **argv)
 	for (int k = 0; k < argc; k++) {
 		if (strcmp(argv[k], "--continuous") == 0)
 			continuous = 1;
-		else if (!name)
-			name = argv[k];
-		else if (!src)
-			src = argv[k];
-		else
+		else if (positional(argv[k], &name, &src) < 0)
 			return 2;
 	}
 	if (!name || !src)
@@ -603,9 +612,7 @@ static int cmd_run(int argc, char **argv)
 			args = argv + k + 1;
 			nargs = argc - k - 1;
 			break;
-		} else if (!name)
-			name = argv[k];
-		else
+		} else if (positional(argv[k], &name, NULL) < 0)
 			return 2;
 	}
 	if (!name)
@@ -683,9 +690,7 @@ static int cmd_history(int argc, char **argv)
 	for (int k = 0; k < argc; k++)
 		if (strcmp(argv[k], "-n") == 0 && k + 1 < argc)
 			n = strtol(argv[++k], NULL, 10);
-		else if (!name)
-			name = argv[k];
-		else
+		else if (positional(argv[k], &name, NULL) < 0)
 			return 2;
 	if (!name)
 		return 2;
@@ -738,11 +743,7 @@ static int cmd_logs(int argc, char **argv)
 	for (int k = 0; k < argc; k++)
 		if (strcmp(argv[k], "-f") == 0 || strcmp(argv[k], "--follow") == 0)
 			f = 1;
-		else if (!name)
-			name = argv[k];
-		else if (!id)
-			id = argv[k];
-		else
+		else if (positional(argv[k], &name, &id) < 0)
 			return 2;
 	if (!name)
 		return 2;

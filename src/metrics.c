@@ -138,6 +138,18 @@ static void label(FILE *f, const char *s)
 	}
 }
 
+/* One family with a single label, job: a series per job. */
+static void per_job(FILE *f, const char *name, const char *help, const char *type,
+		    const struct family *fam)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (size_t i = 0; i < fam->n; i++) {
+		fprintf(f, "%s{job=\"", name);
+		label(f, fam->v[i].a);
+		fprintf(f, "\"} %.0f\n", fam->v[i].value);
+	}
+}
+
 static void histogram(FILE *f, const char *name, const char *help, const struct histogram *h,
 		      const double *bounds)
 {
@@ -209,20 +221,11 @@ char *metrics_render(const char *up, unsigned open_connections)
 	}
 	histogram(f, "webjobs_run_duration_seconds", "Duration of triggered runs.", &run_duration,
 		  run_buckets);
-	fputs("# HELP webjobs_last_success_timestamp_seconds When a run of the job last succeeded.\n"
-	      "# TYPE webjobs_last_success_timestamp_seconds gauge\n", f);
-	for (size_t i = 0; i < last_success.n; i++) {
-		fputs("webjobs_last_success_timestamp_seconds{job=\"", f);
-		label(f, last_success.v[i].a);
-		fprintf(f, "\"} %.0f\n", last_success.v[i].value);
-	}
-	fputs("# HELP webjobs_continuous_restarts_total Times a continuous job's process went down and was restarted.\n"
-	      "# TYPE webjobs_continuous_restarts_total counter\n", f);
-	for (size_t i = 0; i < restarts.n; i++) {
-		fputs("webjobs_continuous_restarts_total{job=\"", f);
-		label(f, restarts.v[i].a);
-		fprintf(f, "\"} %.0f\n", restarts.v[i].value);
-	}
+	per_job(f, "webjobs_last_success_timestamp_seconds",
+		"When a run of the job last succeeded.", "gauge", &last_success);
+	per_job(f, "webjobs_continuous_restarts_total",
+		"Times a continuous job's process went down and was restarted.", "counter",
+		&restarts);
 	fputs("# HELP webjobs_continuous_up 1 when the continuous job's process runs on the instance.\n"
 	      "# TYPE webjobs_continuous_up gauge\n", f);
 	for (const char *p = up; p && *p;) {

@@ -18,29 +18,30 @@ int64_t time_now_ticks(void)
 	return (int64_t)ts.tv_sec * TICKS_PER_SEC + ts.tv_nsec / 100;
 }
 
-/* Splits ticks into whole seconds and a non-negative fraction. */
-static void split_ticks(int64_t ticks, time_t *sec, int64_t *frac)
+/* The UTC calendar time of ticks and the non-negative ticks past its
+ * second. */
+static void utc_of(int64_t ticks, struct tm *tm, int64_t *frac)
 {
 	int64_t s = ticks / TICKS_PER_SEC;
 	int64_t f = ticks % TICKS_PER_SEC;
+	time_t sec;
 
 	if (f < 0) {
 		f += TICKS_PER_SEC;
 		s -= 1;
 	}
-	*sec = (time_t)s;
+	sec = (time_t)s;
 	*frac = f;
+	gmtime_r(&sec, tm);
 }
 
 void time_format_iso(int64_t ticks, char *buf)
 {
-	time_t sec;
 	int64_t frac;
 	struct tm tm;
 	int n;
 
-	split_ticks(ticks, &sec, &frac);
-	gmtime_r(&sec, &tm);
+	utc_of(ticks, &tm, &frac);
 	n = snprintf(buf, TIME_ISO_MAX, "%04d-%02d-%02dT%02d:%02d:%02d",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		     tm.tm_min, tm.tm_sec);
@@ -83,14 +84,11 @@ void time_format_duration(int64_t ticks, char *buf, size_t size)
 
 void time_format_run_id(int64_t ticks, char *buf)
 {
-	time_t sec;
 	int64_t frac;
 	struct tm tm;
-
 	char tmp[64];
 
-	split_ticks(ticks, &sec, &frac);
-	gmtime_r(&sec, &tm);
+	utc_of(ticks, &tm, &frac);
 	snprintf(tmp, sizeof(tmp), "%04d%02d%02d%02d%02d%02d%04lld",
 		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(frac / 1000));
@@ -100,14 +98,11 @@ void time_format_run_id(int64_t ticks, char *buf)
 
 void time_format_log(int64_t ticks, char *buf)
 {
-	time_t sec;
 	int64_t frac;
 	struct tm tm;
-
 	char tmp[64];
 
-	split_ticks(ticks, &sec, &frac);
-	gmtime_r(&sec, &tm);
+	utc_of(ticks, &tm, &frac);
 	snprintf(tmp, sizeof(tmp), "%02d/%02d/%04d %02d:%02d:%02d",
 		 tm.tm_mon + 1, tm.tm_mday, (tm.tm_year + 1900) % 10000,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec);
