@@ -187,14 +187,19 @@ static const char *type_word(enum job_type t)
 	return t == JOB_CONTINUOUS ? "continuous" : "triggered";
 }
 
+static void reply_no_job(struct call *c)
+{
+	http_reply_error(c->req, 404, "No %s job named '%s' was found.", type_word(c->m.type),
+			 c->m.params[0]);
+}
+
 /* The named job of the route, or NULL after a 404 reply. */
 static struct job *find_job(struct call *c)
 {
 	struct job *j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
 
 	if (!j)
-		http_reply_error(c->req, 404, "No %s job named '%s' was found.",
-				 type_word(c->m.type), c->m.params[0]);
+		reply_no_job(c);
 	return j;
 }
 
@@ -352,6 +357,7 @@ static void h_delete(struct call *c)
 		deploy_remove(c->api->home, c->api->loop, c->m.type, name);
 		metrics_forget(name);
 		registry_touch(c->api->registry, c->m.type, name);
+		registry_refresh(c->api->registry);
 	}
 	http_reply_empty(c->req, 200);
 }
@@ -381,12 +387,20 @@ static void h_put_settings(struct call *c)
 	rc = dfd < 0 ? -errno : files_write_atomic(dfd, "settings.job", body, len, 0644, 1);
 	if (dfd >= 0)
 		close(dfd);
+	if (rc == -ENOENT) {
+		/* Removed on disk a moment ago: the registry has not seen it. */
+		reply_no_job(c);
+		return;
+	}
 	if (rc < 0) {
 		http_reply_error(c->req, rc == -ENOSPC ? 507 : 500,
 				 "Cannot write settings.job: %s", strerror(-rc));
 		return;
 	}
+	/* Re-read now: the listeners (the schedule, a continuous job's
+	 * restart) hear of it before the next request is read. */
 	registry_touch(c->api->registry, c->m.type, job_name(j));
+	registry_refresh(c->api->registry);
 	http_reply_empty(c->req, 200);
 }
 
@@ -398,7 +412,12 @@ static void h_start_stop(struct call *c, int enable)
 	if (!j)
 		return;
 	rc = supervisor_set_enabled(c->api->supervisor, j, enable);
-	if (rc < 0)
+	/* Applied at once: the job is re-read now, and the supervisor hears
+	 * of it from the loop's queue before the next request is read. */
+	registry_refresh(c->api->registry);
+	if (rc == -ENOENT)
+		reply_no_job(c); /* removed on disk a moment ago */
+	else if (rc < 0)
 		http_reply_error(c->req, 500, "Cannot %s the job: %s", enable ? "start" : "stop",
 				 strerror(-rc));
 	else
@@ -425,6 +444,7 @@ static void on_deployed(void *arg, unsigned status, const char *err)
 		http_reply_error(c->req, status, "%s", err);
 	} else {
 		registry_touch(c->api->registry, c->m.type, c->m.params[0]);
+		registry_refresh(c->api->registry);
 		j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
 		body = j ? job_body(j, c->api->home, http_prefix(c->req), &len, &hash) : NULL;
 		if (body)
@@ -562,6 +582,9 @@ static void h_metrics(struct call *c)
 
 static void dispatch(struct call *c)
 {
+	/* The one place a request brings the registry up to date: before the
+	 * handler runs. The listeners hear of it from the loop's queue. */
+	registry_refresh(c->api->registry);
 	switch ((enum handler)c->m.route->handler) {
 	case H_HEALTH:
 		http_reply(c->req, 200, "text/plain; charset=utf-8", "ok", 2);

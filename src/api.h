@@ -1,5 +1,5 @@
 /*
- * api: the routes of the WebJobs REST API (SPEC 3) and their handlers.
+ * api: the routes of the WebJobs REST API (docs/API.md, "Endpoints") and their handlers.
  * Routes are matched when a request's headers are complete; every route
  * but /healthz needs authentication, checked before anything else.
  */

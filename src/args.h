@@ -1,7 +1,7 @@
 /*
  * args: splitting a run's `arguments` into words like a POSIX shell does —
  * whitespace separates; single quotes, double quotes and backslashes group
- * and escape — with no expansion of any kind (SPEC 5.3). Pure.
+ * and escape — with no expansion of any kind (docs/API.md, "The job's process"). Pure.
  */
 #ifndef WEBJOBS_ARGS_H
 #define WEBJOBS_ARGS_H

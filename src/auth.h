@@ -1,6 +1,6 @@
 /*
- * auth: the host's deployment credentials (SPEC 11.3) and the check of
- * HTTP Basic authentication (SPEC 2).
+ * auth: the host's deployment credentials (docs/API.md, "Credentials") and the check of
+ * HTTP Basic authentication (docs/API.md, "HTTP conventions").
  *
  * Hashes are crypt(3) strings (yescrypt "$y$" or bcrypt "$2b$"). The slow
  * hash runs on libuv's thread pool, never on the loop, and only for

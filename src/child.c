@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tree.h"
+
 #define PIPE_GRACE_MS 5000
 
 struct child {
@@ -30,6 +32,7 @@ struct child {
 	int pipe_open[2];
 	int exited, wstatus, done, freed;
 	int handles;
+	struct tree_cg *cg;    /* its cgroup, in the cgroup mode */
 };
 
 pid_t child_pid(const struct child *c) { return c->pid; }
@@ -55,6 +58,9 @@ static void close_handle(struct child *c, uv_handle_t *h)
 static void maybe_done(struct child *c)
 {
 	if (c->done || !c->exited || c->pipe_open[0] || c->pipe_open[1])
+		return;
+	/* In a cgroup, over means empty: the last descendant is gone. */
+	if (c->cg && tree_cg_populated(c->cg))
 		return;
 	c->done = 1;
 	uv_timer_stop(&c->grace);
@@ -125,12 +131,22 @@ static void on_exit_event(uv_poll_t *p, int status, int events)
 		return;
 	c->exited = 1;
 	c->wstatus = st;
-	/* The leader is gone: nothing else of its group may outlive it. */
-	kill(-c->pid, SIGKILL);
+	/* The leader is gone: nothing else of its tree may outlive it. */
+	if (c->cg)
+		tree_cg_kill(c->cg);
+	else
+		kill(-c->pid, SIGKILL);
+	tree_leader_exited(c->pid);
 	uv_poll_stop(p);
 	close_handle(c, (uv_handle_t *)p);
 	uv_timer_start(&c->grace, on_grace, PIPE_GRACE_MS, 0);
 	maybe_done(c);
+}
+
+/* cgroup.events changed: the last process may have gone. */
+static void on_cg_event(void *arg)
+{
+	maybe_done(arg);
 }
 
 struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
@@ -150,6 +166,14 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 	}
 	req->out_fd = out[1];
 	req->err_fd = errp[1];
+	req->cgroup_fd = -1;
+	if (tree_uses_cgroups()) {
+		if (!(c->cg = tree_cg_new())) {
+			snprintf(err, errsz, "cannot make the job's cgroup: %s", strerror(errno));
+			goto fail;
+		}
+		req->cgroup_fd = tree_cg_fd(c->cg);
+	}
 	rc = process_spawn(req, &c->pid, err, errsz);
 	close(out[1]);
 	close(errp[1]);
@@ -176,6 +200,9 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 		c->pipe_open[k] = 1;
 		uv_read_start((uv_stream_t *)&c->pipe[k], on_alloc, on_read);
 	}
+	if (c->cg)
+		tree_cg_watch(c->cg, on_cg_event, c);
+	tree_track(c->pid, req->type, req->name, req->run_id);
 	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
 	if (c->pidfd >= 0) {
 		uv_poll_init(loop, &c->exit_poll, c->pidfd);
@@ -191,13 +218,23 @@ fail:
 		if (errp[k] >= 0)
 			close(errp[k]);
 	}
+	tree_cg_free(c->cg);
 	free(c);
 	return NULL;
 }
 
+int64_t child_cpu(const struct child *c)
+{
+	return c->cg ? tree_cg_cpu(c->cg) : process_group_cpu(c->pid);
+}
+
 void child_kill(struct child *c, int sig)
 {
-	if (c && !c->exited)
+	if (!c)
+		return;
+	if (c->cg && sig == SIGKILL)
+		tree_cg_kill(c->cg);
+	else if (!c->exited)
 		kill(-c->pid, sig);
 }
 
@@ -209,11 +246,16 @@ void child_free(struct child *c)
 	if (!c->exited) {
 		/* Abandoned while alive: kill it and reap it here. */
 		kill(-c->pid, SIGKILL);
+		tree_cg_kill(c->cg);
 		waitpid(c->pid, NULL, 0);
 		c->exited = 1;
+		tree_leader_exited(c->pid);
 		if (c->pidfd >= 0)
 			close_handle(c, (uv_handle_t *)&c->exit_poll);
 	}
+	tree_cg_free(c->cg);
+	c->cg = NULL;
+	tree_untrack(c->pid);
 	for (int k = 0; k < 2; k++)
 		if (c->pipe_open[k]) {
 			c->pipe_open[k] = 0;

@@ -41,6 +41,9 @@ pid_t child_pid(const struct child *c);
 int64_t child_start_time(const struct child *c);
 /* 1 once the leader was reaped. */
 int child_exited(const struct child *c);
+/* CPU time used by the child's processes so far (any unit: compared with
+ * itself only), or -1. */
+int64_t child_cpu(const struct child *c);
 /* Sends sig to the child's process group while its leader lives. */
 void child_kill(struct child *c, int sig);
 /* Releases the child (after done, or to abandon it: the group is killed

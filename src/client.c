@@ -1,10 +1,6 @@
 /*
- * client: a small Kudu WebJobs client on top of libcurl.
- *
- * Where the host is and who we are: --url and --user, else WEBJOBS_URL,
- * WEBJOBS_USERNAME and WEBJOBS_PASSWORD, else ~/.config/webjobs/config
- * (lines key=value: url, user, password), which must not be readable by
- * group or others. The password is never taken from the command line.
+ * client: the client subcommands, a small Kudu WebJobs client. The
+ * connection (settings, requests) is src/conn.c.
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -12,7 +8,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -26,230 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "timefmt.h"
 
-/* ---- libcurl, loaded on demand ---- */
-
-typedef void CURL;
-struct curl_slist;
-#define CURLOPT_URL 10002
-#define CURLOPT_USERPWD 10005
-#define CURLOPT_CUSTOMREQUEST 10036
-#define CURLOPT_HTTPHEADER 10023
-#define CURLOPT_POSTFIELDS 10015
-#define CURLOPT_POSTFIELDSIZE_LARGE 30120
-#define CURLOPT_WRITEFUNCTION 20011
-#define CURLOPT_WRITEDATA 10001
-#define CURLOPT_NOBODY 44
-#define CURLOPT_HEADERFUNCTION 20079
-#define CURLOPT_HEADERDATA 10029
-#define CURLINFO_RESPONSE_CODE 0x200002
-
-static struct {
-	void *lib;
-	CURL *(*init)(void);
-	int (*setopt)(CURL *, int, ...);
-	int (*perform)(CURL *);
-	void (*cleanup)(CURL *);
-	int (*getinfo)(CURL *, int, ...);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free)(struct curl_slist *);
-	const char *(*strerror)(int);
-	char *(*escape)(CURL *, const char *, int);
-	void (*free)(void *);
-} cu;
-
-static int load_curl(void)
-{
-	if (cu.lib)
-		return 0;
-	cu.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!cu.lib) {
-		fprintf(stderr, "webjobs: cannot load libcurl (libcurl4): %s\n", dlerror());
-		return -1;
-	}
-#define SYM(f, n) *(void **)(&cu.f) = dlsym(cu.lib, n)
-	SYM(init, "curl_easy_init");
-	SYM(setopt, "curl_easy_setopt");
-	SYM(perform, "curl_easy_perform");
-	SYM(cleanup, "curl_easy_cleanup");
-	SYM(getinfo, "curl_easy_getinfo");
-	SYM(slist_append, "curl_slist_append");
-	SYM(slist_free, "curl_slist_free_all");
-	SYM(strerror, "curl_easy_strerror");
-	SYM(escape, "curl_easy_escape");
-	SYM(free, "curl_free");
-#undef SYM
-	return cu.init && cu.setopt && cu.perform ? 0 : -1;
-}
-
-/* ---- connection settings ---- */
-
-static char *base_url, *user, *password;
 static int as_json;
-
-static int read_config(void)
-{
-	const char *home = getenv("HOME");
-	char path[PATH_MAX], line[1024];
-	struct stat st;
-	FILE *f;
-
-	if (!home)
-		return 0;
-	snprintf(path, sizeof(path), "%s/.config/webjobs/config", home);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
-		fprintf(stderr, "webjobs: %s is readable by others (mode %o): chmod 600 it\n", path,
-			st.st_mode & 0777);
-		fclose(f);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '=');
-
-		line[strcspn(line, "\r\n")] = '\0';
-		if (!eq || line[0] == '#')
-			continue;
-		*eq = '\0';
-		if (strcmp(line, "url") == 0 && !base_url)
-			base_url = strdup(eq + 1);
-		else if (strcmp(line, "user") == 0 && !user)
-			user = strdup(eq + 1);
-		else if (strcmp(line, "password") == 0 && !password)
-			password = strdup(eq + 1);
-	}
-	fclose(f);
-	return 0;
-}
-
-/* ---- requests ---- */
-
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	int stream;       /* write to stdout as it comes */
-	char location[2048];
-};
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t len = size * n;
-
-	if (len > 10 && strncasecmp(p, "Location:", 9) == 0) {
-		size_t k = 9;
-
-		while (k < len && p[k] == ' ')
-			k++;
-		snprintf(r->location, sizeof(r->location), "%.*s", (int)(len - k), p + k);
-		r->location[strcspn(r->location, "\r\n")] = '\0';
-	}
-	return len;
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t len = size * n;
-	char *b;
-
-	if (r->stream) {
-		fwrite(p, 1, len, stdout);
-		fflush(stdout);
-		return len;
-	}
-	b = realloc(r->body, r->len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, len);
-	r->len += len;
-	b[r->len] = '\0';
-	r->body = b;
-	return len;
-}
-
-/* Sends a request to path (already escaped). Returns 0 with r filled, or
- * -1 after printing why it could not be made. */
-static int request(const char *method, const char *path, const void *body, size_t len,
-		   const char *const *headers, struct reply *r)
-{
-	CURL *c = cu.init();
-	char url[4096], userpwd[512];
-	struct curl_slist *hl = NULL;
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	if (!c)
-		return -1;
-	snprintf(url, sizeof(url), "%s%s", base_url, path);
-	snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
-	cu.setopt(c, CURLOPT_URL, url);
-	cu.setopt(c, CURLOPT_USERPWD, userpwd);
-	cu.setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	for (const char *const *h = headers; h && *h; h++)
-		hl = cu.slist_append(hl, *h);
-	if (hl)
-		cu.setopt(c, CURLOPT_HTTPHEADER, hl);
-	if (body) {
-		cu.setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (long long)len);
-		cu.setopt(c, CURLOPT_POSTFIELDS, body);
-	}
-	cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	cu.setopt(c, CURLOPT_WRITEDATA, r);
-	cu.setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	cu.setopt(c, CURLOPT_HEADERDATA, r);
-	rc = cu.perform(c);
-	if (rc == 0)
-		cu.getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	else
-		fprintf(stderr, "webjobs: cannot reach %s: %s\n", base_url, cu.strerror(rc));
-	if (hl)
-		cu.slist_free(hl);
-	cu.cleanup(c);
-	return rc == 0 ? 0 : -1;
-}
-
-/* Copies a streamed reply (a followed log) to stdout as it arrives. */
-static int stream_path(const char *rel)
-{
-	struct reply r;
-
-	memset(&r, 0, sizeof(r));
-	r.stream = 1;
-	{
-		CURL *c = cu.init();
-		char url[8192], userpwd[512];
-		int rc;
-
-		if (!c)
-			return 3;
-		snprintf(url, sizeof(url), "%s%s", base_url, rel);
-		snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : "", password ? password : "");
-		cu.setopt(c, CURLOPT_URL, url);
-		cu.setopt(c, CURLOPT_USERPWD, userpwd);
-		cu.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-		cu.setopt(c, CURLOPT_WRITEDATA, &r);
-		rc = cu.perform(c);
-		cu.cleanup(c);
-		return rc == 0 ? 0 : 3;
-	}
-}
-
-/* Prints the host's error for a reply that is not 2xx; returns 3. */
-static int http_error(const struct reply *r, const char *what)
-{
-	json_t *o = r->body ? json_loads(r->body, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(o, "Message"));
-
-	fprintf(stderr, "webjobs: %s: HTTP %ld%s%s\n", what, r->status, msg ? ": " : "",
-		msg ? msg : "");
-	json_decref(o);
-	return 3;
-}
 
 /* Takes a command's next operand into the first empty slot of a, b (b may
  * be NULL); -1 when there is no slot left. */
@@ -264,29 +39,16 @@ static int positional(const char *arg, const char **a, const char **b)
 	return 0;
 }
 
-static char *escape(const char *s)
-{
-	CURL *c = cu.init();
-	char *e = c ? cu.escape(c, s, 0) : NULL;
-	char *out = e ? strdup(e) : NULL;
-
-	if (e)
-		cu.free(e);
-	if (c)
-		cu.cleanup(c);
-	return out;
-}
-
 /* The job's type: 0 triggered, 1 continuous, -1 not found (said). */
 static int job_type_of(const char *name, char *path, size_t size)
 {
-	char *e = escape(name);
+	char *e = conn_escape(name);
 	struct reply r;
 	int t = -1;
 
 	for (int k = 0; k < 2 && e; k++) {
 		snprintf(path, size, "/api/%swebjobs/%s", k ? "continuous" : "triggered", e);
-		if (request("GET", path, NULL, 0, NULL, &r) < 0) {
+		if (conn_request("GET", path, NULL, 0, NULL, &r) < 0) {
 			free(r.body);
 			free(e);
 			return -2;
@@ -345,10 +107,10 @@ static int get_listing(const char *what, const char *path, struct reply *r)
 {
 	int rc = 0;
 
-	if (request("GET", path, NULL, 0, NULL, r) < 0)
+	if (conn_request("GET", path, NULL, 0, NULL, r) < 0)
 		return 3;
 	if (r->status != 200)
-		rc = http_error(r, what);
+		rc = conn_error(r, what);
 	else if (as_json)
 		print_json(r);
 	else
@@ -405,7 +167,7 @@ static int cmd_show(const char *name)
 
 	if (t < 0)
 		return 3;
-	if (request("GET", path, NULL, 0, NULL, &r) < 0)
+	if (conn_request("GET", path, NULL, 0, NULL, &r) < 0)
 		return 3;
 	print_json(&r);
 	free(r.body);
@@ -529,7 +291,7 @@ static int cmd_deploy(int argc, char **argv)
 		fprintf(stderr, "webjobs: cannot read %s\n", src);
 		return 2;
 	}
-	e = escape(name);
+	e = conn_escape(name);
 	snprintf(path, sizeof(path), "/api/%swebjobs/%s", continuous ? "continuous" : "triggered",
 		 e ? e : "");
 	free(e);
@@ -537,13 +299,13 @@ static int cmd_deploy(int argc, char **argv)
 	hdr[0] = disp;
 	hdr[1] = is_zip ? "Content-Type: application/zip" : "Content-Type: application/octet-stream";
 	hdr[2] = NULL;
-	if (request("PUT", path, m.p ? m.p : "", m.len, hdr, &r) < 0) {
+	if (conn_request("PUT", path, m.p ? m.p : "", m.len, hdr, &r) < 0) {
 		free(m.p);
 		return 3;
 	}
 	free(m.p);
 	if (r.status != 200) {
-		int rc = http_error(&r, "deploy");
+		int rc = conn_error(&r, "deploy");
 
 		free(r.body);
 		return rc;
@@ -585,7 +347,7 @@ static int run_status(const char *rel, char *status, size_t size)
 	json_t *o;
 	const char *s;
 
-	if (request("GET", rel, NULL, 0, NULL, &r) < 0)
+	if (conn_request("GET", rel, NULL, 0, NULL, &r) < 0)
 		return -1;
 	o = json_loads(r.body ? r.body : "", 0, NULL);
 	s = json_string_value(json_object_get(o, "status"));
@@ -617,20 +379,20 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!name)
 		return 2;
-	e = escape(name);
+	e = conn_escape(name);
 	if (nargs) {
 		joined = join_args(nargs, args);
-		q = joined ? escape(joined) : NULL;
+		q = joined ? conn_escape(joined) : NULL;
 	}
 	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/run%s%s", e ? e : "",
 		 q ? "?arguments=" : "", q ? q : "");
 	free(e);
 	free(q);
 	free(joined);
-	if (request("POST", path, NULL, 0, NULL, &r) < 0)
+	if (conn_request("POST", path, NULL, 0, NULL, &r) < 0)
 		return 3;
 	if (r.status != 202) {
-		int rc = http_error(&r, "run");
+		int rc = conn_error(&r, "run");
 
 		free(r.body);
 		return rc;
@@ -638,7 +400,7 @@ static int cmd_run(int argc, char **argv)
 	free(r.body);
 	/* The run's id: the last segment of the Location header. */
 	loc = strrchr(r.location, '/') ? strdup(strrchr(r.location, '/') + 1) : NULL;
-	e = escape(name);
+	e = conn_escape(name);
 	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
 	free(e);
 	if (!loc || strlen(loc) != RUN_ID_LEN) {
@@ -658,7 +420,7 @@ static int cmd_run(int argc, char **argv)
 		char *fp = NULL;
 
 		if (asprintf(&fp, "%s/log", rel) >= 0)
-			stream_path(fp);
+			conn_stream(fp);
 		free(fp);
 	}
 	for (;;) {
@@ -694,7 +456,7 @@ static int cmd_history(int argc, char **argv)
 			return 2;
 	if (!name)
 		return 2;
-	e = escape(name);
+	e = conn_escape(name);
 	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
 	free(e);
 	if ((rc = get_listing("history", path, &r)) >= 0)
@@ -721,10 +483,10 @@ static int stream_to_stdout(const char *rel)
 {
 	struct reply r;
 
-	if (request("GET", rel, NULL, 0, NULL, &r) < 0)
+	if (conn_request("GET", rel, NULL, 0, NULL, &r) < 0)
 		return 3;
 	if (r.status != 200) {
-		int rc = http_error(&r, "logs");
+		int rc = conn_error(&r, "logs");
 
 		free(r.body);
 		return rc;
@@ -750,7 +512,7 @@ static int cmd_logs(int argc, char **argv)
 	t = job_type_of(name, path, sizeof(path));
 	if (t < 0)
 		return 3;
-	e = escape(name);
+	e = conn_escape(name);
 	if (t == 1) {
 		if (f)
 			snprintf(rel, sizeof(rel), "/api/continuouswebjobs/%s/log?tail=50", e ? e : "");
@@ -766,7 +528,7 @@ static int cmd_logs(int argc, char **argv)
 			json_t *o;
 			const char *s;
 
-			if (request("GET", path, NULL, 0, NULL, &r) < 0) {
+			if (conn_request("GET", path, NULL, 0, NULL, &r) < 0) {
 				free(e);
 				return 3;
 			}
@@ -790,7 +552,7 @@ static int cmd_logs(int argc, char **argv)
 	}
 	free(e);
 	if (f)
-		return stream_path(rel);
+		return conn_stream(rel);
 	return stream_to_stdout(rel);
 }
 
@@ -808,11 +570,11 @@ static int cmd_simple(const char *what, const char *method, const char *name, co
 		return 2;
 	}
 	strncat(path, suffix, sizeof(path) - strlen(path) - 1);
-	if (request(method, path, NULL, 0, NULL, &r) < 0)
+	if (conn_request(method, path, NULL, 0, NULL, &r) < 0)
 		return 3;
 	free(r.body);
 	if (r.status != 200)
-		return http_error(&r, what);
+		return conn_error(&r, what);
 	printf("%s %s\n", what, name);
 	return 0;
 }
@@ -830,7 +592,7 @@ static int cmd_settings(int argc, char **argv)
 	if (t < 0)
 		return 3;
 	strncat(path, "/settings", sizeof(path) - strlen(path) - 1);
-	if (request("GET", path, NULL, 0, NULL, &r) < 0)
+	if (conn_request("GET", path, NULL, 0, NULL, &r) < 0)
 		return 3;
 	if (argc == 1) {
 		print_json(&r);
@@ -858,7 +620,7 @@ static int cmd_settings(int argc, char **argv)
 		const char *hdr[] = { "Content-Type: application/json", NULL };
 
 		json_decref(o);
-		if (!text || request("PUT", path, text, strlen(text), hdr, &r) < 0) {
+		if (!text || conn_request("PUT", path, text, strlen(text), hdr, &r) < 0) {
 			free(text);
 			return 3;
 		}
@@ -866,7 +628,7 @@ static int cmd_settings(int argc, char **argv)
 	}
 	free(r.body);
 	if (r.status != 200)
-		return http_error(&r, "settings");
+		return conn_error(&r, "settings");
 	printf("settings of %s saved\n", argv[0]);
 	return 0;
 }
@@ -899,18 +661,44 @@ void client_usage(void)
 	       "connection error, 4 the run was aborted.\n");
 }
 
+static int dispatch(const char *cmd, int n, char **rest)
+{
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(n, rest);
+	if (strcmp(cmd, "show") == 0)
+		return n == 1 ? cmd_show(rest[0]) : 2;
+	if (strcmp(cmd, "deploy") == 0)
+		return cmd_deploy(n, rest);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(n, rest);
+	if (strcmp(cmd, "history") == 0)
+		return cmd_history(n, rest);
+	if (strcmp(cmd, "logs") == 0)
+		return cmd_logs(n, rest);
+	if (strcmp(cmd, "start") == 0)
+		return n == 1 ? cmd_simple("started", "POST", rest[0], "/start", 1) : 2;
+	if (strcmp(cmd, "stop") == 0)
+		return n == 1 ? cmd_simple("stopped", "POST", rest[0], "/stop", 1) : 2;
+	if (strcmp(cmd, "settings") == 0)
+		return cmd_settings(n, rest);
+	if (strcmp(cmd, "delete") == 0)
+		return n == 1 ? cmd_simple("deleted", "DELETE", rest[0], "", 0) : 2;
+	return 2;
+}
+
 int client_main(const char *cmd, int argc, char **argv)
 {
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	const char *url = NULL, *name = NULL;
 	int n = 0, rc;
 
 	if (!rest)
 		return 3;
 	for (int k = 0; k < argc; k++) {
 		if (strcmp(argv[k], "--url") == 0 && k + 1 < argc)
-			base_url = strdup(argv[++k]);
+			url = argv[++k];
 		else if (strcmp(argv[k], "--user") == 0 && k + 1 < argc)
-			user = strdup(argv[++k]);
+			name = argv[++k];
 		else if (strcmp(argv[k], "--json") == 0)
 			as_json = 1;
 		else if (strcmp(argv[k], "--password") == 0) {
@@ -924,58 +712,14 @@ int client_main(const char *cmd, int argc, char **argv)
 		} else
 			rest[n++] = argv[k];
 	}
-	if (!base_url && getenv("WEBJOBS_URL"))
-		base_url = strdup(getenv("WEBJOBS_URL"));
-	if (!user && getenv("WEBJOBS_USERNAME"))
-		user = strdup(getenv("WEBJOBS_USERNAME"));
-	if (getenv("WEBJOBS_PASSWORD"))
-		password = strdup(getenv("WEBJOBS_PASSWORD"));
-	if (read_config() < 0) {
+	if ((rc = conn_open(url, name)) != 0) {
 		free(rest);
-		free(base_url);
-		free(user);
-		free(password);
-		return 2;
+		return rc;
 	}
-	if (!base_url)
-		base_url = strdup("http://127.0.0.1:8080");
-	if (base_url[0] && base_url[strlen(base_url) - 1] == '/')
-		base_url[strlen(base_url) - 1] = '\0';
-	if (load_curl() < 0) {
-		free(rest);
-		free(base_url);
-		free(user);
-		free(password);
-		return 3;
-	}
-	if (strcmp(cmd, "list") == 0)
-		rc = cmd_list(n, rest);
-	else if (strcmp(cmd, "show") == 0)
-		rc = n == 1 ? cmd_show(rest[0]) : 2;
-	else if (strcmp(cmd, "deploy") == 0)
-		rc = cmd_deploy(n, rest);
-	else if (strcmp(cmd, "run") == 0)
-		rc = cmd_run(n, rest);
-	else if (strcmp(cmd, "history") == 0)
-		rc = cmd_history(n, rest);
-	else if (strcmp(cmd, "logs") == 0)
-		rc = cmd_logs(n, rest);
-	else if (strcmp(cmd, "start") == 0)
-		rc = n == 1 ? cmd_simple("started", "POST", rest[0], "/start", 1) : 2;
-	else if (strcmp(cmd, "stop") == 0)
-		rc = n == 1 ? cmd_simple("stopped", "POST", rest[0], "/stop", 1) : 2;
-	else if (strcmp(cmd, "settings") == 0)
-		rc = cmd_settings(n, rest);
-	else if (strcmp(cmd, "delete") == 0)
-		rc = n == 1 ? cmd_simple("deleted", "DELETE", rest[0], "", 0) : 2;
-	else
-		rc = 2;
+	rc = dispatch(cmd, n, rest);
 	if (rc == 2)
 		fprintf(stderr, "webjobs: usage: see 'webjobs help %s'\n", cmd);
 	free(rest);
-	free(base_url);
-	free(user);
-	free(password);
-	base_url = user = password = NULL;
+	conn_close();
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * cron: 6-field cron expressions with seconds (SPEC 9.2), their expanded
+ * cron: 6-field cron expressions with seconds (docs/API.md, "Schedules"), their expanded
  * text (9.4), and the next occurrence in a time zone with the daylight-
  * saving policy of classic cron (9.3). The parser and the calendar search
  * are pure; only the zone look-ups use the C library's tz database.

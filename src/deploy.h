@@ -1,5 +1,5 @@
 /*
- * deploy: putting a job's binaries in place (SPEC 8.1) — the body (a zip or
+ * deploy: putting a job's binaries in place (docs/API.md, "Deploying jobs") — the body (a zip or
  * one file) streamed to a temporary file, unpacked into a staging folder,
  * checked for a runnable script, and swapped with the job's folder in one
  * rename (RENAME_EXCHANGE), so a failed upload changes nothing and a reader

@@ -1,5 +1,5 @@
 /*
- * home: the folders of the home (SPEC 1) and the host's hold on them.
+ * home: the folders of the home (docs/API.md, "Files on disk") and the host's hold on them.
  */
 #ifndef WEBJOBS_HOME_H
 #define WEBJOBS_HOME_H
@@ -35,7 +35,7 @@ int home_reopen(struct home *h, enum job_type t, int data);
  * Returns 0 or a negative errno. */
 int home_mkdirs(int dfd, const char *rel);
 
-/* 1 when name is an acceptable job name (SPEC 8.1), else 0. */
+/* 1 when name is an acceptable job name (docs/API.md, "Deploying jobs"), else 0. */
 int home_valid_job_name(const char *name);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * hostcfg: the host-wide settings of SPEC 11.2, read from the environment
+ * hostcfg: the host-wide settings of docs/API.md, "Running the host", read from the environment
  * at start-up and from {home}/site/settings.json (which wins, and is re-read
  * whenever it changes).
  */

@@ -4,7 +4,8 @@
  * MHD runs with MHD_USE_EPOLL and no thread of its own. Its epoll fd is
  * watched by a uv_poll; after every MHD_run() a uv_timer is re-armed from
  * MHD_get_timeout(), which is often 0 while MHD holds buffered work. The
- * pitfalls of STACK.md shape the access handler: nothing is queued on the
+ * pitfalls in docs/DECISIONS.md ("libmicrohttpd inside libuv") shape the
+ * access handler: nothing is queued on the
  * first call (that loses keep-alive), a connection is suspended only once
  * its request is complete, and after a resume MHD_run() is called at once.
  *
@@ -502,7 +503,7 @@ static void take_body(struct http_request *req, const char *data, size_t len)
 		return;
 	}
 	if (req->body_fd >= 0 && !req->body_error) {
-		/* Pieces are at most ~16 KiB (STACK.md): a write to a local
+		/* Pieces are at most ~16 KiB (MHD's read size): a write to a local
 		 * file of that size does not hold the loop up. */
 		req->body_error = files_write_all(req->body_fd, data, len);
 		return;
@@ -532,7 +533,7 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-/* Checks SPEC 2's limits on a request whose headers are in. Returns 0 or
+/* Checks the limits of docs/API.md, "HTTP conventions", on a request whose headers are in. Returns 0 or
  * the status of the error reply it prepared. */
 static unsigned check_limits(struct http_request *req)
 {

@@ -1,6 +1,7 @@
 /*
  * http: the HTTP/1.1 server — libmicrohttpd in external-epoll mode, driven
- * by the one libuv loop (STACK.md) — and the request/reply interface the
+ * by the one libuv loop (docs/DECISIONS.md, "libmicrohttpd inside
+ * libuv") — and the request/reply interface the
  * API modules use. Knows nothing of routes or jobs.
  *
  * Life of a request: begin() when its headers are complete (the owner
@@ -96,9 +97,11 @@ void http_reply_fd(struct http_request *req, unsigned status,
 		   const char *content_type, int fd, uint64_t offset, uint64_t len);
 
 /* Replies with a body of unknown length (chunked) produced by read(arg,
- * buf, max): the number of bytes put in buf, 0 to be called again later
- * is not allowed (produce at least one byte), -1 at the end, -2 on an
- * error (the connection is cut). done(arg) when MHD is finished with it. */
+ * pos, buf, max), which returns the number of bytes it put in buf; 0 only
+ * right after http_stream_wait (nothing to send yet: it is called again
+ * once woken — a 0 without the wait would make MHD call it again at once);
+ * -1 at the end; -2 on an error (the connection is cut). done(arg) when
+ * MHD is finished with it. */
 typedef long (*http_reader)(void *arg, uint64_t pos, char *buf, size_t max);
 /* From inside a reader with nothing to send yet: the connection sleeps
  * (no busy loop) until http_stream_wake; the reader then returns 0. */

@@ -1,6 +1,6 @@
 /*
  * instances: the per-instance status files of a continuous job,
- * "status_{inst}" (SPEC 7.4). A live instance holds a shared OFD lock on its
+ * "status_{inst}" (docs/API.md, "Continuous jobs"). A live instance holds a shared OFD lock on its
  * file; a file whose lock can be taken exclusively belongs to a dead
  * instance and is ignored.
  */

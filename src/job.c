@@ -183,7 +183,7 @@ out:
 		struct cron c;
 
 		j->settings = obj;
-		/* A schedule that does not parse is the job's error (SPEC 9.1). */
+		/* A schedule that does not parse is the job's error (docs/API.md, "Schedules"). */
 		if (j->type == JOB_TRIGGERED && sched &&
 		    cron_parse(sched, &c, err, sizeof(err)) < 0)
 			j->error = strdup(err);
@@ -241,7 +241,7 @@ static void choose_script(struct job *j, int sfd, char **names, int n)
 }
 
 /* Descends from folder *dfd through lone sub-folders to the script folder
- * (SPEC 1): on return *dfd is the script folder (the old fd is closed),
+ * (docs/API.md, "Files on disk"): on return *dfd is the script folder (the old fd is closed),
  * dir its path relative to the start, names its sorted entries. Returns
  * the number of entries or a negative errno. */
 static int descend(int *dfd, char *dir, size_t dirsz, char ***names)
@@ -470,7 +470,7 @@ static int64_t last_activity(int dfd, const char *id)
 	return best;
 }
 
-/* Fills the status and end to report for r (SPEC 5.2's Aborted rule). */
+/* Fills the status and end to report for r (the Aborted rule of docs/API.md, "Triggered runs"). */
 static void view_status(const struct job *j, int dfd, const struct runrec *r,
 			struct run_view *v)
 {

@@ -1,7 +1,7 @@
 /*
  * job: one deployed job as the host knows it — its script, its settings,
  * and for triggered jobs its runs — read from the home and kept in memory,
- * and its JSON form (SPEC 4.1, 4.2). The registry decides when to re-read.
+ * and its JSON form (docs/API.md, "JSON shapes"). The registry decides when to re-read.
  */
 #ifndef WEBJOBS_JOB_H
 #define WEBJOBS_JOB_H

@@ -1,5 +1,5 @@
 /*
- * joblog: the lines a job's logs are made of (SPEC 6). Output of a job is
+ * joblog: the lines a job's logs are made of (docs/API.md, "Log lines"). Output of a job is
  * cut into lines (\n, \r\n and \r end a line; a line over 64 KiB is cut),
  * each written with the time, the short instance id and the level. A
  * triggered run writes output_log.txt and, for stderr lines only,
@@ -25,7 +25,7 @@ struct joblog *joblog_open(int dfd, const char *main_name,
 void joblog_close(struct joblog *l);
 
 /* Rolls the main file over to prev_name (replacing it) whenever it passes
- * max bytes (SPEC 6: job_log.txt to job_prev_log.txt); 0 turns it off.
+ * max bytes (job_log.txt to job_prev_log.txt); 0 turns it off.
  * No line is dropped: a roll-over happens between lines. */
 void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max);
 

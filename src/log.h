@@ -1,7 +1,9 @@
 /*
  * log: the host's own diagnostic log, on standard error (or --log-file).
- * Arguments are not evaluated below the active level. Untrusted text is
- * passed through log_escape first.
+ * Arguments are not evaluated below the active level. Text that a job
+ * controls (what its processes say of themselves) goes through log_escape
+ * first; job names are checked when a job is made (no control bytes) and
+ * are logged as they are.
  */
 #ifndef WEBJOBS_LOG_H
 #define WEBJOBS_LOG_H

@@ -52,6 +52,8 @@ static const struct option_def defs[] = {
 	  "the host's own log (default: standard error); reopened on SIGHUP" },
 	{ "--log-level", "WEBJOBS_LOG_LEVEL", K_STRING, OFF(log_level), "info",
 	  0, 0, "LEVEL", "error, warning, info or debug" },
+	{ "--cgroup", "WEBJOBS_CGROUP", K_STRING, OFF(cgroup), NULL, 0, 0, "DIR",
+	  "track each job process in a cgroup v2 folder of its own beneath DIR (default: the service's delegated cgroup under systemd, else the host is a subreaper)" },
 	{ "--run-as", "WEBJOBS_RUN_AS", K_STRING, OFF(run_as), NULL, 0, 0, "USER",
 	  "the user jobs run as; a host running as root runs them as nobody unless told (root only by --run-as root)" },
 };

@@ -1,7 +1,7 @@
 /*
  * options: the flags of `webjobs serve` in one table (name, environment
  * variable, kind, bounds, default, help). The table drives parsing,
- * validation and the help text (SPEC 11.1).
+ * validation and the help text (docs/API.md, "Running the host").
  */
 #ifndef WEBJOBS_OPTIONS_H
 #define WEBJOBS_OPTIONS_H
@@ -21,6 +21,7 @@ struct options {
 	char *log_file;
 	char *log_level;
 	char *run_as;
+	char *cgroup;
 	uint64_t max_upload_size;
 	uint64_t max_connections;
 	uint64_t idle_timeout;

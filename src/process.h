@@ -1,9 +1,12 @@
 /*
  * process: starting a job's process with posix_spawn (glibc: clone with
  * CLONE_VM | CLONE_VFORK), so the loop is not blocked for a time that grows
- * with the host's memory as fork() would (STACK.md). The child is the leader
- * of a new session and process group, has default signal dispositions and
- * an empty mask, stdin on /dev/null, stdout and stderr on the given fds.
+ * with the host's memory as fork() would (docs/DECISIONS.md). Into a
+ * cgroup, clone3 with CLONE_INTO_CGROUP instead (glibc 2.36 has no
+ * posix_spawn for it): a copy-on-write child that execs at once. The child
+ * is the leader of a new session and process group, has default signal
+ * dispositions and an empty mask, stdin on /dev/null, stdout and stderr on
+ * the given fds.
  */
 #ifndef WEBJOBS_PROCESS_H
 #define WEBJOBS_PROCESS_H
@@ -18,13 +21,20 @@ struct process_req {
 	char *const *envp;
 	const char *cwd;
 	int out_fd, err_fd;  /* write ends; the caller closes them after */
-	int uid, gid;        /* run as this user (-1: as the host) */
+	int cgroup_fd;       /* start inside this cgroup v2 folder (-1: none) */
+	/* who the process is, for the subreaper's sweep (src/tree.h) */
+	const char *type, *name, *run_id;
 };
 
 /* The user jobs run as: set once at start-up from --run-as. */
 void process_set_user(int uid, int gid);
 /* -1 when jobs run as the host's own user. */
 int process_user_uid(void);
+
+/* 1 when the jobs' user may reach path: search permission on every folder
+ * of it that exists (1 when jobs run as the host). Else 0 with the first
+ * folder it may not enter in bad. */
+int process_user_can_reach(const char *path, char *bad, size_t size);
 int process_user_gid(void);
 
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
@@ -32,14 +42,14 @@ int process_user_gid(void);
 int process_spawn(const struct process_req *r, pid_t *pid, char *err,
 		  size_t errsz);
 
-/* The environment of a job (SPEC 5.3): the host's, minus its credentials
+/* The environment of a job (docs/API.md, "The job's process"): the host's, minus its credentials
  * and minus every variable that adds (NAME=value strings, NULL-ended)
  * names or that belongs to another job, plus adds. Returns a new
  * NULL-terminated array for process_env_free. */
 char **process_env(char *const *adds);
 void process_env_free(char **env);
 
-/* What a job's own variables say (SPEC 5.3). */
+/* What a job's own variables say (docs/API.md, "The job's process"). */
 struct job_env {
 	const char *name;
 	int continuous;

@@ -23,6 +23,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "evq.h"
 #include "log.h"
 
 #define SETTLE_MS 50
@@ -74,6 +75,16 @@ struct registry {
 	registry_listener listener[4];
 	void *listener_arg[4];
 	int nlisteners;
+	/* Jobs re-read since the listeners were last told, as names (an
+	 * entry may be gone by then); told from the loop's event queue. */
+	struct notice *notices;
+	size_t nnotices, capnotices;
+	int notice_posted;
+};
+
+struct notice {
+	enum job_type type;
+	char *name;
 };
 
 /* ---- the wd -> entry map ---- */
@@ -284,20 +295,67 @@ void registry_listen(struct registry *r, registry_listener fn, void *arg)
 
 static int entry_refresh_files(struct registry *r, struct entry *e);
 
-/* Re-reads a dirty entry, re-arms its watches and tells the listener.
- * Returns 0 when the entry was removed (its folder is gone). */
+/* Tells the listeners, from the loop, about every job re-read since the
+ * last time. Each gets the job as it is now (NULL when gone). */
+static void deliver(void *obj, int event)
+{
+	struct registry *r = obj;
+
+	(void)event;
+	r->notice_posted = 0;
+	/* Notices added meanwhile (a listener touching a job does not
+	 * re-read it, so none are) wait for the next round. */
+	for (size_t k = 0; k < r->nnotices; k++) {
+		struct notice *n = &r->notices[k];
+		struct job *j = registry_find(r, n->type, n->name);
+
+		for (int i = 0; i < r->nlisteners; i++)
+			if (r->listener[i])
+				r->listener[i](r->listener_arg[i], n->type, n->name, j);
+		free(n->name);
+	}
+	r->nnotices = 0;
+}
+
+static void add_notice(struct registry *r, enum job_type type, const char *name)
+{
+	for (size_t k = 0; k < r->nnotices; k++)
+		if (r->notices[k].type == type && strcmp(r->notices[k].name, name) == 0)
+			return;
+	if (r->nnotices == r->capnotices) {
+		size_t cap = r->capnotices ? r->capnotices * 2 : 64;
+		struct notice *v = realloc(r->notices, cap * sizeof(*v));
+
+		if (!v) {
+			log_error("out of memory: a change of job %s is not applied", name);
+			return;
+		}
+		r->notices = v;
+		r->capnotices = cap;
+	}
+	r->notices[r->nnotices].type = type;
+	if (!(r->notices[r->nnotices].name = strdup(name)))
+		return;
+	r->nnotices++;
+	if (!r->notice_posted) {
+		r->notice_posted = 1;
+		evq_post(deliver, r, 0);
+	}
+}
+
+/* Re-reads a dirty entry and re-arms its watches; a change of its
+ * binaries is noted for the listeners. Returns 0 when the entry was
+ * removed (its folder is gone). */
 static int entry_refresh(struct registry *r, struct entry *e)
 {
 	int bin = e->bin_dirty, alive;
 	enum job_type type = e->type;
-	char name[256];
+	char *name = bin ? strdup(job_name(e->job)) : NULL;
 
-	snprintf(name, sizeof(name), "%s", job_name(e->job));
 	alive = entry_refresh_files(r, e);
-	for (int i = 0; bin && i < r->nlisteners; i++)
-		if (r->listener[i])
-			r->listener[i](r->listener_arg[i], type, name,
-				       alive && job_listed(e->job) ? e->job : NULL);
+	if (name)
+		add_notice(r, type, name);
+	free(name);
 	return alive;
 }
 
@@ -572,12 +630,16 @@ static void on_closed(uv_handle_t *hd)
 	}
 	free(r->queue);
 	free(r->w);
+	for (size_t k = 0; k < r->nnotices; k++)
+		free(r->notices[k].name);
+	free(r->notices);
 	close(r->ifd);
 	free(r);
 }
 
 void registry_close(struct registry *r)
 {
+	evq_forget(r);
 	uv_close((uv_handle_t *)&r->poll, on_closed);
 	uv_close((uv_handle_t *)&r->settle, on_closed);
 }
@@ -585,20 +647,15 @@ void registry_close(struct registry *r)
 struct job *registry_find(struct registry *r, enum job_type t,
 			  const char *name)
 {
-	struct entry *e;
+	struct entry *e = entry_get(r, t, name, 0);
 
-	registry_refresh(r);
-	e = entry_get(r, t, name, 0);
 	return e && job_listed(e->job) ? e->job : NULL;
 }
 
 size_t registry_list(struct registry *r, enum job_type type, struct job ***out)
 {
 	struct table *t = &r->t[type];
-	struct job **v;
-
-	registry_refresh(r);
-	v = realloc(t->listed, (t->n + 1) * sizeof(*v));
+	struct job **v = realloc(t->listed, (t->n + 1) * sizeof(*v));
 	if (!v) {
 		*out = NULL;
 		return 0;

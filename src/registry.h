@@ -1,6 +1,6 @@
 /*
  * registry: every job of the home, in memory, kept current by watching
- * the folders with inotify (SPEC 8.1: changes on disk are seen within one
+ * the folders with inotify (docs/API.md, "Deploying jobs": changes on disk are seen within one
  * second). Reads never walk the home: a job is re-read only after an event
  * says its files changed.
  */
@@ -18,8 +18,10 @@ struct registry;
 /* Creates the registry and reads every job. Returns NULL on failure. */
 struct registry *registry_new(uv_loop_t *loop, struct home *h);
 
-/* Called after a job was re-read: j is NULL when the job is gone or not
- * listed (no runnable script). */
+/* Called from the loop's event queue after a job's binaries were re-read
+ * (never inside a call into the registry): j is the job as it is when
+ * the listener runs, NULL when it is gone or not listed (no runnable
+ * script). */
 typedef void (*registry_listener)(void *arg, enum job_type t, const char *name,
 				  struct job *j);
 
@@ -34,16 +36,21 @@ void registry_replay(struct registry *r, enum job_type t, registry_listener fn, 
 /* Stops watching; the registry is freed once its handles are closed. */
 void registry_close(struct registry *r);
 
-/* Applies every change seen so far (the loop also does this shortly after
- * each event). */
+/* Re-reads every job marked dirty so far and queues the listeners'
+ * notices (it calls no listener). Job pointers handed out before are
+ * invalid after it. Called only at the top of a loop callback: the
+ * registry's settle timer (50 ms after an event) and the API before it
+ * handles a request or after its own writes. */
 void registry_refresh(struct registry *r);
 
-/* The listed job of that type and name, or NULL. */
+/* The listed job of that type and name, or NULL. A pure look-up: it reads
+ * nothing from disk and changes nothing. */
 struct job *registry_find(struct registry *r, enum job_type t,
 			  const char *name);
 
 /* The listed jobs of a type, in byte order of names: *out points into the
- * registry and stays valid until the next call into the registry. */
+ * registry and stays valid until the next registry_list or refresh. A pure
+ * look-up like registry_find. */
 size_t registry_list(struct registry *r, enum job_type t, struct job ***out);
 
 /* Marks a job's folders as changed (used after the host's own writes, so

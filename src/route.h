@@ -1,5 +1,5 @@
 /*
- * route: the table of HTTP routes and the matcher (SPEC 2, 3).
+ * route: the table of HTTP routes and the matcher (docs/API.md, "HTTP conventions" and "Endpoints").
  *
  * A pattern is a '/'-separated list of segments. Literal segments match
  * without regard to case; "{T}" and "{C}" match any of the four route

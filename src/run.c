@@ -1,15 +1,32 @@
 /*
- * run: the life of a triggered run.
+ * run: the life of a triggered run, one state machine per run.
  *
- *   runner_start   lock, trim history, record "Initializing" (durable),
- *                  then a 0 ms timer so the 202 goes out first
- *   on_start       the working copy (made on the thread pool when stale)
- *   spawn_run      posix_spawn, pipes, pidfd; record "Running"
- *   on_output      lines into output_log.txt / error_log.txt
- *   on_exit        the leader is reaped by its pidfd; the rest of its
- *                  process group is killed so nothing outlives the run
- *   finish         once the process is reaped AND both pipes reached EOF
- *                  (tmux job.c's rule): final status, durable; unlock
+ * table:
+ *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL
+ *   ACCEPTED       begin    -        -        -        -        end      end      -
+ *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -
+ *   CANCELLED      -        end      end      -        -        -        -        -
+ *   RUNNING        -        -        -        exited   idle     stop     doom     -
+ *   STOPPING       -        -        -        exited   -        -        doom     kill
+ *   ENDED          -        -        -        -        -        -        -        -
+ * end of table (checked against the code by tests/unit/test_run.c)
+ *
+ * runner_start (in the request, or the scheduler's tick) takes the run
+ * lock, trims the history, writes the record "Initializing" durably and
+ * posts BEGIN; the reply goes out before the loop drains it.
+ *   begin    the log; the working copy when it is stale (COPYING, on the
+ *            thread pool), else straight to spawn
+ *   spawn    the process (src/launch.c): record "Running", idle checks
+ *   nocopy   the copy failed: Failed
+ *   cancel   a stop came while the copy is on the thread pool: wait for it
+ *   end      nothing ran: Aborted (or nothing recorded for a deleted job)
+ *   exited   the child is done (reaped AND both pipes at EOF, src/child.c):
+ *            the final status by why the run ended, durable; unlock
+ *   idle     no output nor CPU for WEBJOBS_IDLE_TIMEOUT: SIGKILL, Failed
+ *   stop     shutdown: shutdown file + SIGTERM, SIGKILL after the job's
+ *            stopping_wait_time (KILL), Aborted
+ *   doom     the job is deleted: SIGKILL now, nothing recorded
+ * Only dispatch() sets a state, and it runs from the loop's event queue.
  *
  * The run lock is an OFD lock (fcntl F_OFD_SETLK) on triggeredJob.lock:
  * see docs/DECISIONS.md for why not flock or classic POSIX locks.
@@ -25,57 +42,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "args.h"
 #include "child.h"
+#include "evq.h"
 #include "files.h"
 #include "joblog.h"
+#include "launch.h"
 #include "log.h"
 #include "metrics.h"
-#include "runrec.h"
-#include "settings.h"
 #include "process.h"
+#include "runrec.h"
 
-#define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (SPEC 11.4) */
+#define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (docs/API.md) */
 
-extern char **environ;
+enum state { R_ACCEPTED, R_COPYING, R_CANCELLED, R_RUNNING, R_STOPPING, R_ENDED, R_COUNT };
+enum event { E_BEGIN, E_COPIED, E_NOCOPY, E_EXIT, E_IDLE, E_SHUTDOWN, E_DELETED, E_KILL, E_COUNT };
 
-enum end_reason { END_NONE, END_DELETED, END_SHUTDOWN };
+static const char *const state_names[R_COUNT] = {
+	"ACCEPTED", "COPYING", "CANCELLED", "RUNNING", "STOPPING", "ENDED"
+};
+static const char *const event_names[E_COUNT] = {
+	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL"
+};
+
+/* Why a run ends, which decides its final status. */
+enum why { WHY_EXIT, WHY_FAILED_START, WHY_IDLE, WHY_SHUTDOWN, WHY_DELETED };
 
 struct run {
 	struct runner *rn;
 	struct run *next, *prev;
-	char *name;
+	enum state state;
+	enum why why;
 	char id[RUN_ID_LEN + 1];
 	struct runrec rec;
 	int lock_fd, dfd;
 	struct joblog *log;
-	char *run_command;
-	const struct script_host *host;
-	char *bin_root;   /* the job's binaries folder */
-	char *work_root;  /* where it runs from: a copy or bin_root */
-	char *shutdown_file;
-	int in_place;
-	long long stop_wait;
-	/* the process */
+	struct launch l;
+	int copy_fresh;     /* the working copy was current when accepted */
+	int copy_rc;
+	uv_work_t work;
 	struct child *child;
-	int spawned, exited, wstatus, start_failed, idle_killed;
-	enum end_reason end;
-	uv_timer_t timer;   /* start, then idle checks */
+	int wstatus;
+	uv_timer_t timer;      /* idle checks */
 	uv_timer_t kill_timer; /* SIGKILL after the stop wait */
-	int handles;        /* open uv handles; freed at 0 */
-	int copying;
-	int finished;
-	int copy_fresh;     /* the working copy is current */
+	int handles;           /* open uv handles; freed at 0 */
 	int64_t last_cpu;
 	uint64_t last_activity;
-	uv_work_t work;
-	unsigned copy_gen;
-	int copy_rc;
 };
 
 struct runner {
@@ -86,6 +100,8 @@ struct runner {
 	void (*done)(void *);
 	void *done_arg;
 };
+
+static void post(struct run *r, enum event e);
 
 struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 {
@@ -103,14 +119,6 @@ void runner_free(struct runner *rn)
 	free(rn);
 }
 
-static struct run *find_run(struct runner *rn, const char *name)
-{
-	for (struct run *r = rn->runs; r; r = r->next)
-		if (strcmp(r->name, name) == 0)
-			return r;
-	return NULL;
-}
-
 /* ---- records ---- */
 
 static int write_record(struct run *r, int durable)
@@ -123,7 +131,7 @@ static int write_record(struct run *r, int durable)
 	rc = files_write_atomic(r->dfd, "status", text, strlen(text), 0644, durable);
 	free(text);
 	if (rc < 0)
-		log_error("run %s of %s: cannot write its status: %s", r->id, r->name,
+		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
 			  strerror(-rc));
 	return rc;
 }
@@ -137,16 +145,12 @@ static void set_status(struct run *r, const char *status, int durable)
 
 /* ---- the end of a run ---- */
 
-/* Frees what a run owns besides its handles and fds. */
 static void run_free(struct run *r)
 {
+	evq_forget(r);
 	joblog_close(r->log);
 	runrec_free(&r->rec);
-	free(r->name);
-	free(r->run_command);
-	free(r->bin_root);
-	free(r->work_root);
-	free(r->shutdown_file);
+	launch_clear(&r->l);
 	free(r);
 }
 
@@ -165,24 +169,25 @@ static void close_handle(struct run *r, uv_handle_t *h)
 		uv_close(h, on_handle_closed);
 }
 
-static void finish(struct run *r)
+static void record_end(struct run *r)
 {
-	struct runner *rn = r->rn;
 	char sig[32];
 
-	if (r->finished)
-		return;
-	r->finished = 1;
-	r->rec.end = time_now_ticks();
-	if (!r->log && r->end != END_DELETED)
-		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
-	if (r->end == END_DELETED) {
+	switch (r->why) {
+	case WHY_DELETED:
 		/* The job and its data are gone: nothing to record. */
-	} else if (r->end != END_NONE) {
+		return;
+	case WHY_SHUTDOWN:
 		set_status(r, "Aborted", 1);
-	} else if (r->start_failed || r->idle_killed) {
+		return;
+	case WHY_FAILED_START:
+	case WHY_IDLE:
 		set_status(r, "Failed", 1);
-	} else if (WIFEXITED(r->wstatus)) {
+		return;
+	case WHY_EXIT:
+		break;
+	}
+	if (WIFEXITED(r->wstatus)) {
 		r->rec.has_exit_code = 1;
 		r->rec.exit_code = WEXITSTATUS(r->wstatus);
 		if (r->rec.exit_code == 0) {
@@ -196,6 +201,17 @@ static void finish(struct run *r)
 		set_status(r, "Failed", 1);
 		joblog_sys(r->log, 1, "Job failed due to signal %s", sig);
 	}
+}
+
+/* The final status, durable; the lock released; the run unlinked. */
+static enum state finish(struct run *r)
+{
+	struct runner *rn = r->rn;
+
+	r->rec.end = time_now_ticks();
+	if (!r->log && r->why != WHY_DELETED)
+		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+	record_end(r);
 	joblog_close(r->log);
 	r->log = NULL;
 	close(r->dfd);
@@ -213,19 +229,14 @@ static void finish(struct run *r)
 		rn->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, r->name);
-	if (r->end != END_DELETED)
-		metrics_run_finished(r->name, r->rec.status,
+	registry_touch_data(rn->c.registry, JOB_TRIGGERED, r->l.name);
+	if (r->why != WHY_DELETED)
+		metrics_run_finished(r->l.name, r->rec.status,
 				     (double)(r->rec.end - r->rec.start) / TICKS_PER_SEC);
-	log_debug("run %s of %s ended %s", r->id, r->name, r->rec.status);
+	log_debug("run %s of %s ended %s", r->id, r->l.name, r->rec.status);
 	if (rn->shutting && !rn->runs && rn->done)
 		rn->done(rn->done_arg);
-}
-
-static void maybe_finish(struct run *r)
-{
-	if ((r->exited || !r->spawned) && !r->copying)
-		finish(r);
+	return R_ENDED;
 }
 
 /* ---- the process's callbacks ---- */
@@ -241,15 +252,13 @@ static void on_done(void *arg, int wstatus)
 {
 	struct run *r = arg;
 
-	r->exited = 1;
 	r->wstatus = wstatus;
-	maybe_finish(r);
+	post(r, E_EXIT);
 }
 
 static const struct child_ops run_child_ops = { on_output, on_done };
 
-/* ---- idle timeout ---- */
-
+/* The idle timeout: no output and no CPU time in the run's processes. */
 static void on_idle_check(uv_timer_t *t)
 {
 	struct run *r = t->data;
@@ -257,168 +266,217 @@ static void on_idle_check(uv_timer_t *t)
 	int64_t cpu;
 	uint64_t now = uv_now(r->rn->loop);
 
-	if (!r->spawned || r->exited || limit <= 0 || r->idle_killed)
+	if (r->state != R_RUNNING || limit <= 0)
 		return;
-	cpu = process_group_cpu(child_pid(r->child));
+	cpu = child_cpu(r->child);
 	if (cpu != r->last_cpu) {
 		r->last_cpu = cpu;
 		r->last_activity = now;
 		return;
 	}
-	if (now - r->last_activity >= (uint64_t)limit * 1000) {
-		joblog_sys(r->log, 1, "Job aborted due to no output nor CPU activity for %lld seconds",
-			   (long long)limit);
-		r->idle_killed = 1;
-		child_kill(r->child, SIGKILL);
-	}
+	if (now - r->last_activity >= (uint64_t)limit * 1000)
+		post(r, E_IDLE);
 }
 
-/* ---- starting the process ---- */
-
-/* The environment of SPEC 5.3 for this run. */
-static char **build_env(struct run *r)
+static void on_stop_wait(uv_timer_t *t)
 {
-	const struct home *h = r->rn->c.home;
-	struct job_env e = { r->name, 0, r->work_root, h->root, h->data_rel[JOB_TRIGGERED], r->id,
-			     r->rec.arguments ? r->rec.arguments : "", r->shutdown_file, 0 };
-
-	return process_job_env(&e);
+	post(t->data, E_KILL);
 }
-
-static void spawn_run(struct run *r)
-{
-	char err[512], *script = NULL, *cwd = NULL, **words = NULL, **argv = NULL, **env = NULL;
-	int nw, a = 0;
-	struct process_req req;
-	const char *slash;
-
-	joblog_sys(r->log, 0, "Run script '%s' with script host - '%s'", r->run_command,
-		   r->host->name);
-	if (asprintf(&script, "%s/%s", r->work_root, r->run_command) < 0)
-		script = NULL;
-	cwd = script ? strdup(script) : NULL;
-	if (cwd && (slash = strrchr(cwd, '/')))
-		cwd[slash - cwd] = '\0';
-	nw = args_split(r->rec.arguments ? r->rec.arguments : "", &words, err, sizeof(err));
-	if (nw < 0) {
-		joblog_sys(r->log, 1, "Bad arguments: %s", err);
-		goto fail;
-	}
-	argv = calloc((size_t)nw + 4, sizeof(*argv));
-	env = build_env(r);
-	if (!script || !cwd || !argv || !env) {
-		joblog_sys(r->log, 1, "Cannot start the job: out of memory");
-		goto fail;
-	}
-	argv[a++] = r->host->program ? (char *)r->host->program : script;
-	if (r->host->option)
-		argv[a++] = (char *)r->host->option;
-	if (r->host->program)
-		argv[a++] = script;
-	for (int i = 0; i < nw; i++)
-		argv[a++] = words[i];
-	req.program = r->host->program ? r->host->program : script;
-	req.argv = argv;
-	req.envp = env;
-	req.cwd = cwd;
-	unlink(r->shutdown_file);
-	r->child = child_spawn(r->rn->loop, &req, r->log, &run_child_ops, r, err, sizeof(err));
-	if (!r->child) {
-		joblog_sys(r->log, 1, "Job failed to start: %s", err);
-		goto fail;
-	}
-	r->spawned = 1;
-	r->rec.pid = child_pid(r->child);
-	r->rec.pid_start = child_start_time(r->child);
-	set_status(r, "Running", 0);
-	r->last_activity = uv_now(r->rn->loop);
-	r->last_cpu = -2;
-	{
-		int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
-		uint64_t every = limit > 0 && limit * 250 < 5000 ? (uint64_t)limit * 250 : 5000;
-
-		uv_timer_start(&r->timer, on_idle_check, every ? every : 250, every ? every : 250);
-	}
-	goto out;
-fail:
-	r->start_failed = 1;
-	maybe_finish(r);
-out:
-	free(script);
-	free(cwd);
-	free(argv);
-	args_free(words);
-	process_env_free(env);
-}
-
-/* ---- the working copy (SPEC 8.3) ---- */
 
 static void work_copy(uv_work_t *w)
 {
 	struct run *r = w->data;
 
-	r->copy_rc = files_refresh_copy(r->bin_root, r->work_root, process_user_uid(), process_user_gid());
+	r->copy_rc = launch_make_copy(&r->l);
 }
 
 static void after_copy(uv_work_t *w, int status)
 {
 	struct run *r = w->data;
-	struct job *j;
 
-	r->copying = 0;
 	if (status < 0 && r->copy_rc == 0)
 		r->copy_rc = status;
-	if (r->end != END_NONE) {
-		maybe_finish(r);
-		return;
+	post(r, r->copy_rc < 0 ? E_NOCOPY : E_COPIED);
+}
+
+/* ---- actions ---- */
+
+typedef enum state (*action)(struct run *, enum event);
+
+static enum state a_nothing(struct run *r, enum event e)
+{
+	(void)e;
+	return r->state;
+}
+
+static enum state a_spawn(struct run *r, enum event e)
+{
+	struct launch_args a = { r->id, r->rec.arguments ? r->rec.arguments : "", 0, 0 };
+	int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
+	uint64_t every = limit > 0 && limit * 250 < 5000 ? (uint64_t)limit * 250 : 5000;
+	char err[512];
+	struct job *j;
+
+	(void)e;
+	if (!r->copy_fresh && (j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name)))
+		job_set_copy_gen(j, r->l.gen);
+	r->child = launch_spawn(r->rn->loop, &r->l, &a, r->log, &run_child_ops, r, err,
+				sizeof(err));
+	if (!r->child) {
+		joblog_sys(r->log, 1, "Job failed to start: %s", err);
+		r->why = WHY_FAILED_START;
+		return finish(r);
 	}
-	if (r->copy_rc < 0) {
-		joblog_sys(r->log, 1, "Cannot make the working copy of the job: %s",
-			   strerror(-r->copy_rc));
-		r->start_failed = 1;
-		maybe_finish(r);
-		return;
-	}
-	j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->name);
-	if (j)
-		job_set_copy_gen(j, r->copy_gen);
-	spawn_run(r);
+	r->rec.pid = child_pid(r->child);
+	r->rec.pid_start = child_start_time(r->child);
+	set_status(r, "Running", 0);
+	r->last_activity = uv_now(r->rn->loop);
+	r->last_cpu = -2;
+	uv_timer_start(&r->timer, on_idle_check, every, every);
+	return R_RUNNING;
 }
 
 /* The process starts here, a turn after the 202. Nothing is re-read: what
  * the run needs was taken from the job when it was accepted. */
-static void on_start(uv_timer_t *t)
+static enum state a_begin(struct run *r, enum event e)
 {
-	struct run *r = t->data;
 	struct runner *rn = r->rn;
 
 	/* The log is opened here, after the reply: one file less to create
 	 * before the 202. */
 	r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
 	if (!r->log) {
-		log_error("run %s of %s: cannot open its log: %s", r->id, r->name, strerror(errno));
+		log_error("run %s of %s: cannot open its log: %s", r->id, r->l.name, strerror(errno));
 		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);
 	}
-	if (r->log)
-		joblog_sys(r->log, 0, "Status changed to Initializing");
-	if (r->end != END_NONE) {
-		maybe_finish(r);
-		return;
-	}
-	if (r->copy_fresh) {
-		spawn_run(r);
-		return;
-	}
-	r->copying = 1;
+	joblog_sys(r->log, 0, "Status changed to Initializing");
+	if (r->copy_fresh)
+		return a_spawn(r, e);
 	r->work.data = r;
 	if (uv_queue_work(rn->loop, &r->work, work_copy, after_copy) < 0) {
-		r->copying = 0;
-		r->start_failed = 1;
-		maybe_finish(r);
+		r->copy_rc = -EIO;
+		post(r, E_NOCOPY);
 	}
+	return R_COPYING;
 }
 
-/* ---- starting a run ---- */
+static enum state a_nocopy(struct run *r, enum event e)
+{
+	(void)e;
+	joblog_sys(r->log, 1, "Cannot make the working copy of the job: %s",
+		   strerror(-r->copy_rc));
+	r->why = WHY_FAILED_START;
+	return finish(r);
+}
+
+static void note_why(struct run *r, enum event e)
+{
+	if (e == E_DELETED)
+		r->why = WHY_DELETED;
+	else if (e == E_SHUTDOWN && r->why == WHY_EXIT)
+		r->why = WHY_SHUTDOWN;
+}
+
+static enum state a_cancel(struct run *r, enum event e)
+{
+	note_why(r, e);
+	return R_CANCELLED;
+}
+
+static enum state a_end(struct run *r, enum event e)
+{
+	note_why(r, e);
+	if (r->why == WHY_EXIT)
+		r->why = WHY_SHUTDOWN; /* a cancelled start ends Aborted */
+	return finish(r);
+}
+
+static enum state a_exited(struct run *r, enum event e)
+{
+	(void)e;
+	return finish(r);
+}
+
+static enum state a_idle(struct run *r, enum event e)
+{
+	(void)e;
+	joblog_sys(r->log, 1, "Job aborted due to no output nor CPU activity for %lld seconds",
+		   (long long)hostcfg_get(r->rn->c.cfg)->idle_timeout);
+	r->why = WHY_IDLE;
+	child_kill(r->child, SIGKILL);
+	return R_STOPPING;
+}
+
+static enum state a_stop(struct run *r, enum event e)
+{
+	note_why(r, e);
+	if (r->l.stop_wait <= 0) {
+		child_kill(r->child, SIGKILL);
+		return R_STOPPING;
+	}
+	launch_ask_stop(&r->l, r->child);
+	uv_timer_start(&r->kill_timer, on_stop_wait, (uint64_t)r->l.stop_wait * 1000, 0);
+	return R_STOPPING;
+}
+
+static enum state a_doom(struct run *r, enum event e)
+{
+	note_why(r, e);
+	child_kill(r->child, SIGKILL);
+	return R_STOPPING;
+}
+
+static enum state a_kill(struct run *r, enum event e)
+{
+	(void)e;
+	child_kill(r->child, SIGKILL);
+	return R_STOPPING;
+}
+
+struct cell {
+	action fn;
+	const char *name;
+};
+
+#define C(f) { a_##f, #f }
+#define NO { a_nothing, "-" }
+static const struct cell table[R_COUNT][E_COUNT] = {
+	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL */
+	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO },
+	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO },
+	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO },
+	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO },
+	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill) },
+	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO },
+};
+#undef C
+#undef NO
+
+/* The only caller of the actions and the only place a state is set; it
+ * runs from the loop's event queue alone. */
+static void dispatch(void *obj, int event)
+{
+	struct run *r = obj;
+
+	r->state = table[r->state][event].fn(r, (enum event)event);
+}
+
+static void post(struct run *r, enum event e)
+{
+	evq_post(dispatch, r, (int)e);
+}
+
+static const char *cell_name(int st, int e)
+{
+	return table[st][e].name;
+}
+
+char *runner_table_text(void)
+{
+	return evq_table_text(state_names, R_COUNT, event_names, E_COUNT, cell_name);
+}
+
+/* ---- accepting a run ---- */
 
 /* Deletes the oldest runs so that `keep` remain; returns the newest id
  * left (or "") in newest. */
@@ -452,15 +510,76 @@ static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *sta
 	*start = now;
 }
 
+/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd). */
+static int take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
+		     char *err, size_t errsz)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int rc;
+
+	if ((rc = home_mkdirs(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0 ||
+	    (*jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = rc < 0 ? rc : -errno;
+		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
+		return rc;
+	}
+	*lock_fd = openat(*jfd, "triggeredJob.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0644);
+	if (*lock_fd < 0) {
+		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
+		return -errno;
+	}
+	if (fcntl(*lock_fd, F_OFD_SETLK, &fl) < 0) {
+		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* Under the lock: has any instance run this tick (ticks) already? The run
+ * id is its start to 100 us; the tick is whole seconds. */
+static int tick_was_run(int jfd, int64_t occurrence)
+{
+	char newest[RUN_ID_LEN + 1];
+	int64_t t;
+
+	trim_history(jfd, LLONG_MAX, newest);
+	return newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence;
+}
+
+/* The run of job j in its new folder dfd, its record not yet written. */
+static struct run *new_run(struct runner *rn, const struct job *j, const char *trigger,
+			   const char *arguments, const char *id, int64_t start)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->rn = rn;
+	r->lock_fd = r->dfd = -1;
+	memcpy(r->id, id, RUN_ID_LEN + 1);
+	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
+	r->rec.start = start;
+	r->rec.trigger = strdup(trigger);
+	r->rec.instance = strdup(rn->c.instance);
+	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
+	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
+	if (launch_snapshot(&r->l, rn->c.home, rn->c.temp, j, DEFAULT_STOP_WAIT) < 0 ||
+	    !r->rec.trigger || !r->rec.instance || (arguments && *arguments && !r->rec.arguments)) {
+		run_free(r);
+		return NULL;
+	}
+	r->copy_fresh = launch_copy_fresh(&r->l, j);
+	return r;
+}
+
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
 		 char *err, size_t errsz)
 {
-	const struct home *h = rn->c.home;
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
-	const char *name = job_name(j);
-	const json_t *settings = job_settings(j);
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char newest[RUN_ID_LEN + 1];
 	int jfd = -1, lock_fd = -1, dfd = -1, rc;
 	struct run *r = NULL;
@@ -468,36 +587,12 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 
 	if (rn->shutting || cfg->stopped)
 		return -ESHUTDOWN;
-	if ((rc = home_mkdirs(h->data_fd[JOB_TRIGGERED], name)) < 0 ||
-	    (jfd = openat(h->data_fd[JOB_TRIGGERED], name,
-			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = rc < 0 ? rc : -errno;
-		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
+	if ((rc = take_lock(rn, job_name(j), &jfd, &lock_fd, err, errsz)) < 0)
 		goto fail;
-	}
-	lock_fd = openat(jfd, "triggeredJob.lock",
-			 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (lock_fd < 0) {
-		rc = -errno;
-		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
+	if (occurrence && tick_was_run(jfd, occurrence)) {
+		rc = -EALREADY;
+		snprintf(err, errsz, "this tick was already run");
 		goto fail;
-	}
-	if (fcntl(lock_fd, F_OFD_SETLK, &fl) < 0) {
-		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
-		goto fail;
-	}
-	if (occurrence) {
-		int64_t t;
-
-		/* Under the lock: has any instance run this tick already? The
-		 * run id is its start to 100 us; the tick is whole seconds. */
-		trim_history(jfd, LLONG_MAX, newest);
-		if (newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence) {
-			rc = -EALREADY;
-			snprintf(err, errsz, "this tick was already run");
-			goto fail;
-		}
 	}
 	trim_history(jfd, cfg->history_size - 1, newest);
 	new_run_id(newest, id, &start);
@@ -507,64 +602,20 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
 		goto fail;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
+	if (!(r = new_run(rn, j, trigger, arguments, id, start))) {
 		rc = -ENOMEM;
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}
-	r->rn = rn;
-	r->lock_fd = lock_fd;
 	r->dfd = dfd;
-	memcpy(r->id, id, RUN_ID_LEN + 1);
-	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
-	r->rec.start = start;
-	r->rec.trigger = strdup(trigger);
-	r->rec.instance = strdup(rn->c.instance);
-	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
-	r->name = strdup(name);
-	r->run_command = strdup(job_run_command(j));
-	r->host = job_host(j);
-	r->in_place = settings_bool(settings, "is_in_place",
-				    strcmp(r->host->ext, ".js") == 0);
-	r->stop_wait = settings_int(settings, "stopping_wait_time", DEFAULT_STOP_WAIT);
-	if (asprintf(&r->bin_root, "%s/%s/%s", h->root, h->jobs_rel[JOB_TRIGGERED], name) < 0)
-		r->bin_root = NULL;
-	if (r->in_place)
-		r->work_root = r->bin_root ? strdup(r->bin_root) : NULL;
-	else if (asprintf(&r->work_root, "%s/jobs/triggered/%s/copy", rn->c.temp, name) < 0)
-		r->work_root = NULL;
-	if (asprintf(&r->shutdown_file, "%s/jobs/triggered/%s/shutdown", rn->c.temp, name) < 0)
-		r->shutdown_file = NULL;
-	{
-		struct stat st;
-
-		r->copy_gen = job_bin_gen(j);
-		r->copy_fresh = r->in_place || (job_copy_gen(j) == r->copy_gen && r->work_root &&
-						stat(r->work_root, &st) == 0);
-	}
-	if (!r->rec.trigger || !r->rec.instance || !r->name || !r->run_command ||
-	    !r->bin_root || !r->work_root || !r->shutdown_file) {
-		rc = -ENOMEM;
-		snprintf(err, errsz, "out of memory or cannot open the run's log");
-		goto fail;
-	}
-	{
-		char *dir = strdup(r->shutdown_file);
-
-		if (dir) {
-			*strrchr(dir, '/') = '\0';
-			home_mkdirs(AT_FDCWD, dir);
-			free(dir);
-		}
-	}
-	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
 	if ((rc = write_record(r, 1)) < 0) {
+		r->dfd = -1;
 		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
 		goto fail;
 	}
 	fsync(jfd);
 	close(jfd);
+	r->lock_fd = lock_fd;
 	uv_timer_init(rn->loop, &r->timer);
 	uv_timer_init(rn->loop, &r->kill_timer);
 	r->timer.data = r->kill_timer.data = r;
@@ -573,8 +624,8 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	if (rn->runs)
 		rn->runs->prev = r;
 	rn->runs = r;
-	uv_timer_start(&r->timer, on_start, 0, 0);
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
+	post(r, E_BEGIN);
+	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
 	return 0;
 fail:
 	if (r)
@@ -592,49 +643,15 @@ fail:
 
 /* ---- stopping ---- */
 
-static void on_stop_wait(uv_timer_t *t)
-{
-	struct run *r = t->data;
-
-	child_kill(r->child, SIGKILL);
-}
-
-/* Ends a run for a reason: asks it to stop, kills it after wait_s. */
-static void stop_run(struct run *r, enum end_reason why, long long wait_s)
-{
-	if (r->end == END_NONE)
-		r->end = why;
-	if (!r->spawned) {
-		uv_timer_stop(&r->timer);
-		maybe_finish(r);
-		return;
-	}
-	if (r->exited)
-		return;
-	if (wait_s > 0) {
-		int fd = open(r->shutdown_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-
-		if (fd >= 0)
-			close(fd);
-		child_kill(r->child, SIGTERM);
-		uv_timer_start(&r->kill_timer, on_stop_wait, (uint64_t)wait_s * 1000, 0);
-	} else {
-		child_kill(r->child, SIGKILL);
-	}
-}
-
 void runner_kill_job(struct runner *rn, const char *name)
 {
-	struct run *r = find_run(rn, name);
-
-	if (r)
-		stop_run(r, END_DELETED, 0);
+	for (struct run *r = rn->runs; r; r = r->next)
+		if (strcmp(r->l.name, name) == 0)
+			post(r, E_DELETED);
 }
 
 void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 {
-	struct run *next;
-
 	rn->shutting = 1;
 	rn->done = done;
 	rn->done_arg = arg;
@@ -642,12 +659,9 @@ void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 		done(arg);
 		return;
 	}
-	for (struct run *r = rn->runs; r; r = next) {
-		next = r->next;
-		stop_run(r, END_SHUTDOWN, r->stop_wait);
-	}
+	for (struct run *r = rn->runs; r; r = r->next)
+		post(r, E_SHUTDOWN);
 }
-
 /* ---- recovery ---- */
 
 /* Start-up: the newest run of one job, if this instance left it in

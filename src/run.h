@@ -1,5 +1,5 @@
 /*
- * run: triggered runs (SPEC 5) — starting one under the cross-instance run
+ * run: triggered runs (docs/API.md) — starting one under the cross-instance run
  * lock, its process and output, its status record from Initializing to the
  * end, the idle timeout, recovery of runs a crash left behind, and stopping
  * runs when a job is deleted or the host shuts down.
@@ -51,6 +51,11 @@ void runner_recover(struct runner *rn);
 /* Stops every run (shutdown file, SIGTERM, SIGKILL after the job's
  * stopping_wait_time); done(arg) once none is left. */
 void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg);
+
+/* The state x event table of a run as the code has it, in the layout of
+ * the comment at the top of run.c (for the test that keeps the two equal).
+ * A new string. */
+char *runner_table_text(void);
 
 /* Frees the runner (after runner_shutdown has called done). */
 void runner_free(struct runner *rn);

@@ -1,7 +1,7 @@
 /*
  * runrec: parsing, writing and presenting run status records. Parsing is
  * forgiving (keys in any case, extra keys ignored) because records may come
- * from other instances or older versions; presenting follows SPEC 4.3 to the
+ * from other instances or older versions; presenting follows docs/API.md ("JSON shapes") to the
  * byte.
  */
 #define _GNU_SOURCE

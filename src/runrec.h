@@ -1,6 +1,6 @@
 /*
- * runrec: a triggered run's status record, "{runId}/status" (SPEC 5.6),
- * and its JSON form in the API (SPEC 4.3).
+ * runrec: a triggered run's status record, "{runId}/status" (docs/API.md, "Triggered runs"),
+ * and its JSON form in the API (docs/API.md, "JSON shapes").
  */
 #ifndef WEBJOBS_RUNREC_H
 #define WEBJOBS_RUNREC_H
@@ -52,7 +52,7 @@ struct run_view {
 	int64_t now;          /* for the duration of a run in progress */
 };
 
-/* The run's JSON object, fields in the SPEC's order. */
+/* The run's JSON object, fields in the order of docs/API.md, "JSON shapes". */
 json_t *runrec_json(const struct runrec *r, const struct run_view *v);
 
 #endif

@@ -168,7 +168,7 @@ static int64_t after(struct entry *e, int64_t t)
 	return cron_next(&e->cron, e->zone, t, &n) == 0 ? n : 0;
 }
 
-/* Sets the entry's next fire by the rule of SPEC 9.4 from base (the newest
+/* Sets the entry's next fire by the rule of docs/API.md, "Schedules", from base (the newest
  * run's start, or now): a missed tick at most 10 minutes old fires now;
  * older ones are logged and skipped. */
 static void plan(struct scheduler *s, struct entry *e, int64_t base, int log_schedule)

@@ -1,8 +1,8 @@
 /*
- * scheduler: firing triggered jobs on their cron schedules (SPEC 9.4) —
+ * scheduler: firing triggered jobs on their cron schedules (docs/API.md, "Schedules") —
  * one timer for all schedules (a heap keyed by the next fire), the
  * missed-run rule after a start or a change, exactly once across
- * instances, and the scheduler log (SPEC 9.5).
+ * instances, and the scheduler log (docs/API.md, "Schedules").
  */
 #ifndef WEBJOBS_SCHEDULER_H
 #define WEBJOBS_SCHEDULER_H

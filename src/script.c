@@ -1,5 +1,5 @@
 /*
- * script: the table of script hosts and the two-step choice of SPEC 8.2:
+ * script: the table of script hosts and the two-step choice of docs/API.md, "Which file runs":
  * first a file named "run" with a known extension in table order, else the
  * first file in byte order with a known extension, again in table order.
  */

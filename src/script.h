@@ -1,6 +1,6 @@
 /*
  * script: which file of a script folder runs, and with which host
- * (SPEC 8.2). Pure: the caller lists the folder.
+ * (docs/API.md, "Which file runs"). Pure: the caller lists the folder.
  */
 #ifndef WEBJOBS_SCRIPT_H
 #define WEBJOBS_SCRIPT_H

@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "evq.h"
 #include "home.h"
 #include "http.h"
 #include "log.h"
@@ -32,6 +33,7 @@
 #include "run.h"
 #include "scheduler.h"
 #include "supervisor.h"
+#include "tree.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -48,6 +50,7 @@ struct server {
 	struct api api;
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
+	int home_open;
 };
 
 /* The last step of a shutdown: every run and every continuous job has
@@ -60,6 +63,8 @@ static void on_runs_stopped(void *arg)
 		return;
 	registry_close(s->registry);
 	s->registry = NULL;
+	evq_close();
+	tree_close();
 	hostcfg_watch_close(s->cfg);
 	s->cfg = NULL;
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -67,7 +72,7 @@ static void on_runs_stopped(void *arg)
 	uv_close((uv_handle_t *)&s->sighup, NULL);
 }
 
-/* Graceful shutdown (SPEC 5.5): no new requests, runs asked to stop and
+/* Graceful shutdown (docs/API.md, "The job's process"): no new requests, runs asked to stop and
  * killed after their stopping_wait_time, then the loop winds down. */
 static void stop(struct server *s)
 {
@@ -78,7 +83,7 @@ static void stop(struct server *s)
 	log_info("shutting down");
 	http_server_stop(s->http);
 	s->http = NULL;
-	/* Stop scheduling first (SPEC 5.5), then the runs and the jobs. */
+	/* Stop scheduling first (docs/API.md, "The job's process"), then the runs and the jobs. */
 	scheduler_close(s->scheduler);
 	s->scheduler = NULL;
 	s->pending_stops = 2;
@@ -164,122 +169,180 @@ static int set_level(const char *name)
 	return -1;
 }
 
-int server_main(int argc, char **argv)
+/* A root host runs jobs as another user: that user must be able to enter
+ * the working copies, or every run would fail with "Permission denied" and
+ * nothing to say why; that is an error. The home matters only to jobs that
+ * run in place (and to jobs that use WEBJOBS_DATA_PATH): a warning here,
+ * and such a run fails with a line that says why (src/launch.c). */
+static int check_reach(const struct server *s, char *err, size_t errsz)
 {
-	struct server s = { 0 };
-	char err[512];
-	struct auth_source src = { 0 };
+	const char *user = s->opt.run_as ? s->opt.run_as : "nobody";
+	char bad[4096];
+
+	if (!process_user_can_reach(s->opt.temp, bad, sizeof(bad))) {
+		snprintf(err, errsz,
+			 "jobs run as %.64s, who cannot enter %.700s (the way to the working "
+			 "copies, --temp): allow it (chmod o+x), choose another --temp, or set --run-as",
+			 user, bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* Said once the host is up (a start that fails says one line only). */
+static void warn_reach(const struct server *s)
+{
+	char bad[4096];
+
+	if (!process_user_can_reach(s->home.root, bad, sizeof(bad)))
+		log_warn("jobs run as %s, who cannot enter %s: jobs that run in place "
+			 "(is_in_place) will fail to start, and WEBJOBS_DATA_PATH is out of their "
+			 "reach; allow it (chmod o+x) or set --run-as",
+			 s->opt.run_as ? s->opt.run_as : "nobody", bad);
+}
+
+/* Flags, log, the jobs' user, the home, process tracking. */
+static int open_host(struct server *s, int argc, char **argv, char *err, size_t errsz)
+{
+	if (options_parse(&s->opt, argc, argv, err, errsz) < 0)
+		return -1;
+	if (set_level(s->opt.log_level) < 0) {
+		snprintf(err, errsz, "bad log level '%s' (error, warning, info, debug)",
+			 s->opt.log_level);
+		return -1;
+	}
+	if (s->opt.log_file && log_open(s->opt.log_file) < 0) {
+		snprintf(err, errsz, "cannot open log file %s: %s", s->opt.log_file,
+			 strerror(errno));
+		return -1;
+	}
+	if (set_run_as(s->opt.run_as, err, errsz) < 0)
+		return -1;
+	if (home_open(&s->home, s->opt.home, err, errsz) < 0)
+		return -1;
+	s->home_open = 1;
+	if (check_reach(s, err, errsz) < 0)
+		return -1;
+	s->loop = uv_default_loop();
+	evq_start(s->loop);
+	return tree_init(s->loop, s->opt.cgroup, s->opt.instance_id, err, errsz);
+}
+
+/* The listener first: a port in use must fail before any job starts. No
+ * request is handled before uv_run, when everything is in place. */
+static int listen_http(struct server *s, char *err, size_t errsz)
+{
 	struct http_config hc;
 	struct http_handlers hd;
-	int rc = 2;
 
-	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
-	if (options_parse(&s.opt, argc, argv, err, sizeof(err)) < 0)
-		goto fail;
-	if (set_level(s.opt.log_level) < 0) {
-		snprintf(err, sizeof(err), "bad log level '%s' (error, warning, info, debug)",
-			 s.opt.log_level);
-		goto fail;
-	}
-	if (s.opt.log_file && log_open(s.opt.log_file) < 0) {
-		snprintf(err, sizeof(err), "cannot open log file %s: %s",
-			 s.opt.log_file, strerror(errno));
-		goto fail;
-	}
-	if (set_run_as(s.opt.run_as, err, sizeof(err)) < 0)
-		goto fail;
-	if (home_open(&s.home, s.opt.home, err, sizeof(err)) < 0)
-		goto fail;
-	s.loop = uv_default_loop();
-	src.auth_file = s.opt.auth_file;
-	src.env_user = getenv("WEBJOBS_USERNAME");
-	src.env_pass = getenv("WEBJOBS_PASSWORD");
-	src.home = s.home.root;
-	s.auth = auth_new(s.loop, &src, stdout, err, sizeof(err));
-	if (!s.auth)
-		goto fail_home;
-	s.registry = registry_new(s.loop, &s.home);
-	if (!s.registry) {
-		snprintf(err, sizeof(err), "cannot watch the home's folders");
-		goto fail_auth;
-	}
-	/* The listener first: a port in use must fail before any job starts.
-	 * No request is handled before uv_run, when everything is in place. */
-	s.api.loop = s.loop;
-	s.api.home = &s.home;
-	s.api.registry = s.registry;
-	s.api.auth = s.auth;
-	hd = api_handlers(&s.api);
-	hc.listen = s.opt.listen;
-	hc.max_connections = (unsigned)s.opt.max_connections;
-	hc.idle_timeout = (unsigned)s.opt.idle_timeout;
-	hc.max_upload = s.opt.max_upload_size;
-	hc.tls_cert = s.opt.tls_cert;
-	hc.tls_key = s.opt.tls_key;
-	if (http_server_start(&s.http, s.loop, &hc, &hd, err, sizeof(err)) < 0) {
-		registry_close(s.registry);
-		uv_run(s.loop, UV_RUN_DEFAULT);
-		goto fail_auth;
-	}
-	s.cfg = hostcfg_watch_start(s.loop, s.home.root, on_settings_changed, &s);
-	{
-		struct runner_config rcfg = { &s.home, s.registry, s.cfg,
-					      s.opt.instance_id, s.opt.temp };
-		struct supervisor_config scfg = { &s.home, s.registry, s.cfg,
-						  s.opt.instance_id, s.opt.temp };
+	s->api.loop = s->loop;
+	s->api.home = &s->home;
+	s->api.registry = s->registry;
+	s->api.auth = s->auth;
+	hd = api_handlers(&s->api);
+	hc.listen = s->opt.listen;
+	hc.max_connections = (unsigned)s->opt.max_connections;
+	hc.idle_timeout = (unsigned)s->opt.idle_timeout;
+	hc.max_upload = s->opt.max_upload_size;
+	hc.tls_cert = s->opt.tls_cert;
+	hc.tls_key = s->opt.tls_key;
+	return http_server_start(&s->http, s->loop, &hc, &hd, err, errsz);
+}
 
-		s.runner = s.cfg ? runner_new(s.loop, &rcfg) : NULL;
-		if (s.runner)
-			runner_recover(s.runner);
-		s.supervisor = s.runner ? supervisor_new(s.loop, &scfg) : NULL;
-	}
-	if (s.supervisor) {
-		struct scheduler_config kcfg = { &s.home, s.registry, s.cfg, s.runner,
-						 s.opt.instance_id };
+/* Runs, continuous jobs and schedules: recovery first, then every job
+ * that should run is started (from the loop's queue, once it runs). */
+static void start_jobs(struct server *s)
+{
+	struct runner_config rcfg = { &s->home, s->registry, s->cfg, s->opt.instance_id,
+				      s->opt.temp };
+	struct supervisor_config scfg = { &s->home, s->registry, s->cfg, s->opt.instance_id,
+					  s->opt.temp };
+	struct scheduler_config kcfg = { &s->home, s->registry, s->cfg, NULL,
+					 s->opt.instance_id };
 
-		s.scheduler = scheduler_new(s.loop, &kcfg);
-		if (!s.scheduler)
-			s.supervisor = NULL;
-	}
-	if (!s.supervisor) {
+	s->runner = s->cfg ? runner_new(s->loop, &rcfg) : NULL;
+	if (s->runner)
+		runner_recover(s->runner);
+	s->supervisor = s->runner ? supervisor_new(s->loop, &scfg) : NULL;
+	kcfg.runner = s->runner;
+	s->scheduler = s->supervisor ? scheduler_new(s->loop, &kcfg) : NULL;
+	if (!s->scheduler) {
 		/* Out of memory at start-up: nothing can run; give up. */
 		fprintf(stderr, "webjobs: out of memory\n");
 		exit(2);
 	}
-	s.api.runner = s.runner;
-	s.api.supervisor = s.supervisor;
-	s.api.http = s.http;
-	s.api.cfg = s.cfg;
-	uv_signal_init(s.loop, &s.sigterm);
-	uv_signal_init(s.loop, &s.sigint);
-	uv_signal_init(s.loop, &s.sighup);
-	s.sigterm.data = s.sigint.data = s.sighup.data = &s;
-	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&s.sigint, on_signal, SIGINT);
-	uv_signal_start(&s.sighup, on_signal, SIGHUP);
+	s->api.runner = s->runner;
+	s->api.supervisor = s->supervisor;
+	s->api.http = s->http;
+	s->api.cfg = s->cfg;
+}
 
-	log_info("home %s, instance %s", s.home.root, s.opt.instance_id);
+static void catch_signals(struct server *s)
+{
+	uv_signal_init(s->loop, &s->sigterm);
+	uv_signal_init(s->loop, &s->sigint);
+	uv_signal_init(s->loop, &s->sighup);
+	s->sigterm.data = s->sigint.data = s->sighup.data = s;
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	uv_signal_start(&s->sighup, on_signal, SIGHUP);
+}
+
+int server_main(int argc, char **argv)
+{
+	struct server s = { 0 };
+	char err[1024];
+	struct auth_source src = { 0 };
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	if (open_host(&s, argc, argv, err, sizeof(err)) < 0)
+		goto fail;
+	src.auth_file = s.opt.auth_file;
+	src.env_user = getenv("WEBJOBS_USERNAME");
+	src.env_pass = getenv("WEBJOBS_PASSWORD");
+	src.home = s.home.root;
+	if (!(s.auth = auth_new(s.loop, &src, stdout, err, sizeof(err))))
+		goto fail;
+	if (!(s.registry = registry_new(s.loop, &s.home))) {
+		snprintf(err, sizeof(err), "cannot watch the home's folders");
+		goto fail;
+	}
+	if (listen_http(&s, err, sizeof(err)) < 0) {
+		registry_close(s.registry);
+		goto fail;
+	}
+	warn_reach(&s);
+	s.cfg = hostcfg_watch_start(s.loop, s.home.root, on_settings_changed, &s);
+	start_jobs(&s);
+	catch_signals(&s);
+	log_info("home %s, instance %s, job processes tracked by %s", s.home.root,
+		 s.opt.instance_id, tree_mode());
 	printf("webjobs: listening on %s://%s\n", s.opt.tls_cert ? "https" : "http",
 	       http_server_address(s.http));
 	fflush(stdout);
 	notify_systemd("READY=1");
-
 	uv_run(s.loop, UV_RUN_DEFAULT);
-	rc = 0;
 	runner_free(s.runner);
 	supervisor_free(s.supervisor);
+	evq_free();
 	uv_loop_close(s.loop);
 	auth_free(s.auth);
 	home_close(&s.home);
 	options_free(&s.opt);
-	return rc;
-fail_auth:
-	auth_free(s.auth);
-fail_home:
-	home_close(&s.home);
+	return 0;
 fail:
+	if (s.loop) {
+		/* Close what was opened on the loop, then let it wind down. */
+		evq_close();
+		tree_close();
+		uv_run(s.loop, UV_RUN_DEFAULT);
+		evq_free();
+	}
+	auth_free(s.auth);
+	if (s.home_open)
+		home_close(&s.home);
 	fprintf(stderr, "webjobs: %s\n", err);
 	options_free(&s.opt);
-	return rc;
+	return 2;
 }

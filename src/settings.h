@@ -1,5 +1,5 @@
 /*
- * settings: the lenient reader of settings.job (SPEC 11.4) and typed
+ * settings: the lenient reader of settings.job (docs/API.md, "Running the host") and typed
  * look-ups in a settings object. Pure: the caller reads the file.
  *
  * settings.job may hold // and slash-star comments and trailing commas; they

@@ -1,20 +1,33 @@
 /*
  * supervisor: the state machine of each continuous job on this instance.
  *
- *   state \ event  START    STOP     EXIT     TIMER    CHANGED  DELETED  SHUTDOWN
- *   STOPPED        begin    -        -        -        -        remove   -
- *   INACTIVE       -        halt     -        begin    -        remove   halt
- *   STARTING       -        defer    -        -        defer    defer    defer
- *   RUNNING        -        stop     went     -        stop     kill     stop
- *   PENDING        begin    halt     -        begin    begin    remove   halt
- *   STOPPING       -        -        stopped  kill     -        kill     -
+ * table:
+ *   state \ event  START    STOP     EXIT     TIMER    CHANGED  DELETED  SHUTDOWN READY    FAILED
+ *   STOPPED        begin    -        -        -        -        remove   halt     -        -
+ *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -
+ *   STARTING       -        defer    -        -        defer    defer    defer    spawn    failed
+ *   RUNNING        -        stop     went     -        stop     doom     stop     -        -
+ *   PENDING        begin    halt     -        begin    begin    remove   halt     -        -
+ *   STOPPING       -        -        stopped  kill     -        doom     -        -        -
+ * end of table (checked against the code by tests/unit/test_supervisor.c)
  *
- * "-" is an explicit no-op. begin: take the singleton lock when needed
- * (else INACTIVE, retried every 5 s), make the working copy, spawn.
+ * "-" is an explicit no-op. Each action returns the next state; only
+ * dispatch() sets a state, and dispatch() runs only from the loop's event
+ * queue (src/evq.h): every event is posted, never handled inside the call
+ * that caused it.
+ *
+ * begin: take the singleton lock when needed (else INACTIVE, retried every
+ * 5 s), snapshot the job, then make the working copy (thread pool) or go
+ * straight to the spawn queue. STARTING waits for READY (its turn in the
+ * spawn queue, at most 64 spawns per loop turn) or FAILED (the copy or the
+ * spawn failed: treated as an exit, so the restart delay applies); events
+ * that come meanwhile are deferred and posted again when it leaves
+ * STARTING (the last one wins: each reconciles from the job as it is then).
  * stop: shutdown file + SIGTERM to the group, SIGKILL after
  * stopping_wait_time; what follows (stay stopped, start again, remove, exit)
- * is decided by `want`, evaluated when the process is down. Every change of
- * state writes status_{inst} and its log line (SPEC 6, 7.3).
+ * is decided when the process is down. doom: the job was deleted, SIGKILL
+ * now. Every change of state writes status_{inst} and its log line
+ * (docs/API.md, "Continuous jobs").
  */
 #define _GNU_SOURCE
 #include "supervisor.h"
@@ -27,14 +40,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
-#include "instances.h"
+#include "evq.h"
 #include "files.h"
+#include "instances.h"
 #include "joblog.h"
+#include "launch.h"
 #include "log.h"
 #include "metrics.h"
 #include "process.h"
@@ -49,8 +63,17 @@
 #define SPAWNS_PER_TURN 64
 
 enum state { S_STOPPED, S_INACTIVE, S_STARTING, S_RUNNING, S_PENDING, S_STOPPING, S_COUNT };
-enum event { E_START, E_STOP, E_EXIT, E_TIMER, E_CHANGED, E_DELETED, E_SHUTDOWN, E_COUNT };
+enum event {
+	E_START, E_STOP, E_EXIT, E_TIMER, E_CHANGED, E_DELETED, E_SHUTDOWN, E_READY, E_FAILED,
+	E_COUNT
+};
 
+static const char *const state_names[S_COUNT] = {
+	"STOPPED", "INACTIVE", "STARTING", "RUNNING", "PENDING", "STOPPING"
+};
+static const char *const event_names[E_COUNT] = {
+	"START", "STOP", "EXIT", "TIMER", "CHANGED", "DELETED", "SHUTDOWN", "READY", "FAILED"
+};
 static const char *const status_names[S_COUNT] = {
 	"Stopped", "InactiveInstance", "Starting", "Running", "PendingRestart", "Stopping"
 };
@@ -62,16 +85,12 @@ struct sv {
 	int queued;
 	char *name;
 	enum state state;
+	int published;         /* the state was written once */
 	int deferred;          /* an event that came while STARTING, or -1 */
 	int deleted;           /* the job is gone: free once down */
-	/* what the job was when it was started */
-	char *run_command;
-	const struct script_host *host;
-	int in_place, singleton;
-	long long stop_wait;
-	unsigned gen;
-	char *bin_root, *work_root, *shutdown_file;
-	char *pid_file;        /* {temp}/jobs/continuous/{name}/pid while it runs */
+	struct launch l;       /* what the job was when it was started */
+	int singleton;
+	char fail[600];        /* why the last start failed */
 	/* life */
 	struct child *child;
 	uint64_t started_ms;
@@ -94,8 +113,7 @@ struct supervisor {
 	void *done_arg;
 };
 
-typedef void (*action)(struct sv *);
-static void dispatch(struct sv *v, enum event e);
+static void post(struct sv *v, enum event e);
 
 /* ---- status and log ---- */
 
@@ -109,12 +127,6 @@ static void publish(struct sv *v, const char *status)
 	if (v->status_fd >= 0 && pwrite(v->status_fd, text, (size_t)n, 0) == n)
 		(void)!ftruncate(v->status_fd, n);
 	joblog_sys(v->log, 0, "Status changed to %s", status);
-}
-
-static void set_state(struct sv *v, enum state st)
-{
-	v->state = st;
-	publish(v, status_names[st]);
 }
 
 /* Opens the data folder, the log and this instance's status file. */
@@ -136,33 +148,10 @@ static int open_files(struct sv *v)
 	joblog_set_rollover(v->log, "job_prev_log.txt", hostcfg_get(s->c.cfg)->log_max_size);
 	snprintf(name, sizeof(name), "status_%s", s->c.instance);
 	v->status_fd = openat(v->dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	/* A shared lock held as long as this instance lives (SPEC 7.4). */
+	/* A shared lock held as long as this instance lives (docs/API.md). */
 	if (v->status_fd >= 0 && fcntl(v->status_fd, F_OFD_SETLK, &fl) < 0)
 		log_warn("job %s: cannot lock its status file: %s", v->name, strerror(errno));
 	return 0;
-}
-
-/* Takes what a start needs from the job as it is now. */
-static void snapshot(struct sv *v, const struct job *j)
-{
-	const struct home *h = v->s->c.home;
-	const json_t *settings = job_settings(j);
-
-	free(v->run_command);
-	v->run_command = strdup(job_run_command(j));
-	v->host = job_host(j);
-	v->in_place = settings_bool(settings, "is_in_place", strcmp(v->host->ext, ".js") == 0);
-	v->singleton = settings_bool(settings, "is_singleton", 0);
-	v->stop_wait = settings_int(settings, "stopping_wait_time", DEFAULT_STOP_WAIT);
-	v->gen = job_bin_gen(j);
-	free(v->bin_root);
-	free(v->work_root);
-	if (asprintf(&v->bin_root, "%s/%s/%s", h->root, h->jobs_rel[JOB_CONTINUOUS], v->name) < 0)
-		v->bin_root = NULL;
-	if (v->in_place)
-		v->work_root = v->bin_root ? strdup(v->bin_root) : NULL;
-	else if (asprintf(&v->work_root, "%s/jobs/continuous/%s/copy", v->s->c.temp, v->name) < 0)
-		v->work_root = NULL;
 }
 
 /* ---- the process ---- */
@@ -171,106 +160,23 @@ static void on_done(void *arg, int wstatus)
 {
 	struct sv *v = arg;
 
-	unlink(v->pid_file);
+	launch_forget_pid(&v->l);
 	v->wstatus = wstatus;
 	child_free(v->child);
 	v->child = NULL;
-	dispatch(v, E_EXIT);
+	post(v, E_EXIT);
 }
 
 static const struct child_ops sv_child_ops = { NULL, on_done };
-
-static char **build_env(struct sv *v)
-{
-	const struct home *h = v->s->c.home;
-	struct job_env e = { v->name, 1, v->work_root, h->root, h->data_rel[JOB_CONTINUOUS], "", "",
-			     v->shutdown_file, process_free_port() };
-
-	return process_job_env(&e);
-}
-
-static void spawn(struct sv *v)
-{
-	char err[512], *script = NULL, *cwd = NULL, *argv[4] = { 0 }, **env = NULL;
-	struct process_req req;
-	int a = 0;
-
-	joblog_sys(v->log, 0, "Run script '%s' with script host - '%s'", v->run_command,
-		   v->host->name);
-	if (asprintf(&script, "%s/%s", v->work_root, v->run_command) < 0)
-		script = NULL;
-	cwd = script ? strdup(script) : NULL;
-	if (cwd && strrchr(cwd, '/'))
-		*strrchr(cwd, '/') = '\0';
-	env = build_env(v);
-	if (!script || !cwd || !env) {
-		snprintf(err, sizeof(err), "out of memory");
-		v->child = NULL;
-	} else {
-		argv[a++] = v->host->program ? (char *)v->host->program : script;
-		if (v->host->option)
-			argv[a++] = (char *)v->host->option;
-		if (v->host->program)
-			argv[a++] = script;
-		req.program = v->host->program ? v->host->program : script;
-		req.argv = argv;
-		req.envp = env;
-		req.cwd = cwd;
-		unlink(v->shutdown_file);
-		v->child = child_spawn(v->s->loop, &req, v->log, &sv_child_ops, v, err, sizeof(err));
-	}
-	free(script);
-	free(cwd);
-	process_env_free(env);
-	v->started_ms = uv_now(v->s->loop);
-	if (v->child) {
-		/* Recorded so that a host killed with -9 can end it next time. */
-		char text[64];
-		int n = snprintf(text, sizeof(text), "%d %lld\n", (int)child_pid(v->child),
-				 (long long)child_start_time(v->child));
-		char *dir = strdup(v->pid_file), *slash = dir ? strrchr(dir, '/') : NULL;
-
-		if (slash) {
-			*slash = '\0';
-			int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			if (dfd >= 0) {
-				files_write_atomic(dfd, slash + 1, text, (size_t)n, 0644, 0);
-				close(dfd);
-			}
-		}
-		free(dir);
-	}
-	if (!v->child) {
-		joblog_sys(v->log, 1, "Job failed to start: %s", err);
-		v->wstatus = 127 << 8;
-		/* Treated as an exit, so the restart delay applies. */
-		set_state(v, S_RUNNING);
-		dispatch(v, E_EXIT);
-		return;
-	}
-	set_state(v, S_RUNNING);
-}
 
 static void work_copy(uv_work_t *w)
 {
 	struct sv *v = w->data;
 
-	v->copy_rc = files_refresh_copy(v->bin_root, v->work_root, process_user_uid(), process_user_gid());
+	v->copy_rc = launch_make_copy(&v->l);
 }
 
-/* Spawns, then replays an event that came while the job was starting. */
-static void start_process(struct sv *v)
-{
-	int deferred = v->deferred;
-
-	v->deferred = -1;
-	spawn(v);
-	if (deferred >= 0)
-		dispatch(v, (enum event)deferred);
-}
-
-static void on_idle(uv_idle_t *h)
+static void on_spawn_turn(uv_idle_t *h)
 {
 	struct supervisor *s = h->data;
 
@@ -282,7 +188,7 @@ static void on_idle(uv_idle_t *h)
 			s->qtail = NULL;
 		v->queued = 0;
 		v->qnext = NULL;
-		start_process(v);
+		post(v, E_READY);
 	}
 	if (!s->qhead)
 		uv_idle_stop(h);
@@ -300,7 +206,7 @@ static void queue_spawn(struct sv *v)
 	else
 		s->qhead = v;
 	s->qtail = v;
-	uv_idle_start(&s->idle, on_idle);
+	uv_idle_start(&s->idle, on_spawn_turn);
 }
 
 static void unqueue(struct sv *v)
@@ -328,16 +234,9 @@ static void after_copy(uv_work_t *w, int status)
 	struct sv *v = w->data;
 
 	if (status < 0 || v->copy_rc < 0) {
-		int deferred = v->deferred;
-
-		v->deferred = -1;
-		joblog_sys(v->log, 1, "Cannot make the working copy of the job: %s",
-			   strerror(status < 0 ? -status : -v->copy_rc));
-		v->wstatus = 127 << 8;
-		set_state(v, S_RUNNING);
-		dispatch(v, E_EXIT);
-		if (deferred >= 0)
-			dispatch(v, (enum event)deferred);
+		snprintf(v->fail, sizeof(v->fail), "Cannot make the working copy of the job: %s",
+			 strerror(status < 0 ? -status : -v->copy_rc));
+		post(v, E_FAILED);
 		return;
 	}
 	queue_spawn(v);
@@ -359,25 +258,23 @@ static int wanted(struct sv *v, const struct job *j)
 
 static void on_timer(uv_timer_t *t)
 {
-	dispatch(t->data, E_TIMER);
+	post(t->data, E_TIMER);
 }
 
-static void a_nothing(struct sv *v)
+typedef enum state (*action)(struct sv *, enum event);
+
+static enum state a_nothing(struct sv *v, enum event e)
 {
-	(void)v;
+	(void)e;
+	return v->state;
 }
 
-static void a_begin(struct sv *v)
+/* Takes the singleton lock when the job is one; 0 when another instance
+ * holds it. */
+static int take_singleton(struct sv *v)
 {
-	struct job *j = current(v);
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
-	uv_timer_stop(&v->timer);
-	if (!wanted(v, j)) {
-		set_state(v, S_STOPPED);
-		return;
-	}
-	snapshot(v, j);
 	if (v->singleton && v->singleton_fd < 0) {
 		int fd = openat(v->dfd, "singleton.job.lock",
 				O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -385,10 +282,7 @@ static void a_begin(struct sv *v)
 		if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 			if (fd >= 0)
 				close(fd);
-			if (v->state != S_INACTIVE)
-				set_state(v, S_INACTIVE);
-			uv_timer_start(&v->timer, on_timer, SINGLETON_RETRY_MS, 0);
-			return;
+			return 0;
 		}
 		v->singleton_fd = fd;
 		joblog_sys(v->log, 0, "WebJob singleton lock is acquired");
@@ -397,43 +291,106 @@ static void a_begin(struct sv *v)
 		v->singleton_fd = -1;
 		joblog_sys(v->log, 0, "WebJob singleton lock is released");
 	}
-	set_state(v, S_STARTING);
-	if (v->in_place || job_copy_gen(j) == v->gen) {
-		struct stat st;
+	return 1;
+}
 
-		if (v->in_place || stat(v->work_root, &st) == 0) {
-			queue_spawn(v);
-			return;
-		}
+static enum state a_begin(struct sv *v, enum event e)
+{
+	struct job *j = current(v);
+
+	(void)e;
+	uv_timer_stop(&v->timer);
+	if (!wanted(v, j))
+		return S_STOPPED;
+	v->singleton = settings_bool(job_settings(j), "is_singleton", 0);
+	if (!take_singleton(v)) {
+		uv_timer_start(&v->timer, on_timer, SINGLETON_RETRY_MS, 0);
+		return S_INACTIVE;
 	}
-	job_set_copy_gen(j, v->gen);
+	if (launch_snapshot(&v->l, v->s->c.home, v->s->c.temp, j, DEFAULT_STOP_WAIT) < 0) {
+		snprintf(v->fail, sizeof(v->fail), "Job failed to start: out of memory");
+		post(v, E_FAILED);
+		return S_STARTING;
+	}
+	if (launch_copy_fresh(&v->l, j)) {
+		queue_spawn(v);
+		return S_STARTING;
+	}
+	job_set_copy_gen(j, v->l.gen);
 	v->work.data = v;
 	if (uv_queue_work(v->s->loop, &v->work, work_copy, after_copy) < 0) {
 		v->copy_rc = -EIO;
 		after_copy(&v->work, 0);
 	}
+	return S_STARTING;
 }
 
-static void a_defer(struct sv *v);
+/* Leaving STARTING: the event that waited is posted again. */
+static void replay_deferred(struct sv *v)
+{
+	if (v->deferred >= 0)
+		post(v, (enum event)v->deferred);
+	v->deferred = -1;
+}
+
+static enum state a_spawn(struct sv *v, enum event e)
+{
+	struct launch_args a = { "", "", process_free_port(), 1 };
+	char err[512];
+
+	(void)e;
+	if (v->deleted || v->s->shutting) {
+		/* Going away meanwhile: the deferred event frees it. */
+		replay_deferred(v);
+		return S_STOPPED;
+	}
+	v->started_ms = uv_now(v->s->loop);
+	v->child = launch_spawn(v->s->loop, &v->l, &a, v->log, &sv_child_ops, v, err, sizeof(err));
+	if (!v->child) {
+		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
+		post(v, E_FAILED);
+		return S_STARTING;
+	}
+	replay_deferred(v);
+	return S_RUNNING;
+}
+
+static enum state a_defer(struct sv *v, enum event e)
+{
+	/* The copy or the spawn is under way: this event is posted again
+	 * when it is over. */
+	v->deferred = (int)e;
+	if (e == E_DELETED)
+		v->deleted = 1;
+	return v->state;
+}
 
 /* Asks the process to stop; SIGKILL when stopping_wait_time is over. */
-static void a_stop(struct sv *v)
+static enum state a_stop(struct sv *v, enum event e)
 {
-	int fd;
-
-	set_state(v, S_STOPPING);
-	joblog_sys(v->log, 0, "Stopping the job (waiting up to %lld seconds)", v->stop_wait);
-	fd = open(v->shutdown_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		close(fd);
-	child_kill(v->child, SIGTERM);
-	uv_timer_start(&v->timer, on_timer, (uint64_t)(v->stop_wait > 0 ? v->stop_wait : 0) * 1000, 0);
+	(void)e;
+	joblog_sys(v->log, 0, "Stopping the job (waiting up to %lld seconds)", v->l.stop_wait);
+	launch_ask_stop(&v->l, v->child);
+	uv_timer_start(&v->timer, on_timer,
+		       (uint64_t)(v->l.stop_wait > 0 ? v->l.stop_wait : 0) * 1000, 0);
+	return S_STOPPING;
 }
 
-static void a_kill(struct sv *v)
+static enum state a_kill(struct sv *v, enum event e)
 {
-	joblog_sys(v->log, 1, "The job did not stop within %lld seconds: killed", v->stop_wait);
+	(void)e;
+	joblog_sys(v->log, 1, "The job did not stop within %lld seconds: killed", v->l.stop_wait);
 	child_kill(v->child, SIGKILL);
+	return S_STOPPING;
+}
+
+/* The job is deleted while its process runs: no grace, it goes now. */
+static enum state a_doom(struct sv *v, enum event e)
+{
+	(void)e;
+	v->deleted = 1;
+	child_kill(v->child, SIGKILL);
+	return S_STOPPING;
 }
 
 static void release_singleton(struct sv *v)
@@ -449,11 +406,12 @@ static void sv_free(struct sv *v);
 static void check_shutdown(struct supervisor *s);
 
 /* The process went down while it should run: wait, then start again. */
-static void a_went(struct sv *v)
+static enum state a_went(struct sv *v, enum event e)
 {
 	uint64_t lived = uv_now(v->s->loop) - v->started_ms;
 	int64_t wait = lived >= LONG_RUN_MS ? 0 : hostcfg_get(v->s->c.cfg)->restart_time;
 
+	(void)e;
 	if (WIFEXITED(v->wstatus) && WEXITSTATUS(v->wstatus) == 0) {
 		publish(v, "Success");
 	} else if (WIFEXITED(v->wstatus)) {
@@ -466,86 +424,123 @@ static void a_went(struct sv *v)
 	}
 	joblog_sys(v->log, 0, "Process went down, waiting for %lld seconds", (long long)wait);
 	metrics_restart(v->name);
-	set_state(v, S_PENDING);
 	uv_timer_start(&v->timer, on_timer, (uint64_t)wait * 1000, 0);
+	return S_PENDING;
 }
 
-/* The process is down after a stop: stay stopped, start again, or go. */
-static void a_stopped(struct sv *v)
+/* The copy or the spawn failed: logged, then as an exit with code 127. */
+static enum state a_failed(struct sv *v, enum event e)
 {
-	uv_timer_stop(&v->timer);
-	release_singleton(v);
-	if (v->deleted || v->s->shutting) {
-		set_state(v, S_STOPPED);
-		sv_free(v);
-		return;
-	}
-	if (wanted(v, current(v))) {
-		a_begin(v);
-		return;
-	}
-	set_state(v, S_STOPPED);
+	joblog_sys(v->log, 1, "%s", v->fail);
+	v->wstatus = 127 << 8;
+	v->started_ms = uv_now(v->s->loop);
+	replay_deferred(v);
+	return a_went(v, e);
 }
 
 /* Down without a process: just stop (the lock goes with it). */
-static void a_halt(struct sv *v)
+static enum state a_halt(struct sv *v, enum event e)
 {
+	(void)e;
 	uv_timer_stop(&v->timer);
 	release_singleton(v);
-	set_state(v, S_STOPPED);
 	if (v->deleted || v->s->shutting)
 		sv_free(v);
+	return S_STOPPED;
 }
 
-static void a_remove(struct sv *v)
+static enum state a_remove(struct sv *v, enum event e)
 {
 	v->deleted = 1;
-	a_halt(v);
+	return a_halt(v, e);
 }
 
-static void a_defer(struct sv *v)
+/* The process is down after a stop: stay stopped, start again, or go. */
+static enum state a_stopped(struct sv *v, enum event e)
 {
-	(void)v;
+	uv_timer_stop(&v->timer);
+	if (!v->deleted && !v->s->shutting && wanted(v, current(v))) {
+		release_singleton(v);
+		return a_begin(v, e);
+	}
+	return a_halt(v, e);
 }
 
-/* The job is deleted while its process runs: no grace, it goes now. */
-static void a_delete_kill(struct sv *v)
-{
-	v->deleted = 1;
-	set_state(v, S_STOPPING);
-	child_kill(v->child, SIGKILL);
-}
-
-static void a_mark_deleted(struct sv *v)
-{
-	v->deleted = 1;
-	child_kill(v->child, SIGKILL);
-}
-
-static const action table[S_COUNT][E_COUNT] = {
-	/*              START      STOP       EXIT        TIMER      CHANGED    DELETED    SHUTDOWN */
-	[S_STOPPED]  = { a_begin,   a_nothing, a_nothing,  a_nothing, a_nothing, a_remove,  a_halt },
-	[S_INACTIVE] = { a_nothing, a_halt,    a_nothing,  a_begin,   a_nothing, a_remove,  a_halt },
-	[S_STARTING] = { a_nothing, a_defer,   a_nothing,  a_nothing, a_defer,   a_defer,   a_defer },
-	[S_RUNNING]  = { a_nothing, a_stop,    a_went,     a_nothing, a_stop,    a_delete_kill, a_stop },
-	[S_PENDING]  = { a_begin,   a_halt,    a_nothing,  a_begin,   a_begin,   a_remove,  a_halt },
-	[S_STOPPING] = { a_nothing, a_nothing, a_stopped,  a_kill,    a_nothing, a_mark_deleted, a_nothing },
+struct cell {
+	action fn;
+	const char *name;
 };
 
-static void dispatch(struct sv *v, enum event e)
-{
-	action a = table[v->state][e];
+#define C(f) { a_##f, #f }
+#define NO { a_nothing, "-" }
+static const struct cell table[S_COUNT][E_COUNT] = {
+	/*             START     STOP      EXIT        TIMER     CHANGED   DELETED    SHUTDOWN  READY     FAILED */
+	[S_STOPPED]  = { C(begin), NO,       NO,         NO,       NO,       C(remove), C(halt),  NO,       NO },
+	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO },
+	[S_STARTING] = { NO,       C(defer), NO,         NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed) },
+	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO },
+	[S_PENDING]  = { C(begin), C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO },
+	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO },
+};
+#undef C
+#undef NO
 
-	if (a == a_defer) {
-		/* The copy is on the thread pool: replay the event after it.
-		 * The last deferred event wins; each reconciles from the
-		 * job's current state anyway. */
-		v->deferred = (int)e;
-		if (e == E_DELETED)
-			v->deleted = 1;
-		return;
+/* The only caller of the actions, and the only place a state is set. It
+ * runs from the loop's event queue alone. */
+static void dispatch(void *obj, int event)
+{
+	struct sv *v = obj;
+	enum state next = table[v->state][event].fn(v, (enum event)event);
+
+	if (next != v->state || !v->published) {
+		v->state = next;
+		v->published = 1;
+		publish(v, status_names[next]);
 	}
-	a(v);
+}
+
+static void post(struct sv *v, enum event e)
+{
+	evq_post(dispatch, v, (int)e);
+}
+
+static const char *cell_name(int st, int e)
+{
+	return table[st][e].name;
+}
+
+char *supervisor_table_text(void)
+{
+	return evq_table_text(state_names, S_COUNT, event_names, E_COUNT, cell_name);
+}
+
+int supervisor_probe(const struct supervisor *s, const char *name,
+		     struct supervisor_probe *out)
+{
+	for (const struct sv *v = s->jobs; v; v = v->next)
+		if (strcmp(v->name, name) == 0) {
+			out->state = state_names[v->state];
+			out->has_child = v->child != NULL;
+			out->timer_active = uv_is_active((const uv_handle_t *)&v->timer);
+			out->queued = v->queued;
+			out->singleton_held = v->singleton_fd >= 0;
+			return 0;
+		}
+	return -1;
+}
+
+int supervisor_inject(struct supervisor *s, const char *name, const char *event)
+{
+	struct sv *v;
+
+	for (v = s->jobs; v && strcmp(v->name, name) != 0; v = v->next)
+		;
+	for (int e = 0; v && e < E_COUNT; e++)
+		if (strcmp(event_names[e], event) == 0) {
+			post(v, (enum event)e);
+			return 0;
+		}
+	return -1;
 }
 
 /* ---- jobs come and go ---- */
@@ -555,6 +550,7 @@ static void on_closed(uv_handle_t *h)
 	struct sv *v = h->data;
 	struct supervisor *s = v->s;
 
+	evq_forget(v);
 	joblog_close(v->log);
 	if (v->status_fd >= 0) {
 		char name[INSTANCE_NAME_MAX];
@@ -567,11 +563,7 @@ static void on_closed(uv_handle_t *h)
 	if (v->dfd >= 0)
 		close(v->dfd);
 	free(v->name);
-	free(v->run_command);
-	free(v->bin_root);
-	free(v->work_root);
-	free(v->shutdown_file);
-	free(v->pid_file);
+	launch_clear(&v->l);
 	free(v);
 	check_shutdown(s);
 }
@@ -585,6 +577,7 @@ static void sv_free(struct sv *v)
 			*p = v->next;
 			break;
 		}
+	evq_forget(v);
 	unqueue(v);
 	child_free(v->child);
 	v->child = NULL;
@@ -604,29 +597,14 @@ static struct sv *add(struct supervisor *s, const char *name)
 {
 	struct sv *v = calloc(1, sizeof(*v));
 
-	if (!v || !(v->name = strdup(name)))
-		goto fail;
+	if (!v || !(v->name = strdup(name))) {
+		free(v);
+		return NULL;
+	}
 	v->s = s;
 	v->deferred = -1;
 	v->status_fd = v->singleton_fd = v->dfd = -1;
 	v->state = S_STOPPED;
-	if (asprintf(&v->shutdown_file, "%s/jobs/continuous/%s/shutdown", s->c.temp, name) < 0) {
-		v->shutdown_file = NULL;
-		goto fail;
-	}
-	if (asprintf(&v->pid_file, "%s/jobs/continuous/%s/pid", s->c.temp, name) < 0) {
-		v->pid_file = NULL;
-		goto fail;
-	}
-	{
-		char *dir = strdup(v->shutdown_file);
-
-		if (dir) {
-			*strrchr(dir, '/') = '\0';
-			home_mkdirs(AT_FDCWD, dir);
-			free(dir);
-		}
-	}
 	if (open_files(v) < 0)
 		log_warn("job %s: cannot open its data folder", name);
 	uv_timer_init(s->loop, &v->timer);
@@ -634,43 +612,29 @@ static struct sv *add(struct supervisor *s, const char *name)
 	v->next = s->jobs;
 	s->jobs = v;
 	return v;
-fail:
-	if (v) {
-		free(v->name);
-		free(v->shutdown_file);
-		free(v);
-	}
-	return NULL;
 }
 
-/* Brings one job in line with what it should be. */
+/* Brings one job in line with what it should be: posts the event that
+ * says so (nothing is handled here). */
 static void reconcile(struct supervisor *s, const char *name, struct job *j, int changed)
 {
 	struct sv *v = find(s, name);
 
+	if (s->shutting)
+		return;
 	if (!j) {
 		if (v)
-			dispatch(v, E_DELETED);
+			post(v, E_DELETED);
 		return;
 	}
-	if (!v) {
-		v = add(s, name);
-		if (!v)
-			return;
-		if (!wanted(v, j)) {
-			/* Publish this instance's view of a job it will not run. */
-			set_state(v, S_STOPPED);
-			return;
-		}
-	}
-	if (!wanted(v, j)) {
-		dispatch(v, s->shutting ? E_SHUTDOWN : E_STOP);
+	if (!v && !(v = add(s, name)))
 		return;
-	}
-	if (changed && job_bin_gen(j) != v->gen && v->state != S_STOPPED)
-		dispatch(v, E_CHANGED);
+	if (!wanted(v, j))
+		post(v, E_STOP);
+	else if (changed && job_bin_gen(j) != v->l.gen && v->state != S_STOPPED)
+		post(v, E_CHANGED);
 	else
-		dispatch(v, E_START);
+		post(v, E_START);
 }
 
 static void on_registry(void *arg, enum job_type t, const char *name, struct job *j)
@@ -757,9 +721,8 @@ int supervisor_set_enabled(struct supervisor *s, struct job *j, int enabled)
 	close(dfd);
 	if (rc < 0)
 		return rc;
-	/* Apply at once: re-read the job now rather than at the event. */
+	/* The caller re-reads it at once (registry_refresh). */
 	registry_touch(s->c.registry, JOB_CONTINUOUS, job_name(j));
-	registry_refresh(s->c.registry);
 	return 0;
 }
 
@@ -768,7 +731,7 @@ void supervisor_delete(struct supervisor *s, const char *name)
 	struct sv *v = find(s, name);
 
 	if (v)
-		dispatch(v, E_DELETED);
+		post(v, E_DELETED);
 }
 
 void supervisor_host_changed(struct supervisor *s)
@@ -786,9 +749,9 @@ void supervisor_host_changed(struct supervisor *s)
 static void check_shutdown(struct supervisor *s)
 {
 	if (s->shutting && !s->jobs && s->done) {
-		uv_close((uv_handle_t *)&s->idle, NULL);
 		void (*done)(void *) = s->done;
 
+		uv_close((uv_handle_t *)&s->idle, NULL);
 		s->done = NULL;
 		done(s->done_arg);
 	}
@@ -796,16 +759,14 @@ static void check_shutdown(struct supervisor *s)
 
 void supervisor_shutdown(struct supervisor *s, void (*done)(void *), void *arg)
 {
-	struct sv *v, *next;
-
 	s->shutting = 1;
 	s->done = done;
 	s->done_arg = arg;
-	registry_listen(s->c.registry, NULL, NULL);
-	for (v = s->jobs; v; v = next) {
-		next = v->next;
-		dispatch(v, E_SHUTDOWN);
-	}
+	/* No job is added from here on: the listener goes, and reconcile
+	 * ignores what is still queued. */
+	registry_listen(s->c.registry, NULL, s);
+	for (struct sv *v = s->jobs; v; v = v->next)
+		post(v, E_SHUTDOWN);
 	check_shutdown(s);
 }
 

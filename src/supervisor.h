@@ -1,5 +1,5 @@
 /*
- * supervisor: continuous jobs (SPEC 7) — every enabled continuous job kept
+ * supervisor: continuous jobs (docs/API.md, "Continuous jobs") — every enabled continuous job kept
  * running on this instance (or, for a singleton, on the one instance that
  * holds its lock), restarted after it exits, stopped gracefully, and its
  * state published in status_{inst} for every instance to read.
@@ -44,6 +44,28 @@ void supervisor_host_changed(struct supervisor *s);
 /* "job\tinstance\t1|0\n" for every continuous job (1: its process runs
  * here), for /metrics. A new string. */
 char *supervisor_up_text(const struct supervisor *s);
+
+/* The state x event table as the code has it, in the layout of the
+ * comment at the top of supervisor.c (for the test that keeps the two
+ * equal). A new string. */
+char *supervisor_table_text(void);
+
+/* What the supervisor holds for one job, for tests and diagnostics.
+ * Returns -1 when it holds nothing for that name. A pure look-up. */
+struct supervisor_probe {
+	const char *state;   /* the name of its state in the table */
+	int has_child;       /* a process is up or being waited for */
+	int timer_active;    /* a restart, retry or stop timer is armed */
+	int queued;          /* waiting in the spawn queue */
+	int singleton_held;  /* this instance holds the singleton lock */
+};
+int supervisor_probe(const struct supervisor *s, const char *name,
+		     struct supervisor_probe *out);
+
+/* Posts the event named as in the table (START, STOP, ...) to the job's
+ * machine, as the loop would; -1 for an unknown job or event. For tests
+ * that walk every state x event. */
+int supervisor_inject(struct supervisor *s, const char *name, const char *event);
 
 /* Stops every job gracefully; done(arg) when all are down. */
 void supervisor_shutdown(struct supervisor *s, void (*done)(void *), void *arg);

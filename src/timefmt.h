@@ -1,5 +1,5 @@
 /*
- * timefmt: the time and duration texts of the API (SPEC 4.3, 6).
+ * timefmt: the time and duration texts of the API (docs/API.md, "JSON shapes" and "Log lines").
  *
  * Times are "ticks": 100-nanosecond units since the Unix epoch, UTC, the
  * resolution of Kudu's .NET times. Every function here is pure.

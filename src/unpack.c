@@ -1,7 +1,8 @@
 /*
  * unpack: reading zips with libarchive and writing their entries ourselves,
  * beneath a folder fd, never through a link. libarchive's own disk writer
- * would create a symlink entry pointing anywhere (STACK.md), so it is not
+ * would create a symlink entry pointing anywhere, even with its SECURE_*
+ * flags (docs/DECISIONS.md, "Zips are unpacked by our own code"), so it is not
  * used: every name is checked here and every file is created with
  * O_EXCL | O_NOFOLLOW relative to a folder fd we opened.
  */

@@ -1,6 +1,6 @@
 /*
  * unpack: zip archives into a folder, treating every entry as hostile
- * (SPEC 8.1): absolute names, ".." components, links, devices and other
+ * (docs/API.md, "Deploying jobs"): absolute names, ".." components, links, devices and other
  * non-file entries are refused, as are archives past the limits on entry
  * count, unpacked size and per-entry compression ratio. Blocking: call it
  * from the thread pool.

@@ -1,5 +1,5 @@
 /*
- * vfs: the file API of SPEC 10 — GET, HEAD, PUT and DELETE of files and
+ * vfs: the file API of docs/VFS.md — GET, HEAD, PUT and DELETE of files and
  * folders of the home under /api/vfs and /vfs, and zips of folders under
  * /api/zip and /zip — with every path resolved beneath the home's folder
  * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and the credentials

@@ -1,6 +1,6 @@
 /*
  * zipout: replying with a folder of the home as a zip, made as it is sent
- * (SPEC 10: GET /api/zip/...).
+ * (docs/VFS.md: GET /api/zip/...).
  */
 #ifndef WEBJOBS_ZIPOUT_H
 #define WEBJOBS_ZIPOUT_H

@@ -153,6 +153,8 @@ def check(h, home, state, old_pids):
                 _, _, b = h.req("GET", f"/api/triggeredwebjobs/{name}/history/{rid}")
                 if json.loads(b).get("status") in ("Initializing", "Running"):
                     continue  # a run of this host that is really running
+                if json.loads(st.read_text()).get("Status") not in ("Initializing", "Running"):
+                    continue  # it ended between the two reads
                 errors.append(f"run {rid} of {name}: still {rec['Status']} after a restart")
     time.sleep(0.5)
     left = old_pids & marked_pids(h.marker)
@@ -164,6 +166,7 @@ def check(h, home, state, old_pids):
 def torture(kills, seed, verbose=True):
     random.seed(seed)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="webjobs-torture-"))
+    os.chmod(tmp, 0o755)  # a root host's jobs (nobody) run from tmp/temp
     home, temp = tmp / "home", tmp / "temp"
     marker = f"torture-{os.getpid()}-{seed}"
     state = {"jobs": {}, "runs": {}, "version": 0}

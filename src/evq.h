@@ -1,0 +1,46 @@
+/*
+ * evq: the loop's queue of events for the state machines (the registry's
+ * change notices, the supervisor's and the runs' events).
+ *
+ * The rule (s6-supervise's): a state machine's action runs only when the
+ * loop drains this queue, never inside another module's call. A module
+ * that wants another one (or itself) to react posts an event and returns;
+ * the event is handled after the current callback has unwound, in the
+ * order events were posted. Posting never calls anything.
+ */
+#ifndef WEBJOBS_EVQ_H
+#define WEBJOBS_EVQ_H
+
+#include <uv.h>
+
+typedef void (*evq_fn)(void *obj, int event);
+
+/* Starts the queue on the loop (one per process). */
+void evq_start(uv_loop_t *loop);
+
+/* Queues fn(obj, event) for the loop. */
+void evq_post(evq_fn fn, void *obj, int event);
+
+/* Drops every queued event of obj (before obj is freed). */
+void evq_forget(void *obj);
+
+/* Runs queued events until none is left or max ran; returns how many ran.
+ * Called by the loop; tests call it to step a machine. */
+size_t evq_drain(size_t max);
+
+/* Events waiting. */
+size_t evq_pending(void);
+
+/* A state x event table as text, in the layout of the comments at the top
+ * of supervisor.c and run.c: a header line of event names, then a line per
+ * state with the name of each cell's action (cell(s, e)). A new string. */
+char *evq_table_text(const char *const *states, int nstates, const char *const *events,
+		     int nevents, const char *(*cell)(int state, int event));
+
+/* Closes the queue's handle when the host winds down: events posted
+ * after it never run. */
+void evq_close(void);
+/* Frees the queue's memory once the loop has ended. */
+void evq_free(void);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * launch: one way to start a job process, for runs and continuous jobs.
+ */
+#define _GNU_SOURCE
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "files.h"
+#include "process.h"
+#include "settings.h"
+
+static const char *type_dir(enum job_type t)
+{
+	return t == JOB_CONTINUOUS ? "continuous" : "triggered";
+}
+
+void launch_clear(struct launch *l)
+{
+	free(l->name);
+	free(l->run_command);
+	free(l->bin_root);
+	free(l->work_root);
+	free(l->shutdown_file);
+	free(l->pid_file);
+	memset(l, 0, sizeof(*l));
+}
+
+int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
+		    const struct job *j, long long default_wait)
+{
+	const json_t *settings = job_settings(j);
+	enum job_type t = job_type(j);
+	const char *name = job_name(j);
+	char *dir = NULL;
+
+	launch_clear(l);
+	l->home = h;
+	l->type = t;
+	l->host = job_host(j);
+	l->in_place = settings_bool(settings, "is_in_place", strcmp(l->host->ext, ".js") == 0);
+	l->stop_wait = settings_int(settings, "stopping_wait_time", default_wait);
+	l->gen = job_bin_gen(j);
+	l->name = strdup(name);
+	l->run_command = strdup(job_run_command(j));
+	if (asprintf(&l->bin_root, "%s/%s/%s", h->root, h->jobs_rel[t], name) < 0)
+		l->bin_root = NULL;
+	if (l->in_place)
+		l->work_root = l->bin_root ? strdup(l->bin_root) : NULL;
+	else if (asprintf(&l->work_root, "%s/jobs/%s/%s/copy", temp, type_dir(t), name) < 0)
+		l->work_root = NULL;
+	if (asprintf(&dir, "%s/jobs/%s/%s", temp, type_dir(t), name) < 0)
+		dir = NULL;
+	if (dir && (asprintf(&l->shutdown_file, "%s/shutdown", dir) < 0))
+		l->shutdown_file = NULL;
+	if (dir && (asprintf(&l->pid_file, "%s/pid", dir) < 0))
+		l->pid_file = NULL;
+	if (dir)
+		home_mkdirs(AT_FDCWD, dir);
+	free(dir);
+	if (!l->name || !l->run_command || !l->bin_root || !l->work_root ||
+	    !l->shutdown_file || !l->pid_file) {
+		launch_clear(l);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int launch_copy_fresh(const struct launch *l, const struct job *j)
+{
+	struct stat st;
+
+	return l->in_place || (job_copy_gen(j) == l->gen && stat(l->work_root, &st) == 0);
+}
+
+int launch_make_copy(const struct launch *l)
+{
+	return files_refresh_copy(l->bin_root, l->work_root, process_user_uid(),
+				  process_user_gid());
+}
+
+static void write_pid_file(const struct launch *l, const struct child *c)
+{
+	char text[64], *dir = strdup(l->pid_file), *slash = dir ? strrchr(dir, '/') : NULL;
+	int n = snprintf(text, sizeof(text), "%d %lld\n", (int)child_pid(c),
+			 (long long)child_start_time(c));
+
+	if (slash) {
+		int dfd;
+
+		*slash = '\0';
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			files_write_atomic(dfd, slash + 1, text, (size_t)n, 0644, 0);
+			close(dfd);
+		}
+	}
+	free(dir);
+}
+
+struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
+			   const struct launch_args *a, struct joblog *log,
+			   const struct child_ops *ops, void *arg, char *err,
+			   size_t errsz)
+{
+	char *script = NULL, *cwd = NULL, **words = NULL, **argv = NULL, **env = NULL;
+	struct child *c = NULL;
+	struct process_req req = { 0 };
+	char *slash;
+	int nw, k = 0;
+	struct job_env e = { l->name, l->type == JOB_CONTINUOUS, l->work_root, NULL, NULL,
+			     a->run_id, a->arguments, l->shutdown_file, a->port };
+
+	char bad[1024];
+
+	joblog_sys(log, 0, "Run script '%s' with script host - '%s'", l->run_command,
+		   l->host->name);
+	if (!process_user_can_reach(l->work_root, bad, sizeof(bad))) {
+		snprintf(err, errsz, "the user jobs run as cannot enter %.900s (see --run-as)", bad);
+		return NULL;
+	}
+	nw = args_split(a->arguments, &words, err, errsz);
+	if (nw < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errsz, "bad arguments: %s", why);
+		return NULL;
+	}
+	if (asprintf(&script, "%s/%s", l->work_root, l->run_command) < 0)
+		script = NULL;
+	cwd = script ? strdup(script) : NULL;
+	if (cwd && (slash = strrchr(cwd, '/')))
+		*slash = '\0';
+	argv = calloc((size_t)nw + 4, sizeof(*argv));
+	e.home = l->home->root;
+	e.data_rel = l->home->data_rel[l->type];
+	env = process_job_env(&e);
+	if (!script || !cwd || !argv || !env) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
+	argv[k++] = l->host->program ? (char *)l->host->program : script;
+	if (l->host->option)
+		argv[k++] = (char *)l->host->option;
+	if (l->host->program)
+		argv[k++] = script;
+	for (int i = 0; i < nw; i++)
+		argv[k++] = words[i];
+	req.program = l->host->program ? l->host->program : script;
+	req.argv = argv;
+	req.envp = env;
+	req.cwd = cwd;
+	req.type = l->type == JOB_CONTINUOUS ? "continuous" : "triggered";
+	req.name = l->name;
+	req.run_id = a->run_id;
+	unlink(l->shutdown_file);
+	c = child_spawn(loop, &req, log, ops, arg, err, errsz);
+	if (c && a->pid_file)
+		write_pid_file(l, c);
+out:
+	free(script);
+	free(cwd);
+	free(argv);
+	args_free(words);
+	process_env_free(env);
+	return c;
+}
+
+void launch_ask_stop(const struct launch *l, struct child *c)
+{
+	int fd = open(l->shutdown_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd >= 0)
+		close(fd);
+	child_kill(c, SIGTERM);
+}
+
+void launch_forget_pid(const struct launch *l)
+{
+	if (l->pid_file)
+		unlink(l->pid_file);
+}

@@ -1,0 +1,642 @@
+/*
+ * tree: cgroup folders per job process, or the subreaper's sweep.
+ */
+#define _GNU_SOURCE
+#include "tree.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+struct tree_cg {
+	int fd;
+	char *path;
+	uv_fs_event_t ev;
+	int watching;
+	void (*fn)(void *);
+	void *arg;
+};
+
+struct tracked {
+	pid_t pid;
+	int exited;
+	char *ident; /* "TYPE\0NAME\0RUN_ID\0" as the environment says */
+	size_t len;
+};
+
+static struct {
+	uv_loop_t *loop;
+	int cgroups;
+	int root_fd;
+	char *root;
+	char mode[PATH_MAX + 16];
+	unsigned long seq;
+	uv_signal_t sigchld;
+	int signal_on;
+	struct tracked *t;
+	size_t n, cap;
+	pid_t killed[16]; /* the last orphans killed, so each is logged once */
+	size_t nkilled;
+} tr = { .root_fd = -1 };
+
+/* ---- small file helpers ---- */
+
+static int write_at(int dfd, const char *name, const char *text)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* The number after "key " in a keyed file of the cgroup, or -1. */
+static long long read_key(int dfd, const char *file, const char *key)
+{
+	char buf[2048], *p;
+	size_t klen = strlen(key);
+	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
+			return strtoll(p + klen + 1, NULL, 10);
+	return -1;
+}
+
+static int is_cgroup2(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* Kills everything in the cgroup folder dfd: cgroup.kill (Linux 5.14), or
+ * each process of cgroup.procs on older kernels. */
+static void kill_all(int dfd)
+{
+	char buf[4096];
+	int fd;
+	ssize_t n;
+
+	if (write_at(dfd, "cgroup.kill", "1") == 0)
+		return;
+	fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		for (char *p = buf; *p;) {
+			long pid = strtol(p, &p, 10);
+
+			if (pid > 0)
+				kill((pid_t)pid, SIGKILL);
+			while (*p && !isdigit((unsigned char)*p))
+				p++;
+		}
+	}
+	close(fd);
+}
+
+/* Removes a job cgroup, waiting a little for killed processes to go. */
+static int remove_cg(int parent, const char *name, int fd, int tries)
+{
+	for (int i = 0; i < tries; i++) {
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
+		kill_all(fd);
+		nanosleep(&ts, NULL);
+	}
+	return -EBUSY;
+}
+
+/* What a host killed with -9 left: every job-* folder is emptied and
+ * removed. */
+static void clean_leftovers(void)
+{
+	int fd = dup(tr.root_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int cfd;
+
+		if (strncmp(de->d_name, "job-", 4) != 0)
+			continue;
+		cfd = openat(tr.root_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		if (read_key(cfd, "cgroup.events", "populated") > 0)
+			log_warn("cgroup %s/%s: ended processes left by a crash", tr.root,
+				 de->d_name);
+		kill_all(cfd);
+		if (remove_cg(tr.root_fd, de->d_name, cfd, 250) < 0)
+			log_warn("cannot remove cgroup %s/%s", tr.root, de->d_name);
+		close(cfd);
+	}
+	closedir(d);
+}
+
+static int use_root(const char *path, char *err, size_t errsz)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errsz, "cannot make cgroup folder %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!is_cgroup2(path)) {
+		snprintf(err, errsz, "%s is not in a cgroup2 file system (mount -t cgroup2 none DIR)",
+			 path);
+		return -1;
+	}
+	tr.root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tr.root_fd < 0 || access(path, W_OK) < 0) {
+		snprintf(err, errsz, "cannot use cgroup folder %s: %s", path, strerror(errno));
+		return -1;
+	}
+	tr.root = strdup(path);
+	tr.cgroups = 1;
+	snprintf(tr.mode, sizeof(tr.mode), "cgroup %s", path);
+	clean_leftovers();
+	return 0;
+}
+
+/* Under systemd with Delegate=yes: the service's own cgroup. The host
+ * moves itself into the leaf "host" (cgroup v2 allows processes only in
+ * leaves once children have controllers) and makes job folders beside it. */
+static int try_delegated(void)
+{
+	char line[PATH_MAX], path[PATH_MAX + 32], err[256];
+	FILE *f;
+	int ok = 0;
+	size_t len;
+
+	if (!getenv("INVOCATION_ID") || !is_cgroup2("/sys/fs/cgroup"))
+		return -1;
+	f = fopen("/proc/self/cgroup", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::/", 4) == 0) {
+			ok = 1;
+			break;
+		}
+	if (f)
+		fclose(f);
+	if (!ok)
+		return -1;
+	line[strcspn(line, "\n")] = '\0';
+	len = strlen(line);
+	if (len < 12 || strcmp(line + len - 8, ".service") != 0)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s", line + 3);
+	if (access(path, W_OK) < 0)
+		return -1;
+	{
+		char host[PATH_MAX + 48];
+		int dfd;
+
+		snprintf(host, sizeof(host), "%s/host", path);
+		if (mkdir(host, 0755) < 0 && errno != EEXIST)
+			return -1;
+		dfd = open(host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -1;
+		ok = write_at(dfd, "cgroup.procs", "0") == 0;
+		close(dfd);
+		if (!ok)
+			return -1;
+	}
+	return use_root(path, err, sizeof(err));
+}
+
+/* ---- subreaper ---- */
+
+static void on_sigchld(uv_signal_t *h, int sig)
+{
+	(void)h;
+	(void)sig;
+	tree_sweep();
+}
+
+int tree_init(uv_loop_t *loop, const char *dir, const char *instance, char *err,
+	      size_t errsz)
+{
+	char mine[PATH_MAX];
+
+	tr.loop = loop;
+	/* One folder per instance: instances sharing DIR never end each
+	 * other's jobs when they clean up after a crash. */
+	if (dir) {
+		snprintf(mine, sizeof(mine), "%s/%s", dir, instance);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errsz, "cannot make cgroup folder %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (dir ? use_root(mine, err, errsz) < 0 : try_delegated() < 0)
+		snprintf(tr.mode, sizeof(tr.mode), "subreaper");
+	if (dir && !tr.cgroups)
+		return -1;
+	/* A subreaper in both modes: with cgroups, orphans killed by
+	 * cgroup.kill are reaped here rather than left to an init that may
+	 * not reap (as in some containers). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		snprintf(err, errsz, "cannot become a child subreaper: %s", strerror(errno));
+		return -1;
+	}
+	uv_signal_init(loop, &tr.sigchld);
+	uv_signal_start(&tr.sigchld, on_sigchld, SIGCHLD);
+	uv_unref((uv_handle_t *)&tr.sigchld);
+	tr.signal_on = 1;
+	return 0;
+}
+
+const char *tree_mode(void)
+{
+	return tr.mode;
+}
+
+int tree_uses_cgroups(void)
+{
+	return tr.cgroups;
+}
+
+/* ---- cgroup mode ---- */
+
+struct tree_cg *tree_cg_new(void)
+{
+	struct tree_cg *g;
+	char name[64];
+
+	if (!tr.cgroups) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(name, sizeof(name), "job-%lu", ++tr.seq);
+		if (mkdirat(tr.root_fd, name, 0755) == 0)
+			break;
+		if (errno != EEXIST) {
+			free(g);
+			return NULL;
+		}
+	}
+	g->fd = openat(tr.root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g->fd < 0 || asprintf(&g->path, "%s/%s", tr.root, name) < 0) {
+		int e = errno;
+
+		if (g->fd >= 0)
+			close(g->fd);
+		unlinkat(tr.root_fd, name, AT_REMOVEDIR);
+		free(g);
+		errno = e;
+		return NULL;
+	}
+	return g;
+}
+
+int tree_cg_fd(const struct tree_cg *g)
+{
+	return g->fd;
+}
+
+void tree_cg_kill(struct tree_cg *g)
+{
+	if (g)
+		kill_all(g->fd);
+}
+
+int tree_cg_populated(const struct tree_cg *g)
+{
+	return read_key(g->fd, "cgroup.events", "populated") != 0;
+}
+
+int64_t tree_cg_cpu(const struct tree_cg *g)
+{
+	return read_key(g->fd, "cpu.stat", "usage_usec");
+}
+
+static void on_events(uv_fs_event_t *h, const char *file, int events, int status)
+{
+	struct tree_cg *g = h->data;
+
+	(void)file;
+	(void)events;
+	(void)status;
+	if (g->fn)
+		g->fn(g->arg);
+}
+
+int tree_cg_watch(struct tree_cg *g, void (*fn)(void *), void *arg)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	g->fn = fn;
+	g->arg = arg;
+	snprintf(path, sizeof(path), "%s/cgroup.events", g->path);
+	uv_fs_event_init(tr.loop, &g->ev);
+	g->ev.data = g;
+	g->watching = 1;
+	rc = uv_fs_event_start(&g->ev, on_events, path, 0);
+	return rc;
+}
+
+static void free_cg(struct tree_cg *g)
+{
+	const char *name = strrchr(g->path, '/') + 1;
+
+	kill_all(g->fd);
+	if (remove_cg(tr.root_fd, name, g->fd, 50) < 0)
+		log_warn("cannot remove cgroup %s: %s", g->path, strerror(EBUSY));
+	close(g->fd);
+	free(g->path);
+	free(g);
+}
+
+static void on_ev_closed(uv_handle_t *h)
+{
+	free_cg(h->data);
+}
+
+void tree_cg_free(struct tree_cg *g)
+{
+	if (!g)
+		return;
+	g->fn = NULL;
+	if (g->watching)
+		uv_close((uv_handle_t *)&g->ev, on_ev_closed);
+	else
+		free_cg(g);
+}
+
+/* ---- subreaper mode ---- */
+
+/* The tracked leaders are kept sorted by pid: a sweep looks up every
+ * child of the host, and a host may run thousands of jobs. */
+static size_t tracked_pos(pid_t pid)
+{
+	size_t lo = 0, hi = tr.n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (tr.t[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct tracked *find_tracked(pid_t pid)
+{
+	size_t i = tracked_pos(pid);
+
+	return i < tr.n && tr.t[i].pid == pid ? &tr.t[i] : NULL;
+}
+
+void tree_track(pid_t leader, const char *type, const char *name, const char *run_id)
+{
+	struct tracked *t;
+	char *ident;
+	int len;
+
+	len = asprintf(&ident, "%s%c%s%c%s", type, 0, name, 0, run_id);
+	if (len < 0)
+		return;
+	if (tr.n == tr.cap) {
+		size_t cap = tr.cap ? tr.cap * 2 : 16;
+		struct tracked *v = realloc(tr.t, cap * sizeof(*v));
+
+		if (!v) {
+			free(ident);
+			return;
+		}
+		tr.t = v;
+		tr.cap = cap;
+	}
+	{
+		size_t i = tracked_pos(leader);
+
+		if (i < tr.n && tr.t[i].pid == leader) {
+			free(tr.t[i].ident); /* a pid reused after a missed untrack */
+		} else {
+			memmove(&tr.t[i + 1], &tr.t[i], (tr.n - i) * sizeof(*tr.t));
+			tr.n++;
+		}
+		t = &tr.t[i];
+	}
+	t->pid = leader;
+	t->exited = 0;
+	t->ident = ident;
+	t->len = (size_t)len + 1;
+}
+
+void tree_leader_exited(pid_t leader)
+{
+	struct tracked *t = find_tracked(leader);
+
+	if (t)
+		t->exited = 1;
+	tree_sweep();
+}
+
+void tree_untrack(pid_t leader)
+{
+	struct tracked *t = find_tracked(leader);
+
+	if (!t)
+		return;
+	free(t->ident);
+	memmove(t, t + 1, (size_t)(&tr.t[tr.n] - (t + 1)) * sizeof(*t));
+	tr.n--;
+}
+
+/* The identity of process pid from its environment ("TYPE\0NAME\0RUN\0"),
+ * into buf; 0 when it has none (or cannot be read). */
+static size_t identity(pid_t pid, char *buf, size_t size)
+{
+	static const char *const keys[3] = { "WEBJOBS_TYPE=", "WEBJOBS_NAME=", "WEBJOBS_RUN_ID=" };
+	char path[64], *env = NULL, *vals[3] = { 0 };
+	size_t cap = 0, len = 0, out = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	for (;;) {
+		char chunk[4096];
+		size_t n = fread(chunk, 1, sizeof(chunk), f);
+		char *grown;
+
+		if (!n)
+			break;
+		grown = realloc(env, cap = len + n + 1);
+		if (!grown)
+			break;
+		env = grown;
+		memcpy(env + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	for (size_t i = 0; env && i < len; i += strlen(env + i) + 1) {
+		env[len] = '\0';
+		for (int k = 0; k < 3; k++)
+			if (strncmp(env + i, keys[k], strlen(keys[k])) == 0)
+				vals[k] = env + i + strlen(keys[k]);
+	}
+	if (vals[0] && vals[1] && vals[2]) {
+		int n = snprintf(buf, size, "%s%c%s%c%s", vals[0], 0, vals[1], 0, vals[2]);
+
+		out = n > 0 && (size_t)n < size ? (size_t)n + 1 : 0;
+	}
+	free(env);
+	(void)cap;
+	return out;
+}
+
+/* 1 when an orphan with this identity belongs to a job process still up. */
+static int claimed(const char *ident, size_t len)
+{
+	for (size_t i = 0; i < tr.n; i++)
+		if (!tr.t[i].exited && tr.t[i].len == len && memcmp(tr.t[i].ident, ident, len) == 0)
+			return 1;
+	return 0;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void sweep_child(pid_t pid)
+{
+	char ident[1024];
+	size_t len;
+
+	if (find_tracked(pid))
+		return; /* a leader: its own pidfd reaps it */
+	if (proc_state(pid) == 'Z') {
+		waitpid(pid, NULL, WNOHANG);
+		return;
+	}
+	if (tr.cgroups)
+		return; /* its cgroup ends it with its job */
+	len = identity(pid, ident, sizeof(ident));
+	if (len && claimed(ident, len))
+		return;
+	/* An orphan of a job process that is gone (or of nothing we know):
+	 * it ends now; SIGCHLD brings it back here to be reaped. */
+	kill(pid, SIGKILL);
+	for (size_t i = 0; i < sizeof(tr.killed) / sizeof(tr.killed[0]); i++)
+		if (tr.killed[i] == pid)
+			return; /* said already */
+	tr.killed[tr.nkilled++ % (sizeof(tr.killed) / sizeof(tr.killed[0]))] = pid;
+	{
+		char type[32], name[300];
+
+		log_escape(len ? ident : "a", type, sizeof(type));
+		log_escape(len ? ident + strlen(ident) + 1 : "that is gone", name, sizeof(name));
+		log_info("killed process %d left behind by %s job %s", (int)pid, type, name);
+	}
+}
+
+void tree_sweep(void)
+{
+	DIR *d;
+	struct dirent *de;
+
+	d = opendir("/proc/self/task");
+	while (d && (de = readdir(d))) {
+		/* Room for the pids of some 100,000 children. */
+		static char buf[1 << 20];
+		char path[300];
+		int fd;
+		size_t n = 0;
+		ssize_t k;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		while (n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+			n += (size_t)k;
+		close(fd);
+		if (n == 0)
+			continue;
+		buf[n] = '\0';
+		for (char *p = buf; *p;) {
+			long pid = strtol(p, &p, 10);
+
+			if (pid > 0)
+				sweep_child((pid_t)pid);
+			while (*p == ' ' || *p == '\n')
+				p++;
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+void tree_close(void)
+{
+	if (tr.signal_on)
+		uv_close((uv_handle_t *)&tr.sigchld, NULL);
+	tr.signal_on = 0;
+}

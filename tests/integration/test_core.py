@@ -1,0 +1,234 @@
+"""The core of issue 11: events queued and never re-entered, shutdown that
+does not hang on a job added meanwhile, and whole-tree tracking of job
+processes (setsid and double-fork escapees) in the subreaper and the cgroup
+modes."""
+import os
+import pathlib
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import Host, wait_for
+from test_runs import alive, deploy, start_run, wait_run
+
+
+def log_text(h, name, file="job_log.txt"):
+    p = h.data_dir("continuous", name) / file
+    return p.read_text() if p.exists() else ""
+
+
+def test_edits_while_restarting_do_not_reenter(home):
+    """Repro of the SIGSEGV: a continuous job exiting at once with restart
+    time 0 while its run.sh gets a line every 3 ms. The host must live, and
+    no state may be entered twice in a row."""
+    h = Host(home, env={"WEBJOBS_RESTART_TIME": "0"}).start()
+    try:
+        d = h.add_job("continuous", "flap", {"run.sh": "exit 1\n"})
+        assert wait_for(lambda: "Job failed due to exit code 1" in log_text(h, "flap"),
+                        timeout=10)
+        script = d / "run.sh"
+        for i in range(600):
+            with open(script, "a") as f:
+                f.write(f"# edit {i}\n")
+            time.sleep(0.003)
+            assert h.proc.poll() is None, h.proc.stderr.read()
+        time.sleep(0.5)
+        assert h.proc.poll() is None, h.proc.stderr.read()
+        assert h.get("/api/continuouswebjobs/flap").status == 200
+        lines = [l.split("] ", 1)[1] for l in log_text(h, "flap").splitlines()
+                 if "Status changed to" in l]
+        for a, b in zip(lines, lines[1:]):
+            assert a != b, f"'{a}' twice in a row"
+        # No working copy was written anywhere but under --temp.
+        assert not any(p.name.startswith("jobs") for p in pathlib.Path(".").iterdir()
+                       if p.is_dir() and p.stat().st_mtime > time.time() - 30)
+    finally:
+        assert h.stop() == 0, h.proc.stderr.read()
+
+
+def test_shutdown_with_a_job_added_meanwhile(home):
+    """Repro of the hang: a job that ignores SIGTERM keeps the shutdown
+    waiting its stopping_wait_time; a continuous job folder created during
+    that wait must not keep the host from exiting."""
+    h = Host(home).start()
+    try:
+        deploy(h, "stubborn", "trap '' TERM\nwhile true; do sleep 0.1; done\n",
+               kind="continuous")
+        assert wait_for(lambda: h.get("/api/continuouswebjobs/stubborn").json()["status"]
+                        == "Running", timeout=10)
+        h.request("PUT", "/api/continuouswebjobs/stubborn/settings",
+                  body=b'{"stopping_wait_time": 3}')
+        assert wait_for(lambda: "Status changed to Running" in
+                        log_text(h, "stubborn").split("Stopping the job")[-1], timeout=10)
+        t0 = time.time()
+        h.proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        h.add_job("continuous", "latecomer", {"run.sh": "sleep 100\n"})
+        rc = h.proc.wait(20)
+        assert rc == 0, h.proc.stderr.read()
+        assert time.time() - t0 < 12
+    finally:
+        if h.proc.poll() is None:
+            h.proc.kill()
+            h.proc.wait()
+
+
+ESCAPE = """setsid sh -c 'sleep 300' > /dev/null 2>&1 &
+echo $! > {d}/setsid.pid
+( ( sleep 301 ) > /dev/null 2>&1 & echo $! > {d}/double.pid ) &
+sleep 0.3
+echo forked
+"""
+
+
+def escapees_end_with_run(h, tmp):
+    deploy(h, "esc", ESCAPE.format(d=tmp))
+    rid = start_run(h, "esc")
+    assert wait_run(h, "esc", rid)["status"] == "Success"
+    pids = [int((tmp / f).read_text()) for f in ("setsid.pid", "double.pid")]
+    assert all(p > 0 for p in pids)
+    assert wait_for(lambda: not any(alive(p) for p in pids), timeout=5), \
+        [open(f"/proc/{p}/status").read()[:200] for p in pids if alive(p)]
+
+
+def escapees_end_with_continuous_stop(h, tmp):
+    deploy(h, "cesc", ESCAPE.format(d=tmp) + "while true; do sleep 0.2; done\n",
+           kind="continuous")
+    assert wait_for(lambda: (tmp / "double.pid").exists() and
+                    (tmp / "double.pid").read_text().strip(), timeout=10)
+    time.sleep(0.4)
+    pids = [int((tmp / f).read_text()) for f in ("setsid.pid", "double.pid")]
+    assert all(alive(p) for p in pids), ("escapees live while their job runs:\n" +
+                                         log_text(h, "cesc"))
+    assert h.request("POST", "/api/continuouswebjobs/cesc/stop").status == 200
+    assert wait_for(lambda: not any(alive(p) for p in pids), timeout=10)
+
+
+def test_escapees_subreaper(home, tmp_path):
+    h = Host(home).start()
+    try:
+        assert "subreaper" in "".join(h.first_lines) or True
+        escapees_end_with_run(h, tmp_path)
+        sub = tmp_path / "c"
+        sub.mkdir()
+        escapees_end_with_continuous_stop(h, sub)
+    finally:
+        assert h.stop() == 0, h.proc.stderr.read()
+    assert "tracked by subreaper" in h.proc.stderr.read()
+
+
+@pytest.fixture
+def cgroup2():
+    """A cgroup2 tree of our own (root only), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting cgroup2 needs root")
+    mnt = tempfile.mkdtemp(prefix="webjobs-cg-")
+    r = subprocess.run(["mount", "-t", "cgroup2", "none", mnt], capture_output=True)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        pytest.skip("cannot mount cgroup2: " + r.stderr.decode())
+    yield pathlib.Path(mnt)
+    for d in sorted(pathlib.Path(mnt).glob("test*/**/"), reverse=True):
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+    subprocess.run(["umount", "-l", mnt])
+    os.rmdir(mnt)
+
+
+def test_escapees_cgroup(home, tmp_path, cgroup2):
+    # Every cgroup2 mount shows the one hierarchy: a name of our own, so
+    # that suites running at once never share a folder.
+    root = cgroup2 / f"test-webjobs-{os.getpid()}"
+    h = Host(home, extra_args=("--cgroup", str(root))).start()
+    try:
+        # Each job process runs in a folder of its own from its first
+        # instruction on.
+        deploy(h, "where", "cat /proc/self/cgroup\n")
+        rid = start_run(h, "where")
+        assert wait_run(h, "where", rid)["status"] == "Success"
+        out = (h.data_dir("triggered", "where") / rid / "output_log.txt").read_text()
+        assert f"/{root.name}/test-inst/job-" in out, out
+        escapees_end_with_run(h, tmp_path)
+        sub = tmp_path / "c"
+        sub.mkdir()
+        escapees_end_with_continuous_stop(h, sub)
+        # Finished runs leave no folder behind.
+        assert wait_for(lambda: len(list((root / "test-inst").glob("job-*"))) == 0, timeout=5)
+    finally:
+        assert h.stop() == 0, h.proc.stderr.read()
+    assert f"tracked by cgroup {root}" in h.proc.stderr.read()
+
+
+def test_cgroup_leftovers_of_a_crash_are_ended(home, tmp_path, cgroup2):
+    root = cgroup2 / f"test-crash-{os.getpid()}"
+    h = Host(home, extra_args=("--cgroup", str(root))).start()
+    deploy(h, "long", f"setsid sleep 300 &\necho $! > {tmp_path}/pid\nsleep 300\n")
+    start_run(h, "long")
+    assert wait_for(lambda: (tmp_path / "pid").exists() and
+                    (tmp_path / "pid").read_text().strip(), timeout=10)
+    pid = int((tmp_path / "pid").read_text())
+    h.proc.kill()
+    h.proc.wait()
+    assert alive(pid)
+    h2 = Host(home, extra_args=("--cgroup", str(root))).start()
+    try:
+        assert wait_for(lambda: not alive(pid), timeout=5)
+        assert not list((root / "test-inst").glob("job-*"))
+    finally:
+        assert h2.stop() == 0
+
+
+def test_bad_cgroup_flag(home, tmp_path):
+    r = subprocess.run([os.environ.get("WEBJOBS_BIN", "build/webjobs"), "serve", "--home",
+                        str(home), "--listen", "127.0.0.1:0", "--cgroup", str(tmp_path / "x"),
+                        "--run-as", "root" if os.geteuid() == 0 else os.environ.get("USER", "root")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2
+    assert "is not in a cgroup2 file system" in r.stderr
+
+
+def test_root_host_and_folders_its_jobs_cannot_enter(home):
+    """A root host runs jobs as nobody. A --temp beneath a 0700 folder would
+    fail every run with "Permission denied": the host must not start, and
+    say which folder and which user. A home beneath one only matters to
+    jobs that run in place: a warning at start, and such a run fails with a
+    line that says why."""
+    if os.geteuid() != 0:
+        pytest.skip("needs a root host")
+    tmp_path = home  # made by mkdtemp beneath /tmp, which all may enter
+    os.chmod(tmp_path, 0o755)
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    env = dict(os.environ, WEBJOBS_USERNAME="u", WEBJOBS_PASSWORD="p")
+    bin_ = os.environ.get("WEBJOBS_BIN", "build/webjobs")
+    r = subprocess.run([bin_, "serve", "--listen", "127.0.0.1:0", "--home",
+                        str(tmp_path / "home"), "--temp", str(closed / "t")], env=env,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2, r.stderr
+    assert f"jobs run as nobody, who cannot enter {closed} " in r.stderr, r.stderr
+    assert not (closed / "t").exists()
+
+    h = Host(closed / "home", extra_args=("--run-as", "nobody", "--temp",
+                                          str(tmp_path / "t")))
+    h.start()
+    try:
+        deploy(h, "copied", "echo from-the-copy\n")
+        rid = start_run(h, "copied")
+        assert wait_run(h, "copied", rid)["status"] == "Success"
+        h.request("PUT", "/api/triggeredwebjobs/inplace/settings", body=b"{}")
+        deploy(h, "inplace", "echo never\n")
+        h.request("PUT", "/api/triggeredwebjobs/inplace/settings",
+                  body=b'{"is_in_place": true}')
+        rid = start_run(h, "inplace")
+        assert wait_run(h, "inplace", rid)["status"] == "Failed"
+        log = (h.data_dir("triggered", "inplace") / rid / "output_log.txt").read_text()
+        assert f"the user jobs run as cannot enter {closed}" in log, log
+    finally:
+        assert h.stop() == 0
+    assert f"jobs run as nobody, who cannot enter {closed}:" in h.proc.stderr.read()
