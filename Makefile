@@ -38,7 +38,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all asan unit fuzz deps run check bench torture clean install
+.PHONY: all asan unit fuzz deps run check bench torture chaos clean install
 all: build/webjobs
 
 deps:
@@ -110,6 +110,12 @@ bench: build/webjobs
 
 torture: deps build/asan/webjobs
 	WEBJOBS_BIN=build/asan/webjobs tests/torture/torture.py --kills 200
+
+# Random operations and disk edits in any order for 30 minutes against the
+# sanitizer build, then SIGTERM (exit 0, no process left). CHAOS_SECONDS=N for
+# another length.
+chaos: deps build/asan/webjobs
+	WEBJOBS_BIN=build/asan/webjobs tests/torture/chaos.py --seconds $${CHAOS_SECONDS:-1800}
 
 install: build/webjobs
 	install -D -m 0755 build/webjobs $(DESTDIR)$(PREFIX)/bin/webjobs

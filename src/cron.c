@@ -295,18 +295,54 @@ static int next_bit(uint64_t bits, int from, int max)
 	return -1;
 }
 
+/* The first matching time of day >= secs on a matching day (seconds into
+ * the day), or -1 when none is left that day. */
+static int64_t next_in_day(const struct cron *c, int64_t secs)
+{
+	int h = (int)(secs / 3600), mi = (int)(secs / 60 % 60), s = (int)(secs % 60);
+
+	for (;;) {
+		int nh = next_bit(c->hour, h, 23), nmi, ns;
+
+		if (nh < 0)
+			return -1;
+		if (nh != h) {
+			h = nh;
+			mi = s = 0;
+		}
+		nmi = next_bit(c->min, mi, 59);
+		if (nmi < 0) {
+			h++;
+			mi = s = 0;
+			continue;
+		}
+		if (nmi != mi) {
+			mi = nmi;
+			s = 0;
+		}
+		ns = next_bit(c->sec, s, 59);
+		if (ns >= 0)
+			return h * 3600 + mi * 60 + ns;
+		if (++mi > 59) {
+			h++;
+			mi = 0;
+		}
+		s = 0;
+	}
+}
+
 /* The smallest matching wall-clock time >= from (local seconds), or -1
  * when none within SEARCH_YEARS. */
 static int64_t next_local(const struct cron *c, int64_t from)
 {
 	int64_t day = from >= 0 ? from / DAY : (from - DAY + 1) / DAY;
-	int64_t secs = from - day * DAY, y, limit;
+	int64_t secs = from - day * DAY, y, limit, t;
 	int m, d;
 
 	civil_from_days(day, &y, &m, &d);
 	limit = y + SEARCH_YEARS;
 	while (y <= limit) {
-		int h, mi, s, wd;
+		int wd;
 
 		if (!(c->mon & (1u << m))) {
 			int nm = next_bit(c->mon, m + 1, 12);
@@ -331,50 +367,9 @@ static int64_t next_local(const struct cron *c, int64_t from)
 		}
 		day = days_from_civil(y, m, d);
 		wd = (int)(((day % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
-		if (!(c->dom & (1u << d)) || !(c->dow & (1u << wd))) {
-			d++;
-			secs = 0;
-			continue;
-		}
-		h = (int)(secs / 3600);
-		mi = (int)(secs / 60 % 60);
-		s = (int)(secs % 60);
-		for (;;) {
-			int nh = next_bit(c->hour, h, 23);
-
-			if (nh < 0)
-				break;
-			if (nh != h) {
-				h = nh;
-				mi = s = 0;
-			}
-			{
-				int nmi = next_bit(c->min, mi, 59);
-
-				if (nmi < 0) {
-					h++;
-					mi = s = 0;
-					continue;
-				}
-				if (nmi != mi) {
-					mi = nmi;
-					s = 0;
-				}
-			}
-			{
-				int ns = next_bit(c->sec, s, 59);
-
-				if (ns < 0) {
-					if (++mi > 59) {
-						h++;
-						mi = 0;
-					}
-					s = 0;
-					continue;
-				}
-				return day * DAY + h * 3600 + mi * 60 + ns;
-			}
-		}
+		if ((c->dom & (1u << d)) && (c->dow & (1u << wd)) &&
+		    (t = next_in_day(c, secs)) >= 0)
+			return day * DAY + t;
 		d++;
 		secs = 0;
 	}

@@ -31,63 +31,7 @@
 #include "log.h"
 #include "route.h"
 
-#define MAX_HEADERS_SIZE (64 * 1024)
-/* Past the upload limit a chunked body is read and dropped up to this
- * much more, so that the client gets its 413; beyond it the connection is
- * closed (MHD cannot queue a reply while a body is arriving). */
-#define MAX_DRAIN (16 * 1024 * 1024)
-#define MAX_REPLY_HEADERS 8
-
-struct http_server {
-	uv_loop_t *loop;
-	struct MHD_Daemon *d;
-	uv_poll_t poll;
-	uv_timer_t timer;
-	int lfd;
-	int tls;
-	char address[80];
-	struct http_handlers hd;
-	uint64_t max_upload;
-	char *cert, *key;
-	int closing;
-	int open_handles;
-	unsigned max_conns, open_conns;
-	struct http_request *sleeping; /* suspended requests */
-};
-
-enum stage { ST_NEW, ST_BODY, ST_WAITING, ST_REPLIED };
-
-struct http_request {
-	struct http_server *srv;
-	struct MHD_Connection *conn;
-	char *target; /* raw request target */
-	char *path;   /* points into target (cut at '?') */
-	const char *query;
-	const char *method_name;
-	unsigned method;
-	enum stage stage;
-	int suspended;
-	struct http_request *next_sleeping, *prev_sleeping;
-	char prefix[300];
-	char client[64];
-	void *user;
-	/* body */
-	int body_fd;
-	int body_error;
-	int keep_body;
-	size_t body_max;
-	char *body;
-	size_t body_len;
-	uint64_t body_seen;
-	int too_large;
-	/* reply */
-	struct MHD_Response *resp;
-	unsigned status;
-	char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
-	int nh;
-};
-
-static void mhd_run(struct http_server *s);
+#include "http_int.h"
 
 /* ---- accessors ---- */
 
@@ -133,258 +77,6 @@ const char *http_body(const struct http_request *req, size_t *len)
 {
 	*len = req->body_len;
 	return req->body ? req->body : "";
-}
-
-/* ---- replies ---- */
-
-static void set_reply(struct http_request *req, unsigned status,
-		      const char *content_type, struct MHD_Response *r);
-
-void http_add_header(struct http_request *req, const char *name,
-		     const char *value)
-{
-	if (req->nh == MAX_REPLY_HEADERS)
-		return;
-	req->hname[req->nh] = strdup(name);
-	req->hvalue[req->nh] = strdup(value);
-	req->nh++;
-}
-
-void http_reply(struct http_request *req, unsigned status,
-		const char *content_type, const void *body, size_t len)
-{
-	struct MHD_Response *r;
-
-	if (req->resp || req->stage == ST_REPLIED)
-		return;
-	r = MHD_create_response_from_buffer(len, (void *)body,
-					    MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return;
-	set_reply(req, status, content_type, r);
-}
-
-/* Adds the pending headers to r and makes it the reply. */
-static void set_reply(struct http_request *req, unsigned status,
-		      const char *content_type, struct MHD_Response *r)
-{
-	if (content_type)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	for (int i = 0; i < req->nh; i++)
-		if (req->hname[i] && req->hvalue[i])
-			MHD_add_response_header(r, req->hname[i], req->hvalue[i]);
-	req->resp = r;
-	req->status = status;
-}
-
-void http_reply_fd(struct http_request *req, unsigned status,
-		   const char *content_type, int fd, uint64_t offset, uint64_t len)
-{
-	struct MHD_Response *r;
-
-	if (req->resp || req->stage == ST_REPLIED) {
-		close(fd);
-		return;
-	}
-	r = MHD_create_response_from_fd_at_offset64(len, fd, offset);
-	if (!r) {
-		close(fd);
-		http_reply_error(req, 500, "Cannot send the file.");
-		return;
-	}
-	set_reply(req, status, content_type, r);
-}
-
-void http_stream_wait(struct http_request *req)
-{
-	http_suspend(req);
-}
-
-void http_stream_wake(struct http_request *req)
-{
-	http_resume(req);
-}
-
-struct stream {
-	struct http_server *srv;
-	http_reader read;
-	void (*done)(void *);
-	void *arg;
-};
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct stream *st = cls;
-	long n;
-
-	if (st->srv->closing)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	n = st->read(st->arg, pos, buf, max);
-
-	if (n == -1)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (n < 0)
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	return n;
-}
-
-static void stream_free(void *cls)
-{
-	struct stream *st = cls;
-
-	if (st->done)
-		st->done(st->arg);
-	free(st);
-}
-
-void http_reply_stream(struct http_request *req, unsigned status,
-		       const char *content_type, http_reader read, void *arg,
-		       void (*done)(void *arg))
-{
-	struct stream *st = calloc(1, sizeof(*st));
-	struct MHD_Response *r;
-
-	if (!st || req->resp || req->stage == ST_REPLIED) {
-		free(st);
-		if (done)
-			done(arg);
-		return;
-	}
-	st->srv = req->srv;
-	st->read = read;
-	st->done = done;
-	st->arg = arg;
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
-					      stream_free);
-	if (!r) {
-		stream_free(st);
-		http_reply_error(req, 500, "Cannot send the reply.");
-		return;
-	}
-	set_reply(req, status, content_type, r);
-}
-
-void http_reply_empty(struct http_request *req, unsigned status)
-{
-	http_reply(req, status, NULL, "", 0);
-}
-
-#define JSON_TYPE "application/json; charset=utf-8"
-
-void http_reply_json(struct http_request *req, unsigned status, json_t *body)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-
-	json_decref(body);
-	if (!text) {
-		http_reply_error(req, 500, "Out of memory.");
-		return;
-	}
-	http_reply(req, status, JSON_TYPE, text, strlen(text));
-	free(text);
-}
-
-void http_reply_error(struct http_request *req, unsigned status,
-		      const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	json_t *o;
-	char *text;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	o = json_object();
-	/* A message may quote user input that is not UTF-8. */
-	json_object_set_new(o, "Message", json_stringn_nocheck(msg, strlen(msg)));
-	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(o);
-	if (!text) {
-		http_reply(req, status, JSON_TYPE, "{\"Message\":\"\"}", 14);
-		return;
-	}
-	http_reply(req, status, JSON_TYPE, text, strlen(text));
-	free(text);
-}
-
-/* 1 when the If-None-Match list holds tag (or is "*"). */
-static int etag_matches(const char *inm, const char *tag)
-{
-	size_t tlen = strlen(tag);
-
-	if (!inm)
-		return 0;
-	for (const char *p = inm; *p;) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (strncmp(p, "W/", 2) == 0)
-			p += 2;
-		if (*p == '*')
-			return 1;
-		if (strncmp(p, tag, tlen) == 0 &&
-		    (p[tlen] == '\0' || p[tlen] == ',' || p[tlen] == ' '))
-			return 1;
-		while (*p && *p != ',')
-			p++;
-	}
-	return 0;
-}
-
-void http_reply_json_text_etag(struct http_request *req, const char *text,
-			       size_t len, uint64_t hash)
-{
-	char tag[24];
-
-	snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)hash);
-	http_add_header(req, MHD_HTTP_HEADER_ETAG, tag);
-	if (etag_matches(http_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), tag)) {
-		http_reply(req, 304, NULL, "", 0);
-		return;
-	}
-	http_reply(req, 200, JSON_TYPE, text, len);
-}
-
-/* Suspended requests are listed: MHD must not be stopped with any. */
-static void sleep_add(struct http_request *req)
-{
-	struct http_server *s = req->srv;
-
-	req->next_sleeping = s->sleeping;
-	req->prev_sleeping = NULL;
-	if (s->sleeping)
-		s->sleeping->prev_sleeping = req;
-	s->sleeping = req;
-}
-
-static void sleep_remove(struct http_request *req)
-{
-	if (req->prev_sleeping)
-		req->prev_sleeping->next_sleeping = req->next_sleeping;
-	else if (req->srv->sleeping == req)
-		req->srv->sleeping = req->next_sleeping;
-	if (req->next_sleeping)
-		req->next_sleeping->prev_sleeping = req->prev_sleeping;
-	req->next_sleeping = req->prev_sleeping = NULL;
-}
-
-void http_suspend(struct http_request *req)
-{
-	if (!req->suspended && !req->srv->closing) {
-		req->suspended = 1;
-		sleep_add(req);
-		MHD_suspend_connection(req->conn);
-	}
-}
-
-void http_resume(struct http_request *req)
-{
-	if (req->suspended) {
-		req->suspended = 0;
-		sleep_remove(req);
-		MHD_resume_connection(req->conn);
-		mhd_run(req->srv);
-	}
 }
 
 /* ---- the request's life ---- */
@@ -466,7 +158,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		return;
 	if (req->suspended) {
 		req->suspended = 0;
-		sleep_remove(req);
+		http_sleep_remove(req);
 	}
 	if (s->hd.done)
 		s->hd.done(req, s->hd.arg);
@@ -648,17 +340,17 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 
 static void on_timer(uv_timer_t *t)
 {
-	mhd_run(t->data);
+	http_mhd_run(t->data);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	(void)status;
 	(void)events;
-	mhd_run(p->data);
+	http_mhd_run(p->data);
 }
 
-static void mhd_run(struct http_server *s)
+void http_mhd_run(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG to;
 
@@ -685,54 +377,65 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 #pragma GCC diagnostic pop
 
-/* Parses "ADDR:PORT" / "[V6]:PORT" and binds a listening socket. */
-static int bind_listen(const char *spec, struct http_server *s, char *err,
-		       size_t errsz)
+/* Parses "ADDR:PORT" / "[V6]:PORT" into ss; 0 or -EINVAL. */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *slen)
 {
-	char host[64];
+	char host[64], *end;
 	const char *colon;
-	struct sockaddr_storage ss;
-	socklen_t slen;
-	char *end;
 	unsigned long port;
-	int fd, one = 1;
 
-	memset(&ss, 0, sizeof(ss));
+	memset(ss, 0, sizeof(*ss));
 	if (spec[0] == '[') {
 		const char *close_b = strchr(spec, ']');
 
 		if (!close_b || close_b[1] != ':' ||
 		    (size_t)(close_b - spec - 1) >= sizeof(host))
-			goto bad;
+			return -EINVAL;
 		memcpy(host, spec + 1, (size_t)(close_b - spec - 1));
 		host[close_b - spec - 1] = '\0';
 		colon = close_b + 1;
 	} else {
 		colon = strrchr(spec, ':');
 		if (!colon || (size_t)(colon - spec) >= sizeof(host))
-			goto bad;
+			return -EINVAL;
 		memcpy(host, spec, (size_t)(colon - spec));
 		host[colon - spec] = '\0';
 	}
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port > 65535)
-		goto bad;
+		return -EINVAL;
 	if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0",
-		      &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		      &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
-		slen = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		*slen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
-		slen = sizeof(*sin6);
+		*slen = sizeof(*sin6);
 	} else {
-		goto bad;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Binds a listening socket to spec and notes the address it got. */
+static int bind_listen(const char *spec, struct http_server *s, char *err,
+		       size_t errsz)
+{
+	struct sockaddr_storage ss;
+	socklen_t slen;
+	char host[64];
+	int fd, one = 1;
+
+	if (parse_listen(spec, &ss, &slen) < 0) {
+		snprintf(err, errsz, "bad listen address '%s' (want ADDR:PORT)", spec);
+		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -754,20 +457,15 @@ static int bind_listen(const char *spec, struct http_server *s, char *err,
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(s->address, sizeof(s->address), "%s:%u", host,
-			 ntohs(sin->sin_port));
+		snprintf(s->address, sizeof(s->address), "%s:%u", host, ntohs(sin->sin_port));
 	} else {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(s->address, sizeof(s->address), "[%s]:%u", host,
-			 ntohs(sin6->sin6_port));
+		snprintf(s->address, sizeof(s->address), "[%s]:%u", host, ntohs(sin6->sin6_port));
 	}
 	s->lfd = fd;
 	return 0;
-bad:
-	snprintf(err, errsz, "bad listen address '%s' (want ADDR:PORT)", spec);
-	return -EINVAL;
 }
 
 static char *read_file(const char *path, char *err, size_t errsz)
@@ -850,7 +548,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 	uv_timer_init(loop, &s->timer);
 	s->poll.data = s->timer.data = s;
 	uv_poll_start(&s->poll, UV_READABLE, on_poll);
-	mhd_run(s);
+	http_mhd_run(s);
 	*out = s;
 	return 0;
 fail:
@@ -890,7 +588,7 @@ void http_server_stop(struct http_server *s)
 		struct http_request *req = s->sleeping;
 
 		req->suspended = 0;
-		sleep_remove(req);
+		http_sleep_remove(req);
 		MHD_resume_connection(req->conn);
 	}
 	MHD_run(s->d);

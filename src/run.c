@@ -476,6 +476,34 @@ char *runner_table_text(void)
 	return evq_table_text(state_names, R_COUNT, event_names, E_COUNT, cell_name);
 }
 
+static struct run *live_run(struct runner *rn, const char *name)
+{
+	for (struct run *r = rn->runs; r; r = r->next)
+		if (strcmp(r->l.name, name) == 0)
+			return r;
+	return NULL;
+}
+
+const char *runner_probe(struct runner *rn, const char *name, int *has_child)
+{
+	struct run *r = live_run(rn, name);
+
+	*has_child = r && r->child;
+	return r ? state_names[r->state] : NULL;
+}
+
+int runner_inject(struct runner *rn, const char *name, const char *event)
+{
+	struct run *r = live_run(rn, name);
+
+	for (int e = 0; r && e < E_COUNT; e++)
+		if (strcmp(event_names[e], event) == 0) {
+			post(r, (enum event)e);
+			return 0;
+		}
+	return -1;
+}
+
 /* ---- accepting a run ---- */
 
 /* Deletes the oldest runs so that `keep` remain; returns the newest id

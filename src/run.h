@@ -57,6 +57,16 @@ void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg);
  * A new string. */
 char *runner_table_text(void);
 
+/* The state of this host's live run of job name (its name in the table),
+ * or NULL when none is live; *has_child when it has a process. A pure
+ * look-up, for tests and diagnostics. */
+const char *runner_probe(struct runner *rn, const char *name, int *has_child);
+
+/* Posts the event named as in the table to the live run of job name, as
+ * the loop would; -1 when there is no such run or event. For tests that
+ * walk every state x event. */
+int runner_inject(struct runner *rn, const char *name, const char *event);
+
 /* Frees the runner (after runner_shutdown has called done). */
 void runner_free(struct runner *rn);
 

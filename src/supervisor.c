@@ -7,11 +7,13 @@
  *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -
  *   STARTING       -        defer    -        -        defer    defer    defer    spawn    failed
  *   RUNNING        -        stop     went     -        stop     doom     stop     -        -
- *   PENDING        begin    halt     -        begin    begin    remove   halt     -        -
+ *   PENDING        -        halt     -        begin    begin    remove   halt     -        -
  *   STOPPING       -        -        stopped  kill     -        doom     -        -        -
  * end of table (checked against the code by tests/unit/test_supervisor.c)
  *
- * "-" is an explicit no-op. Each action returns the next state; only
+ * "-" is an explicit no-op (PENDING x START too: a re-read of the job that
+ * changed nothing must not cut its restart delay short; CHANGED does).
+ * Each action returns the next state; only
  * dispatch() sets a state, and dispatch() runs only from the loop's event
  * queue (src/evq.h): every event is posted, never handled inside the call
  * that caused it.
@@ -479,7 +481,7 @@ static const struct cell table[S_COUNT][E_COUNT] = {
 	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO },
 	[S_STARTING] = { NO,       C(defer), NO,         NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed) },
 	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO },
-	[S_PENDING]  = { C(begin), C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO },
+	[S_PENDING]  = { NO,       C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO },
 	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO },
 };
 #undef C

@@ -249,145 +249,150 @@ static uint64_t cd_packed(const struct cd *cd, const char *name)
 	return 0;
 }
 
+/* One unpacking: the archive, its limits, what was unpacked so far. */
+struct unpacking {
+	struct archive *a;
+	const struct unpack_limits *lim;
+	const struct cd *cd;
+	uint64_t total;
+	char *err;
+	size_t errsz;
+};
+
+/* Copies the current entry's data into fd within the limits. */
+static int copy_data(struct unpacking *u, int fd, const char *raw, uint64_t known)
+{
+	char buf[65536];
+	int64_t before = archive_filter_bytes(u->a, -1), written = 0;
+
+	for (;;) {
+		la_ssize_t n = archive_read_data(u->a, buf, sizeof(buf));
+		int64_t packed;
+		int rc;
+
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			snprintf(u->err, u->errsz, "entry '%.200s' is damaged: %s", raw,
+				 archive_error_string(u->a));
+			return -EINVAL;
+		}
+		written += n;
+		u->total += (uint64_t)n;
+		packed = archive_filter_bytes(u->a, -1) - before;
+		if (u->total > u->lim->max_total) {
+			snprintf(u->err, u->errsz, "the archive unpacks to more than %llu bytes",
+				 (unsigned long long)u->lim->max_total);
+			return -EFBIG;
+		}
+		/* The input is read ahead in blocks: give the packed count one
+		 * block of slack so a legitimate entry is never refused. */
+		if (written > RATIO_FLOOR &&
+		    (uint64_t)written > u->lim->max_ratio *
+						(known ? known : (uint64_t)(packed + READ_BLOCK))) {
+			snprintf(u->err, u->errsz, "entry '%.200s' is compressed more than %llu:1",
+				 raw, (unsigned long long)u->lim->max_ratio);
+			return -EFBIG;
+		}
+		if ((rc = files_write_all(fd, buf, (size_t)n)) < 0) {
+			snprintf(u->err, u->errsz, "cannot write '%.200s': %s", raw, strerror(-rc));
+			return rc;
+		}
+	}
+}
+
+/* Unpacks one entry beneath dfd: 1 for a file, 0 for a folder, or a
+ * negative errno with the reason in u->err. */
+static int unpack_entry(struct unpacking *u, int dfd, struct archive_entry *ae)
+{
+	const char *raw = archive_entry_pathname(ae), *leaf;
+	mode_t type = archive_entry_filetype(ae);
+	char name[PATH_MAX];
+	int pfd, fd, rc;
+
+	if ((rc = unpack_check_name(raw, name, sizeof(name), u->err, u->errsz)) < 0)
+		return rc;
+	if (archive_entry_hardlink(ae) || (type != AE_IFREG && type != AE_IFDIR)) {
+		snprintf(u->err, u->errsz, "entry '%.200s' is not a plain file or folder%s", raw,
+			 type == AE_IFLNK ? " (a link)" : "");
+		return -EINVAL;
+	}
+	if (type == AE_IFDIR) {
+		/* "a/" normalised to "a": make it and its parents. */
+		size_t len = strlen(name);
+
+		name[len] = '/';
+		name[len + 1] = '\0';
+		if ((pfd = open_parent(dfd, name, &leaf, u->err, u->errsz)) < 0)
+			return pfd;
+		name[len] = '\0';
+		(void)!fchmodat(dfd, name, unpack_mode(archive_entry_perm(ae), 1), 0);
+		close(pfd);
+		return 0;
+	}
+	if ((pfd = open_parent(dfd, name, &leaf, u->err, u->errsz)) < 0)
+		return pfd;
+	fd = openat(pfd, leaf,
+		    O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+			    (u->lim->overwrite ? O_TRUNC : O_EXCL),
+		    unpack_mode(archive_entry_perm(ae), 0));
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(u->err, u->errsz, "cannot create '%.200s': %s", raw,
+			 e == EEXIST ? "the archive holds it twice" : strerror(e));
+		close(pfd);
+		return e == EEXIST || e == ELOOP || e == EISDIR ? -EINVAL : -e;
+	}
+	(void)!fchmod(fd, unpack_mode(archive_entry_perm(ae), 0));
+	rc = copy_data(u, fd, raw, cd_packed(u->cd, raw));
+	close(fd);
+	close(pfd);
+	return rc < 0 ? rc : 1;
+}
+
 int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 	       char *err, size_t errsz)
 {
 	struct cd cd = { 0 };
-	struct archive *a = archive_read_new();
+	struct unpacking u = { archive_read_new(), lim, &cd, 0, err, errsz };
 	struct archive_entry *ae;
-	char name[PATH_MAX], buf[65536];
-	uint64_t entries = 0, total = 0;
-	int rc = 0, files = 0, r;
+	uint64_t entries = 0;
+	int rc = 0, files = 0, r, zfd;
 
-	if (!a) {
+	if (!u.a) {
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	archive_read_support_format_zip(a);
-	{
-		int zfd = open(zip_path, O_RDONLY | O_CLOEXEC);
-
-		if (zfd >= 0) {
-			cd_read(zfd, &cd);
-			close(zfd);
-		}
+	archive_read_support_format_zip(u.a);
+	if ((zfd = open(zip_path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		cd_read(zfd, &cd);
+		close(zfd);
 	}
-	if (archive_read_open_filename(a, zip_path, READ_BLOCK) != ARCHIVE_OK) {
-		snprintf(err, errsz, "not a zip archive: %s", archive_error_string(a));
+	if (archive_read_open_filename(u.a, zip_path, READ_BLOCK) != ARCHIVE_OK) {
+		snprintf(err, errsz, "not a zip archive: %s", archive_error_string(u.a));
 		rc = -EINVAL;
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
-		const char *raw = archive_entry_pathname(ae);
-		mode_t type = archive_entry_filetype(ae);
-		const char *leaf;
-		int pfd, fd;
-		int64_t before, written = 0;
-		uint64_t known = cd_packed(&cd, raw);
-
+	while ((r = archive_read_next_header(u.a, &ae)) == ARCHIVE_OK) {
 		if (++entries > lim->max_entries) {
 			snprintf(err, errsz, "more than %llu entries",
 				 (unsigned long long)lim->max_entries);
 			rc = -EFBIG;
 			goto out;
 		}
-		if ((rc = unpack_check_name(raw, name, sizeof(name), err, errsz)) < 0)
+		if ((rc = unpack_entry(&u, dfd, ae)) < 0)
 			goto out;
-		if (archive_entry_hardlink(ae) || (type != AE_IFREG && type != AE_IFDIR)) {
-			snprintf(err, errsz, "entry '%.200s' is not a plain file or folder%s",
-				 raw, type == AE_IFLNK ? " (a link)" : "");
-			rc = -EINVAL;
-			goto out;
-		}
-		if (type == AE_IFDIR) {
-			/* "a/" normalised to "a": make it and its parents. */
-			size_t len = strlen(name);
-
-			name[len] = '/';
-			name[len + 1] = '\0';
-			pfd = open_parent(dfd, name, &leaf, err, errsz);
-			if (pfd < 0) {
-				rc = pfd;
-				goto out;
-			}
-			name[len] = '\0';
-			(void)!fchmodat(dfd, name, unpack_mode(archive_entry_perm(ae), 1), 0);
-			close(pfd);
-			continue;
-		}
-		pfd = open_parent(dfd, name, &leaf, err, errsz);
-		if (pfd < 0) {
-			rc = pfd;
-			goto out;
-		}
-		fd = openat(pfd, leaf,
-			    O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-				    (lim->overwrite ? O_TRUNC : O_EXCL),
-			    unpack_mode(archive_entry_perm(ae), 0));
-		if (fd < 0) {
-			int e = errno;
-
-			snprintf(err, errsz, "cannot create '%.200s': %s", raw,
-				 e == EEXIST ? "the archive holds it twice" : strerror(e));
-			close(pfd);
-			rc = e == EEXIST || e == ELOOP || e == EISDIR ? -EINVAL : -e;
-			goto out;
-		}
-		(void)!fchmod(fd, unpack_mode(archive_entry_perm(ae), 0));
-		before = archive_filter_bytes(a, -1);
-		for (;;) {
-			la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
-			int64_t packed;
-
-			if (n == 0)
-				break;
-			if (n < 0) {
-				snprintf(err, errsz, "entry '%.200s' is damaged: %s", raw,
-					 archive_error_string(a));
-				rc = -EINVAL;
-				break;
-			}
-			written += n;
-			total += (uint64_t)n;
-			packed = archive_filter_bytes(a, -1) - before;
-			if (total > lim->max_total) {
-				snprintf(err, errsz, "the archive unpacks to more than %llu bytes",
-					 (unsigned long long)lim->max_total);
-				rc = -EFBIG;
-				break;
-			}
-			/* The input is read ahead in blocks: give the
-			 * packed count one block of slack so a legitimate
-			 * entry is never refused. */
-			if (written > RATIO_FLOOR &&
-			    (uint64_t)written > lim->max_ratio *
-							(known ? known : (uint64_t)(packed + READ_BLOCK))) {
-				snprintf(err, errsz,
-					 "entry '%.200s' is compressed more than %llu:1",
-					 raw, (unsigned long long)lim->max_ratio);
-				rc = -EFBIG;
-				break;
-			}
-			if ((rc = files_write_all(fd, buf, (size_t)n)) < 0) {
-				snprintf(err, errsz, "cannot write '%.200s': %s", raw,
-					 strerror(-rc));
-				break;
-			}
-		}
-		close(fd);
-		close(pfd);
-		if (rc < 0)
-			goto out;
-		files++;
+		files += rc;
 	}
 	if (r != ARCHIVE_EOF) {
-		snprintf(err, errsz, "damaged zip archive: %s", archive_error_string(a));
+		snprintf(err, errsz, "damaged zip archive: %s", archive_error_string(u.a));
 		rc = -EINVAL;
 		goto out;
 	}
 	rc = files;
 out:
-	archive_read_free(a);
+	archive_read_free(u.a);
 	cd_free(&cd);
 	return rc;
 }

@@ -13,8 +13,6 @@
 #define _GNU_SOURCE
 #include "vfs.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,30 +31,10 @@
 #include "log.h"
 #include "route.h"
 #include "timefmt.h"
-#include "unpack.h"
+#include "vfs_int.h"
 #include "zipout.h"
 
 #define CREDENTIALS "data/webjobs"
-
-struct vfs_call {
-	struct http_request *req;
-	struct home *h;
-	uv_loop_t *loop;
-	int zip;
-	char base[16];      /* "/api/vfs", "/vfs", "/api/zip", "/zip" */
-	char rel[PATH_MAX]; /* clean, relative to the home; "" is the home */
-	int dir;            /* the request path ended with '/' */
-	/* PUT */
-	int pfd;            /* the parent folder of a file being written */
-	char tmp[64];       /* its temporary name there */
-	int existed;
-	/* zip PUT */
-	uv_work_t work;
-	int busy;
-	int work_rc;
-	unsigned work_status;
-	char work_err[512];
-};
 
 /* ---- paths ---- */
 
@@ -128,7 +106,7 @@ int vfs_open(int hfd, const char *rel, int flags, unsigned mode)
 
 /* Creates the folders of rel (all of it when whole, else all but the last
  * component) beneath hfd. Returns 0 or a negative errno. */
-static int make_folders(int hfd, const char *rel, int whole)
+int vfs_make_folders(int hfd, const char *rel, int whole)
 {
 	char path[PATH_MAX];
 	size_t len = strlen(rel);
@@ -232,7 +210,7 @@ static void redirect(struct vfs_call *v, int with_slash)
 	http_reply_empty(v->req, 307);
 }
 
-static void fail_errno(struct vfs_call *v, int rc)
+void vfs_fail_errno(struct vfs_call *v, int rc)
 {
 	if (rc == -ENOENT || rc == -ENOTDIR || rc == -ELOOP || rc == -EXDEV)
 		http_reply_error(v->req, 404, "'/%s' was not found.", v->rel);
@@ -382,7 +360,7 @@ static void do_get(struct vfs_call *v)
 	int fd = vfs_open(v->h->fd, v->rel, O_RDONLY, 0);
 
 	if (fd < 0) {
-		fail_errno(v, fd);
+		vfs_fail_errno(v, fd);
 		return;
 	}
 	fstat(fd, &st);
@@ -465,7 +443,7 @@ static void do_delete(struct vfs_call *v)
 			http_reply_error(v->req, 409, "The folder '/%s' is not empty (use ?recursive=true).",
 					 v->rel);
 		else if (rc < 0)
-			fail_errno(v, rc);
+			vfs_fail_errno(v, rc);
 		else
 			http_reply_empty(v->req, 200);
 		return;
@@ -477,7 +455,7 @@ static void do_delete(struct vfs_call *v)
 		return;
 	}
 	if (unlinkat(pfd, leaf, 0) < 0)
-		fail_errno(v, -errno);
+		vfs_fail_errno(v, -errno);
 	else
 		http_reply_empty(v->req, 200);
 	close(pfd);
@@ -491,7 +469,7 @@ static int open_parent(struct vfs_call *v, const char **leaf)
 {
 	char parent[PATH_MAX];
 	const char *slash = strrchr(v->rel, '/');
-	int rc = make_folders(v->h->fd, v->rel, 0);
+	int rc = vfs_make_folders(v->h->fd, v->rel, 0);
 
 	if (rc < 0)
 		return rc;
@@ -532,15 +510,15 @@ static void begin_put(struct vfs_call *v)
 	int fd;
 
 	if (v->dir || !*v->rel) {
-		int rc = make_folders(v->h->fd, v->rel, 1);
+		int rc = vfs_make_folders(v->h->fd, v->rel, 1);
 
 		if (rc < 0)
-			fail_errno(v, rc == -EEXIST ? -ENOTDIR : rc);
+			vfs_fail_errno(v, rc == -EEXIST ? -ENOTDIR : rc);
 		return; /* answered at completion (201) */
 	}
 	v->pfd = open_parent(v, &leaf);
 	if (v->pfd < 0) {
-		fail_errno(v, v->pfd);
+		vfs_fail_errno(v, v->pfd);
 		return;
 	}
 	if (put_check(v, leaf))
@@ -549,7 +527,7 @@ static void begin_put(struct vfs_call *v)
 	fd = openat(v->pfd, v->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		v->tmp[0] = '\0';
-		fail_errno(v, -errno);
+		vfs_fail_errno(v, -errno);
 		return;
 	}
 	http_body_to_fd(v->req, fd);
@@ -572,14 +550,14 @@ static void complete_put(struct vfs_call *v)
 	close(v->work_rc);
 	v->work_rc = -1;
 	if (rc < 0) {
-		fail_errno(v, rc);
+		vfs_fail_errno(v, rc);
 		return;
 	}
 	/* Check again: another request may have changed the file. */
 	if (put_check(v, leaf))
 		return;
 	if (renameat(v->pfd, v->tmp, v->pfd, leaf) < 0) {
-		fail_errno(v, -errno);
+		vfs_fail_errno(v, -errno);
 		return;
 	}
 	v->tmp[0] = '\0';
@@ -588,160 +566,6 @@ static void complete_put(struct vfs_call *v)
 		http_add_header(v->req, "ETag", tag);
 	}
 	http_reply_empty(v->req, v->existed ? 204 : 201);
-}
-
-/* ---- zip PUT: unpack into a staging folder, then move into place ---- */
-
-/* Moves the tree src (beneath sfd) over dst (beneath dfd), merging
- * folders and replacing files. */
-static int merge(int sfd, const char *src, int dfd, const char *dst)
-{
-	struct stat st, dt;
-	int in, out, rc = 0;
-	DIR *d;
-	struct dirent *de;
-
-	if (fstatat(sfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		if (fstatat(dfd, dst, &dt, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(dt.st_mode))
-			return -EISDIR;
-		return renameat(sfd, src, dfd, dst) < 0 ? -errno : 0;
-	}
-	if (mkdirat(dfd, dst, st.st_mode & 07777) < 0 && errno != EEXIST)
-		return -errno;
-	in = openat(sfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	out = openat(dfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	d = in >= 0 ? fdopendir(in) : NULL;
-	if (!d || out < 0) {
-		rc = -(errno ? errno : EIO);
-		if (!d && in >= 0)
-			close(in);
-		if (out >= 0)
-			close(out);
-		if (d)
-			closedir(d);
-		return rc;
-	}
-	while ((de = readdir(d)) && rc == 0)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			rc = merge(dirfd(d), de->d_name, out, de->d_name);
-	closedir(d);
-	close(out);
-	return rc;
-}
-
-static void work_zip_put(uv_work_t *w)
-{
-	struct vfs_call *v = w->data;
-	struct unpack_limits lim = UNPACK_LIMITS_DEFAULT;
-	char staging[64], path[64];
-	int sfd, tfd, rc;
-
-	files_temp_name(".zip-staging-", staging, sizeof(staging));
-	if (mkdirat(v->h->fd, staging, 0700) < 0 ||
-	    (sfd = openat(v->h->fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		v->work_status = 500;
-		snprintf(v->work_err, sizeof(v->work_err), "Cannot stage the zip: %s", strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", v->work_rc);
-	rc = unpack_zip(path, sfd, &lim, v->work_err, sizeof(v->work_err));
-	if (rc < 0) {
-		v->work_status = rc == -EINVAL || rc == -EFBIG ? 400 : rc == -ENOSPC ? 507 : 500;
-		goto out;
-	}
-	/* Everything unpacked: only now is the target touched. */
-	tfd = vfs_open(v->h->fd, v->rel, O_RDONLY | O_DIRECTORY, 0);
-	rc = tfd < 0 ? tfd : 0;
-	if (rc == 0) {
-		DIR *d = fdopendir(dup(sfd));
-		struct dirent *de;
-
-		while (d && (de = readdir(d)) && rc == 0)
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				rc = merge(sfd, de->d_name, tfd, de->d_name);
-		if (d)
-			closedir(d);
-		close(tfd);
-	}
-	if (rc < 0) {
-		v->work_status = rc == -EISDIR ? 409 : 500;
-		snprintf(v->work_err, sizeof(v->work_err), "Cannot move the zip's files into place: %s",
-			 strerror(-rc));
-	} else {
-		v->work_status = 0;
-	}
-out:
-	close(sfd);
-	files_remove_tree(v->h->fd, staging);
-}
-
-static void after_zip_put(uv_work_t *w, int status)
-{
-	struct vfs_call *v = w->data;
-
-	v->busy = 0;
-	if (!v->req) {
-		vfs_done(v);
-		return;
-	}
-	if (status < 0 && !v->work_status)
-		v->work_status = 500;
-	if (v->work_status)
-		http_reply_error(v->req, v->work_status, "%s", v->work_err);
-	else
-		http_reply_empty(v->req, 200);
-	http_resume(v->req);
-}
-
-static void begin_zip_put(struct vfs_call *v)
-{
-	int rc = make_folders(v->h->fd, v->rel, 1);
-	struct stat st;
-	int fd;
-
-	if (rc == 0) {
-		fd = vfs_open(v->h->fd, v->rel, O_RDONLY, 0);
-		if (fd < 0)
-			rc = fd;
-		else if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
-			rc = -ENOTDIR;
-		if (fd >= 0)
-			close(fd);
-	}
-	if (rc < 0) {
-		fail_errno(v, rc);
-		return;
-	}
-	files_temp_name(".zip-upload-", v->tmp, sizeof(v->tmp));
-	v->pfd = dup(v->h->fd);
-	fd = openat(v->pfd, v->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		v->tmp[0] = '\0';
-		fail_errno(v, -errno);
-		return;
-	}
-	http_body_to_fd(v->req, fd);
-	v->work_rc = fd;
-}
-
-static void complete_zip_put(struct vfs_call *v)
-{
-	int rc = http_body_error(v->req);
-
-	if (rc < 0) {
-		fail_errno(v, rc);
-		return;
-	}
-	v->busy = 1;
-	v->work.data = v;
-	http_suspend(v->req);
-	if (uv_queue_work(v->loop, &v->work, work_zip_put, after_zip_put) < 0) {
-		v->busy = 0;
-		http_reply_error(v->req, 500, "Cannot start unpacking.");
-		http_resume(v->req);
-	}
 }
 
 /* ---- the request ---- */
@@ -775,7 +599,7 @@ struct vfs_call *vfs_begin(struct http_request *req, struct home *h, uv_loop_t *
 		redirect(v, 1);
 	} else if (http_method(req) == HTTP_PUT) {
 		if (zip)
-			begin_zip_put(v);
+			vfs_begin_zip_put(v);
 		else
 			begin_put(v);
 	}
@@ -796,7 +620,7 @@ void vfs_complete(struct vfs_call *v)
 		break;
 	case HTTP_PUT:
 		if (v->zip)
-			complete_zip_put(v);
+			vfs_complete_zip_put(v);
 		else
 			complete_put(v);
 		break;

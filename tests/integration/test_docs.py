@@ -41,3 +41,36 @@ def test_make_install(tmp_path):
     assert (tmp_path / "usr/share/man/man1/webjobs.1").exists()
     unit = (tmp_path / "lib/systemd/system/webjobs.service").read_text()
     assert "Type=notify" in unit and "User=webjobs" in unit
+
+
+def test_sources_stay_within_a_readers_reach():
+    """No source file over 800 lines, no function over 80, and every
+    document a comment cites is in the repository (docs/, not the
+    steering notes the code was first written from)."""
+    problems = []
+    for f in sorted((ROOT / "src").glob("*.[ch]")):
+        lines = f.read_text().split("\n")
+        if len(lines) > 800:
+            problems.append(f"{f.name}: {len(lines)} lines")
+        start = None
+        for i, line in enumerate(lines):
+            if line == "{":
+                start = i
+            elif line == "}" and start is not None:
+                if i - start + 1 > 80:
+                    problems.append(f"{f.name}:{start}: a function of {i - start + 1} lines")
+                start = None
+        for i, line in enumerate(lines):
+            if re.search(r"\b(SPEC|STACK)(\.md)?\b", line):
+                problems.append(f"{f.name}:{i + 1}: cites a document outside the repository")
+            for doc in re.findall(r"docs/([A-Z-]+\.md)", line):
+                if not (ROOT / "docs" / doc).exists():
+                    problems.append(f"{f.name}:{i + 1}: docs/{doc} does not exist")
+        # A section cited as docs/X.md, "Title" (or docs/X.md ("Title"))
+        # is a heading of that document.
+        text = re.sub(r"\s*\n\s*\*\s*", " ", f.read_text())
+        for doc, title in re.findall(r'docs/([A-Z-]+\.md)[,:]? \(?"([^"]+)"', text):
+            headings = re.findall(r"^#+ (.+)$", (ROOT / "docs" / doc).read_text(), re.M)
+            if title not in headings:
+                problems.append(f"{f.name}: cites docs/{doc}, \"{title}\", which has no such section")
+    assert problems == []

@@ -1,9 +1,11 @@
-/* The supervisor's machine below HTTP: every state x event, with a fake
- * process layer (this file defines child_*, so src/child.c is not linked)
- * and events injected as the loop would post them. After each step the
+/* The state machines below HTTP — the supervisor's (continuous jobs) and
+ * the runs' (triggered jobs) — every state x event, with a fake process
+ * layer (this file defines child_*, so src/child.c is not linked) and
+ * events injected as the loop would post them. After each step the
  * invariants are checked: one process at most per job, a process exactly
  * when the state says so, no timer left in a state that waits for nothing,
- * and at the end every entry freed (LeakSanitizer). */
+ * an ended run's lock released and its record final, and at the end every
+ * entry freed (LeakSanitizer). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <errno.h>
+#include <time.h>
 
 #include "child.h"
 #include "evq.h"
@@ -24,6 +28,7 @@
 #include "home.h"
 #include "hostcfg.h"
 #include "registry.h"
+#include "run.h"
 #include "supervisor.h"
 
 /* ---- the fake process layer ---- */
@@ -117,12 +122,17 @@ static struct home home;
 static struct registry *reg;
 static struct hostcfg_watch *cfg;
 static struct supervisor *sup;
+static struct runner *rn;
 static char root[64], temp[80];
 static int held_fd = -1;
 
+/* Lets the loop run until things settle: events, timers due, and the
+ * thread pool's copies (given up to ~30 ms). */
 static void settle(void)
 {
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 30; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
 		/* SIGKILL ends a fake process at once. */
 		for (struct child *c = children; c; c = c->next)
 			if (c->alive && c->last_signal == SIGKILL) {
@@ -132,6 +142,7 @@ static void settle(void)
 			}
 		uv_run(&loop, UV_RUN_NOWAIT);
 		evq_drain(100000);
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -268,6 +279,12 @@ static int setup(void **state)
 	c = (struct supervisor_config){ &home, reg, cfg, "unit", temp };
 	sup = supervisor_new(&loop, &c);
 	assert_non_null(sup);
+	{
+		struct runner_config rc = { &home, reg, cfg, "unit", temp };
+
+		rn = runner_new(&loop, &rc);
+		assert_non_null(rn);
+	}
 	return 0;
 }
 
@@ -278,10 +295,19 @@ static void on_down(void *arg)
 
 static int teardown(void **state)
 {
-	int down = 0;
+	int down = 0, runs_down = 0;
 	char cmd[128];
 
 	(void)state;
+	runner_shutdown(rn, on_down, &runs_down);
+	for (int i = 0; i < 50 && !runs_down; i++) {
+		for (struct child *c = children; c; c = c->next)
+			if (c->alive)
+				c->last_signal = SIGKILL;
+		settle();
+	}
+	assert_true(runs_down);
+	runner_free(rn);
 	supervisor_shutdown(sup, on_down, &down);
 	for (int i = 0; i < 50 && !down; i++) {
 		/* TIMER ends a stop's wait: SIGKILL, then the fake exit. */
@@ -394,6 +420,212 @@ static void random_walk(void **state)
 		invariants(names[i], "random walk");
 }
 
+/* ---- the runs' machine ---- */
+
+static const char *const run_states[] = { "ACCEPTED", "COPYING", "CANCELLED", "RUNNING",
+					  "STOPPING" };
+static const char *const run_events[] = { "BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE",
+					  "SHUTDOWN", "DELETED", "KILL" };
+static char last_id[RUN_ID_LEN + 1];
+
+static void make_tjob(const char *name, int in_place)
+{
+	char dir[256], settings[64];
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/triggered/%s", root, name);
+	assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	files_write_atomic(dfd, "run.sh", "echo hi\n", 8, 0755, 0);
+	snprintf(settings, sizeof(settings), "{\"is_in_place\":%s}", in_place ? "true" : "false");
+	files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
+	close(dfd);
+	registry_touch(reg, JOB_TRIGGERED, name);
+	registry_refresh(reg);
+}
+
+static int start_run(const char *name)
+{
+	char err[256];
+	struct job *j = registry_find(reg, JOB_TRIGGERED, name);
+
+	assert_non_null(j);
+	return runner_start(rn, j, "External - unit", NULL, 0, last_id, err, sizeof(err));
+}
+
+static const char *run_state(const char *name, int *has_child)
+{
+	const char *st = runner_probe(rn, name, has_child);
+
+	return st ? st : "GONE";
+}
+
+/* 1 when the run lock of job name is free. */
+static int lock_free(const char *name)
+{
+	char path[300];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/data/jobs/triggered/%s/triggeredJob.lock", root, name);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return 1;
+	ok = fcntl(fd, F_OFD_SETLK, &fl) == 0;
+	close(fd);
+	return ok;
+}
+
+static void run_invariants(const char *name, const char *id, int deleted, const char *where)
+{
+	int has_child;
+	const char *st = run_state(name, &has_child);
+	int live = live_children(name);
+
+	if (live > 1)
+		fail_msg("%s: %d processes of %s", where, live, name);
+	if ((strcmp(st, "RUNNING") == 0 || strcmp(st, "STOPPING") == 0) && (!has_child || live != 1))
+		fail_msg("%s: %s without a process", where, st);
+	if ((strcmp(st, "ACCEPTED") == 0 || strcmp(st, "COPYING") == 0 ||
+	     strcmp(st, "CANCELLED") == 0) && live)
+		fail_msg("%s: %s with a process", where, st);
+	if (strcmp(st, "GONE") == 0 || strcmp(st, "ENDED") == 0) {
+		char path[300], text[512] = "";
+		FILE *f;
+
+		if (live)
+			fail_msg("%s: the run ended but its process lives", where);
+		if (!lock_free(name))
+			fail_msg("%s: the run ended but holds its lock", where);
+		snprintf(path, sizeof(path), "%s/data/jobs/triggered/%s/%s/status", root, name, id);
+		if (!deleted && (f = fopen(path, "r"))) {
+			(void)!fread(text, 1, sizeof(text) - 1, f);
+			fclose(f);
+			if (strstr(text, "\"Initializing\"") || strstr(text, "\"Running\""))
+				fail_msg("%s: the run ended but its record says %s", where, text);
+		}
+	} else if (lock_free(name)) {
+		fail_msg("%s: a live run (%s) without its lock", where, st);
+	}
+}
+
+/* Makes the working copy of job name fail: a file where the folder of its
+ * copy goes. */
+static void break_copy(const char *name)
+{
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/jobs/triggered", temp);
+	assert_int_equal(home_mkdirs(AT_FDCWD, path), 0);
+	snprintf(path, sizeof(path), "%s/jobs/triggered/%s", temp, name);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void reach_run(const char *name, const char *st, int copy_fails)
+{
+	int has_child;
+
+	make_tjob(name, strcmp(st, "COPYING") != 0 && strcmp(st, "CANCELLED") != 0);
+	if (copy_fails)
+		break_copy(name);
+	assert_int_equal(start_run(name), 0);
+	if (strcmp(st, "ACCEPTED") != 0)
+		evq_drain(100000);
+	if (strcmp(st, "CANCELLED") == 0) {
+		runner_inject(rn, name, "SHUTDOWN");
+		evq_drain(100000);
+	} else if (strcmp(st, "STOPPING") == 0) {
+		/* A shutdown's graceful stop: SIGTERM, SIGKILL after 30 s. */
+		runner_inject(rn, name, "SHUTDOWN");
+		evq_drain(100000);
+	}
+	assert_string_equal(run_state(name, &has_child), st);
+	run_invariants(name, last_id, 0, "reach");
+}
+
+static void every_run_state_and_event(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < sizeof(run_states) / sizeof(*run_states); s++)
+		for (size_t e = 0; e < sizeof(run_events) / sizeof(*run_events); e++) {
+			char name[64], where[64], id[RUN_ID_LEN + 1];
+
+			snprintf(name, sizeof(name), "r-%zu-%zu", s, e);
+			snprintf(where, sizeof(where), "%s x %s", run_states[s], run_events[e]);
+			/* While a copy is on the thread pool, COPIED and NOCOPY
+			 * come from it alone (it succeeds, or is made to fail):
+			 * never out of turn, like EXIT from the process. */
+			int copying = strcmp(run_states[s], "COPYING") == 0 ||
+				      strcmp(run_states[s], "CANCELLED") == 0;
+			int from_copy = copying && (strcmp(run_events[e], "COPIED") == 0 ||
+						    strcmp(run_events[e], "NOCOPY") == 0);
+
+			reach_run(name, run_states[s], from_copy && strcmp(run_events[e], "NOCOPY") == 0);
+			memcpy(id, last_id, sizeof(id));
+			if (strcmp(run_events[e], "EXIT") == 0 && live_children(name))
+				exit_child(name, 0);
+			else if (from_copy)
+				settle();
+			else if (strcmp(run_events[e], "EXIT") != 0)
+				assert_int_equal(runner_inject(rn, name, run_events[e]), 0);
+			evq_drain(100000);
+			run_invariants(name, id, strcmp(run_events[e], "DELETED") == 0, where);
+			settle();
+			run_invariants(name, id, strcmp(run_events[e], "DELETED") == 0, where);
+		}
+}
+
+/* A second run is refused while one holds the lock; allowed after. */
+static void one_run_at_a_time(void **state)
+{
+	int has_child;
+
+	(void)state;
+	make_tjob("once", 1);
+	assert_int_equal(start_run("once"), 0);
+	assert_int_equal(start_run("once"), -EBUSY);
+	settle();
+	assert_string_equal(run_state("once", &has_child), "RUNNING");
+	exit_child("once", 0);
+	settle();
+	assert_string_equal(run_state("once", &has_child), "GONE");
+	assert_int_equal(start_run("once"), 0);
+	settle();
+	exit_child("once", 3 << 8);
+	settle();
+	run_invariants("once", last_id, 0, "second run");
+}
+
+/* A working copy that cannot be made fails the run (NOCOPY), unlocked. */
+static void copy_failure_fails_the_run(void **state)
+{
+	char path[300], text[512] = "";
+	FILE *f;
+
+	(void)state;
+	make_tjob("nocopy", 0);
+	break_copy("nocopy");
+	assert_int_equal(start_run("nocopy"), 0);
+	settle();
+	snprintf(path, sizeof(path), "%s/data/jobs/triggered/nocopy/%s/status", root, last_id);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	(void)!fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	{
+		int hc;
+
+		if (!strstr(text, "\"Status\":\"Failed\""))
+			fail_msg("record %s, state %s", text, run_state("nocopy", &hc));
+	}
+	assert_int_equal(live_children("nocopy"), 0);
+	assert_true(lock_free("nocopy"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +633,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failed_spawn_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(one_run_at_a_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(copy_failure_fails_the_run, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
