@@ -293,6 +293,19 @@ static void on_down(void *arg)
 	*(int *)arg = 1;
 }
 
+/* Lets a shutdown finish: the stop waits end (every process is killed,
+ * as their timers would) until *down. */
+static void wind_down(const int *down)
+{
+	for (int i = 0; i < 50 && !*down; i++) {
+		for (struct child *c = children; c; c = c->next)
+			if (c->alive)
+				c->last_signal = SIGKILL;
+		settle();
+	}
+	assert_true(*down);
+}
+
 static int teardown(void **state)
 {
 	int down = 0, runs_down = 0;
@@ -300,23 +313,10 @@ static int teardown(void **state)
 
 	(void)state;
 	runner_shutdown(rn, on_down, &runs_down);
-	for (int i = 0; i < 50 && !runs_down; i++) {
-		for (struct child *c = children; c; c = c->next)
-			if (c->alive)
-				c->last_signal = SIGKILL;
-		settle();
-	}
-	assert_true(runs_down);
+	wind_down(&runs_down);
 	runner_free(rn);
 	supervisor_shutdown(sup, on_down, &down);
-	for (int i = 0; i < 50 && !down; i++) {
-		/* TIMER ends a stop's wait: SIGKILL, then the fake exit. */
-		for (struct child *c = children; c; c = c->next)
-			if (c->alive)
-				c->last_signal = SIGKILL;
-		settle();
-	}
-	assert_true(down);
+	wind_down(&down);
 	assert_null(children);
 	registry_close(reg);
 	hostcfg_watch_close(cfg);
