@@ -37,6 +37,7 @@ struct entry {
 	struct job *job;
 	enum job_type type;
 	int bin_dirty, data_dirty, queued;
+	int noticed;    /* a notice for the listeners waits in the queue */
 	int bin_wd[JOB_MAX_DEPTH + 1];
 	int nbin;
 	int data_wd, run_wd;
@@ -80,6 +81,7 @@ struct registry {
 	struct notice *notices;
 	size_t nnotices, capnotices;
 	int notice_posted;
+	int listening; /* 0 during the first read: start-up replays instead */
 };
 
 struct notice {
@@ -307,8 +309,11 @@ static void deliver(void *obj, int event)
 	 * re-read it, so none are) wait for the next round. */
 	for (size_t k = 0; k < r->nnotices; k++) {
 		struct notice *n = &r->notices[k];
-		struct job *j = registry_find(r, n->type, n->name);
+		struct entry *e = entry_get(r, n->type, n->name, 0);
+		struct job *j = e && job_listed(e->job) ? e->job : NULL;
 
+		if (e)
+			e->noticed = 0;
 		for (int i = 0; i < r->nlisteners; i++)
 			if (r->listener[i])
 				r->listener[i](r->listener_arg[i], n->type, n->name, j);
@@ -319,9 +324,6 @@ static void deliver(void *obj, int event)
 
 static void add_notice(struct registry *r, enum job_type type, const char *name)
 {
-	for (size_t k = 0; k < r->nnotices; k++)
-		if (r->notices[k].type == type && strcmp(r->notices[k].name, name) == 0)
-			return;
 	if (r->nnotices == r->capnotices) {
 		size_t cap = r->capnotices ? r->capnotices * 2 : 64;
 		struct notice *v = realloc(r->notices, cap * sizeof(*v));
@@ -348,13 +350,18 @@ static void add_notice(struct registry *r, enum job_type type, const char *name)
  * removed (its folder is gone). */
 static int entry_refresh(struct registry *r, struct entry *e)
 {
-	int bin = e->bin_dirty, alive;
+	int bin = e->bin_dirty && !e->noticed && r->listening, alive;
 	enum job_type type = e->type;
 	char *name = bin ? strdup(job_name(e->job)) : NULL;
 
 	alive = entry_refresh_files(r, e);
-	if (name)
+	if (name) {
+		/* One notice per job until it is delivered (a gone entry
+		 * cannot be marked; its name is noticed once, as it is gone). */
+		if (alive)
+			e->noticed = 1;
 		add_notice(r, type, name);
+	}
 	free(name);
 	return alive;
 }
@@ -611,6 +618,8 @@ struct registry *registry_new(uv_loop_t *loop, struct home *h)
 	scan_type(r, JOB_TRIGGERED);
 	scan_type(r, JOB_CONTINUOUS);
 	registry_refresh(r);
+	/* Listeners learn of the jobs read so far from registry_replay. */
+	r->listening = 1;
 	return r;
 }
 

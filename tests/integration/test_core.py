@@ -232,3 +232,22 @@ def test_root_host_and_folders_its_jobs_cannot_enter(home):
     finally:
         assert h.stop() == 0
     assert f"jobs run as nobody, who cannot enter {closed}:" in h.proc.stderr.read()
+
+
+def test_start_up_tells_each_job_once(home):
+    """At start-up the listeners hear of each job once (the replay), not a
+    second time from the registry's first read: one scheduler line for a
+    bad schedule, one start for a continuous job."""
+    h = Host(home, env={"WEBJOBS_RESTART_TIME": "60"})
+    h.add_job("triggered", "bad", settings='{"schedule": "bad"}')
+    h.add_job("continuous", "c", {"run.sh": "sleep 100\n"})
+    h.start()
+    try:
+        log = h.data_dir("triggered", "bad") / "job_scheduler.log"
+        assert wait_for(lambda: log.exists() and "Failed to parse" in log.read_text())
+        assert wait_for(lambda: "Status changed to Running" in log_text(h, "c"), timeout=5)
+        time.sleep(0.5)
+        assert log.read_text().count("Failed to parse the schedule") == 1
+        assert log_text(h, "c").count("Status changed to Starting") == 1
+    finally:
+        assert h.stop() == 0
