@@ -89,9 +89,13 @@ int launch_make_copy(const struct launch *l)
 
 static void write_pid_file(const struct launch *l, const struct child *c)
 {
-	char text[64], *dir = strdup(l->pid_file), *slash = dir ? strrchr(dir, '/') : NULL;
-	int n = snprintf(text, sizeof(text), "%d %lld\n", (int)child_pid(c),
-			 (long long)child_start_time(c));
+	char text[128], *dir = strdup(l->pid_file), *slash = dir ? strrchr(dir, '/') : NULL;
+	/* The job's pid and start time, then the host's: a host that finds
+	 * the file at its start ends the job only when the host that wrote it
+	 * is gone (another host may share --temp). */
+	int n = snprintf(text, sizeof(text), "%d %lld %d %lld\n", (int)child_pid(c),
+			 (long long)child_start_time(c), (int)getpid(),
+			 (long long)process_start_time(getpid()));
 
 	if (slash) {
 		int dfd;

@@ -653,7 +653,10 @@ static void on_start_up(void *arg, enum job_type t, const char *name, struct job
 
 /* Processes of continuous jobs that a host killed with -9 left running
  * (their pid files survived it) are ended before anything starts: pid and
- * start time must both match, so a recycled pid is never killed. */
+ * start time must both match, so a recycled pid is never killed, and the
+ * host that wrote the file must be gone, so a host sharing --temp (the
+ * same instance id twice on one machine) never loses its jobs to another
+ * one's start. */
 static void kill_leftovers(const char *temp)
 {
 	char path[PATH_MAX];
@@ -665,8 +668,8 @@ static void kill_leftovers(const char *temp)
 	while (d && (de = readdir(d))) {
 		char file[PATH_MAX + 300];
 		FILE *f;
-		int pid;
-		long long start;
+		int pid, host = 0, n;
+		long long start, host_start = 0;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -674,13 +677,16 @@ static void kill_leftovers(const char *temp)
 		f = fopen(file, "re");
 		if (!f)
 			continue;
-		if (fscanf(f, "%d %lld", &pid, &start) == 2 && pid > 1 &&
-		    process_start_time(pid) == start) {
+		n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
+		fclose(f);
+		if (n == 4 && host > 1 && host != getpid() &&
+		    process_start_time(host) == host_start)
+			continue; /* its host lives: another host sharing --temp */
+		if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
 			kill(-pid, SIGKILL);
 			log_warn("continuous job %s: killed process group %d left by a crash",
 				 de->d_name, pid);
 		}
-		fclose(f);
 		unlink(file);
 	}
 	if (d)

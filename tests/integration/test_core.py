@@ -4,6 +4,7 @@ processes (setsid and double-fork escapees) in the subreaper and the cgroup
 modes."""
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -251,3 +252,28 @@ def test_start_up_tells_each_job_once(home):
         assert log_text(h, "c").count("Status changed to Starting") == 1
     finally:
         assert h.stop() == 0
+
+
+def test_a_host_sharing_temp_does_not_end_anothers_jobs(tmp_path):
+    """Two hosts on one machine with the same --temp: the second one's
+    start (which ends what a crashed host left) must not kill the first
+    one's continuous job, whose host is alive."""
+    homes = [pathlib.Path(tempfile.mkdtemp(prefix="webjobs-test-")) for _ in range(2)]
+    temp = tmp_path / "shared-temp"
+    a = Host(homes[0], extra_args=("--temp", str(temp)))
+    a.add_job("continuous", "c", {"run.sh": f"echo $$ > {tmp_path}/pid\nsleep 100\n"})
+    a.start()
+    b = None
+    try:
+        assert wait_for(lambda: (tmp_path / "pid").exists() and
+                        (tmp_path / "pid").read_text().strip(), timeout=10)
+        pid = int((tmp_path / "pid").read_text())
+        b = Host(homes[1], extra_args=("--temp", str(temp))).start()
+        time.sleep(0.5)
+        assert alive(pid)
+    finally:
+        if b:
+            assert b.stop() == 0
+        assert a.stop() == 0
+        for h in homes:
+            shutil.rmtree(h, ignore_errors=True)
