@@ -17,7 +17,7 @@ static const char *const zones[] = { "", "America/New_York", "Europe/Berlin",
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cron c, c2;
-	char expr[256], err[256], buf[512];
+	char expr[256], err[256], *buf;
 	const char *zone;
 	int64_t after, next;
 
@@ -34,9 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	cron_expand(&c, buf, sizeof(buf));
-	if (cron_parse(buf, &c2, err, sizeof(err)) != 0 || memcmp(&c, &c2, sizeof(c)) != 0)
+	buf = cron_expand(&c);
+	if (!buf || cron_parse(buf, &c2, err, sizeof(err)) != 0 || memcmp(&c, &c2, sizeof(c)) != 0)
 		abort();
+	free(buf);
 	if (cron_next(&c, zone, after, &next) == 0) {
 		int32_t off = cron_offset(zone, next);
 		time_t local = (time_t)(next + off);

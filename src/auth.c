@@ -233,6 +233,23 @@ int auth_file_set(const char *path, const char *user, const char *hash)
 	return rc;
 }
 
+int auth_make_folder(const char *home)
+{
+	char *dir = NULL;
+	int rc;
+
+	if ((rc = home_mkdirs(AT_FDCWD, home)) < 0)
+		return rc;
+	if (asprintf(&dir, "%s/data/webjobs", home) < 0)
+		return -ENOMEM;
+	rc = home_mkdirs(AT_FDCWD, dir);
+	/* Only the host's user may even list it. */
+	if (rc == 0 && chmod(dir, 0700) < 0)
+		rc = -errno;
+	free(dir);
+	return rc;
+}
+
 /* Creates the home's default user with a random password, printed once. */
 static int make_default(struct auth *a, const char *home, FILE *out,
 			char *err, size_t errsz)
@@ -240,7 +257,7 @@ static int make_default(struct auth *a, const char *home, FILE *out,
 	static const char alphabet[] =
 		"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 	unsigned char rnd[24];
-	char pass[25], *hash = NULL, *path = auth_default_file(home), *dir = NULL;
+	char pass[25], *hash = NULL, *path = auth_default_file(home);
 	int rc;
 
 	if (!path)
@@ -259,20 +276,9 @@ static int make_default(struct auth *a, const char *home, FILE *out,
 		pass[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
 	pass[sizeof(rnd)] = '\0';
 	hash = auth_hash_password(pass);
-	dir = strdup(path);
-	rc = -ENOMEM;
-	if (hash && dir) {
-		int hfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		*strrchr(dir, '/') = '\0';
-		rc = hfd >= 0 ? home_mkdirs(hfd, "data/webjobs") : -errno;
-		if (hfd >= 0)
-			close(hfd);
-		if (rc == 0) {
-			chmod(dir, 0700);
-			rc = auth_file_set(path, "webjobs", hash);
-		}
-	}
+	rc = hash ? auth_make_folder(home) : -ENOMEM;
+	if (rc == 0)
+		rc = auth_file_set(path, "webjobs", hash);
 	if (rc == 0)
 		rc = add_user(a, "webjobs", hash);
 	if (rc == 0) {
@@ -285,7 +291,6 @@ static int make_default(struct auth *a, const char *home, FILE *out,
 	}
 	explicit_bzero(pass, sizeof(pass));
 	free(hash);
-	free(dir);
 	free(path);
 	return rc;
 }

@@ -56,6 +56,10 @@ char *auth_hash_password(const char *password);
  * to a temporary name and renamed, mode 0600. Returns 0 or -errno. */
 int auth_file_set(const char *path, const char *user, const char *hash);
 
+/* Makes the home (0755) and its credentials folder data/webjobs (0700)
+ * where missing. Returns 0 or a negative errno. */
+int auth_make_folder(const char *home);
+
 /* The path of the default credentials file of a home (new string). */
 char *auth_default_file(const char *home);
 

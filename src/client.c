@@ -43,25 +43,30 @@ static int positional(const char *arg, const char **a, const char **b)
 static int job_type_of(const char *name, char *path, size_t size)
 {
 	char *e = conn_escape(name);
-	struct reply r;
+	struct reply r = { 0 };
 	int t = -1;
 
 	for (int k = 0; k < 2 && e; k++) {
+		free(r.body);
 		snprintf(path, size, "/api/%swebjobs/%s", k ? "continuous" : "triggered", e);
 		if (conn_request("GET", path, NULL, 0, NULL, &r) < 0) {
 			free(r.body);
 			free(e);
 			return -2;
 		}
-		free(r.body);
 		if (r.status == 200) {
 			t = k;
 			break;
 		}
+		if (r.status != 404)
+			break; /* 401 and the like: said below as they are */
 	}
 	free(e);
-	if (t < 0)
-		fprintf(stderr, "webjobs: no job named '%s'\n", name);
+	if (t < 0 && r.status == 404)
+		fprintf(stderr, "webjobs: 404 Not Found: no job named '%s'\n", name);
+	else if (t < 0)
+		conn_error(&r, "looking up the job");
+	free(r.body);
 	return t;
 }
 
@@ -441,33 +446,49 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_history(int argc, char **argv)
 {
-	int rc;
 	const char *name = NULL;
 	long n = 20;
-	char path[1024], *e;
+	char path[1024], *e, *end;
 	struct reply r;
-	json_t *o, *run;
+	json_t *o, *runs, *run;
 	size_t i;
 
 	for (int k = 0; k < argc; k++)
-		if (strcmp(argv[k], "-n") == 0 && k + 1 < argc)
-			n = strtol(argv[++k], NULL, 10);
-		else if (positional(argv[k], &name, NULL) < 0)
+		if (strcmp(argv[k], "-n") == 0 && k + 1 < argc) {
+			n = strtol(argv[++k], &end, 10);
+			if (*end || n < 0)
+				return 2;
+		} else if (positional(argv[k], &name, NULL) < 0) {
 			return 2;
+		}
 	if (!name)
 		return 2;
 	e = conn_escape(name);
 	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
 	free(e);
-	if ((rc = get_listing("history", path, &r)) >= 0)
+	if (conn_request("GET", path, NULL, 0, NULL, &r) < 0)
+		return 3;
+	if (r.status != 200) {
+		int rc = conn_error(&r, "history");
+
+		free(r.body);
 		return rc;
-	o = json_loads(r.body, 0, NULL);
-	printf("%-18s  %-12s %-10s %-17s %s\n", "RUN", "STATUS", "STARTED", "DURATION", "TRIGGER");
-	json_array_foreach(json_object_get(o, "runs"), i, run) {
+	}
+	o = json_loads(r.body ? r.body : "", 0, NULL);
+	runs = json_object_get(o, "runs");
+	/* -n counts with --json too: the newest n runs. */
+	while (json_array_size(runs) > (size_t)n)
+		json_array_remove(runs, json_array_size(runs) - 1);
+	if (as_json) {
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else {
+		printf("%-18s  %-12s %-10s %-17s %s\n", "RUN", "STATUS", "STARTED", "DURATION",
+		       "TRIGGER");
+	}
+	json_array_foreach(as_json ? NULL : runs, i, run) {
 		char when[32];
 
-		if ((long)i >= n)
-			break;
 		ago(json_string_value(json_object_get(run, "start_time")), when, sizeof(when));
 		printf("%-18s  %-12s %-10s %-17s %s\n", json_string_value(json_object_get(run, "id")),
 		       json_string_value(json_object_get(run, "status")), when,
@@ -633,32 +654,65 @@ static int cmd_settings(int argc, char **argv)
 	return 0;
 }
 
-static const char *const commands[] = { "list", "show", "deploy", "run", "history", "logs",
-					"start", "stop", "settings", "delete", NULL };
+static const struct {
+	const char *name, *synopsis, *help;
+} commands[] = {
+	{ "list", "webjobs list [--type triggered|continuous] [--json]",
+	  "Lists the jobs: name, type, status, last run (relative) and next run; or the\n"
+	  "host's JSON with --json.\n" },
+	{ "show", "webjobs show NAME", "Prints one job's JSON (triggered or continuous).\n" },
+	{ "deploy", "webjobs deploy NAME PATH [--continuous]",
+	  "Deploys PATH as job NAME (triggered unless --continuous): a script file, a .zip,\n"
+	  "or a folder (zipped on the fly). The job's files are replaced whole.\n" },
+	{ "run", "webjobs run NAME [--wait] [--follow] [-- ARGS...]",
+	  "Starts a run of triggered job NAME with ARGS (quoted so that the host splits\n"
+	  "them back as given) and prints its id. --wait waits for its end and exits 0\n"
+	  "(Success), 1 (Failed) or 4 (Aborted); --follow also prints its log as it runs.\n" },
+	{ "history", "webjobs history NAME [-n N] [--json]",
+	  "Lists the newest N runs (default 20) of triggered job NAME, as columns or JSON.\n" },
+	{ "logs", "webjobs logs NAME [RUN_ID] [-f]",
+	  "Prints a run's log (the newest run unless RUN_ID), or a continuous job's log;\n"
+	  "-f follows it as it grows.\n" },
+	{ "start", "webjobs start NAME", "Starts continuous job NAME (removes disable.job).\n" },
+	{ "stop", "webjobs stop NAME", "Stops continuous job NAME (creates disable.job).\n" },
+	{ "settings", "webjobs settings NAME [KEY=VALUE ...]",
+	  "Prints job NAME's settings.job, or sets keys in it (values are JSON when they\n"
+	  "parse as JSON, else strings).\n" },
+	{ "delete", "webjobs delete NAME", "Deletes job NAME, its runs and logs.\n" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char options_text[] =
+	"Client options: --url URL, --user USER ($WEBJOBS_URL, $WEBJOBS_USERNAME,\n"
+	"$WEBJOBS_PASSWORD, or ~/.config/webjobs/config with url=, user=, password=,\n"
+	"mode 600). Exit codes: 0 ok, 1 the run failed, 2 usage, 3 HTTP or\n"
+	"connection error (the message starts with the HTTP status), 4 the run was\n"
+	"aborted.\n";
 
 int client_is_command(const char *cmd)
 {
-	for (int i = 0; commands[i]; i++)
-		if (strcmp(cmd, commands[i]) == 0)
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
 			return 1;
 	return 0;
 }
 
 void client_usage(void)
 {
-	printf("  webjobs list [--type triggered|continuous] [--json]\n"
-	       "  webjobs show NAME\n"
-	       "  webjobs deploy NAME PATH [--continuous]   (a file, a .zip, or a folder)\n"
-	       "  webjobs run NAME [--wait] [--follow] [-- ARGS...]\n"
-	       "  webjobs history NAME [-n N] [--json]\n"
-	       "  webjobs logs NAME [RUN_ID] [-f]\n"
-	       "  webjobs start NAME | webjobs stop NAME\n"
-	       "  webjobs settings NAME [KEY=VALUE ...]\n"
-	       "  webjobs delete NAME\n"
-	       "Client options: --url URL, --user USER ($WEBJOBS_URL, $WEBJOBS_USERNAME,\n"
-	       "$WEBJOBS_PASSWORD, or ~/.config/webjobs/config with url=, user=, password=,\n"
-	       "mode 600). Exit codes: 0 ok, 1 the run failed, 2 usage, 3 HTTP or\n"
-	       "connection error, 4 the run was aborted.\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		printf("  %s\n", commands[i].synopsis);
+	fputs(options_text, stdout);
+}
+
+int client_help(const char *cmd)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(cmd, commands[i].name) == 0) {
+			printf("Usage: %s\n\n%s\n%s", commands[i].synopsis, commands[i].help,
+			       options_text);
+			return 0;
+		}
+	return -1;
 }
 
 static int dispatch(const char *cmd, int n, char **rest)

@@ -18,4 +18,7 @@ int client_main(const char *cmd, int argc, char **argv);
 /* Prints the client commands' usage. */
 void client_usage(void);
 
+/* Prints the help of one client command; -1 when cmd is none. */
+int client_help(const char *cmd);
+
 #endif

@@ -168,13 +168,39 @@ int conn_stream(const char *rel)
 }
 
 /* Prints the host's error for a reply that is not 2xx; returns 3. */
+const char *conn_reason(long status)
+{
+	static const struct {
+		long code;
+		const char *text;
+	} reasons[] = {
+		{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+		{ 404, "Not Found" }, { 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+		{ 409, "Conflict" }, { 412, "Precondition Failed" }, { 413, "Content Too Large" },
+		{ 414, "URI Too Long" }, { 416, "Range Not Satisfiable" },
+		{ 429, "Too Many Requests" }, { 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+		{ 507, "Insufficient Storage" },
+	};
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == status)
+			return reasons[i].text;
+	return "HTTP error";
+}
+
 int conn_error(const struct reply *r, const char *what)
 {
 	json_t *o = r->body ? json_loads(r->body, 0, NULL) : NULL;
 	const char *msg = json_string_value(json_object_get(o, "Message"));
 
-	fprintf(stderr, "webjobs: %s: HTTP %ld%s%s\n", what, r->status, msg ? ": " : "",
-		msg ? msg : "");
+	/* The status first, so that scripts can grep for it. */
+	if (msg)
+		fprintf(stderr, "webjobs: %ld %s: %s\n", r->status, conn_reason(r->status), msg);
+	else
+		fprintf(stderr, "webjobs: %ld %s: %s failed\n", r->status, conn_reason(r->status),
+			what);
 	json_decref(o);
 	return 3;
 }

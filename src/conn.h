@@ -31,8 +31,12 @@ int conn_request(const char *method, const char *path, const void *body, size_t 
  * 0, or 3 when it failed. */
 int conn_stream(const char *rel);
 
-/* Prints the host's error for a reply that is not 2xx; returns 3. */
+/* Prints the host's error for a reply that is not 2xx, as
+ * "webjobs: 404 Not Found: {the host's message}"; returns 3. */
 int conn_error(const struct reply *r, const char *what);
+
+/* "Not Found" for 404, and so on. */
+const char *conn_reason(long status);
 
 /* s percent-escaped for a path segment or a query value; a new string. */
 char *conn_escape(const char *s);

@@ -193,7 +193,7 @@ int cron_parse(const char *expr, struct cron *c, char *err, size_t errsz)
 
 /* ---- expansion ---- */
 
-static void expand_field(uint64_t bits, int lo, int hi, char *buf, size_t size, size_t *o)
+static void expand_field(FILE *f, uint64_t bits, int lo, int hi)
 {
 	uint64_t all = 0;
 	int first = 1;
@@ -201,37 +201,43 @@ static void expand_field(uint64_t bits, int lo, int hi, char *buf, size_t size, 
 	for (int v = lo; v <= hi; v++)
 		all |= 1ull << v;
 	if ((bits & all) == all) {
-		*o += (size_t)snprintf(buf + *o, size - *o, "*");
+		fputc('*', f);
 		return;
 	}
-	for (int v = lo; v <= hi && *o < size; v++) {
+	for (int v = lo; v <= hi; v++) {
 		int end = v;
 
 		if (!(bits & (1ull << v)))
 			continue;
 		while (end + 1 <= hi && (bits & (1ull << (end + 1))))
 			end++;
-		*o += (size_t)snprintf(buf + *o, size - *o, "%s%d", first ? "" : ",", v);
-		if (end > v && *o < size)
-			*o += (size_t)snprintf(buf + *o, size - *o, "-%d", end);
+		fprintf(f, "%s%d", first ? "" : ",", v);
+		if (end > v)
+			fprintf(f, "-%d", end);
 		first = 0;
 		v = end;
 	}
 }
 
-void cron_expand(const struct cron *c, char *buf, size_t size)
+char *cron_expand(const struct cron *c)
 {
 	const uint64_t bits[6] = { c->sec, c->min, c->hour, c->dom, c->mon, c->dow };
-	size_t o = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 
-	buf[0] = '\0';
-	for (int k = 0; k < 6 && o < size; k++) {
+	if (!f)
+		return NULL;
+	for (int k = 0; k < 6; k++) {
 		if (k)
-			o += (size_t)snprintf(buf + o, size - o, " ");
-		if (o < size)
-			expand_field(bits[k], fields[k].min, fields[k].max == 7 ? 6 : fields[k].max,
-				     buf, size, &o);
+			fputc(' ', f);
+		expand_field(f, bits[k], fields[k].min, fields[k].max == 7 ? 6 : fields[k].max);
 	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 int cron_hour_is_star(const struct cron *c)

@@ -22,8 +22,9 @@ struct cron {
  * the token in err. */
 int cron_parse(const char *expr, struct cron *c, char *err, size_t errsz);
 
-/* The expanded form: "0,10,20,30,40,50 * * * * *". */
-void cron_expand(const struct cron *c, char *buf, size_t size);
+/* The expanded form, "0,10,20,30,40,50 * * * * *", as a new string (NULL
+ * when out of memory); never cut short. */
+char *cron_expand(const struct cron *c);
 
 /* 1 when the hour field covers all 24 hours (the DST rules differ). */
 int cron_hour_is_star(const struct cron *c);

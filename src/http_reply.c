@@ -167,17 +167,21 @@ void http_reply_json(struct http_request *req, unsigned status, json_t *body)
 void http_reply_error(struct http_request *req, unsigned status,
 		      const char *fmt, ...)
 {
-	char msg[1024];
+	char *msg = NULL;
 	va_list ap;
 	json_t *o;
 	char *text;
 
+	/* Never cut: a message may quote a long path or setting. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
 	o = json_object();
 	/* A message may quote user input that is not UTF-8. */
-	json_object_set_new(o, "Message", json_stringn_nocheck(msg, strlen(msg)));
+	json_object_set_new(o, "Message", json_stringn_nocheck(msg ? msg : "Out of memory.",
+							       strlen(msg ? msg : "Out of memory.")));
+	free(msg);
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (!text) {

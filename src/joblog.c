@@ -210,21 +210,22 @@ static void emit(struct joblog *l, enum joblog_stream s, const char *text,
 
 void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
 {
-	char text[1024];
+	char *text;
 	va_list ap;
 	int n;
 
 	if (!l)
 		return;
+	/* Never cut here: a line over the line limit is cut into pieces
+	 * like any other (add_line). */
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text), fmt, ap);
+	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(text))
-		n = sizeof(text) - 1;
 	add_line(l, 0, is_error ? "SYS ERR " : "SYS INFO", text, (size_t)n);
 	flush(l);
+	free(text);
 }
 
 /* Adds bytes to the unfinished line, cutting it at the line limit. */

@@ -69,6 +69,7 @@ static void *sym(const char *name)
 
 FWD(struct archive *, archive_read_new, (void), ())
 FWD(int, archive_read_support_format_zip, (struct archive *a), (a))
+FWD(int, archive_read_support_format_zip_seekable, (struct archive *a), (a))
 FWD(int, archive_read_open_filename, (struct archive *a, const char *f, size_t b), (a, f, b))
 FWD(int, archive_read_next_header, (struct archive *a, struct archive_entry **e), (a, e))
 FWD(la_ssize_t, archive_read_data, (struct archive *a, void *b, size_t n), (a, b, n))

@@ -46,19 +46,21 @@ void log_write(enum log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info",
 					     "debug" };
-	char line[2048];
+	char *text = NULL, *line = NULL;
 	int n;
 	va_list ap;
 
-	n = snprintf(line, sizeof(line), "webjobs[%d]: %s: ", (int)getpid(),
-		     names[level]);
+	/* Never cut: one write of the whole line. */
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)!write(log_fd, line, (size_t)n);
+	n = asprintf(&line, "webjobs[%d]: %s: %s\n", (int)getpid(), names[level],
+		     text ? text : "(out of memory)");
+	if (n > 0)
+		(void)!write(log_fd, line, (size_t)n);
+	free(line);
+	free(text);
 }
 
 const char *log_escape(const char *s, char *buf, size_t size)

@@ -76,11 +76,8 @@ static int cmd_help(int argc, char **argv)
 			}
 			return 0;
 		}
-	if (client_is_command(argv[0])) {
-		printf("Client commands of webjobs:\n");
-		client_usage();
+	if (client_help(argv[0]) == 0)
 		return 0;
-	}
 	fprintf(stderr, "webjobs: no subcommand '%s'\n", argv[0]);
 	return 2;
 }
@@ -116,9 +113,17 @@ static int cmd_passwd(int argc, char **argv)
 		return 2;
 	}
 	if (!file) {
-		if (!home)
+		if (!home || !*home)
 			home = getenv("WEBJOBS_HOME");
-		path = auth_default_file(home && *home ? home : "./webjobs-home");
+		if (!home || !*home)
+			home = "./webjobs-home";
+		/* A home that does not exist yet is made, as serve would. */
+		if ((rc = auth_make_folder(home)) < 0) {
+			fprintf(stderr, "webjobs: cannot make %s/data/webjobs: %s\n", home,
+				strerror(-rc));
+			return 1;
+		}
+		path = auth_default_file(home);
 		file = path;
 	}
 	hash = auth_hash_password(line);
@@ -190,8 +195,14 @@ static int cmd_cron(int argc, char **argv)
 		return 2;
 	}
 	if (expand) {
-		cron_expand(&c, buf, sizeof(buf));
-		printf("%s\n", buf);
+		char *text = cron_expand(&c);
+
+		if (!text) {
+			fprintf(stderr, "webjobs: out of memory\n");
+			return 2;
+		}
+		printf("%s\n", text);
+		free(text);
 		return 0;
 	}
 	if (from) {

@@ -36,7 +36,7 @@ struct entry {
 	char zone[128];
 	int own_zone;        /* the job's timezone, not the host's */
 	struct cron cron;
-	char expanded[256];
+	char *expanded;      /* cron_expand's text */
 	int64_t next;        /* Unix seconds; in the heap when > 0 */
 	int heap;            /* index in the heap, -1 when out */
 };
@@ -119,24 +119,28 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
 {
 	const struct home *h = s->c.home;
-	char text[1024];
+	char *text;
 	struct joblog *l;
 	va_list ap;
-	int dfd;
+	int dfd, n;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	if (home_mkdirs(h->data_fd[JOB_TRIGGERED], name) < 0)
+	if (n < 0)
 		return;
-	dfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
+	if (home_mkdirs(h->data_fd[JOB_TRIGGERED], name) < 0 ||
+	    (dfd = openat(h->data_fd[JOB_TRIGGERED], name,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		free(text);
 		return;
+	}
 	l = joblog_open(dfd, "job_scheduler.log", NULL, s->c.instance);
 	joblog_set_rollover(l, "job_scheduler_prev.log", hostcfg_get(s->c.cfg)->log_max_size);
 	joblog_sys(l, is_error, "%s", text);
 	joblog_close(l);
 	close(dfd);
+	free(text);
 	registry_touch_data(s->c.registry, JOB_TRIGGERED, name);
 }
 
@@ -218,7 +222,7 @@ static void plan(struct scheduler *s, struct entry *e, int64_t base, int log_sch
 static void fire(struct scheduler *s, struct entry *e)
 {
 	struct job *j;
-	char trigger[300], id[RUN_ID_LEN + 1], err[512], when[48];
+	char *trigger = NULL, id[RUN_ID_LEN + 1], err[512], when[48];
 	int64_t occurrence = e->next;
 	int rc;
 
@@ -234,10 +238,15 @@ static void fire(struct scheduler *s, struct entry *e)
 	j = registry_find(s->c.registry, JOB_TRIGGERED, e->name);
 	if (!j)
 		return;
-	snprintf(trigger, sizeof(trigger), "Schedule - %s", e->expanded);
+	if (asprintf(&trigger, "Schedule - %s", e->expanded) < 0)
+		trigger = NULL;
 	metrics_fire_delay((double)(now_ms() - occurrence * 1000) / 1000.0);
-	rc = runner_start(s->c.runner, j, trigger, NULL, occurrence * TICKS_PER_SEC, id, err,
-			  sizeof(err));
+	rc = trigger ? runner_start(s->c.runner, j, trigger, NULL, occurrence * TICKS_PER_SEC, id,
+				    err, sizeof(err))
+		     : -ENOMEM;
+	free(trigger);
+	if (rc == -ENOMEM)
+		snprintf(err, sizeof(err), "out of memory");
 	cron_format_local(e->zone, occurrence, when, sizeof(when));
 	if (rc == 0)
 		slog(s, e->name, 0, "WebJob invoked");
@@ -312,6 +321,7 @@ static void drop(struct scheduler *s, size_t i)
 	s->v[i] = s->v[--s->n];
 	free(e->name);
 	free(e->expr);
+	free(e->expanded);
 	free(e);
 }
 
@@ -380,7 +390,12 @@ static void update(struct scheduler *s, const char *name, struct job *j)
 	e->cron = c;
 	e->own_zone = own != NULL;
 	snprintf(e->zone, sizeof(e->zone), "%s", zone);
-	cron_expand(&c, e->expanded, sizeof(e->expanded));
+	if (!(e->expanded = cron_expand(&c))) {
+		free(e->name);
+		free(e->expr);
+		free(e);
+		goto out;
+	}
 	s->v[s->n++] = e;
 	plan(s, e, base_time(j), 1);
 out:

@@ -364,13 +364,18 @@ int unpack_zip(const char *zip_path, int dfd, const struct unpack_limits *lim,
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	archive_read_support_format_zip(u.a);
+	/* The seekable reader: the central directory at the end of the file
+	 * is the list of entries, so a zip cut short (its directory gone, or
+	 * an entry's data cut) is refused, never unpacked in part. */
+	archive_read_support_format_zip_seekable(u.a);
 	if ((zfd = open(zip_path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		cd_read(zfd, &cd);
 		close(zfd);
 	}
 	if (archive_read_open_filename(u.a, zip_path, READ_BLOCK) != ARCHIVE_OK) {
-		snprintf(err, errsz, "not a zip archive: %s", archive_error_string(u.a));
+		snprintf(err, errsz,
+			 "not a zip archive, or one cut short (no central directory at its end): %s",
+			 archive_error_string(u.a));
 		rc = -EINVAL;
 		goto out;
 	}

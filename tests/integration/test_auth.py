@@ -110,6 +110,26 @@ def test_passwd_and_auth_file(home, tmp_path):
         assert h.stop() == 0
 
 
+def test_passwd_on_a_home_that_does_not_exist_yet(tmp_path):
+    """The README's first step: the home, and its credentials folder with
+    mode 0700, are made; the host then starts on it with that user."""
+    home = tmp_path / "new" / "home"
+    r = run("passwd", "--home", str(home), "alice", stdin="a pass\n")
+    assert r.returncode == 0, r.stderr
+    creds = home / "data" / "webjobs"
+    assert stat.S_IMODE(os.stat(creds).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(creds / "users").st_mode) == 0o600
+    h = Host(home)
+    for k in ("WEBJOBS_USERNAME", "WEBJOBS_PASSWORD"):
+        h.env.pop(k, None)
+    h.start()
+    try:
+        assert h.get("/api/webjobs", user="alice", password="a pass").status == 200
+        assert h.get("/api/webjobs", user="alice", password="other").status == 401
+    finally:
+        assert h.stop() == 0
+
+
 def test_passwd_errors(tmp_path):
     f = str(tmp_path / "users")
     assert run("passwd", "--auth-file", f, "a:b", stdin="x\n").returncode == 2

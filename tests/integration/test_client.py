@@ -45,6 +45,12 @@ def test_deploy_list_show_run_history_logs(host, tmp_path):
     r = cli(host, "history", "hello", "-n", "1")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
     assert "Success" in r.stdout.splitlines()[1]
+    # -n holds with --json too: the newest runs, newest first.
+    every = json.loads(cli(host, "history", "hello", "--json").stdout)["runs"]
+    assert len(every) == 2
+    one = json.loads(cli(host, "history", "hello", "-n", "1", "--json").stdout)["runs"]
+    assert [r["id"] for r in one] == [every[0]["id"]]
+    assert cli(host, "history", "hello", "-n", "x").returncode == 2
     r = cli(host, "logs", "hello")
     assert "INFO] hello followed" in r.stdout and "ERR ] to-err" in r.stdout
     # A run with arguments quoted for the shell-like split on the host.
@@ -76,14 +82,20 @@ def test_start_stop_settings_delete(host, tmp_path):
     assert cli(host, "delete", "d").returncode == 0
     assert host.get("/api/continuouswebjobs/d").status == 404
     r = cli(host, "delete", "d")
-    assert r.returncode == 3 and "no job named 'd'" in r.stderr
+    assert r.returncode == 3 and r.stderr == "webjobs: 404 Not Found: no job named 'd'\n"
 
 
 def test_errors_and_credentials(host, tmp_path):
+    # Every HTTP error starts with its status, for scripts to grep.
     r = cli(host, "run", "nope", "--wait")
-    assert r.returncode == 3 and "HTTP 404" in r.stderr
+    assert r.returncode == 3
+    assert r.stderr == "webjobs: 404 Not Found: No triggered job named 'nope' was found.\n"
+    r = cli(host, "show", "nosuch")
+    assert r.returncode == 3 and r.stderr == "webjobs: 404 Not Found: no job named 'nosuch'\n"
     r = cli(host, "list", env={"WEBJOBS_PASSWORD": "wrong"})
-    assert r.returncode == 3 and "HTTP 401" in r.stderr
+    assert r.returncode == 3 and r.stderr.startswith("webjobs: 401 Unauthorized: ")
+    r = cli(host, "show", "x", env={"WEBJOBS_PASSWORD": "wrong"})
+    assert r.returncode == 3 and r.stderr.startswith("webjobs: 401 Unauthorized: ")
     assert cli(host, "list", "--password", "x").returncode == 2
     r = cli(host, "list", env={"WEBJOBS_URL": "http://127.0.0.1:1"})
     assert r.returncode == 3 and "cannot reach" in r.stderr
@@ -101,5 +113,11 @@ def test_errors_and_credentials(host, tmp_path):
     os.chmod(cfg / "config", 0o600)
     r = subprocess.run([BIN, "list"], capture_output=True, text=True, env=clean)
     assert r.returncode == 0 and r.stdout.startswith("NAME")
+    # help of one client command is that command's.
     r = subprocess.run([BIN, "help", "run"], capture_output=True, text=True)
-    assert r.returncode == 0 and "webjobs run NAME" in r.stdout
+    assert r.returncode == 0 and r.stdout.startswith("Usage: webjobs run NAME")
+    assert "webjobs history" not in r.stdout and "--wait" in r.stdout
+    for cmd in ["list", "show", "deploy", "history", "logs", "start", "stop", "settings",
+                "delete"]:
+        r = subprocess.run([BIN, "help", cmd], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout.startswith(f"Usage: webjobs {cmd}"), cmd

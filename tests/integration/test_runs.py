@@ -199,6 +199,28 @@ def test_hostile_zip_entries(host):
     assert "'../evil.sh'" in r.json()["Message"]
 
 
+def test_truncated_zips_change_nothing(host):
+    """A zip cut short — its end record gone, cut in the central directory,
+    between two entries, inside an entry — is refused whole: 400 with the
+    reason, and the job as it was (never some of the files)."""
+    assert deploy(host, "keep", "echo kept\n").status == 200
+    z = make_zip([("run.sh", "echo one\n" * 50), ("b.txt", "b" * 2000), ("c.txt", "c" * 3000)])
+    infos = zipfile.ZipFile(io.BytesIO(z)).infolist()
+    cd = z.find(b"PK\x01\x02")
+    cuts = {"end record": z[:-30], "central directory": z[:cd + 30],
+            "between entries": z[:infos[1].header_offset],
+            "inside an entry": z[:infos[2].header_offset + 60]}
+    for label, body in cuts.items():
+        r = deploy(host, "keep", body, filename="a.zip", zip_=True)
+        assert r.status == 400, (label, r.status, r.body)
+        assert "cut short" in r.json()["Message"], (label, r.body)
+        assert os.listdir(host.bin_dir("triggered", "keep")) == ["run.sh"], label
+        assert (host.bin_dir("triggered", "keep") / "run.sh").read_text() == "echo kept\n"
+    # The whole zip is fine.
+    assert deploy(host, "keep", z, filename="a.zip", zip_=True).status == 200
+    assert sorted(os.listdir(host.bin_dir("triggered", "keep"))) == ["b.txt", "c.txt", "run.sh"]
+
+
 def test_zip_limits(home):
     h = Host(home).start()
     try:

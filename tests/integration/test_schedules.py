@@ -218,6 +218,14 @@ def test_cron_cli_expand_and_errors():
     assert r.returncode == 0 and r.stdout == "0,10,20,30,40,50 * * * * *\n"
     assert cron("--expand", "0 0 9 * * mon,wed").stdout == "0 0 9 * * 1,3\n"
     assert cron("--expand", "1,2,3,5 * * * * *").stdout == "1-3,5 * * * * *\n"
+    # Never cut short (the landed build stopped at 44).
+    assert cron("--expand", "*/2 * * * * *").stdout == \
+        ",".join(str(s) for s in range(0, 60, 2)) + " * * * * *\n"
+    long_expr = ",".join(f"{a}-{a + 1}" for a in range(0, 59, 3)) + " " + \
+        ",".join(f"{a}-{a + 1}" for a in range(0, 59, 3)) + " " + \
+        ",".join(f"{a}-{a + 1}" for a in range(0, 23, 3)) + " * * *"
+    assert len(long_expr) > 256
+    assert cron("--expand", long_expr).stdout == long_expr + "\n"
     r = cron("0 0 0 30 2 *")
     assert r.returncode == 1 and "never fires" in r.stdout
     r = cron("--expand", "0 0 0 30 2 *")
