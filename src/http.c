@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,52 @@ const char *http_body(const struct http_request *req, size_t *len)
 	return req->body ? req->body : "";
 }
 
+/* What MHD does not answer itself: it closes a connection whose request
+ * line does not parse (GARBAGE, "GET" alone, binary bytes) without a word,
+ * and one whose request is half-received at the idle timeout too. HTTP/1.1
+ * says 400 and 408. MHD (in turbo mode) has not shut the socket down when
+ * it tells us of the close, so the reply is written here, straight to the
+ * socket (never with TLS: the bytes would not be in the session). */
+struct conn_ctx {
+	unsigned requests; /* request lines MHD parsed on it */
+	uint64_t started;  /* ms, loop time */
+};
+
+static void reply_raw(struct MHD_Connection *c, unsigned status)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char text[256];
+	const char *body = status == 408 ? "{\"Message\":\"The request was not received in time.\"}"
+					 : "{\"Message\":\"The request is not HTTP.\"}";
+	int n = snprintf(text, sizeof(text),
+			 "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: "
+			 "application/json; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
+			 status, status == 408 ? "Request Timeout" : "Bad Request", strlen(body), body);
+
+	if (ci)
+		(void)!send(ci->connect_fd, text, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Bytes the client sent on the connection, or 0: TCP_INFO's
+ * tcpi_bytes_received (Linux 4.1), which glibc's struct tcp_info stops
+ * short of; the kernel's layout adds pacing_rate, max_pacing_rate,
+ * bytes_acked and bytes_received (u64 each) after glibc's last field. */
+static uint64_t bytes_received(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct {
+		struct tcp_info base;
+		uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	} ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (!ci || getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < sizeof(ti))
+		return 0;
+	return ti.bytes_received;
+}
+
 /* ---- the request's life ---- */
 
 /* Host header characters accepted into URLs of replies. */
@@ -135,6 +182,15 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		free(req);
 		return NULL;
 	}
+	req->target_len = strlen(req->target);
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct conn_ctx *x = ci ? ci->socket_context : NULL;
+
+		if (x)
+			x->requests++;
+	}
 	req->path = req->target;
 	q = strchr(req->target, '?');
 	if (q) {
@@ -152,10 +208,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	struct http_server *s = cls;
 	struct http_request *req = *con_cls;
 
-	(void)conn;
-	(void)toe;
 	if (!req)
 		return;
+	/* Headers or a body still arriving at the idle timeout, nothing
+	 * sent yet: 408 (the socket is still open, see reply_raw). */
+	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED && !req->resp &&
+	    req->stage != ST_REPLIED && !s->tls)
+		reply_raw(conn, 408);
 	if (req->suspended) {
 		req->suspended = 0;
 		http_sleep_remove(req);
@@ -215,13 +274,32 @@ static void take_body(struct http_request *req, const char *data, size_t len)
 }
 
 /* Sums the request line and headers as they were sent. */
+/* 1 when name is an HTTP token (RFC 9110 5.1, 5.6.2): not empty, no
+ * blank, no separator. MHD lets ": x" and "Name : x" through. */
+static int is_token(const char *name)
+{
+	if (!*name)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= 32 || *p >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *p))
+			return 0;
+	return 1;
+}
+
+struct header_scan {
+	size_t total;  /* bytes of the request line and headers */
+	int bad_name;  /* a header name that is not a token */
+};
+
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
 				       const char *key, const char *value)
 {
-	size_t *total = cls;
+	struct header_scan *h = cls;
 
 	(void)kind;
-	*total += strlen(key) + (value ? strlen(value) : 0) + 4;
+	h->total += strlen(key) + (value ? strlen(value) : 0) + 4;
+	if (!is_token(key))
+		h->bad_name = 1;
 	return MHD_YES;
 }
 
@@ -229,19 +307,24 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
  * the status of the error reply it prepared. */
 static unsigned check_limits(struct http_request *req)
 {
-	size_t total = strlen(req->method_name) + strlen(req->target) + 12;
+	/* The whole target, query included (on_uri cut it at the '?'). */
+	struct header_scan h = { strlen(req->method_name) + req->target_len + 12, 0 };
 	const char *cl;
 
-	if (total > MAX_HEADERS_SIZE) {
+	if (h.total > MAX_HEADERS_SIZE) {
 		http_reply_error(req, 414, "The request URL is longer than %d bytes.",
 				 MAX_HEADERS_SIZE);
 		return 414;
 	}
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &total);
-	if (total > MAX_HEADERS_SIZE) {
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &h);
+	if (h.total > MAX_HEADERS_SIZE) {
 		http_reply_error(req, 431, "The request headers are larger than %d bytes.",
 				 MAX_HEADERS_SIZE);
 		return 431;
+	}
+	if (h.bad_name) {
+		http_reply_error(req, 400, "A header name is empty or not a token.");
+		return 400;
 	}
 	cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > req->srv->max_upload) {
@@ -327,13 +410,24 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 			  enum MHD_ConnectionNotificationCode code)
 {
 	struct http_server *s = cls;
+	struct conn_ctx *x = *socket_context;
 
-	(void)c;
-	(void)socket_context;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		s->open_conns++;
-	else if (s->open_conns > 0)
+		if ((x = calloc(1, sizeof(*x))))
+			x->started = uv_now(s->loop);
+		*socket_context = x;
+		return;
+	}
+	if (s->open_conns > 0)
 		s->open_conns--;
+	/* Bytes came, yet no request line: garbage (closed at once), or a
+	 * line still unfinished at the idle timeout. */
+	if (x && !x->requests && !s->tls && !s->closing && bytes_received(c) > 0)
+		reply_raw(c, uv_now(s->loop) - x->started + 500 >= (uint64_t)s->idle_timeout * 1000
+				     ? 408 : 400);
+	free(x);
+	*socket_context = NULL;
 }
 
 /* ---- the loop side ---- */
@@ -506,6 +600,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 	s->hd = *hd;
 	s->max_upload = cfg->max_upload;
 	s->max_conns = cfg->max_connections;
+	s->idle_timeout = cfg->idle_timeout;
 	s->lfd = -1;
 	if ((rc = bind_listen(cfg->listen, s, err, errsz)) < 0)
 		goto fail;
@@ -527,6 +622,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 		flags, 0, on_accept, s, on_access, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_LISTEN_SOCKET, s->lfd,
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 1,

@@ -31,6 +31,7 @@ struct http_server {
 	int closing;
 	int open_handles;
 	unsigned max_conns, open_conns;
+	unsigned idle_timeout; /* seconds */
 	struct http_request *sleeping; /* suspended requests */
 };
 
@@ -40,6 +41,7 @@ struct http_request {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
 	char *target; /* raw request target */
+	size_t target_len; /* its length, query included */
 	char *path;   /* points into target (cut at '?') */
 	const char *query;
 	const char *method_name;

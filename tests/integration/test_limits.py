@@ -126,3 +126,41 @@ def test_malformed_requests_do_not_hurt(host):
                  b"\x00\x01\x02garbage\r\n\r\n", b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n"]:
         raw(host.port, junk, timeout=3)
     assert host.get("/healthz").status == 200
+
+
+def test_query_counts_in_the_url_limit(host):
+    """414 counts the whole target: a 70 KiB query string too."""
+    reply = raw(host.port, b"GET /healthz?" + b"a" * (70 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(reply) == 414
+    reply = raw(host.port, b"GET /healthz?" + b"a" * (60 * 1024) +
+                b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(reply) == 200
+
+
+def test_malformed_requests_get_400(host):
+    """A request line that is not HTTP, a header name that is not a token,
+    and an HTTP/1.1 request without Host get 400 (not a silent close)."""
+    for label, data in [
+            ("garbage", b"GARBAGE\r\n\r\n"),
+            ("method alone", b"GET\r\n\r\n"),
+            ("binary", bytes(range(1, 40)) + b"\r\n\r\n"),
+            ("space before colon", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n"),
+            ("no host", b"GET /healthz HTTP/1.1\r\n\r\n")]:
+        reply = raw(host.port, data, timeout=5)
+        assert status_of(reply) == 400, (label, reply[:100])
+    # Nothing sent at all: nothing to answer.
+    s = socket.create_connection(("127.0.0.1", host.port))
+    s.close()
+    assert host.get("/healthz", auth=False).status == 200
+
+
+def test_half_received_request_gets_408(home):
+    h = Host(home, extra_args=["--idle-timeout", "1"]).start()
+    try:
+        for data in [b"GET /healthz HT", b"GET /healthz HTTP/1.1\r\nHost: x\r\n"]:
+            t = time.time()
+            reply = raw(h.port, data, timeout=5)
+            assert status_of(reply) == 408, reply[:100]
+            assert b'"Message"' in reply and 0.5 < time.time() - t < 4
+    finally:
+        assert h.stop() == 0
