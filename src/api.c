@@ -44,15 +44,17 @@ enum handler {
 	H_METRICS,
 	H_FOLLOW_RUN,
 	H_FOLLOW_JOB,
+	H_ABORT_RUN,
+	H_ABORT_JOB,
 };
 
 /* Route names for the metrics, by handler. */
 static const char *const handler_names[] = {
 	"healthz", "all", "list", "job", "history", "run", "settings", "swagger", "deploy",
 	"delete", "run_start", "put_settings", "start", "stop", "vfs", "zip", "metrics",
-	"follow_run", "follow_job",
+	"follow_run", "follow_job", "abort_run", "abort_job",
 };
-_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_FOLLOW_JOB + 1,
+_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_ABORT_JOB + 1,
 	       "a route name for every handler");
 
 #define NO_AUTH 1u
@@ -90,22 +92,12 @@ static const struct route routes[] = {
 	{ GET, "/metrics", H_METRICS, 0 },
 	{ GET, "{T}/{name}/history/{id}/log", H_FOLLOW_RUN, 0 },
 	{ GET, "{C}/{name}/log", H_FOLLOW_JOB, 0 },
+	{ HTTP_POST, "{T}/{name}/history/{id}/abort", H_ABORT_RUN, 0 },
+	{ HTTP_POST, "{T}/{name}/abort", H_ABORT_JOB, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-/* The state of one request between its callbacks. */
-struct call {
-	struct api *api;
-	struct http_request *req;
-	struct route_match m;
-	int rc;          /* of route_match */
-	unsigned allow;  /* methods, for 405 */
-	void *ticket;    /* a pending authentication */
-	int authed;      /* authenticated when the headers came */
-	struct deploy *deploy; /* an upload being received */
-	struct vfs_call *vfs;  /* a file API request */
-	int busy;        /* work in flight that will come back to this call */
-};
+#include "api_int.h"
 
 /* ---- output helpers ---- */
 
@@ -182,24 +174,24 @@ static void add_jobs(struct api *api, struct buf *b, enum job_type t,
 	}
 }
 
-static const char *type_word(enum job_type t)
+const char *api_type_word(enum job_type t)
 {
 	return t == JOB_CONTINUOUS ? "continuous" : "triggered";
 }
 
-static void reply_no_job(struct call *c)
+void api_reply_no_job(struct call *c)
 {
-	http_reply_error(c->req, 404, "No %s job named '%s' was found.", type_word(c->m.type),
+	http_reply_error(c->req, 404, "No %s job named '%s' was found.", api_type_word(c->m.type),
 			 c->m.params[0]);
 }
 
 /* The named job of the route, or NULL after a 404 reply. */
-static struct job *find_job(struct call *c)
+struct job *api_find_job(struct call *c)
 {
 	struct job *j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
 
 	if (!j)
-		reply_no_job(c);
+		api_reply_no_job(c);
 	return j;
 }
 
@@ -223,7 +215,7 @@ static void h_list(struct call *c)
 
 static void h_job(struct call *c)
 {
-	struct job *j = find_job(c);
+	struct job *j = api_find_job(c);
 	size_t len;
 	uint64_t hash;
 	const char *body;
@@ -239,7 +231,7 @@ static void h_job(struct call *c)
 
 static void h_history(struct call *c)
 {
-	struct job *j = find_job(c);
+	struct job *j = api_find_job(c);
 
 	if (j)
 		reply_json_etag(c->req, job_history_json(j, c->api->home,
@@ -248,7 +240,7 @@ static void h_history(struct call *c)
 
 static void h_run(struct call *c)
 {
-	struct job *j = find_job(c);
+	struct job *j = api_find_job(c);
 	const char *id = c->m.params[1];
 	json_t *o;
 
@@ -267,7 +259,7 @@ static void h_run(struct call *c)
 
 static void h_settings(struct call *c)
 {
-	struct job *j = find_job(c);
+	struct job *j = api_find_job(c);
 
 	if (j)
 		http_reply_json(c->req, 200, json_incref((json_t *)job_settings(j)));
@@ -299,129 +291,6 @@ static void h_swagger(struct call *c)
 				  "2.0", "info", "version", "v1", "title",
 				  "WebJobs", "host", "placeHolder", "schemes",
 				  "https", "paths", paths));
-}
-
-static void h_run_start(struct call *c)
-{
-	struct job *j = find_job(c);
-	const char *ua = http_header(c->req, "User-Agent");
-	char *arguments = NULL, *trigger = NULL, id[RUN_ID_LEN + 1], err[512];
-	char esc[1024], location[2048], **words = NULL;
-	int rc;
-
-	if (!j)
-		return;
-	arguments = route_query_get(http_query(c->req), "arguments");
-	if (!arguments && strstr(http_query(c->req), "rguments=")) {
-		http_reply_error(c->req, 400, "The arguments are not correctly percent-encoded.");
-		return;
-	}
-	if (arguments && args_split(arguments, &words, err, sizeof(err)) < 0) {
-		http_reply_error(c->req, 400, "Bad arguments: %s.", err);
-		free(arguments);
-		return;
-	}
-	args_free(words);
-	if (asprintf(&trigger, "External - %s", ua ? ua : "") < 0)
-		trigger = NULL;
-	rc = trigger ? runner_start(c->api->runner, j, trigger, arguments, 0, id, err,
-				    sizeof(err))
-		     : -ENOMEM;
-	if (rc == -ESHUTDOWN) {
-		http_reply_error(c->req, 409, "WebJobs are currently in \"stopped\" state.");
-	} else if (rc == -EBUSY) {
-		http_reply_error(c->req, 409, "Cannot start a new run since job is already running.");
-	} else if (rc < 0) {
-		http_reply_error(c->req, 500, "Cannot start the run: %s", err);
-	} else {
-		route_escape(job_name(j), esc, sizeof(esc), 0);
-		snprintf(location, sizeof(location), "%s/api/triggeredwebjobs/%s/history/%s",
-			 http_prefix(c->req), esc, id);
-		http_add_header(c->req, "Location", location);
-		http_reply_empty(c->req, 202);
-	}
-	free(trigger);
-	free(arguments);
-}
-
-static void h_delete(struct call *c)
-{
-	const char *name = c->m.params[0];
-
-	/* A name that cannot be a job never reaches the file system. */
-	if (home_valid_job_name(name)) {
-		if (c->m.type == JOB_TRIGGERED)
-			runner_kill_job(c->api->runner, name);
-		else
-			supervisor_delete(c->api->supervisor, name);
-		deploy_remove(c->api->home, c->api->loop, c->m.type, name);
-		metrics_forget(name);
-		registry_touch(c->api->registry, c->m.type, name);
-		registry_refresh(c->api->registry);
-	}
-	http_reply_empty(c->req, 200);
-}
-
-static void h_put_settings(struct call *c)
-{
-	struct job *j = find_job(c);
-	size_t len;
-	const char *body = http_body(c->req, &len);
-	json_t *o;
-	char path[4096];
-	int dfd, rc;
-
-	if (!j)
-		return;
-	o = json_loadb(body, len, 0, NULL);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		http_reply_error(c->req, 400, "The settings must be a JSON object.");
-		return;
-	}
-	json_decref(o);
-	snprintf(path, sizeof(path), "%s%s%s", job_name(j), *job_script_dir(j) ? "/" : "",
-		 job_script_dir(j));
-	dfd = openat(c->api->home->jobs_fd[c->m.type], path,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	rc = dfd < 0 ? -errno : files_write_atomic(dfd, "settings.job", body, len, 0644, 1);
-	if (dfd >= 0)
-		close(dfd);
-	if (rc == -ENOENT) {
-		/* Removed on disk a moment ago: the registry has not seen it. */
-		reply_no_job(c);
-		return;
-	}
-	if (rc < 0) {
-		http_reply_error(c->req, rc == -ENOSPC ? 507 : 500,
-				 "Cannot write settings.job: %s", strerror(-rc));
-		return;
-	}
-	/* Re-read now: the listeners (the schedule, a continuous job's
-	 * restart) hear of it before the next request is read. */
-	registry_touch(c->api->registry, c->m.type, job_name(j));
-	registry_refresh(c->api->registry);
-	http_reply_empty(c->req, 200);
-}
-
-static void h_start_stop(struct call *c, int enable)
-{
-	struct job *j = find_job(c);
-	int rc;
-
-	if (!j)
-		return;
-	rc = supervisor_set_enabled(c->api->supervisor, j, enable);
-	/* Applied at once: the job is re-read now, and the supervisor hears
-	 * of it from the loop's queue before the next request is read. */
-	registry_refresh(c->api->registry);
-	if (rc == -ENOENT)
-		reply_no_job(c); /* removed on disk a moment ago */
-	else if (rc < 0)
-		http_reply_error(c->req, 500, "Cannot %s the job: %s", enable ? "start" : "stop",
-				 strerror(-rc));
-	else
-		http_reply_empty(c->req, 200);
 }
 
 static void on_deployed(void *arg, unsigned status, const char *err)
@@ -543,7 +412,7 @@ static long long query_number(struct call *c, const char *key, long long def)
 
 static void h_follow(struct call *c)
 {
-	struct job *j = find_job(c);
+	struct job *j = api_find_job(c);
 	json_t *run;
 
 	if (!j)
@@ -612,13 +481,13 @@ static void dispatch(struct call *c)
 		h_deploy(c);
 		break;
 	case H_DELETE:
-		h_delete(c);
+		api_delete(c);
 		break;
 	case H_RUN_START:
-		h_run_start(c);
+		api_run_start(c);
 		break;
 	case H_PUT_SETTINGS:
-		h_put_settings(c);
+		api_put_settings(c);
 		break;
 	case H_VFS:
 	case H_ZIP:
@@ -632,10 +501,14 @@ static void dispatch(struct call *c)
 		h_follow(c);
 		break;
 	case H_START:
-		h_start_stop(c, 1);
+		api_start_stop(c, 1);
 		break;
 	case H_STOP:
-		h_start_stop(c, 0);
+		api_start_stop(c, 0);
+		break;
+	case H_ABORT_RUN:
+	case H_ABORT_JOB:
+		api_abort(c, c->m.route->handler == H_ABORT_JOB);
 		break;
 	}
 }

@@ -497,6 +497,25 @@ static void after_verify(uv_work_t *w, int status)
 	uv_timer_start(&t->timer, on_delay, (uint64_t)t->delay_ms, 0);
 }
 
+int auth_user_name(const char *header, char *out, size_t size)
+{
+	char decoded[MAX_HEADER], *colon;
+	const char *b64;
+
+	if (!header || strncasecmp(header, "Basic ", 6) != 0 || strlen(header) >= MAX_HEADER)
+		return -1;
+	for (b64 = header + 6; *b64 == ' '; b64++)
+		;
+	if (b64decode(b64, decoded, sizeof(decoded)) < 0 || !(colon = strchr(decoded, ':'))) {
+		explicit_bzero(decoded, sizeof(decoded));
+		return -1;
+	}
+	*colon = '\0';
+	snprintf(out, size, "%s", decoded);
+	explicit_bzero(decoded, sizeof(decoded));
+	return 0;
+}
+
 /* Decodes header: AUTH_OK for a cached credential, AUTH_DENIED for a
  * malformed one, else AUTH_PENDING with a new ticket (not yet queued) in
  * *out. */

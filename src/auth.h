@@ -63,6 +63,10 @@ int auth_make_folder(const char *home);
 /* The path of the default credentials file of a home (new string). */
 char *auth_default_file(const char *home);
 
+/* The user name of a Basic Authorization header (of a request that was
+ * let in), into out. Returns 0, or -1 for a header that is not Basic. */
+int auth_user_name(const char *header, char *out, size_t size);
+
 /* 1 when s is a valid user name (1-64 bytes, no ':' or control bytes). */
 int auth_user_valid(const char *s);
 

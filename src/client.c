@@ -262,7 +262,7 @@ static int slurp(const char *path, struct membuf *m)
 static int cmd_deploy(int argc, char **argv)
 {
 	const char *name = NULL, *src = NULL, *base;
-	int continuous = 0, is_zip;
+	int continuous = 0, is_zip, rc;
 	struct membuf m = { 0 };
 	struct stat st;
 	char path[1024], disp[1200], *e;
@@ -304,17 +304,10 @@ static int cmd_deploy(int argc, char **argv)
 	hdr[0] = disp;
 	hdr[1] = is_zip ? "Content-Type: application/zip" : "Content-Type: application/octet-stream";
 	hdr[2] = NULL;
-	if (conn_request("PUT", path, m.p ? m.p : "", m.len, hdr, &r) < 0) {
-		free(m.p);
-		return 3;
-	}
+	rc = conn_call("PUT", path, m.p ? m.p : "", m.len, hdr, 200, "deploy", &r);
 	free(m.p);
-	if (r.status != 200) {
-		int rc = conn_error(&r, "deploy");
-
-		free(r.body);
+	if (rc != 0)
 		return rc;
-	}
 	if (as_json)
 		print_json(&r);
 	else
@@ -394,14 +387,8 @@ static int cmd_run(int argc, char **argv)
 	free(e);
 	free(q);
 	free(joined);
-	if (conn_request("POST", path, NULL, 0, NULL, &r) < 0)
+	if (conn_call("POST", path, NULL, 0, NULL, 202, "run", &r) != 0)
 		return 3;
-	if (r.status != 202) {
-		int rc = conn_error(&r, "run");
-
-		free(r.body);
-		return rc;
-	}
 	free(r.body);
 	/* The run's id: the last segment of the Location header. */
 	loc = strrchr(r.location, '/') ? strdup(strrchr(r.location, '/') + 1) : NULL;
@@ -466,14 +453,8 @@ static int cmd_history(int argc, char **argv)
 	e = conn_escape(name);
 	snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history", e ? e : "");
 	free(e);
-	if (conn_request("GET", path, NULL, 0, NULL, &r) < 0)
+	if (conn_call("GET", path, NULL, 0, NULL, 200, "history", &r) != 0)
 		return 3;
-	if (r.status != 200) {
-		int rc = conn_error(&r, "history");
-
-		free(r.body);
-		return rc;
-	}
 	o = json_loads(r.body ? r.body : "", 0, NULL);
 	runs = json_object_get(o, "runs");
 	/* -n counts with --json too: the newest n runs. */
@@ -504,14 +485,8 @@ static int stream_to_stdout(const char *rel)
 {
 	struct reply r;
 
-	if (conn_request("GET", rel, NULL, 0, NULL, &r) < 0)
+	if (conn_call("GET", rel, NULL, 0, NULL, 200, "logs", &r) != 0)
 		return 3;
-	if (r.status != 200) {
-		int rc = conn_error(&r, "logs");
-
-		free(r.body);
-		return rc;
-	}
 	fwrite(r.body ? r.body : "", 1, r.len, stdout);
 	free(r.body);
 	return 0;
@@ -591,12 +566,38 @@ static int cmd_simple(const char *what, const char *method, const char *name, co
 		return 2;
 	}
 	strncat(path, suffix, sizeof(path) - strlen(path) - 1);
-	if (conn_request(method, path, NULL, 0, NULL, &r) < 0)
+	if (conn_call(method, path, NULL, 0, NULL, 200, what, &r) != 0)
 		return 3;
 	free(r.body);
-	if (r.status != 200)
-		return conn_error(&r, what);
 	printf("%s %s\n", what, name);
+	return 0;
+}
+
+/* webjobs abort NAME [RUN_ID]: the run (or the job's run in progress) is
+ * stopped and ends Aborted, on whichever instance runs it. */
+static int cmd_abort(int argc, char **argv)
+{
+	const char *name = NULL, *id = NULL;
+	char path[1024], *e;
+	struct reply r;
+
+	for (int k = 0; k < argc; k++)
+		if (positional(argv[k], &name, &id) < 0)
+			return 2;
+	if (!name)
+		return 2;
+	e = conn_escape(name);
+	if (id)
+		snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/history/%s/abort", e ? e : "",
+			 id);
+	else
+		snprintf(path, sizeof(path), "/api/triggeredwebjobs/%s/abort", e ? e : "");
+	free(e);
+	if (conn_call("POST", path, NULL, 0, NULL, 202, "abort", &r) != 0)
+		return 3;
+	free(r.body);
+	printf("aborting run %s of %s\n", strrchr(r.location, '/') ? strrchr(r.location, '/') + 1 : "?",
+	       name);
 	return 0;
 }
 
@@ -640,16 +641,15 @@ static int cmd_settings(int argc, char **argv)
 		char *text = json_dumps(o, JSON_COMPACT);
 		const char *hdr[] = { "Content-Type: application/json", NULL };
 
+		int rc;
+
 		json_decref(o);
-		if (!text || conn_request("PUT", path, text, strlen(text), hdr, &r) < 0) {
-			free(text);
-			return 3;
-		}
+		rc = text ? conn_call("PUT", path, text, strlen(text), hdr, 200, "settings", &r) : 3;
 		free(text);
+		if (rc != 0)
+			return rc;
 	}
 	free(r.body);
-	if (r.status != 200)
-		return conn_error(&r, "settings");
 	printf("settings of %s saved\n", argv[0]);
 	return 0;
 }
@@ -678,6 +678,10 @@ static const struct {
 	{ "settings", "webjobs settings NAME [KEY=VALUE ...]",
 	  "Prints job NAME's settings.job, or sets keys in it (values are JSON when they\n"
 	  "parse as JSON, else strings).\n" },
+	{ "abort", "webjobs abort NAME [RUN_ID]",
+	  "Aborts the run RUN_ID of triggered job NAME, or its run in progress: the run\n"
+	  "is asked to stop (shutdown file, SIGTERM, SIGKILL after stopping_wait_time)\n"
+	  "and ends Aborted, whichever instance runs it.\n" },
 	{ "delete", "webjobs delete NAME", "Deletes job NAME, its runs and logs.\n" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -735,6 +739,8 @@ static int dispatch(const char *cmd, int n, char **rest)
 		return n == 1 ? cmd_simple("stopped", "POST", rest[0], "/stop", 1) : 2;
 	if (strcmp(cmd, "settings") == 0)
 		return cmd_settings(n, rest);
+	if (strcmp(cmd, "abort") == 0)
+		return cmd_abort(n, rest);
 	if (strcmp(cmd, "delete") == 0)
 		return n == 1 ? cmd_simple("deleted", "DELETE", rest[0], "", 0) : 2;
 	return 2;

@@ -252,3 +252,17 @@ void conn_close(void)
 	free(password);
 	base_url = user = password = NULL;
 }
+
+int conn_call(const char *method, const char *path, const void *body, size_t len,
+	      const char *const *headers, long want, const char *what, struct reply *r)
+{
+	if (conn_request(method, path, body, len, headers, r) < 0)
+		return 3;
+	if (r->status != want) {
+		conn_error(r, what);
+		free(r->body);
+		r->body = NULL;
+		return 3;
+	}
+	return 0;
+}

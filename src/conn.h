@@ -27,6 +27,12 @@ void conn_close(void);
 int conn_request(const char *method, const char *path, const void *body, size_t len,
 		 const char *const *headers, struct reply *r);
 
+/* conn_request, then: the status is want → 0 with r (its body for the
+ * caller to free); else the error printed (conn_error) → 3, as when the
+ * request could not be made. */
+int conn_call(const char *method, const char *path, const void *body, size_t len,
+	      const char *const *headers, long want, const char *what, struct reply *r);
+
 /* Copies a streamed reply (a followed log) to stdout as it arrives;
  * 0, or 3 when it failed. */
 int conn_stream(const char *rel);

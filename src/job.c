@@ -435,19 +435,6 @@ int job_scan_data(struct job *j, const struct home *h)
 }
 
 /* 1 when some process holds the job's run lock (any instance). */
-static int run_lock_held(int dfd)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	int fd = openat(dfd, "triggeredJob.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int held = 0;
-
-	if (fd < 0)
-		return 0;
-	if (fcntl(fd, F_OFD_GETLK, &fl) == 0)
-		held = fl.l_type != F_UNLCK;
-	close(fd);
-	return held;
-}
 
 /* The time of the last sign of life of a run: its newest file. */
 static int64_t last_activity(int dfd, const char *id)
@@ -481,7 +468,7 @@ static void view_status(const struct job *j, int dfd, const struct runrec *r,
 	if (!runrec_in_progress(r))
 		return;
 	if (newest && strcmp(newest, r->id) == 0 && dfd >= 0 &&
-	    run_lock_held(dfd)) {
+	    runrec_lock_held(dfd)) {
 		v->end = 0;
 		return;
 	}

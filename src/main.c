@@ -145,6 +145,19 @@ static int cmd_passwd(int argc, char **argv)
 	return 0;
 }
 
+static int print_expansion(const struct cron *c)
+{
+	char *text = cron_expand(c);
+
+	if (!text) {
+		fprintf(stderr, "webjobs: out of memory\n");
+		return 2;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
 static int cmd_cron(int argc, char **argv)
 {
 	const char *zone = getenv("WEBSITE_TIME_ZONE"), *from = NULL, *expr = NULL;
@@ -194,26 +207,15 @@ static int cmd_cron(int argc, char **argv)
 		fprintf(stderr, "webjobs: invalid schedule '%s': %s\n", expr, err);
 		return 2;
 	}
-	if (expand) {
-		char *text = cron_expand(&c);
-
-		if (!text) {
-			fprintf(stderr, "webjobs: out of memory\n");
-			return 2;
-		}
-		printf("%s\n", text);
-		free(text);
-		return 0;
+	if (expand)
+		return print_expansion(&c);
+	if (from && cron_parse_time(zone, from, &t) < 0) {
+		fprintf(stderr, "webjobs: bad --from time '%s' (want 2026-03-08T01:59:00, optionally with Z or +hh:mm)\n",
+			from);
+		return 2;
 	}
-	if (from) {
-		if (cron_parse_time(zone, from, &t) < 0) {
-			fprintf(stderr, "webjobs: bad --from time '%s' (want 2026-03-08T01:59:00, optionally with Z or +hh:mm)\n",
-				from);
-			return 2;
-		}
-	} else {
+	if (!from)
 		t = (int64_t)time(NULL);
-	}
 	for (long i = 0; i < n; i++) {
 		if (cron_next(&c, zone, t, &t) < 0) {
 			if (i == 0) {

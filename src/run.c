@@ -2,13 +2,13 @@
  * run: the life of a triggered run, one state machine per run.
  *
  * table:
- *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL
- *   ACCEPTED       begin    -        -        -        -        end      end      -
- *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -
- *   CANCELLED      -        end      end      -        -        -        -        -
- *   RUNNING        -        -        -        exited   idle     stop     doom     -
- *   STOPPING       -        -        -        exited   -        -        doom     kill
- *   ENDED          -        -        -        -        -        -        -        -
+ *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT
+ *   ACCEPTED       begin    -        -        -        -        end      end      -        end
+ *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel
+ *   CANCELLED      -        end      end      -        -        -        -        -        -
+ *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop
+ *   STOPPING       -        -        -        exited   -        -        doom     kill     -
+ *   ENDED          -        -        -        -        -        -        -        -        -
  * end of table (checked against the code by tests/unit/test_run.c)
  *
  * runner_start (in the request, or the scheduler's tick) takes the run
@@ -23,8 +23,9 @@
  *   exited   the child is done (reaped AND both pipes at EOF, src/child.c):
  *            the final status by why the run ended, durable; unlock
  *   idle     no output nor CPU for WEBJOBS_IDLE_TIMEOUT: SIGKILL, Failed
- *   stop     shutdown: shutdown file + SIGTERM, SIGKILL after the job's
- *            stopping_wait_time (KILL), Aborted
+ *   stop     shutdown or abort: shutdown file + SIGTERM, SIGKILL after the
+ *            job's stopping_wait_time (KILL), Aborted (an abort writes
+ *            "Run aborted by {user}" first)
  *   doom     the job is deleted: SIGKILL now, nothing recorded
  * Only dispatch() sets a state, and it runs from the loop's event queue.
  *
@@ -55,53 +56,16 @@
 #include "process.h"
 #include "runrec.h"
 
-#define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (docs/API.md) */
 
-enum state { R_ACCEPTED, R_COPYING, R_CANCELLED, R_RUNNING, R_STOPPING, R_ENDED, R_COUNT };
-enum event { E_BEGIN, E_COPIED, E_NOCOPY, E_EXIT, E_IDLE, E_SHUTDOWN, E_DELETED, E_KILL, E_COUNT };
+#include "run_int.h"
 
 static const char *const state_names[R_COUNT] = {
 	"ACCEPTED", "COPYING", "CANCELLED", "RUNNING", "STOPPING", "ENDED"
 };
 static const char *const event_names[E_COUNT] = {
-	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL"
+	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL", "ABORT"
 };
 
-/* Why a run ends, which decides its final status. */
-enum why { WHY_EXIT, WHY_FAILED_START, WHY_IDLE, WHY_SHUTDOWN, WHY_DELETED };
-
-struct run {
-	struct runner *rn;
-	struct run *next, *prev;
-	enum state state;
-	enum why why;
-	char id[RUN_ID_LEN + 1];
-	struct runrec rec;
-	int lock_fd, dfd;
-	struct joblog *log;
-	struct launch l;
-	int copy_fresh;     /* the working copy was current when accepted */
-	int copy_rc;
-	uv_work_t work;
-	struct child *child;
-	int wstatus;
-	uv_timer_t timer;      /* idle checks */
-	uv_timer_t kill_timer; /* SIGKILL after the stop wait */
-	int handles;           /* open uv handles; freed at 0 */
-	int64_t last_cpu;
-	uint64_t last_activity;
-};
-
-struct runner {
-	uv_loop_t *loop;
-	struct runner_config c;
-	struct run *runs;
-	int shutting;
-	void (*done)(void *);
-	void *done_arg;
-};
-
-static void post(struct run *r, enum event e);
 
 struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 {
@@ -111,6 +75,8 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 		return NULL;
 	rn->loop = loop;
 	rn->c = *c;
+	uv_timer_init(loop, &rn->abort_poll);
+	rn->abort_poll.data = rn;
 	return rn;
 }
 
@@ -121,7 +87,7 @@ void runner_free(struct runner *rn)
 
 /* ---- records ---- */
 
-static int write_record(struct run *r, int durable)
+int run_write_record(struct run *r, int durable)
 {
 	char *text = runrec_serialize(&r->rec);
 	int rc;
@@ -139,18 +105,19 @@ static int write_record(struct run *r, int durable)
 static void set_status(struct run *r, const char *status, int durable)
 {
 	snprintf(r->rec.status, sizeof(r->rec.status), "%s", status);
-	write_record(r, durable);
+	run_write_record(r, durable);
 	joblog_sys(r->log, 0, "Status changed to %s", status);
 }
 
 /* ---- the end of a run ---- */
 
-static void run_free(struct run *r)
+void run_free(struct run *r)
 {
 	evq_forget(r);
 	joblog_close(r->log);
 	runrec_free(&r->rec);
 	launch_clear(&r->l);
+	free(r->aborter);
 	free(r);
 }
 
@@ -169,6 +136,15 @@ static void close_handle(struct run *r, uv_handle_t *h)
 		uv_close(h, on_handle_closed);
 }
 
+/* The abort's line, once, when the abort takes effect. */
+static void say_abort(struct run *r)
+{
+	if (r->abort_said)
+		return;
+	r->abort_said = 1;
+	joblog_sys(r->log, 1, "Run aborted by %s", r->aborter ? r->aborter : "an unknown user");
+}
+
 static void record_end(struct run *r)
 {
 	char sig[32];
@@ -176,6 +152,10 @@ static void record_end(struct run *r)
 	switch (r->why) {
 	case WHY_DELETED:
 		/* The job and its data are gone: nothing to record. */
+		return;
+	case WHY_ABORTED:
+		say_abort(r);
+		set_status(r, "Aborted", 1);
 		return;
 	case WHY_SHUTDOWN:
 		set_status(r, "Aborted", 1);
@@ -253,7 +233,7 @@ static void on_done(void *arg, int wstatus)
 	struct run *r = arg;
 
 	r->wstatus = wstatus;
-	post(r, E_EXIT);
+	run_post(r, E_EXIT);
 }
 
 static const struct child_ops run_child_ops = { on_output, on_done };
@@ -275,12 +255,12 @@ static void on_idle_check(uv_timer_t *t)
 		return;
 	}
 	if (now - r->last_activity >= (uint64_t)limit * 1000)
-		post(r, E_IDLE);
+		run_post(r, E_IDLE);
 }
 
 static void on_stop_wait(uv_timer_t *t)
 {
-	post(t->data, E_KILL);
+	run_post(t->data, E_KILL);
 }
 
 static void work_copy(uv_work_t *w)
@@ -296,7 +276,7 @@ static void after_copy(uv_work_t *w, int status)
 
 	if (status < 0 && r->copy_rc == 0)
 		r->copy_rc = status;
-	post(r, r->copy_rc < 0 ? E_NOCOPY : E_COPIED);
+	run_post(r, r->copy_rc < 0 ? E_NOCOPY : E_COPIED);
 }
 
 /* ---- actions ---- */
@@ -355,7 +335,7 @@ static enum state a_begin(struct run *r, enum event e)
 	r->work.data = r;
 	if (uv_queue_work(rn->loop, &r->work, work_copy, after_copy) < 0) {
 		r->copy_rc = -EIO;
-		post(r, E_NOCOPY);
+		run_post(r, E_NOCOPY);
 	}
 	return R_COPYING;
 }
@@ -375,6 +355,8 @@ static void note_why(struct run *r, enum event e)
 		r->why = WHY_DELETED;
 	else if (e == E_SHUTDOWN && r->why == WHY_EXIT)
 		r->why = WHY_SHUTDOWN;
+	else if (e == E_ABORT && (r->why == WHY_EXIT || r->why == WHY_SHUTDOWN))
+		r->why = WHY_ABORTED;
 }
 
 static enum state a_cancel(struct run *r, enum event e)
@@ -410,6 +392,8 @@ static enum state a_idle(struct run *r, enum event e)
 static enum state a_stop(struct run *r, enum event e)
 {
 	note_why(r, e);
+	if (r->why == WHY_ABORTED)
+		say_abort(r);
 	if (r->l.stop_wait <= 0) {
 		child_kill(r->child, SIGKILL);
 		return R_STOPPING;
@@ -441,13 +425,13 @@ struct cell {
 #define C(f) { a_##f, #f }
 #define NO { a_nothing, "-" }
 static const struct cell table[R_COUNT][E_COUNT] = {
-	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL */
-	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO },
-	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO },
-	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO },
-	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO },
-	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill) },
-	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO },
+	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT */
+	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end) },
+	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel) },
+	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO },
+	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop) },
+	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO },
+	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO },
 };
 #undef C
 #undef NO
@@ -461,7 +445,7 @@ static void dispatch(void *obj, int event)
 	r->state = table[r->state][event].fn(r, (enum event)event);
 }
 
-static void post(struct run *r, enum event e)
+void run_post(struct run *r, enum event e)
 {
 	evq_post(dispatch, r, (int)e);
 }
@@ -498,175 +482,10 @@ int runner_inject(struct runner *rn, const char *name, const char *event)
 
 	for (int e = 0; r && e < E_COUNT; e++)
 		if (strcmp(event_names[e], event) == 0) {
-			post(r, (enum event)e);
+			run_post(r, (enum event)e);
 			return 0;
 		}
 	return -1;
-}
-
-/* ---- accepting a run ---- */
-
-/* Deletes the oldest runs so that `keep` remain; returns the newest id
- * left (or "") in newest. */
-static void trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
-{
-	char **ids;
-	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids);
-
-	newest[0] = '\0';
-	if (keep < 0)
-		keep = 0;
-	for (int i = 0; i < n; i++) {
-		if ((long long)(n - i) > keep)
-			files_remove_tree(dfd, ids[i]);
-		else if (i == n - 1)
-			memcpy(newest, ids[i], RUN_ID_LEN + 1);
-	}
-	files_free_names(ids, n < 0 ? 0 : n);
-}
-
-/* A run id after now and after every existing one. */
-static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
-{
-	int64_t now = time_now_ticks(), t;
-
-	time_format_run_id(now, id);
-	if (newest[0] && strcmp(id, newest) <= 0 && time_parse_run_id(newest, &t) == 0) {
-		now = t + 1000; /* one unit of the id: 100 us */
-		time_format_run_id(now, id);
-	}
-	*start = now;
-}
-
-/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd). */
-static int take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
-		     char *err, size_t errsz)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	int rc;
-
-	if ((rc = home_mkdirs(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0 ||
-	    (*jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], name,
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = rc < 0 ? rc : -errno;
-		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
-		return rc;
-	}
-	*lock_fd = openat(*jfd, "triggeredJob.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			  0644);
-	if (*lock_fd < 0) {
-		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
-		return -errno;
-	}
-	if (fcntl(*lock_fd, F_OFD_SETLK, &fl) < 0) {
-		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
-		return rc;
-	}
-	return 0;
-}
-
-/* Under the lock: has any instance run this tick (ticks) already? The run
- * id is its start to 100 us; the tick is whole seconds. */
-static int tick_was_run(int jfd, int64_t occurrence)
-{
-	char newest[RUN_ID_LEN + 1];
-	int64_t t;
-
-	trim_history(jfd, LLONG_MAX, newest);
-	return newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence;
-}
-
-/* The run of job j in its new folder dfd, its record not yet written. */
-static struct run *new_run(struct runner *rn, const struct job *j, const char *trigger,
-			   const char *arguments, const char *id, int64_t start)
-{
-	struct run *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	r->rn = rn;
-	r->lock_fd = r->dfd = -1;
-	memcpy(r->id, id, RUN_ID_LEN + 1);
-	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
-	r->rec.start = start;
-	r->rec.trigger = strdup(trigger);
-	r->rec.instance = strdup(rn->c.instance);
-	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
-	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
-	if (launch_snapshot(&r->l, rn->c.home, rn->c.temp, j, DEFAULT_STOP_WAIT) < 0 ||
-	    !r->rec.trigger || !r->rec.instance || (arguments && *arguments && !r->rec.arguments)) {
-		run_free(r);
-		return NULL;
-	}
-	r->copy_fresh = launch_copy_fresh(&r->l, j);
-	return r;
-}
-
-int runner_start(struct runner *rn, struct job *j, const char *trigger,
-		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
-		 char *err, size_t errsz)
-{
-	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
-	char newest[RUN_ID_LEN + 1];
-	int jfd = -1, lock_fd = -1, dfd = -1, rc;
-	struct run *r = NULL;
-	int64_t start;
-
-	if (rn->shutting || cfg->stopped)
-		return -ESHUTDOWN;
-	if ((rc = take_lock(rn, job_name(j), &jfd, &lock_fd, err, errsz)) < 0)
-		goto fail;
-	if (occurrence && tick_was_run(jfd, occurrence)) {
-		rc = -EALREADY;
-		snprintf(err, errsz, "this tick was already run");
-		goto fail;
-	}
-	trim_history(jfd, cfg->history_size - 1, newest);
-	new_run_id(newest, id, &start);
-	if (mkdirat(jfd, id, 0755) < 0 ||
-	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = -errno;
-		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
-		goto fail;
-	}
-	if (!(r = new_run(rn, j, trigger, arguments, id, start))) {
-		rc = -ENOMEM;
-		snprintf(err, errsz, "out of memory");
-		goto fail;
-	}
-	r->dfd = dfd;
-	if ((rc = write_record(r, 1)) < 0) {
-		r->dfd = -1;
-		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
-		goto fail;
-	}
-	fsync(jfd);
-	close(jfd);
-	r->lock_fd = lock_fd;
-	uv_timer_init(rn->loop, &r->timer);
-	uv_timer_init(rn->loop, &r->kill_timer);
-	r->timer.data = r->kill_timer.data = r;
-	r->handles = 2;
-	r->next = rn->runs;
-	if (rn->runs)
-		rn->runs->prev = r;
-	rn->runs = r;
-	post(r, E_BEGIN);
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
-	return 0;
-fail:
-	if (r)
-		run_free(r);
-	if (dfd >= 0) {
-		close(dfd);
-		files_remove_tree(jfd, id);
-	}
-	if (lock_fd >= 0)
-		close(lock_fd);
-	if (jfd >= 0)
-		close(jfd);
-	return rc;
 }
 
 /* ---- stopping ---- */
@@ -675,12 +494,13 @@ void runner_kill_job(struct runner *rn, const char *name)
 {
 	for (struct run *r = rn->runs; r; r = r->next)
 		if (strcmp(r->l.name, name) == 0)
-			post(r, E_DELETED);
+			run_post(r, E_DELETED);
 }
 
 void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 {
 	rn->shutting = 1;
+	uv_close((uv_handle_t *)&rn->abort_poll, NULL);
 	rn->done = done;
 	rn->done_arg = arg;
 	if (!rn->runs) {
@@ -688,66 +508,5 @@ void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 		return;
 	}
 	for (struct run *r = rn->runs; r; r = r->next)
-		post(r, E_SHUTDOWN);
-}
-/* ---- recovery ---- */
-
-/* Start-up: the newest run of one job, if this instance left it in
- * progress (its lock is free), becomes Aborted. */
-static void recover_one(void *arg, enum job_type t, const char *name, struct job *j)
-{
-	struct runner *rn = arg;
-	const struct home *h = rn->c.home;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char newest[RUN_ID_LEN + 1];
-	struct runrec rec;
-	int jfd, lock_fd, dfd;
-
-	(void)t;
-	(void)j;
-	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (jfd < 0)
-		return;
-	trim_history(jfd, LLONG_MAX, newest);
-	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
-		if (lock_fd >= 0)
-			close(lock_fd);
-		close(jfd);
-		return;
-	}
-	if (runrec_in_progress(&rec) &&
-	    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
-	    (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) &&
-	    (dfd = openat(jfd, newest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		struct joblog *lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
-		char *text;
-
-		if (rec.pid > 0 && rec.pid_start > 0 && process_start_time(rec.pid) == rec.pid_start) {
-			kill(-rec.pid, SIGKILL);
-			log_warn("run %s of %s: killed process group %d left by a crash", newest, name,
-				 rec.pid);
-		}
-		snprintf(rec.status, sizeof(rec.status), "Aborted");
-		rec.end = time_now_ticks();
-		text = runrec_serialize(&rec);
-		if (text)
-			files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
-		free(text);
-		joblog_sys(lg, 1, "The host went away during the run");
-		joblog_sys(lg, 0, "Status changed to Aborted");
-		joblog_close(lg);
-		log_info("run %s of %s was in progress when the host stopped: Aborted", newest, name);
-		close(dfd);
-		registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
-	}
-	runrec_free(&rec);
-	if (lock_fd >= 0)
-		close(lock_fd);
-	close(jfd);
-}
-
-void runner_recover(struct runner *rn)
-{
-	registry_replay(rn->c.registry, JOB_TRIGGERED, recover_one, rn);
+		run_post(r, E_SHUTDOWN);
 }

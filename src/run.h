@@ -44,6 +44,16 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
  * deleted); the run ends Aborted. */
 void runner_kill_job(struct runner *rn, const char *name);
 
+/* Aborts run id of job name (NULL: the job's run in progress), on any
+ * instance: writes the {runId}/abort marker durably (the instance that
+ * runs it sees it within a second) and, when the run is this instance's,
+ * posts ABORT at once. user is who asked (the line "Run aborted by
+ * {user}"). Returns 0 with the run's id in out; -ENOENT for no such run,
+ * -EALREADY for a run that has ended, -ESRCH when the job has no run in
+ * progress; another negative errno when the marker cannot be written. */
+int runner_abort(struct runner *rn, const char *name, const char *id, const char *user,
+		 char out[RUN_ID_LEN + 1]);
+
 /* Marks runs that this instance left in progress (a crash) Aborted and
  * kills their leftover processes. Called once at start-up. */
 void runner_recover(struct runner *rn);

@@ -201,3 +201,17 @@ json_t *runrec_json(const struct runrec *r, const struct run_view *v)
 	json_object_set_new(o, "trigger", json_string(r->trigger));
 	return o;
 }
+
+int runrec_lock_held(int jfd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = openat(jfd, "triggeredJob.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int held = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_OFD_GETLK, &fl) == 0)
+		held = fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}

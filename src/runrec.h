@@ -39,6 +39,10 @@ int runrec_load(int dfd, const char *id, struct runrec *r);
 
 void runrec_free(struct runrec *r);
 
+/* 1 when a run of the job whose data folder is jfd holds its run lock
+ * (any instance: F_OFD_GETLK sees every process's locks). */
+int runrec_lock_held(int jfd);
+
 /* 1 for the statuses of a run that has not ended. */
 int runrec_in_progress(const struct runrec *r);
 

@@ -1,0 +1,332 @@
+/*
+ * run_disk: the runs' side on disk — accepting a run (the run lock, the
+ * history trimmed, the durable "Initializing" record), aborting one on any
+ * instance through its {runId}/abort marker, and recovering at start-up
+ * the runs a crash left in progress. The state machine is run.c's.
+ */
+#define _GNU_SOURCE
+#include "run_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "joblog.h"
+#include "log.h"
+#include "process.h"
+
+/* ---- accepting a run ---- */
+
+/* Deletes the oldest runs so that `keep` remain; returns the newest id
+ * left (or "") in newest. */
+void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
+{
+	char **ids;
+	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids);
+
+	newest[0] = '\0';
+	if (keep < 0)
+		keep = 0;
+	for (int i = 0; i < n; i++) {
+		if ((long long)(n - i) > keep)
+			files_remove_tree(dfd, ids[i]);
+		else if (i == n - 1)
+			memcpy(newest, ids[i], RUN_ID_LEN + 1);
+	}
+	files_free_names(ids, n < 0 ? 0 : n);
+}
+
+/* A run id after now and after every existing one. */
+static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
+{
+	int64_t now = time_now_ticks(), t;
+
+	time_format_run_id(now, id);
+	if (newest[0] && strcmp(id, newest) <= 0 && time_parse_run_id(newest, &t) == 0) {
+		now = t + 1000; /* one unit of the id: 100 us */
+		time_format_run_id(now, id);
+	}
+	*start = now;
+}
+
+/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd). */
+static int take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
+		     char *err, size_t errsz)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int rc;
+
+	if ((rc = home_mkdirs(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0 ||
+	    (*jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = rc < 0 ? rc : -errno;
+		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
+		return rc;
+	}
+	*lock_fd = openat(*jfd, "triggeredJob.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0644);
+	if (*lock_fd < 0) {
+		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
+		return -errno;
+	}
+	if (fcntl(*lock_fd, F_OFD_SETLK, &fl) < 0) {
+		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* Under the lock: has any instance run this tick (ticks) already? The run
+ * id is its start to 100 us; the tick is whole seconds. */
+static int tick_was_run(int jfd, int64_t occurrence)
+{
+	char newest[RUN_ID_LEN + 1];
+	int64_t t;
+
+	run_trim_history(jfd, LLONG_MAX, newest);
+	return newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence;
+}
+
+/* The run of job j in its new folder dfd, its record not yet written. */
+static struct run *new_run(struct runner *rn, const struct job *j, const char *trigger,
+			   const char *arguments, const char *id, int64_t start)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->rn = rn;
+	r->lock_fd = r->dfd = -1;
+	memcpy(r->id, id, RUN_ID_LEN + 1);
+	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
+	r->rec.start = start;
+	r->rec.trigger = strdup(trigger);
+	r->rec.instance = strdup(rn->c.instance);
+	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
+	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
+	if (launch_snapshot(&r->l, rn->c.home, rn->c.temp, j, DEFAULT_STOP_WAIT) < 0 ||
+	    !r->rec.trigger || !r->rec.instance || (arguments && *arguments && !r->rec.arguments)) {
+		run_free(r);
+		return NULL;
+	}
+	r->copy_fresh = launch_copy_fresh(&r->l, j);
+	return r;
+}
+
+int runner_start(struct runner *rn, struct job *j, const char *trigger,
+		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
+		 char *err, size_t errsz)
+{
+	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
+	char newest[RUN_ID_LEN + 1];
+	int jfd = -1, lock_fd = -1, dfd = -1, rc;
+	struct run *r = NULL;
+	int64_t start;
+
+	if (rn->shutting || cfg->stopped)
+		return -ESHUTDOWN;
+	if ((rc = take_lock(rn, job_name(j), &jfd, &lock_fd, err, errsz)) < 0)
+		goto fail;
+	if (occurrence && tick_was_run(jfd, occurrence)) {
+		rc = -EALREADY;
+		snprintf(err, errsz, "this tick was already run");
+		goto fail;
+	}
+	run_trim_history(jfd, cfg->history_size - 1, newest);
+	new_run_id(newest, id, &start);
+	if (mkdirat(jfd, id, 0755) < 0 ||
+	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
+		goto fail;
+	}
+	if (!(r = new_run(rn, j, trigger, arguments, id, start))) {
+		rc = -ENOMEM;
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	r->dfd = dfd;
+	if ((rc = run_write_record(r, 1)) < 0) {
+		r->dfd = -1;
+		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
+		goto fail;
+	}
+	fsync(jfd);
+	close(jfd);
+	r->lock_fd = lock_fd;
+	uv_timer_init(rn->loop, &r->timer);
+	uv_timer_init(rn->loop, &r->kill_timer);
+	r->timer.data = r->kill_timer.data = r;
+	r->handles = 2;
+	r->next = rn->runs;
+	if (rn->runs)
+		rn->runs->prev = r;
+	rn->runs = r;
+	run_post(r, E_BEGIN);
+	if (!uv_is_active((uv_handle_t *)&rn->abort_poll))
+		uv_timer_start(&rn->abort_poll, run_on_abort_poll, 1000, 1000);
+	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
+	return 0;
+fail:
+	if (r)
+		run_free(r);
+	if (dfd >= 0) {
+		close(dfd);
+		files_remove_tree(jfd, id);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	if (jfd >= 0)
+		close(jfd);
+	return rc;
+}
+
+/* ---- aborts ---- */
+
+/* The {runId}/abort marker's user, or NULL when there is no marker. */
+static char *marker_user(int dfd)
+{
+	char buf[256];
+	int fd = openat(dfd, "abort", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf[0] ? buf : "an unknown user");
+}
+
+static void post_abort(struct run *r, char *user)
+{
+	if (r->abort_posted) {
+		free(user);
+		return;
+	}
+	r->abort_posted = 1;
+	free(r->aborter);
+	r->aborter = user;
+	run_post(r, E_ABORT);
+}
+
+/* Any instance may write a run's abort marker (docs/API.md, "Run
+ * control"); the owner of the run looks for it every second. */
+void run_on_abort_poll(uv_timer_t *t)
+{
+	struct runner *rn = t->data;
+	char *user;
+
+	for (struct run *r = rn->runs; r; r = r->next)
+		if (!r->abort_posted && r->dfd >= 0 && (user = marker_user(r->dfd)))
+			post_abort(r, user);
+	if (!rn->runs)
+		uv_timer_stop(t);
+}
+
+int runner_abort(struct runner *rn, const char *name, const char *id, const char *user,
+		 char out[RUN_ID_LEN + 1])
+{
+	const struct home *h = rn->c.home;
+	char newest[RUN_ID_LEN + 1];
+	struct runrec rec;
+	int jfd, dfd, rc;
+
+	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd < 0)
+		return id ? -ENOENT : -ESRCH;
+	run_trim_history(jfd, LLONG_MAX, newest);
+	if (!id)
+		id = newest;
+	if (!id[0] || runrec_load(jfd, id, &rec) < 0) {
+		close(jfd);
+		return id == newest ? -ESRCH : -ENOENT;
+	}
+	/* In progress: its record says so, and it is the newest run, whose
+	 * lock is held (by whichever instance runs it). */
+	rc = runrec_in_progress(&rec) && strcmp(id, newest) == 0 && runrec_lock_held(jfd)
+		     ? 0 : (id == newest ? -ESRCH : -EALREADY);
+	runrec_free(&rec);
+	memcpy(out, id, RUN_ID_LEN + 1);
+	if (rc == 0 && (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		rc = files_write_atomic(dfd, "abort", user, strlen(user), 0644, 1);
+		close(dfd);
+	}
+	close(jfd);
+	if (rc < 0)
+		return rc;
+	for (struct run *r = rn->runs; r; r = r->next)
+		if (strcmp(r->id, out) == 0 && strcmp(r->l.name, name) == 0)
+			post_abort(r, strdup(user));
+	return 0;
+}
+
+/* ---- recovery ---- */
+
+/* Start-up: the newest run of one job, if this instance left it in
+ * progress (its lock is free), becomes Aborted. */
+static void recover_one(void *arg, enum job_type t, const char *name, struct job *j)
+{
+	struct runner *rn = arg;
+	const struct home *h = rn->c.home;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char newest[RUN_ID_LEN + 1];
+	struct runrec rec;
+	int jfd, lock_fd, dfd;
+
+	(void)t;
+	(void)j;
+	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd < 0)
+		return;
+	run_trim_history(jfd, LLONG_MAX, newest);
+	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
+		if (lock_fd >= 0)
+			close(lock_fd);
+		close(jfd);
+		return;
+	}
+	if (runrec_in_progress(&rec) &&
+	    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
+	    (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) &&
+	    (dfd = openat(jfd, newest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		struct joblog *lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
+		char *text;
+
+		if (rec.pid > 0 && rec.pid_start > 0 && process_start_time(rec.pid) == rec.pid_start) {
+			kill(-rec.pid, SIGKILL);
+			log_warn("run %s of %s: killed process group %d left by a crash", newest, name,
+				 rec.pid);
+		}
+		snprintf(rec.status, sizeof(rec.status), "Aborted");
+		rec.end = time_now_ticks();
+		text = runrec_serialize(&rec);
+		if (text)
+			files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+		free(text);
+		joblog_sys(lg, 1, "The host went away during the run");
+		joblog_sys(lg, 0, "Status changed to Aborted");
+		joblog_close(lg);
+		log_info("run %s of %s was in progress when the host stopped: Aborted", newest, name);
+		close(dfd);
+		registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
+	}
+	runrec_free(&rec);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	close(jfd);
+}
+
+void runner_recover(struct runner *rn)
+{
+	registry_replay(rn->c.registry, JOB_TRIGGERED, recover_one, rn);
+}

@@ -1,0 +1,107 @@
+"""Run control beyond Kudu (docs/API.md, "Run control"): aborting a run,
+on the instance that got the request or on another one."""
+import os
+import subprocess
+import time
+
+from conftest import BIN, PASSWORD, USER, Host, wait_for
+from test_runs import deploy, start_run, wait_run
+
+LOOP = "trap 'echo got TERM; exit 3' TERM\necho $WEBJOBS_SHUTDOWN_FILE > shutdown-path\n" \
+       "while true; do sleep 0.1; done\n"
+
+
+def run_log(h, name, rid):
+    return (h.data_dir("triggered", name) / rid / "output_log.txt").read_text()
+
+
+def abort(h, name, rid=None):
+    path = f"/api/triggeredwebjobs/{name}" + (f"/history/{rid}" if rid else "") + "/abort"
+    return h.request("POST", path)
+
+
+def test_abort_a_run(home):
+    h = Host(home).start()
+    try:
+        deploy(h, "loop", LOOP)
+        rid = start_run(h, "loop")
+        assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/loop/history/{rid}").json()
+                        ["status"] == "Running", timeout=10)
+        r = abort(h, "loop", rid)
+        assert r.status == 202 and r.body == b""
+        assert r.header("Location").endswith(f"/api/triggeredwebjobs/loop/history/{rid}")
+        run = wait_run(h, "loop", rid)
+        assert run["status"] == "Aborted"
+        log = run_log(h, "loop", rid)
+        assert f"SYS ERR ] Run aborted by {USER}" in log
+        assert "INFO] got TERM" in log
+        assert log.index("Run aborted by") < log.index("Status changed to Aborted")
+        # The lock went with it: the next run starts.
+        assert h.request("POST", "/api/triggeredwebjobs/loop/run").status == 202
+        assert abort(h, "loop").status == 202
+        # Ended, unknown, malformed.
+        r = abort(h, "loop", rid)
+        assert r.status == 409 and r.json() == {"Message": "The run has already ended."}
+        assert abort(h, "loop", "202001010000000000").status == 404
+        assert abort(h, "loop", "nonsense").status == 404
+        assert abort(h, "nosuch").status == 404
+        assert wait_for(lambda: abort(h, "loop").status == 409, timeout=10)
+        assert abort(h, "loop").json() == {"Message": "No run is in progress."}
+    finally:
+        assert h.stop() == 0
+
+
+def test_abort_kills_after_the_wait(home):
+    """A run that ignores SIGTERM is killed after its stopping_wait_time."""
+    h = Host(home).start()
+    try:
+        deploy(h, "stubborn", "trap '' TERM\nwhile true; do sleep 0.1; done\n")
+        h.request("PUT", "/api/triggeredwebjobs/stubborn/settings",
+                  body=b'{"stopping_wait_time": 1}')
+        rid = start_run(h, "stubborn")
+        assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/stubborn/history/{rid}").json()
+                        ["status"] == "Running", timeout=10)
+        t = time.time()
+        assert abort(h, "stubborn").status == 202
+        assert wait_run(h, "stubborn", rid)["status"] == "Aborted"
+        assert 0.8 < time.time() - t < 5
+    finally:
+        assert h.stop() == 0
+
+
+def test_abort_reaches_the_instance_that_runs_it(home):
+    a = Host(home, instance="inst-a").start()
+    b = Host(home, instance="inst-b").start()
+    try:
+        deploy(a, "loop", LOOP)
+        rid = start_run(a, "loop")
+        assert wait_for(lambda: b.get(f"/api/triggeredwebjobs/loop/history/{rid}").json()
+                        ["status"] == "Running", timeout=10)
+        t = time.time()
+        r = abort(b, "loop")
+        assert r.status == 202 and r.header("Location").endswith(rid)
+        assert wait_run(a, "loop", rid)["status"] == "Aborted"
+        assert time.time() - t < 4
+        assert f"Run aborted by {USER}" in run_log(a, "loop", rid)
+    finally:
+        assert b.stop() == 0
+        assert a.stop() == 0
+
+
+def test_client_abort(home):
+    h = Host(home).start()
+    env = dict(os.environ, WEBJOBS_URL=h.prefix, WEBJOBS_USERNAME=USER,
+               WEBJOBS_PASSWORD=PASSWORD)
+    try:
+        deploy(h, "loop", LOOP)
+        rid = start_run(h, "loop")
+        assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/loop/history/{rid}").json()
+                        ["status"] == "Running", timeout=10)
+        r = subprocess.run([BIN, "abort", "loop"], capture_output=True, text=True, env=env)
+        assert r.returncode == 0 and r.stdout == f"aborting run {rid} of loop\n"
+        assert wait_run(h, "loop", rid)["status"] == "Aborted"
+        r = subprocess.run([BIN, "abort", "loop", rid], capture_output=True, text=True, env=env)
+        assert r.returncode == 3
+        assert r.stderr == "webjobs: 409 Conflict: The run has already ended.\n"
+    finally:
+        assert h.stop() == 0
