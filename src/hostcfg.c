@@ -26,6 +26,7 @@ static const struct {
 } table[] = {
 	{ "WEBJOBS_HISTORY_SIZE", K_INT, offsetof(struct hostcfg, history_size), 50 },
 	{ "WEBJOBS_IDLE_TIMEOUT", K_INT, offsetof(struct hostcfg, idle_timeout), 120 },
+	{ "WEBJOBS_RUN_TIMEOUT", K_INT, offsetof(struct hostcfg, run_timeout), 0 },
 	{ "WEBJOBS_RESTART_TIME", K_INT, offsetof(struct hostcfg, restart_time), 60 },
 	{ "WEBJOBS_STOPPED", K_FLAG, offsetof(struct hostcfg, stopped), 0 },
 	{ "WEBJOBS_DISABLE_SCHEDULE", K_FLAG, offsetof(struct hostcfg, disable_schedule), 0 },

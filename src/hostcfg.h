@@ -13,6 +13,7 @@
 struct hostcfg {
 	int64_t history_size;   /* WEBJOBS_HISTORY_SIZE, 50 */
 	int64_t idle_timeout;   /* WEBJOBS_IDLE_TIMEOUT, 120 s */
+	int64_t run_timeout;    /* WEBJOBS_RUN_TIMEOUT, 0 s = none */
 	int64_t restart_time;   /* WEBJOBS_RESTART_TIME, 60 s */
 	int stopped;            /* WEBJOBS_STOPPED */
 	int disable_schedule;   /* WEBJOBS_DISABLE_SCHEDULE */

@@ -2,13 +2,13 @@
  * run: the life of a triggered run, one state machine per run.
  *
  * table:
- *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT
- *   ACCEPTED       begin    -        -        -        -        end      end      -        end
- *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel
- *   CANCELLED      -        end      end      -        -        -        -        -        -
- *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop
- *   STOPPING       -        -        -        exited   -        -        doom     kill     -
- *   ENDED          -        -        -        -        -        -        -        -        -
+ *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT    TIMEOUT
+ *   ACCEPTED       begin    -        -        -        -        end      end      -        end      -
+ *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel   -
+ *   CANCELLED      -        end      end      -        -        -        -        -        -        -
+ *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop     expire
+ *   STOPPING       -        -        -        exited   -        -        doom     kill     -        -
+ *   ENDED          -        -        -        -        -        -        -        -        -        -
  * end of table (checked against the code by tests/unit/test_run.c)
  *
  * runner_start (in the request, or the scheduler's tick) takes the run
@@ -27,6 +27,8 @@
  *            job's stopping_wait_time (KILL), Aborted (an abort writes
  *            "Run aborted by {user}" first)
  *   doom     the job is deleted: SIGKILL now, nothing recorded
+ *   expire   the run's timeout (timeout, WEBJOBS_RUN_TIMEOUT) from its first
+ *            Running: stopped as by an abort, Failed
  * Only dispatch() sets a state, and it runs from the loop's event queue.
  *
  * The run lock is an OFD lock (fcntl F_OFD_SETLK) on triggeredJob.lock:
@@ -63,7 +65,8 @@ static const char *const state_names[R_COUNT] = {
 	"ACCEPTED", "COPYING", "CANCELLED", "RUNNING", "STOPPING", "ENDED"
 };
 static const char *const event_names[E_COUNT] = {
-	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL", "ABORT"
+	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL", "ABORT",
+	"TIMEOUT"
 };
 
 
@@ -162,6 +165,7 @@ static void record_end(struct run *r)
 		return;
 	case WHY_FAILED_START:
 	case WHY_IDLE:
+	case WHY_TIMEOUT:
 		set_status(r, "Failed", 1);
 		return;
 	case WHY_EXIT:
@@ -203,6 +207,7 @@ static enum state finish(struct run *r)
 	r->child = NULL;
 	close_handle(r, (uv_handle_t *)&r->timer);
 	close_handle(r, (uv_handle_t *)&r->kill_timer);
+	close_handle(r, (uv_handle_t *)&r->limit);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -258,6 +263,11 @@ static void on_idle_check(uv_timer_t *t)
 		run_post(r, E_IDLE);
 }
 
+static void on_limit(uv_timer_t *t)
+{
+	run_post(t->data, E_TIMEOUT);
+}
+
 static void on_stop_wait(uv_timer_t *t)
 {
 	run_post(t->data, E_KILL);
@@ -310,6 +320,8 @@ static enum state a_spawn(struct run *r, enum event e)
 	r->rec.pid = child_pid(r->child);
 	r->rec.pid_start = child_start_time(r->child);
 	set_status(r, "Running", 0);
+	if (r->timeout > 0)
+		uv_timer_start(&r->limit, on_limit, (uint64_t)r->timeout * 1000, 0);
 	r->last_activity = uv_now(r->rn->loop);
 	r->last_cpu = -2;
 	uv_timer_start(&r->timer, on_idle_check, every, every);
@@ -403,6 +415,13 @@ static enum state a_stop(struct run *r, enum event e)
 	return R_STOPPING;
 }
 
+static enum state a_expire(struct run *r, enum event e)
+{
+	joblog_sys(r->log, 1, "Job failed due to timeout of %lld seconds", r->timeout);
+	r->why = WHY_TIMEOUT;
+	return a_stop(r, e);
+}
+
 static enum state a_doom(struct run *r, enum event e)
 {
 	note_why(r, e);
@@ -425,13 +444,13 @@ struct cell {
 #define C(f) { a_##f, #f }
 #define NO { a_nothing, "-" }
 static const struct cell table[R_COUNT][E_COUNT] = {
-	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT */
-	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end) },
-	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel) },
-	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO },
-	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop) },
-	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO },
-	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO },
+	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT      TIMEOUT */
+	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    NO },
+	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel), NO },
+	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO,        NO },
+	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop),   C(expire) },
+	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO,        NO },
+	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO,        NO },
 };
 #undef C
 #undef NO

@@ -20,6 +20,7 @@
 #include "joblog.h"
 #include "log.h"
 #include "process.h"
+#include "settings.h"
 
 /* ---- accepting a run ---- */
 
@@ -163,8 +164,13 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	r->lock_fd = lock_fd;
 	uv_timer_init(rn->loop, &r->timer);
 	uv_timer_init(rn->loop, &r->kill_timer);
-	r->timer.data = r->kill_timer.data = r;
-	r->handles = 2;
+	uv_timer_init(rn->loop, &r->limit);
+	r->timer.data = r->kill_timer.data = r->limit.data = r;
+	r->handles = 3;
+	/* The job's timeout, else the host's (docs/API.md, "Run control"). */
+	r->timeout = settings_int(job_settings(j), "timeout", 0);
+	if (r->timeout <= 0)
+		r->timeout = cfg->run_timeout > 0 ? cfg->run_timeout : 0;
 	r->next = rn->runs;
 	if (rn->runs)
 		rn->runs->prev = r;

@@ -17,11 +17,14 @@
 
 enum state { R_ACCEPTED, R_COPYING, R_CANCELLED, R_RUNNING, R_STOPPING, R_ENDED, R_COUNT };
 enum event {
-	E_BEGIN, E_COPIED, E_NOCOPY, E_EXIT, E_IDLE, E_SHUTDOWN, E_DELETED, E_KILL, E_ABORT, E_COUNT
+	E_BEGIN, E_COPIED, E_NOCOPY, E_EXIT, E_IDLE, E_SHUTDOWN, E_DELETED, E_KILL, E_ABORT,
+	E_TIMEOUT, E_COUNT
 };
 
 /* Why a run ends, which decides its final status. */
-enum why { WHY_EXIT, WHY_FAILED_START, WHY_IDLE, WHY_SHUTDOWN, WHY_ABORTED, WHY_DELETED };
+enum why {
+	WHY_EXIT, WHY_FAILED_START, WHY_IDLE, WHY_TIMEOUT, WHY_SHUTDOWN, WHY_ABORTED, WHY_DELETED
+};
 
 struct run {
 	struct runner *rn;
@@ -40,6 +43,8 @@ struct run {
 	int wstatus;
 	uv_timer_t timer;      /* idle checks */
 	uv_timer_t kill_timer; /* SIGKILL after the stop wait */
+	uv_timer_t limit;      /* the run's timeout, from its first Running */
+	long long timeout;     /* seconds, 0: none */
 	int handles;           /* open uv handles; freed at 0 */
 	int64_t last_cpu;
 	uint64_t last_activity;

@@ -105,3 +105,32 @@ def test_client_abort(home):
         assert r.stderr == "webjobs: 409 Conflict: The run has already ended.\n"
     finally:
         assert h.stop() == 0
+
+
+def test_timeout_of_the_job_and_of_the_host(home):
+    """timeout in settings.job, else WEBJOBS_RUN_TIMEOUT: the run is
+    stopped as by an abort and ends Failed with the timeout line."""
+    h = Host(home, env={"WEBJOBS_RUN_TIMEOUT": "2"}).start()
+    try:
+        deploy(h, "busy", "trap 'echo got TERM; exit 0' TERM\nwhile true; do :; done\n")
+        h.request("PUT", "/api/triggeredwebjobs/busy/settings", body=b'{"timeout": 1}')
+        rid = start_run(h, "busy")
+        t = time.time()
+        run = wait_run(h, "busy", rid)
+        assert run["status"] == "Failed"
+        assert 0.8 < time.time() - t < 5
+        log = run_log(h, "busy", rid)
+        assert "SYS ERR ] Job failed due to timeout of 1 seconds" in log
+        assert "INFO] got TERM" in log  # stopped gracefully, like an abort
+        assert log.index("timeout of 1 seconds") < log.index("Status changed to Failed")
+        # Without a setting of its own, the host's 2 s apply.
+        h.request("PUT", "/api/triggeredwebjobs/busy/settings", body=b'{}')
+        rid = start_run(h, "busy")
+        assert wait_run(h, "busy", rid)["status"] == "Failed"
+        assert "timeout of 2 seconds" in run_log(h, "busy", rid)
+        # A run that ends in time is not touched.
+        deploy(h, "quick", "echo done\n")
+        rid = start_run(h, "quick")
+        assert wait_run(h, "quick", rid)["status"] == "Success"
+    finally:
+        assert h.stop() == 0

@@ -425,7 +425,7 @@ static void random_walk(void **state)
 static const char *const run_states[] = { "ACCEPTED", "COPYING", "CANCELLED", "RUNNING",
 					  "STOPPING" };
 static const char *const run_events[] = { "BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE",
-					  "SHUTDOWN", "DELETED", "KILL", "ABORT" };
+					  "SHUTDOWN", "DELETED", "KILL", "ABORT", "TIMEOUT" };
 static char last_id[RUN_ID_LEN + 1];
 
 static void make_tjob(const char *name, int in_place)
