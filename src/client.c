@@ -339,7 +339,8 @@ static char *join_args(int argc, char **argv)
 	return out;
 }
 
-static int run_status(const char *rel, char *status, size_t size)
+/* The run's status and attempt (1 when the host does not say). */
+static int run_status(const char *rel, char *status, size_t size, long *attempt)
 {
 	struct reply r;
 	json_t *o;
@@ -350,6 +351,8 @@ static int run_status(const char *rel, char *status, size_t size)
 	o = json_loads(r.body ? r.body : "", 0, NULL);
 	s = json_string_value(json_object_get(o, "status"));
 	snprintf(status, size, "%s", s ? s : "");
+	*attempt = json_is_integer(json_object_get(o, "attempt"))
+			   ? (long)json_integer_value(json_object_get(o, "attempt")) : 1;
 	json_decref(o);
 	free(r.body);
 	return 0;
@@ -359,6 +362,7 @@ static int cmd_run(int argc, char **argv)
 {
 	const char *name = NULL;
 	int wait = 0, follow = 0, nargs = 0;
+	long attempt = 1;
 	char **args = NULL, path[8192], status[32], *e, *q = NULL, *joined = NULL, *rel;
 	struct reply r;
 	const char *loc;
@@ -416,7 +420,7 @@ static int cmd_run(int argc, char **argv)
 		free(fp);
 	}
 	for (;;) {
-		if (run_status(rel, status, sizeof(status)) < 0) {
+		if (run_status(rel, status, sizeof(status), &attempt) < 0) {
 			free(rel);
 			return 3;
 		}
@@ -424,7 +428,10 @@ static int cmd_run(int argc, char **argv)
 			break;
 		usleep(200000);
 	}
-	if (!follow)
+	/* "ID Status", and the attempts when the job retried. */
+	if (!follow && attempt > 1)
+		printf("%s %s after %ld attempts\n", loc, status, attempt);
+	else if (!follow)
 		printf("%s %s\n", loc, status);
 	free(rel);
 	free((char *)loc);

@@ -121,7 +121,7 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	char *slash;
 	int nw, k = 0;
 	struct job_env e = { l->name, l->type == JOB_CONTINUOUS, l->work_root, NULL, NULL,
-			     a->run_id, a->arguments, l->shutdown_file, a->port };
+			     a->run_id, a->arguments, l->shutdown_file, a->port, a->attempt };
 
 	char bad[1024];
 

@@ -46,13 +46,14 @@ int launch_copy_fresh(const struct launch *l, const struct job *j);
 int launch_make_copy(const struct launch *l);
 
 /* Per start: the run id ("" for continuous jobs), the raw arguments ("" for
- * none), WEBJOBS_PORT (0: none), and whether to leave a pid file that a
- * host killed with -9 finds at its next start. */
+ * none), WEBJOBS_PORT (0: none), whether to leave a pid file that a host
+ * killed with -9 finds at its next start, and the attempt of the run. */
 struct launch_args {
 	const char *run_id;
 	const char *arguments;
 	int port;
 	int pid_file;
+	int attempt;        /* WEBJOBS_RUN_ATTEMPT (triggered runs), 0: none */
 };
 
 /* Logs "Run script ...", removes the shutdown file and starts the process.

@@ -35,7 +35,7 @@ struct histogram {
 	double sum;
 };
 
-static struct family runs, last_success, restarts, http_requests;
+static struct family runs, last_success, restarts, http_requests, aborts, timeouts, retries;
 static struct histogram run_duration, fire_delay;
 
 static struct series *get(struct family *f, const char *a, const char *b)
@@ -91,6 +91,17 @@ void metrics_restart(const char *job)
 		s->value++;
 }
 
+void metrics_run_control(const char *job, const char *what)
+{
+	struct family *f = strcmp(what, "abort") == 0	  ? &aborts
+			   : strcmp(what, "timeout") == 0 ? &timeouts
+							  : &retries;
+	struct series *s = get(f, job, "");
+
+	if (s)
+		s->value++;
+}
+
 void metrics_fire_delay(double seconds)
 {
 	observe(&fire_delay, delay_buckets, seconds);
@@ -123,6 +134,9 @@ void metrics_forget(const char *job)
 	forget_in(&runs, job);
 	forget_in(&last_success, job);
 	forget_in(&restarts, job);
+	forget_in(&aborts, job);
+	forget_in(&timeouts, job);
+	forget_in(&retries, job);
 }
 
 /* Label values escaped as the text format wants (\\, \", \n). */
@@ -223,6 +237,13 @@ char *metrics_render(const char *up, unsigned open_connections)
 		  run_buckets);
 	per_job(f, "webjobs_last_success_timestamp_seconds",
 		"When a run of the job last succeeded.", "gauge", &last_success);
+	per_job(f, "webjobs_run_aborts_total", "Runs aborted on request, by job.", "counter",
+		&aborts);
+	per_job(f, "webjobs_run_timeouts_total", "Runs stopped by their timeout, by job.",
+		"counter", &timeouts);
+	per_job(f, "webjobs_run_retries_total",
+		"Failed attempts followed by another attempt of the same run, by job.", "counter",
+		&retries);
 	per_job(f, "webjobs_continuous_restarts_total",
 		"Times a continuous job's process went down and was restarted.", "counter",
 		&restarts);

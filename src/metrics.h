@@ -10,6 +10,9 @@
 
 void metrics_run_finished(const char *job, const char *status, double seconds);
 void metrics_restart(const char *job);
+/* A run of job was aborted ("abort"), timed out ("timeout") or retried
+ * ("retry"). */
+void metrics_run_control(const char *job, const char *what);
 void metrics_fire_delay(double seconds);
 void metrics_http(const char *route, unsigned status);
 /* Forgets a deleted job's series. */

@@ -278,6 +278,7 @@ char **process_env(char *const *adds)
 		/* job variables: only the job's own are passed */
 		"WEBJOBS_NAME", "WEBJOBS_TYPE", "WEBJOBS_PATH", "WEBJOBS_DATA_PATH",
 		"WEBJOBS_RUN_ID", "WEBJOBS_COMMAND_ARGUMENTS", "WEBJOBS_SHUTDOWN_FILE",
+		"WEBJOBS_RUN_ATTEMPT",
 		"WEBJOBS_PORT", "WEBROOT_PATH", "WEBSITE_TRIGGERED_JOB_RUNNING_",
 		"WEBSITE_ALWAYS_ON_JOB_RUNNING_", NULL
 	};
@@ -317,7 +318,7 @@ void process_env_free(char **env)
 
 char **process_job_env(const struct job_env *e)
 {
-	char *adds[11] = { 0 }; /* ten variables and the NULL end */
+	char *adds[12] = { 0 }; /* eleven variables at most and the NULL end */
 	char **env = NULL;
 	int n = 0, ok;
 
@@ -332,7 +333,8 @@ char **process_job_env(const struct job_env *e)
 	     asprintf(&adds[n++], "%s_%s=true",
 		      e->continuous ? "WEBSITE_ALWAYS_ON_JOB_RUNNING" : "WEBSITE_TRIGGERED_JOB_RUNNING",
 		      e->name) >= 0 &&
-	     (!e->continuous || asprintf(&adds[n++], "WEBJOBS_PORT=%d", e->port) >= 0);
+	     (!e->continuous || asprintf(&adds[n++], "WEBJOBS_PORT=%d", e->port) >= 0) &&
+	     (!e->attempt || asprintf(&adds[n++], "WEBJOBS_RUN_ATTEMPT=%d", e->attempt) >= 0);
 	if (ok)
 		env = process_env(adds);
 	else

@@ -60,6 +60,7 @@ struct job_env {
 	const char *arguments;     /* "" when none */
 	const char *shutdown_file;
 	int port;                  /* WEBJOBS_PORT, continuous only */
+	int attempt;               /* WEBJOBS_RUN_ATTEMPT, 0: not set */
 };
 
 /* process_env with the job's variables. */

@@ -2,13 +2,14 @@
  * run: the life of a triggered run, one state machine per run.
  *
  * table:
- *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT    TIMEOUT
- *   ACCEPTED       begin    -        -        -        -        end      end      -        end      -
- *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel   -
- *   CANCELLED      -        end      end      -        -        -        -        -        -        -
- *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop     expire
- *   STOPPING       -        -        -        exited   -        -        doom     kill     -        -
- *   ENDED          -        -        -        -        -        -        -        -        -        -
+ *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT    TIMEOUT  RETRY
+ *   ACCEPTED       begin    -        -        -        -        end      end      -        end      -        -
+ *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel   -        -
+ *   CANCELLED      -        end      end      -        -        -        -        -        -        -        -
+ *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop     expire   -
+ *   STOPPING       -        -        -        exited   -        -        doom     kill     -        -        -
+ *   WAITING        -        -        -        -        -        end      end      -        end      lapse    spawn
+ *   ENDED          -        -        -        -        -        -        -        -        -        -        -
  * end of table (checked against the code by tests/unit/test_run.c)
  *
  * runner_start (in the request, or the scheduler's tick) takes the run
@@ -21,7 +22,11 @@
  *   cancel   a stop came while the copy is on the thread pool: wait for it
  *   end      nothing ran: Aborted (or nothing recorded for a deleted job)
  *   exited   the child is done (reaped AND both pipes at EOF, src/child.c):
- *            the final status by why the run ended, durable; unlock
+ *            a failed attempt with attempts left (retries) waits
+ *            min(retry_delay x 2^(k-1), retry_max_delay) in WAITING, then
+ *            RETRY spawns the next; else the final status by why the run
+ *            ended, durable; unlock
+ *   lapse    the timeout expires between attempts: Failed
  *   idle     no output nor CPU for WEBJOBS_IDLE_TIMEOUT: SIGKILL, Failed
  *   stop     shutdown or abort: shutdown file + SIGTERM, SIGKILL after the
  *            job's stopping_wait_time (KILL), Aborted (an abort writes
@@ -62,11 +67,11 @@
 #include "run_int.h"
 
 static const char *const state_names[R_COUNT] = {
-	"ACCEPTED", "COPYING", "CANCELLED", "RUNNING", "STOPPING", "ENDED"
+	"ACCEPTED", "COPYING", "CANCELLED", "RUNNING", "STOPPING", "WAITING", "ENDED"
 };
 static const char *const event_names[E_COUNT] = {
 	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL", "ABORT",
-	"TIMEOUT"
+	"TIMEOUT", "RETRY"
 };
 
 
@@ -139,6 +144,19 @@ static void close_handle(struct run *r, uv_handle_t *h)
 		uv_close(h, on_handle_closed);
 }
 
+/* Why an attempt failed, by its exit code or signal. */
+static void say_failure(struct run *r)
+{
+	char sig[32];
+
+	if (WIFEXITED(r->wstatus)) {
+		joblog_sys(r->log, 1, "Job failed due to exit code %d", WEXITSTATUS(r->wstatus));
+	} else {
+		process_signal_name(WTERMSIG(r->wstatus), sig, sizeof(sig));
+		joblog_sys(r->log, 1, "Job failed due to signal %s", sig);
+	}
+}
+
 /* The abort's line, once, when the abort takes effect. */
 static void say_abort(struct run *r)
 {
@@ -146,12 +164,11 @@ static void say_abort(struct run *r)
 		return;
 	r->abort_said = 1;
 	joblog_sys(r->log, 1, "Run aborted by %s", r->aborter ? r->aborter : "an unknown user");
+	metrics_run_control(r->l.name, "abort");
 }
 
 static void record_end(struct run *r)
 {
-	char sig[32];
-
 	switch (r->why) {
 	case WHY_DELETED:
 		/* The job and its data are gone: nothing to record. */
@@ -174,16 +191,12 @@ static void record_end(struct run *r)
 	if (WIFEXITED(r->wstatus)) {
 		r->rec.has_exit_code = 1;
 		r->rec.exit_code = WEXITSTATUS(r->wstatus);
-		if (r->rec.exit_code == 0) {
-			set_status(r, "Success", 1);
-		} else {
-			set_status(r, "Failed", 1);
-			joblog_sys(r->log, 1, "Job failed due to exit code %d", r->rec.exit_code);
-		}
+	}
+	if (WIFEXITED(r->wstatus) && r->rec.exit_code == 0) {
+		set_status(r, "Success", 1);
 	} else {
-		process_signal_name(WTERMSIG(r->wstatus), sig, sizeof(sig));
 		set_status(r, "Failed", 1);
-		joblog_sys(r->log, 1, "Job failed due to signal %s", sig);
+		say_failure(r);
 	}
 }
 
@@ -208,6 +221,7 @@ static enum state finish(struct run *r)
 	close_handle(r, (uv_handle_t *)&r->timer);
 	close_handle(r, (uv_handle_t *)&r->kill_timer);
 	close_handle(r, (uv_handle_t *)&r->limit);
+	close_handle(r, (uv_handle_t *)&r->retry);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -301,15 +315,20 @@ static enum state a_nothing(struct run *r, enum event e)
 
 static enum state a_spawn(struct run *r, enum event e)
 {
-	struct launch_args a = { r->id, r->rec.arguments ? r->rec.arguments : "", 0, 0 };
+	struct launch_args a = { r->id, r->rec.arguments ? r->rec.arguments : "", 0, 0,
+				 ++r->attempt };
 	int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
 	uint64_t every = limit > 0 && limit * 250 < 5000 ? (uint64_t)limit * 250 : 5000;
 	char err[512];
 	struct job *j;
 
 	(void)e;
-	if (!r->copy_fresh && (j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name)))
+	if (r->attempt == 1 && !r->copy_fresh &&
+	    (j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name)))
 		job_set_copy_gen(j, r->l.gen);
+	if (r->attempts > 1)
+		joblog_sys(r->log, 0, "Attempt %d of %d started", r->attempt, r->attempts);
+	r->rec.attempt = r->attempt;
 	r->child = launch_spawn(r->rn->loop, &r->l, &a, r->log, &run_child_ops, r, err,
 				sizeof(err));
 	if (!r->child) {
@@ -319,9 +338,14 @@ static enum state a_spawn(struct run *r, enum event e)
 	}
 	r->rec.pid = child_pid(r->child);
 	r->rec.pid_start = child_start_time(r->child);
-	set_status(r, "Running", 0);
-	if (r->timeout > 0)
-		uv_timer_start(&r->limit, on_limit, (uint64_t)r->timeout * 1000, 0);
+	if (r->attempt == 1) {
+		set_status(r, "Running", 0);
+		/* The timeout counts across attempts and the waits between. */
+		if (r->timeout > 0)
+			uv_timer_start(&r->limit, on_limit, (uint64_t)r->timeout * 1000, 0);
+	} else {
+		run_write_record(r, 0); /* its pid and attempt */
+	}
 	r->last_activity = uv_now(r->rn->loop);
 	r->last_cpu = -2;
 	uv_timer_start(&r->timer, on_idle_check, every, every);
@@ -385,9 +409,53 @@ static enum state a_end(struct run *r, enum event e)
 	return finish(r);
 }
 
+static void on_retry(uv_timer_t *t)
+{
+	run_post(t->data, E_RETRY);
+}
+
+/* 1 when this attempt failed by its exit code, a signal or the idle
+ * timeout, and another may follow (not after an abort, a timeout or a
+ * shutdown, which set why). */
+static int retries_left(const struct run *r)
+{
+	int failed = r->why == WHY_IDLE ||
+		     (r->why == WHY_EXIT && !(WIFEXITED(r->wstatus) && WEXITSTATUS(r->wstatus) == 0));
+
+	return failed && r->attempt < r->attempts && !r->rn->shutting;
+}
+
 static enum state a_exited(struct run *r, enum event e)
 {
+	long long d;
+
 	(void)e;
+	if (!retries_left(r))
+		return finish(r);
+	if (r->why == WHY_EXIT)
+		say_failure(r);
+	d = r->retry_delay << (r->attempt - 1 < 20 ? r->attempt - 1 : 20);
+	if (d > r->retry_max_delay || d < 0)
+		d = r->retry_max_delay;
+	joblog_sys(r->log, 0, "Attempt %d of %d failed; attempt %d starts in %lld seconds",
+		   r->attempt, r->attempts, r->attempt + 1, d);
+	metrics_run_control(r->l.name, "retry");
+	child_free(r->child);
+	r->child = NULL;
+	uv_timer_stop(&r->timer);
+	r->why = WHY_EXIT;
+	uv_timer_start(&r->retry, on_retry, (uint64_t)d * 1000, 0);
+	return R_WAITING;
+}
+
+/* The timeout expired between two attempts. */
+static enum state a_lapse(struct run *r, enum event e)
+{
+	(void)e;
+	uv_timer_stop(&r->retry);
+	joblog_sys(r->log, 1, "Job failed due to timeout of %lld seconds", r->timeout);
+	metrics_run_control(r->l.name, "timeout");
+	r->why = WHY_TIMEOUT;
 	return finish(r);
 }
 
@@ -418,6 +486,7 @@ static enum state a_stop(struct run *r, enum event e)
 static enum state a_expire(struct run *r, enum event e)
 {
 	joblog_sys(r->log, 1, "Job failed due to timeout of %lld seconds", r->timeout);
+	metrics_run_control(r->l.name, "timeout");
 	r->why = WHY_TIMEOUT;
 	return a_stop(r, e);
 }
@@ -444,13 +513,14 @@ struct cell {
 #define C(f) { a_##f, #f }
 #define NO { a_nothing, "-" }
 static const struct cell table[R_COUNT][E_COUNT] = {
-	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT      TIMEOUT */
-	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    NO },
-	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel), NO },
-	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO,        NO },
-	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop),   C(expire) },
-	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO,        NO },
-	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO,        NO },
+	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT      TIMEOUT    RETRY */
+	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    NO,        NO },
+	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel), NO,        NO },
+	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO,        NO,        NO },
+	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop),   C(expire), NO },
+	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO,        NO,        NO },
+	[R_WAITING]   = { NO,       NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    C(lapse),  C(spawn) },
+	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO,        NO,        NO },
 };
 #undef C
 #undef NO

@@ -56,6 +56,11 @@ static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *sta
 	*start = now;
 }
 
+static long long clamp(long long v, long long lo, long long hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd). */
 static int take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
 		     char *err, size_t errsz)
@@ -165,12 +170,18 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	uv_timer_init(rn->loop, &r->timer);
 	uv_timer_init(rn->loop, &r->kill_timer);
 	uv_timer_init(rn->loop, &r->limit);
-	r->timer.data = r->kill_timer.data = r->limit.data = r;
-	r->handles = 3;
+	uv_timer_init(rn->loop, &r->retry);
+	r->timer.data = r->kill_timer.data = r->limit.data = r->retry.data = r;
+	r->handles = 4;
 	/* The job's timeout, else the host's (docs/API.md, "Run control"). */
 	r->timeout = settings_int(job_settings(j), "timeout", 0);
 	if (r->timeout <= 0)
 		r->timeout = cfg->run_timeout > 0 ? cfg->run_timeout : 0;
+	/* Retries: attempts of the same run (docs/API.md, "Run control"). */
+	r->attempts = 1 + (int)clamp(settings_int(job_settings(j), "retries", 0), 0, 100);
+	r->retry_delay = clamp(settings_int(job_settings(j), "retry_delay", 10), 0, 86400);
+	r->retry_max_delay = clamp(settings_int(job_settings(j), "retry_max_delay", 300), 0,
+				   86400);
 	r->next = rn->runs;
 	if (rn->runs)
 		rn->runs->prev = r;

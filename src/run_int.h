@@ -15,10 +15,12 @@
 
 #define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (docs/API.md) */
 
-enum state { R_ACCEPTED, R_COPYING, R_CANCELLED, R_RUNNING, R_STOPPING, R_ENDED, R_COUNT };
+enum state {
+	R_ACCEPTED, R_COPYING, R_CANCELLED, R_RUNNING, R_STOPPING, R_WAITING, R_ENDED, R_COUNT
+};
 enum event {
 	E_BEGIN, E_COPIED, E_NOCOPY, E_EXIT, E_IDLE, E_SHUTDOWN, E_DELETED, E_KILL, E_ABORT,
-	E_TIMEOUT, E_COUNT
+	E_TIMEOUT, E_RETRY, E_COUNT
 };
 
 /* Why a run ends, which decides its final status. */
@@ -45,6 +47,9 @@ struct run {
 	uv_timer_t kill_timer; /* SIGKILL after the stop wait */
 	uv_timer_t limit;      /* the run's timeout, from its first Running */
 	long long timeout;     /* seconds, 0: none */
+	uv_timer_t retry;      /* the wait before the next attempt */
+	int attempt, attempts; /* the current one (from 1), retries + 1 */
+	long long retry_delay, retry_max_delay; /* seconds */
 	int handles;           /* open uv handles; freed at 0 */
 	int64_t last_cpu;
 	uint64_t last_activity;

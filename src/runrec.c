@@ -80,6 +80,9 @@ int runrec_parse(const char *id, const char *text, size_t len,
 		goto fail;
 	r->instance = dup_string(get_ci(obj, "InstanceId"));
 	r->arguments = dup_string(get_ci(obj, "Arguments"));
+	v = get_ci(obj, "Attempt");
+	if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 1000)
+		r->attempt = (int)json_integer_value(v);
 	json_decref(obj);
 	return 0;
 fail:
@@ -112,6 +115,8 @@ char *runrec_serialize(const struct runrec *r)
 		json_object_set_new(o, "InstanceId", json_string(r->instance));
 	if (r->arguments)
 		json_object_set_new(o, "Arguments", json_string(r->arguments));
+	if (r->attempt)
+		json_object_set_new(o, "Attempt", json_integer(r->attempt));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -199,6 +204,8 @@ json_t *runrec_json(const struct runrec *r, const struct run_view *v)
 					 v->prefix, v->job, r->id));
 	json_object_set_new(o, "job_name", json_string(v->job));
 	json_object_set_new(o, "trigger", json_string(r->trigger));
+	/* webjobs' extension after Kudu's fields (docs/API.md, "Run control"). */
+	json_object_set_new(o, "attempt", json_integer(r->attempt > 0 ? r->attempt : 1));
 	return o;
 }
 

@@ -22,6 +22,7 @@ struct runrec {
 	int64_t pid_start; /* the process's start time (clock ticks) or 0 */
 	char *instance;    /* owned, may be NULL */
 	char *arguments;   /* owned, may be NULL */
+	int attempt;       /* the current or last attempt, from 1; 0: unknown */
 };
 
 /* Fills r from the record's text; id is the run folder's name. Keys are

@@ -337,7 +337,7 @@ static void replay_deferred(struct sv *v)
 
 static enum state a_spawn(struct sv *v, enum event e)
 {
-	struct launch_args a = { "", "", process_free_port(), 1 };
+	struct launch_args a = { "", "", process_free_port(), 1, 0 };
 	char err[512];
 
 	(void)e;

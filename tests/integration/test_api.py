@@ -47,7 +47,7 @@ def test_triggered_job_exact_bytes(make_host):
            f'"duration":"00:00:05.3766000",'
            f'"output_url":"{p}/vfs/data/jobs/triggered/hello/{RID1}/output_log.txt",'
            f'"error_url":null,"url":"{p}/api/triggeredwebjobs/hello/history/{RID1}",'
-           f'"job_name":"hello","trigger":"External - curl/8.0"}}')
+           f'"job_name":"hello","trigger":"External - curl/8.0","attempt":1}}')
     want = (f'{{"latest_run":{run},"history_url":"{p}/api/triggeredwebjobs/hello/history",'
             f'"scheduler_logs_url":null,"name":"hello","run_command":"run.sh",'
             f'"url":"{p}/api/triggeredwebjobs/hello",'
@@ -221,8 +221,9 @@ def test_history_order_damage_and_logs(make_host):
     assert runs[0]["output_url"] is None and runs[0]["error_url"] is None
     assert runs[1]["error_url"] == f"{h.prefix}/vfs/data/jobs/triggered/t/{RID1}/error_log.txt"
     assert runs[1]["duration"] == "00:01:00"
+    # Kudu's fields in Kudu's order, then webjobs' extension (attempt).
     assert list(runs[1]) == ["id", "name", "status", "start_time", "end_time", "duration",
-                             "output_url", "error_url", "url", "job_name", "trigger"]
+                             "output_url", "error_url", "url", "job_name", "trigger", "attempt"]
     # latest_run is the newest readable run.
     assert h.get("/api/triggeredwebjobs/t").json()["latest_run"]["id"] == RID3
     r = h.get(f"/api/triggeredwebjobs/t/history/{RID1}")

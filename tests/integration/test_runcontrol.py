@@ -47,6 +47,7 @@ def test_abort_a_run(home):
         assert abort(h, "nosuch").status == 404
         assert wait_for(lambda: abort(h, "loop").status == 409, timeout=10)
         assert abort(h, "loop").json() == {"Message": "No run is in progress."}
+        assert 'webjobs_run_aborts_total{job="loop"} 2' in h.get("/metrics").text()
     finally:
         assert h.stop() == 0
 
@@ -103,6 +104,13 @@ def test_client_abort(home):
         r = subprocess.run([BIN, "abort", "loop", rid], capture_output=True, text=True, env=env)
         assert r.returncode == 3
         assert r.stderr == "webjobs: 409 Conflict: The run has already ended.\n"
+        # run --wait says how many attempts a run took.
+        deploy(h, "twice", "[ \"$WEBJOBS_RUN_ATTEMPT\" = 2 ] && exit 0\nexit 1\n")
+        h.request("PUT", "/api/triggeredwebjobs/twice/settings",
+                  body=b'{"retries": 2, "retry_delay": 0}')
+        r = subprocess.run([BIN, "run", "twice", "--wait"], capture_output=True, text=True,
+                           env=env, timeout=30)
+        assert r.returncode == 0 and r.stdout.split()[1:] == ["Success", "after", "2", "attempts"]
     finally:
         assert h.stop() == 0
 
@@ -128,9 +136,79 @@ def test_timeout_of_the_job_and_of_the_host(home):
         rid = start_run(h, "busy")
         assert wait_run(h, "busy", rid)["status"] == "Failed"
         assert "timeout of 2 seconds" in run_log(h, "busy", rid)
+        assert 'webjobs_run_timeouts_total{job="busy"} 2' in h.get("/metrics").text()
         # A run that ends in time is not touched.
         deploy(h, "quick", "echo done\n")
         rid = start_run(h, "quick")
         assert wait_run(h, "quick", rid)["status"] == "Success"
+    finally:
+        assert h.stop() == 0
+
+
+FLAKY = """n=$(cat {d}/count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > {d}/count
+echo "attempt $WEBJOBS_RUN_ATTEMPT, try $n"
+[ $n -ge {ok} ] && exit 0
+exit 1
+"""
+
+
+def test_retries_are_attempts_of_one_run(home, tmp_path):
+    h = Host(home).start()
+    try:
+        deploy(h, "flaky", FLAKY.format(d=tmp_path, ok=3))
+        h.request("PUT", "/api/triggeredwebjobs/flaky/settings",
+                  body=b'{"retries": 3, "retry_delay": 1, "retry_max_delay": 2}')
+        rid = start_run(h, "flaky")
+        # Between attempts the run stays Running, under the same id.
+        assert wait_for(lambda: "attempt 2 starts" in run_log(h, "flaky", rid), timeout=10)
+        mid = h.get(f"/api/triggeredwebjobs/flaky/history/{rid}").json()
+        assert mid["status"] == "Running" and mid["attempt"] in (1, 2)
+        run = wait_run(h, "flaky", rid)
+        assert run["status"] == "Success" and run["attempt"] == 3
+        assert [r["id"] for r in h.get("/api/triggeredwebjobs/flaky/history").json()["runs"]] \
+            == [rid]
+        log = run_log(h, "flaky", rid)
+        for line in ["SYS INFO] Attempt 1 of 4 started", "INFO] attempt 1, try 1",
+                     "SYS ERR ] Job failed due to exit code 1",
+                     "SYS INFO] Attempt 1 of 4 failed; attempt 2 starts in 1 seconds",
+                     "SYS INFO] Attempt 2 of 4 failed; attempt 3 starts in 2 seconds",
+                     "SYS INFO] Attempt 3 of 4 started", "INFO] attempt 3, try 3",
+                     "Status changed to Success"]:
+            assert line in log, (line, log)
+        assert log.count("Status changed to Running") == 1
+        record = (h.data_dir("triggered", "flaky") / rid / "status").read_text()
+        assert '"Attempt":3' in record
+        assert 'webjobs_run_retries_total{job="flaky"} 2' in h.get("/metrics").text()
+        # Out of attempts: the last one's result.
+        (tmp_path / "count").write_text("0")
+        h.request("PUT", "/api/triggeredwebjobs/flaky/settings",
+                  body=b'{"retries": 1, "retry_delay": 1}')
+        rid = start_run(h, "flaky")
+        run = wait_run(h, "flaky", rid)
+        assert run["status"] == "Failed" and run["attempt"] == 2
+        log = run_log(h, "flaky", rid)
+        assert log.rstrip().endswith("SYS ERR ] Job failed due to exit code 1")
+    finally:
+        assert h.stop() == 0
+
+
+def test_no_retry_after_an_abort_or_a_timeout(home, tmp_path):
+    h = Host(home).start()
+    try:
+        deploy(h, "flaky", FLAKY.format(d=tmp_path, ok=100))
+        h.request("PUT", "/api/triggeredwebjobs/flaky/settings",
+                  body=b'{"retries": 5, "retry_delay": 30}')
+        rid = start_run(h, "flaky")
+        assert wait_for(lambda: "attempt 2 starts in 30" in run_log(h, "flaky", rid), timeout=10)
+        assert abort(h, "flaky").status == 202
+        assert wait_run(h, "flaky", rid)["status"] == "Aborted"
+        assert "Attempt 2 of 6 started" not in run_log(h, "flaky", rid)
+        # The timeout counts across attempts and the waits between them.
+        h.request("PUT", "/api/triggeredwebjobs/flaky/settings",
+                  body=b'{"retries": 5, "retry_delay": 1, "timeout": 2}')
+        rid = start_run(h, "flaky")
+        run = wait_run(h, "flaky", rid)
+        assert run["status"] == "Failed" and run["attempt"] < 6
+        assert "Job failed due to timeout of 2 seconds" in run_log(h, "flaky", rid)
     finally:
         assert h.stop() == 0

@@ -423,14 +423,14 @@ static void random_walk(void **state)
 /* ---- the runs' machine ---- */
 
 static const char *const run_states[] = { "ACCEPTED", "COPYING", "CANCELLED", "RUNNING",
-					  "STOPPING" };
+					  "STOPPING", "WAITING" };
 static const char *const run_events[] = { "BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE",
-					  "SHUTDOWN", "DELETED", "KILL", "ABORT", "TIMEOUT" };
+					  "SHUTDOWN", "DELETED", "KILL", "ABORT", "TIMEOUT", "RETRY" };
 static char last_id[RUN_ID_LEN + 1];
 
-static void make_tjob(const char *name, int in_place)
+static void make_tjob_retries(const char *name, int in_place, int retries)
 {
-	char dir[256], settings[64];
+	char dir[256], settings[128];
 	int dfd;
 
 	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/triggered/%s", root, name);
@@ -438,11 +438,17 @@ static void make_tjob(const char *name, int in_place)
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
 	files_write_atomic(dfd, "run.sh", "echo hi\n", 8, 0755, 0);
-	snprintf(settings, sizeof(settings), "{\"is_in_place\":%s}", in_place ? "true" : "false");
+	snprintf(settings, sizeof(settings), "{\"is_in_place\":%s,\"retries\":%d,\"retry_delay\":60}",
+		 in_place ? "true" : "false", retries);
 	files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
 	close(dfd);
 	registry_touch(reg, JOB_TRIGGERED, name);
 	registry_refresh(reg);
+}
+
+static void make_tjob(const char *name, int in_place)
+{
+	make_tjob_retries(name, in_place, 0);
 }
 
 static int start_run(const char *name)
@@ -488,7 +494,7 @@ static void run_invariants(const char *name, const char *id, int deleted, const 
 	if ((strcmp(st, "RUNNING") == 0 || strcmp(st, "STOPPING") == 0) && (!has_child || live != 1))
 		fail_msg("%s: %s without a process", where, st);
 	if ((strcmp(st, "ACCEPTED") == 0 || strcmp(st, "COPYING") == 0 ||
-	     strcmp(st, "CANCELLED") == 0) && live)
+	     strcmp(st, "CANCELLED") == 0 || strcmp(st, "WAITING") == 0) && live)
 		fail_msg("%s: %s with a process", where, st);
 	if (strcmp(st, "GONE") == 0 || strcmp(st, "ENDED") == 0) {
 		char path[300], text[512] = "";
@@ -529,7 +535,8 @@ static void reach_run(const char *name, const char *st, int copy_fails)
 {
 	int has_child;
 
-	make_tjob(name, strcmp(st, "COPYING") != 0 && strcmp(st, "CANCELLED") != 0);
+	make_tjob_retries(name, strcmp(st, "COPYING") != 0 && strcmp(st, "CANCELLED") != 0,
+			  strcmp(st, "WAITING") == 0 ? 2 : 0);
 	if (copy_fails)
 		break_copy(name);
 	assert_int_equal(start_run(name), 0);
@@ -541,6 +548,10 @@ static void reach_run(const char *name, const char *st, int copy_fails)
 	} else if (strcmp(st, "STOPPING") == 0) {
 		/* A shutdown's graceful stop: SIGTERM, SIGKILL after 30 s. */
 		runner_inject(rn, name, "SHUTDOWN");
+		evq_drain(100000);
+	} else if (strcmp(st, "WAITING") == 0) {
+		/* The first of three attempts failed: 60 s to the next. */
+		exit_child(name, 1 << 8);
 		evq_drain(100000);
 	}
 	assert_string_equal(run_state(name, &has_child), st);

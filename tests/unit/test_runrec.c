@@ -19,7 +19,8 @@ static void parse_full(void **state)
 	const char *text = "{\"Trigger\":\"External - curl/8\",\"Status\":\"Success\","
 			   "\"StartTime\":\"2024-05-01T12:34:56.1234Z\","
 			   "\"EndTime\":\"2024-05-01T12:35:01Z\",\"ExitCode\":0,"
-			   "\"Pid\":42,\"InstanceId\":\"i1\",\"Arguments\":\"a b\",\"Extra\":1}";
+			   "\"Pid\":42,\"InstanceId\":\"i1\",\"Arguments\":\"a b\",\"Extra\":1,"
+			   "\"Attempt\":2}";
 	struct runrec r;
 	char *again;
 
@@ -36,7 +37,8 @@ static void parse_full(void **state)
 			    "{\"Trigger\":\"External - curl/8\",\"Status\":\"Success\","
 			    "\"StartTime\":\"2024-05-01T12:34:56.1234Z\","
 			    "\"EndTime\":\"2024-05-01T12:35:01Z\",\"ExitCode\":0,"
-			    "\"Pid\":42,\"PidStart\":0,\"InstanceId\":\"i1\",\"Arguments\":\"a b\"}");
+			    "\"Pid\":42,\"PidStart\":0,\"InstanceId\":\"i1\",\"Arguments\":\"a b\","
+			    "\"Attempt\":2}");
 	free(again);
 	runrec_free(&r);
 }
@@ -81,7 +83,7 @@ static void json_shape(void **state)
 		"\"output_url\":\"http://h:1/vfs/data/jobs/triggered/my job/" ID "/output_log.txt\","
 		"\"error_url\":null,"
 		"\"url\":\"http://h:1/api/triggeredwebjobs/my job/history/" ID "\","
-		"\"job_name\":\"my job\",\"trigger\":\"Schedule - 0 * * * * *\"}");
+		"\"job_name\":\"my job\",\"trigger\":\"Schedule - 0 * * * * *\",\"attempt\":1}");
 	free(s);
 	json_decref(o);
 	runrec_free(&r);
