@@ -152,15 +152,21 @@ exit 1
 """
 
 
+def start_flaky(h, tmp_path, ok, settings):
+    """Deploys FLAKY (succeeding from its try ok on) with settings, starts
+    a run of it and returns the run's id once its first attempt failed."""
+    deploy(h, "flaky", FLAKY.format(d=tmp_path, ok=ok))
+    h.request("PUT", "/api/triggeredwebjobs/flaky/settings", body=settings)
+    rid = start_run(h, "flaky")
+    assert wait_for(lambda: "attempt 2 starts" in run_log(h, "flaky", rid), timeout=10)
+    return rid
+
+
 def test_retries_are_attempts_of_one_run(home, tmp_path):
     h = Host(home).start()
     try:
-        deploy(h, "flaky", FLAKY.format(d=tmp_path, ok=3))
-        h.request("PUT", "/api/triggeredwebjobs/flaky/settings",
-                  body=b'{"retries": 3, "retry_delay": 1, "retry_max_delay": 2}')
-        rid = start_run(h, "flaky")
+        rid = start_flaky(h, tmp_path, 3, b'{"retries": 3, "retry_delay": 1, "retry_max_delay": 2}')
         # Between attempts the run stays Running, under the same id.
-        assert wait_for(lambda: "attempt 2 starts" in run_log(h, "flaky", rid), timeout=10)
         mid = h.get(f"/api/triggeredwebjobs/flaky/history/{rid}").json()
         assert mid["status"] == "Running" and mid["attempt"] in (1, 2)
         run = wait_run(h, "flaky", rid)
@@ -195,11 +201,8 @@ def test_retries_are_attempts_of_one_run(home, tmp_path):
 def test_no_retry_after_an_abort_or_a_timeout(home, tmp_path):
     h = Host(home).start()
     try:
-        deploy(h, "flaky", FLAKY.format(d=tmp_path, ok=100))
-        h.request("PUT", "/api/triggeredwebjobs/flaky/settings",
-                  body=b'{"retries": 5, "retry_delay": 30}')
-        rid = start_run(h, "flaky")
-        assert wait_for(lambda: "attempt 2 starts in 30" in run_log(h, "flaky", rid), timeout=10)
+        rid = start_flaky(h, tmp_path, 100, b'{"retries": 5, "retry_delay": 30}')
+        assert "attempt 2 starts in 30 seconds" in run_log(h, "flaky", rid)
         assert abort(h, "flaky").status == 202
         assert wait_run(h, "flaky", rid)["status"] == "Aborted"
         assert "Attempt 2 of 6 started" not in run_log(h, "flaky", rid)
