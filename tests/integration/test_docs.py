@@ -74,3 +74,11 @@ def test_sources_stay_within_a_readers_reach():
             if title not in headings:
                 problems.append(f"{f.name}: cites docs/{doc}, \"{title}\", which has no such section")
     assert problems == []
+
+
+def test_every_module_is_in_the_module_map():
+    """docs/ARCHITECTURE.md's module map names every src/*.c."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    mapped = set(re.findall(r"^\| `([a-z_0-9]+)` \|", text, re.M))
+    modules = {f.stem for f in (ROOT / "src").glob("*.c")}
+    assert modules - mapped == set()

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Randomized order-of-events torture (issue 11): for a number of seconds,
 as fast as one client can send them, random deploys (file and zip),
-deletes, runs, start/stop, settings, schedules, and hand edits, renames
+deletes, runs, aborts, start/stop, settings (schedules, retries, timeouts),
+and hand edits, renames
 and removals on disk of a handful of jobs — some continuous ones exiting at
 once with WEBJOBS_RESTART_TIME=0, some leaving escapees behind (setsid) —
 against one host (the ASan build in `make check`). Then SIGTERM must end
@@ -79,8 +80,8 @@ def one_op(h, home, rng):
     name = rng.choice(NAMES[kind])
     folder = home / "site/wwwroot/App_Data/jobs" / kind / name
     op = rng.choices(["deploy", "zip", "delete", "run", "startstop", "settings", "edit",
-                      "settings_file", "rename", "remove", "get"],
-                     [6, 3, 2, 6, 4, 3, 5, 2, 1, 1, 4])[0]
+                      "settings_file", "rename", "remove", "get", "abort"],
+                     [6, 3, 2, 6, 4, 3, 5, 2, 1, 1, 4, 2])[0]
     if op in ("deploy", "zip"):
         body = SCRIPTS[rng.choice(list(SCRIPTS))]
         if op == "zip":
@@ -97,10 +98,16 @@ def one_op(h, home, rng):
     if op == "startstop":
         return op, h.req("POST", f"/api/continuouswebjobs/{NAMES['continuous'][rng.randrange(4)]}"
                                  f"/{rng.choice(['start', 'stop'])}")
+    if op == "abort":
+        t = NAMES["triggered"][rng.randrange(4)]
+        return op, h.req("POST", f"/api/triggeredwebjobs/{t}/abort")
     if op == "settings":
         s = {"stopping_wait_time": rng.randint(0, 2), "is_singleton": rng.random() < 0.3}
         if kind == "triggered" and rng.random() < 0.4:
             s["schedule"] = rng.choice(["* * * * * *", "*/2 * * * * *", "bad cron"])
+        if kind == "triggered" and rng.random() < 0.5:
+            s.update(retries=rng.randint(0, 3), retry_delay=rng.randint(0, 1),
+                     timeout=rng.choice([0, 1, 2]))
         return op, h.req("PUT", f"/api/{kind}webjobs/{name}/settings", json.dumps(s).encode())
     if op == "get":
         return op, h.req("GET", rng.choice([f"/api/{kind}webjobs", f"/api/{kind}webjobs/{name}",
