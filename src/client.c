@@ -424,7 +424,8 @@ static int cmd_run(int argc, char **argv)
 			free(rel);
 			return 3;
 		}
-		if (strcmp(status, "Initializing") && strcmp(status, "Running"))
+		if (strcmp(status, "Queued") && strcmp(status, "Initializing") &&
+		    strcmp(status, "Running"))
 			break;
 		usleep(200000);
 	}

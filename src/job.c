@@ -125,6 +125,11 @@ void job_set_next_run(struct job *j, int64_t ticks)
 unsigned job_copy_gen(const struct job *j) { return j->copy_gen; }
 void job_set_copy_gen(struct job *j, unsigned gen) { j->copy_gen = gen; }
 
+const char *job_latest_status(const struct job *j)
+{
+	return j->has_latest ? j->latest.status : NULL;
+}
+
 const char *job_newest_run(const struct job *j)
 {
 	return j->nruns ? j->runs[j->nruns - 1] : NULL;
@@ -458,16 +463,41 @@ static int64_t last_activity(int dfd, const char *id)
 }
 
 /* Fills the status and end to report for r (the Aborted rule of docs/API.md, "Triggered runs"). */
+/* The job's run in progress or last ended: the newest run that is not
+ * Queued (queued runs are the newest ones), or NULL. */
+static const char *active_run(const struct job *j, int dfd)
+{
+	if (!j->has_latest || !runrec_waiting(&j->latest))
+		return job_newest_run(j);
+	for (size_t k = j->nruns; dfd >= 0 && k-- > 0;) {
+		struct runrec rec;
+		int queued;
+
+		if (runrec_load(dfd, j->runs[k], &rec) < 0)
+			continue;
+		queued = runrec_waiting(&rec);
+		runrec_free(&rec);
+		if (!queued)
+			return j->runs[k];
+	}
+	return NULL;
+}
+
 static void view_status(const struct job *j, int dfd, const struct runrec *r,
 			struct run_view *v)
 {
-	const char *newest = job_newest_run(j);
+	const char *active;
 
 	v->status = r->status;
 	v->end = r->end;
 	if (!runrec_in_progress(r))
 		return;
-	if (newest && strcmp(newest, r->id) == 0 && dfd >= 0 &&
+	if (strcmp(r->status, "Queued") == 0) {
+		v->end = 0; /* waits for the lock; survives restarts */
+		return;
+	}
+	active = active_run(j, dfd);
+	if (active && strcmp(active, r->id) == 0 && dfd >= 0 &&
 	    runrec_lock_held(dfd)) {
 		v->end = 0;
 		return;

@@ -46,6 +46,8 @@ const char *job_script_dir(const struct job *j);
 
 /* The run folder of the newest run, or NULL. */
 const char *job_newest_run(const struct job *j);
+/* The status recorded for the newest run, or NULL (no run). */
+const char *job_latest_status(const struct job *j);
 
 const json_t *job_settings(const struct job *j);
 

@@ -85,6 +85,8 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 	rn->c = *c;
 	uv_timer_init(loop, &rn->abort_poll);
 	rn->abort_poll.data = rn;
+	/* Abort markers and queued runs, looked for every second. */
+	uv_timer_start(&rn->abort_poll, run_on_abort_poll, 1000, 1000);
 	return rn;
 }
 
@@ -232,6 +234,9 @@ static enum state finish(struct run *r)
 	if (r->why != WHY_DELETED)
 		metrics_run_finished(r->l.name, r->rec.status,
 				     (double)(r->rec.end - r->rec.start) / TICKS_PER_SEC);
+	/* The lock is free: a queued run of the job may start now. */
+	if (r->why != WHY_DELETED && !rn->shutting)
+		run_pump(rn, r->l.name);
 	log_debug("run %s of %s ended %s", r->id, r->l.name, r->rec.status);
 	if (rn->shutting && !rn->runs && rn->done)
 		rn->done(rn->done_arg);

@@ -44,7 +44,7 @@ void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
 }
 
 /* A run id after now and after every existing one. */
-static void new_run_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
+void run_new_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
 {
 	int64_t now = time_now_ticks(), t;
 
@@ -62,7 +62,7 @@ static long long clamp(long long v, long long lo, long long hi)
 }
 
 /* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd). */
-static int take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
+int run_take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
 		     char *err, size_t errsz)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -101,7 +101,7 @@ static int tick_was_run(int jfd, int64_t occurrence)
 }
 
 /* The run of job j in its new folder dfd, its record not yet written. */
-static struct run *new_run(struct runner *rn, const struct job *j, const char *trigger,
+struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 			   const char *arguments, const char *id, int64_t start)
 {
 	struct run *r = calloc(1, sizeof(*r));
@@ -126,46 +126,12 @@ static struct run *new_run(struct runner *rn, const struct job *j, const char *t
 	return r;
 }
 
-int runner_start(struct runner *rn, struct job *j, const char *trigger,
-		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
-		 char *err, size_t errsz)
+/* A run whose "Initializing" record is on disk joins the live runs: it
+ * holds the run lock (lock_fd), and BEGIN is posted. */
+void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock_fd)
 {
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
-	char newest[RUN_ID_LEN + 1];
-	int jfd = -1, lock_fd = -1, dfd = -1, rc;
-	struct run *r = NULL;
-	int64_t start;
 
-	if (rn->shutting || cfg->stopped)
-		return -ESHUTDOWN;
-	if ((rc = take_lock(rn, job_name(j), &jfd, &lock_fd, err, errsz)) < 0)
-		goto fail;
-	if (occurrence && tick_was_run(jfd, occurrence)) {
-		rc = -EALREADY;
-		snprintf(err, errsz, "this tick was already run");
-		goto fail;
-	}
-	run_trim_history(jfd, cfg->history_size - 1, newest);
-	new_run_id(newest, id, &start);
-	if (mkdirat(jfd, id, 0755) < 0 ||
-	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = -errno;
-		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
-		goto fail;
-	}
-	if (!(r = new_run(rn, j, trigger, arguments, id, start))) {
-		rc = -ENOMEM;
-		snprintf(err, errsz, "out of memory");
-		goto fail;
-	}
-	r->dfd = dfd;
-	if ((rc = run_write_record(r, 1)) < 0) {
-		r->dfd = -1;
-		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
-		goto fail;
-	}
-	fsync(jfd);
-	close(jfd);
 	r->lock_fd = lock_fd;
 	uv_timer_init(rn->loop, &r->timer);
 	uv_timer_init(rn->loop, &r->kill_timer);
@@ -187,9 +153,70 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		rn->runs->prev = r;
 	rn->runs = r;
 	run_post(r, E_BEGIN);
-	if (!uv_is_active((uv_handle_t *)&rn->abort_poll))
-		uv_timer_start(&rn->abort_poll, run_on_abort_poll, 1000, 1000);
 	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
+}
+
+int runner_start(struct runner *rn, struct job *j, const char *trigger,
+		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
+		 char *err, size_t errsz)
+{
+	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
+	char newest[RUN_ID_LEN + 1];
+	int jfd = -1, lock_fd = -1, dfd = -1, rc;
+	struct run *r = NULL;
+	int64_t start;
+
+	if (rn->shutting || cfg->stopped)
+		return -ESHUTDOWN;
+	if ((rc = run_take_lock(rn, job_name(j), &jfd, &lock_fd, err, errsz)) == -EBUSY &&
+	    run_policy(j) != POLICY_FORBID) {
+		close(lock_fd);
+		close(jfd);
+		return run_queue(rn, j, trigger, arguments, occurrence, id, err, errsz);
+	}
+	if (rc < 0)
+		goto fail;
+	if (run_policy(j) != POLICY_FORBID) {
+		char active[RUN_ID_LEN + 1];
+		int queued;
+
+		/* Queued runs go first, in id order: this one joins them. */
+		run_active(jfd, active, &queued);
+		if (queued) {
+			close(lock_fd);
+			close(jfd);
+			rc = run_queue(rn, j, trigger, arguments, occurrence, id, err, errsz);
+			run_pump(rn, job_name(j));
+			return rc;
+		}
+	}
+	if (occurrence && tick_was_run(jfd, occurrence)) {
+		rc = -EALREADY;
+		snprintf(err, errsz, "this tick was already run");
+		goto fail;
+	}
+	run_trim_history(jfd, cfg->history_size - 1, newest);
+	run_new_id(newest, id, &start);
+	if (mkdirat(jfd, id, 0755) < 0 ||
+	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
+		goto fail;
+	}
+	if (!(r = run_new(rn, j, trigger, arguments, id, start))) {
+		rc = -ENOMEM;
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	r->dfd = dfd;
+	if ((rc = run_write_record(r, 1)) < 0) {
+		r->dfd = -1;
+		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
+		goto fail;
+	}
+	fsync(jfd);
+	close(jfd);
+	run_go_live(rn, r, j, lock_fd);
 	return 0;
 fail:
 	if (r)
@@ -208,7 +235,7 @@ fail:
 /* ---- aborts ---- */
 
 /* The {runId}/abort marker's user, or NULL when there is no marker. */
-static char *marker_user(int dfd)
+char *run_marker_user(int dfd)
 {
 	char buf[256];
 	int fd = openat(dfd, "abort", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -243,47 +270,72 @@ void run_on_abort_poll(uv_timer_t *t)
 	char *user;
 
 	for (struct run *r = rn->runs; r; r = r->next)
-		if (!r->abort_posted && r->dfd >= 0 && (user = marker_user(r->dfd)))
+		if (!r->abort_posted && r->dfd >= 0 && (user = run_marker_user(r->dfd)))
 			post_abort(r, user);
-	if (!rn->runs)
-		uv_timer_stop(t);
+	/* Queued runs start as the lock comes free, whichever instance
+	 * queued them (one that died included). */
+	run_pump_all(rn);
+}
+
+/* Aborts the job's run in progress (active) when it is one: marker,
+ * and ABORT when it is this instance's. 0, or -ESRCH when it is not. */
+static int abort_active(struct runner *rn, const char *name, int jfd, const char *id,
+			const char *user)
+{
+	struct runrec rec;
+	int dfd, rc;
+
+	if (!id[0] || runrec_load(jfd, id, &rec) < 0)
+		return -ESRCH;
+	rc = runrec_in_progress(&rec) && runrec_lock_held(jfd) ? 0 : -ESRCH;
+	runrec_free(&rec);
+	if (rc == 0 && (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		rc = files_write_atomic(dfd, "abort", user, strlen(user), 0644, 1);
+		close(dfd);
+	}
+	for (struct run *r = rn->runs; rc == 0 && r; r = r->next)
+		if (strcmp(r->id, id) == 0 && strcmp(r->l.name, name) == 0)
+			post_abort(r, strdup(user));
+	return rc;
 }
 
 int runner_abort(struct runner *rn, const char *name, const char *id, const char *user,
 		 char out[RUN_ID_LEN + 1])
 {
 	const struct home *h = rn->c.home;
-	char newest[RUN_ID_LEN + 1];
+	char active[RUN_ID_LEN + 1];
 	struct runrec rec;
-	int jfd, dfd, rc;
+	int jfd, rc, queued;
 
 	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0)
 		return id ? -ENOENT : -ESRCH;
-	run_trim_history(jfd, LLONG_MAX, newest);
-	if (!id)
-		id = newest;
-	if (!id[0] || runrec_load(jfd, id, &rec) < 0) {
+	out[0] = '\0';
+	run_active(jfd, active, &queued);
+	if (!id) {
+		/* Every queued run, and the one in progress; out: the newest. */
+		rc = run_abort_queued(rn, jfd, NULL, user, out);
+		if (abort_active(rn, name, jfd, active, user) == 0) {
+			if (!out[0])
+				memcpy(out, active, RUN_ID_LEN + 1);
+			rc = 0;
+		}
 		close(jfd);
-		return id == newest ? -ESRCH : -ENOENT;
-	}
-	/* In progress: its record says so, and it is the newest run, whose
-	 * lock is held (by whichever instance runs it). */
-	rc = runrec_in_progress(&rec) && strcmp(id, newest) == 0 && runrec_lock_held(jfd)
-		     ? 0 : (id == newest ? -ESRCH : -EALREADY);
-	runrec_free(&rec);
-	memcpy(out, id, RUN_ID_LEN + 1);
-	if (rc == 0 && (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		rc = files_write_atomic(dfd, "abort", user, strlen(user), 0644, 1);
-		close(dfd);
-	}
-	close(jfd);
-	if (rc < 0)
 		return rc;
-	for (struct run *r = rn->runs; r; r = r->next)
-		if (strcmp(r->id, out) == 0 && strcmp(r->l.name, name) == 0)
-			post_abort(r, strdup(user));
-	return 0;
+	}
+	if (runrec_load(jfd, id, &rec) < 0) {
+		close(jfd);
+		return -ENOENT;
+	}
+	memcpy(out, id, RUN_ID_LEN + 1);
+	if (strcmp(rec.status, "Queued") == 0)
+		rc = run_abort_queued(rn, jfd, id, user, out);
+	else
+		rc = strcmp(id, active) == 0 && abort_active(rn, name, jfd, id, user) == 0 ? 0
+											     : -EALREADY;
+	runrec_free(&rec);
+	close(jfd);
+	return rc;
 }
 
 /* ---- recovery ---- */
@@ -297,14 +349,16 @@ static void recover_one(void *arg, enum job_type t, const char *name, struct job
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char newest[RUN_ID_LEN + 1];
 	struct runrec rec;
-	int jfd, lock_fd, dfd;
+	int jfd, lock_fd, dfd, queued;
 
 	(void)t;
 	(void)j;
 	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0)
 		return;
-	run_trim_history(jfd, LLONG_MAX, newest);
+	/* The run in progress is the newest that is not Queued: queued runs
+	 * wait for the lock and survive a restart. */
+	run_active(jfd, newest, &queued);
 	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
 		if (lock_fd >= 0)

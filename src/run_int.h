@@ -77,6 +77,41 @@ int run_write_record(struct run *r, int durable);
 /* Deletes the oldest runs so that keep remain; the newest id left (or "")
  * in newest. */
 void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1]);
+/* Helpers of run_disk.c for run_queue.c: the run lock (-EBUSY when held),
+ * a new run id after newest, a run made from a job, a run going live
+ * (lock held, record on disk, BEGIN posted), an abort marker's user. */
+int run_take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd, char *err,
+		  size_t errsz);
+void run_new_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start);
+struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
+		    const char *arguments, const char *id, int64_t start);
+void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock_fd);
+char *run_marker_user(int dfd);
+
+/* ---- the concurrency policy (run_queue.c) ---- */
+
+enum policy { POLICY_FORBID, POLICY_QUEUE, POLICY_REPLACE };
+
+/* The job's concurrency setting (forbid unless it says queue or replace). */
+enum policy run_policy(const struct job *j);
+/* The job's run in progress or last ended — the newest run that is not
+ * Queued — into active ("" when none), and how many are queued. */
+void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued);
+/* A start while a run holds the lock, under queue or replace: a Queued
+ * run (durable; 202), -EXFULL past queue_max, -EALREADY for a tick
+ * already queued or run. replace aborts the run in progress and the
+ * queued ones first. */
+int run_queue(struct runner *rn, struct job *j, const char *trigger, const char *arguments,
+	      int64_t occurrence, char id[RUN_ID_LEN + 1], char *err, size_t errsz);
+/* Aborts queued run id of the job (NULL: every one) without starting it;
+ * out: the newest aborted. 0, or -ESRCH when there was none. */
+int run_abort_queued(struct runner *rn, int jfd, const char *id, const char *user,
+		     char out[RUN_ID_LEN + 1]);
+/* Starts the oldest queued run of job name when its lock is free. */
+void run_pump(struct runner *rn, const char *name);
+/* run_pump for every job whose newest run is Queued. */
+void run_pump_all(struct runner *rn);
+
 /* Looks for abort markers of live runs (a 1 s timer of the runner). */
 void run_on_abort_poll(uv_timer_t *t);
 

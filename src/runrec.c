@@ -80,6 +80,7 @@ int runrec_parse(const char *id, const char *text, size_t len,
 		goto fail;
 	r->instance = dup_string(get_ci(obj, "InstanceId"));
 	r->arguments = dup_string(get_ci(obj, "Arguments"));
+	r->never_started = json_is_true(get_ci(obj, "NeverStarted"));
 	v = get_ci(obj, "Attempt");
 	if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 1000)
 		r->attempt = (int)json_integer_value(v);
@@ -117,6 +118,8 @@ char *runrec_serialize(const struct runrec *r)
 		json_object_set_new(o, "Arguments", json_string(r->arguments));
 	if (r->attempt)
 		json_object_set_new(o, "Attempt", json_integer(r->attempt));
+	if (r->never_started)
+		json_object_set_new(o, "NeverStarted", json_true());
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -161,10 +164,15 @@ void runrec_free(struct runrec *r)
 	r->trigger = r->instance = r->arguments = NULL;
 }
 
+int runrec_waiting(const struct runrec *r)
+{
+	return strcmp(r->status, "Queued") == 0 || r->never_started;
+}
+
 int runrec_in_progress(const struct runrec *r)
 {
 	return strcmp(r->status, "Initializing") == 0 ||
-	       strcmp(r->status, "Running") == 0;
+	       strcmp(r->status, "Running") == 0 || strcmp(r->status, "Queued") == 0;
 }
 
 /* "{prefix}/vfs/data/jobs/triggered/{job}/{id}/{file}" or null. */

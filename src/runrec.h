@@ -23,6 +23,7 @@ struct runrec {
 	char *instance;    /* owned, may be NULL */
 	char *arguments;   /* owned, may be NULL */
 	int attempt;       /* the current or last attempt, from 1; 0: unknown */
+	int never_started; /* aborted while Queued ("NeverStarted") */
 };
 
 /* Fills r from the record's text; id is the run folder's name. Keys are
@@ -44,7 +45,12 @@ void runrec_free(struct runrec *r);
  * (any instance: F_OFD_GETLK sees every process's locks). */
 int runrec_lock_held(int jfd);
 
-/* 1 for the statuses of a run that has not ended. */
+/* 1 for a run that waits (Queued) or was aborted while it waited: it
+ * never took the run lock, so it is not the job's run in progress or last
+ * ended (docs/API.md, "Run control"). */
+int runrec_waiting(const struct runrec *r);
+
+/* 1 for the statuses of a run that has not ended (Queued included). */
 int runrec_in_progress(const struct runrec *r);
 
 struct run_view {

@@ -256,6 +256,8 @@ static void fire(struct scheduler *s, struct entry *e)
 		log_debug("schedule of %s at %s: already run by another instance", e->name, when);
 	else if (rc == -ESHUTDOWN)
 		slog(s, e->name, 0, "Skipped the schedule at %s: WebJobs are stopped", when);
+	else if (rc == -EXFULL)
+		slog(s, e->name, 0, "Skipped the schedule at %s: the run queue is full", when);
 	else
 		slog(s, e->name, 1, "Failed to start the scheduled run at %s: %s", when, err);
 }

@@ -12,7 +12,8 @@ LOOP = "trap 'echo got TERM; exit 3' TERM\necho $WEBJOBS_SHUTDOWN_FILE > shutdow
 
 
 def run_log(h, name, rid):
-    return (h.data_dir("triggered", name) / rid / "output_log.txt").read_text()
+    p = h.data_dir("triggered", name) / rid / "output_log.txt"
+    return p.read_text() if p.exists() else ""  # made once the run begins
 
 
 def abort(h, name, rid=None):
@@ -213,5 +214,97 @@ def test_no_retry_after_an_abort_or_a_timeout(home, tmp_path):
         run = wait_run(h, "flaky", rid)
         assert run["status"] == "Failed" and run["attempt"] < 6
         assert "Job failed due to timeout of 2 seconds" in run_log(h, "flaky", rid)
+    finally:
+        assert h.stop() == 0
+
+
+def status_of(h, name, rid):
+    return h.get(f"/api/triggeredwebjobs/{name}/history/{rid}").json()["status"]
+
+
+def runs_then_aborts(h, name, rid):
+    """Run rid of job name comes to run, then ends Aborted when asked."""
+    assert wait_for(lambda: status_of(h, name, rid) == "Running", timeout=10)
+    assert abort(h, name).status == 202
+    assert wait_run(h, name, rid)["status"] == "Aborted"
+
+
+def test_queue_policy(home):
+    """concurrency queue: starts while a run is in progress are Queued runs
+    (202, in the history), started one at a time in id order; at most
+    queue_max; a queued run can be aborted without starting; queued runs
+    survive a restart of the host."""
+    h = Host(home).start()
+    try:
+        deploy(h, "q", "echo start; sleep 1\n")
+        h.request("PUT", "/api/triggeredwebjobs/q/settings",
+                  body=b'{"concurrency": "queue", "queue_max": 3}')
+        ids = [start_run(h, "q") for _ in range(4)]
+        assert [status_of(h, "q", i) for i in ids[1:]] == ["Queued"] * 3
+        r = h.request("POST", "/api/triggeredwebjobs/q/run")
+        assert r.status == 409 and r.json() == {"Message": "The run queue is full."}
+        assert h.get("/api/triggeredwebjobs/q").json()["latest_run"]["id"] == ids[3]
+        # The first is still Running, not Aborted, though it is not the newest.
+        assert status_of(h, "q", ids[0]) == "Running"
+        # A queued run aborted never starts.
+        assert abort(h, "q", ids[2]).status == 202
+        assert status_of(h, "q", ids[2]) == "Aborted"
+        assert "Run aborted by tester" in run_log(h, "q", ids[2])
+        assert "Run script" not in run_log(h, "q", ids[2])
+        starts = []
+        for i in (ids[0], ids[1], ids[3]):
+            assert wait_run(h, "q", i, timeout=20)["status"] == "Success"
+            starts.append(h.get(f"/api/triggeredwebjobs/q/history/{i}").json()["start_time"])
+        assert starts == sorted(starts)
+    finally:
+        assert h.stop() == 0
+    # Queued runs are durable: a host killed with -9 leaves them queued, and
+    # the next host starts them.
+    h = Host(home).start()
+    try:
+        deploy(h, "q", "sleep 30\n")  # a deploy replaces settings.job too
+        h.request("PUT", "/api/triggeredwebjobs/q/settings", body=b'{"concurrency": "queue"}')
+        first = start_run(h, "q")
+        queued = start_run(h, "q")
+        assert status_of(h, "q", queued) == "Queued"
+        h.proc.kill()
+        h.proc.wait()
+        h = Host(home).start()
+        assert status_of(h, "q", first) == "Aborted"
+        runs_then_aborts(h, "q", queued)
+    finally:
+        assert h.stop() == 0
+
+
+def test_replace_policy(home):
+    h = Host(home).start()
+    try:
+        deploy(h, "r", LOOP)
+        h.request("PUT", "/api/triggeredwebjobs/r/settings", body=b'{"concurrency": "replace"}')
+        old = start_run(h, "r")
+        assert wait_for(lambda: status_of(h, "r", old) == "Running", timeout=10)
+        new = start_run(h, "r")
+        assert wait_run(h, "r", old)["status"] == "Aborted"
+        assert f"Run aborted by replacement run {new}" in run_log(h, "r", old)
+        runs_then_aborts(h, "r", new)
+    finally:
+        assert h.stop() == 0
+
+
+def test_schedule_ticks_follow_the_policy(home):
+    """Under queue, a tick that finds the job running is queued, not
+    skipped; past queue_max it is skipped and logged."""
+    h = Host(home).start()
+    try:
+        deploy(h, "s", "sleep 2\n")
+        h.request("PUT", "/api/triggeredwebjobs/s/settings",
+                  body=b'{"schedule": "* * * * * *", "concurrency": "queue", "queue_max": 1}')
+        log = h.data_dir("triggered", "s") / "job_scheduler.log"
+        assert wait_for(lambda: log.exists() and "the run queue is full" in log.read_text(),
+                        timeout=10)
+        runs = h.get("/api/triggeredwebjobs/s/history").json()["runs"]
+        assert any(r["status"] == "Queued" for r in runs)
+        assert all(r["trigger"].startswith("Schedule - ") for r in runs)
+        assert "already running" not in log.read_text()
     finally:
         assert h.stop() == 0
