@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Randomized order-of-events torture (issue 11): for a number of seconds,
 as fast as one client can send them, random deploys (file and zip),
-deletes, runs, aborts, start/stop, settings (schedules, retries, timeouts),
+deletes, runs, aborts, start/stop, settings (schedules, retries, timeouts,
+concurrency policies),
 and hand edits, renames
 and removals on disk of a handful of jobs — some continuous ones exiting at
 once with WEBJOBS_RESTART_TIME=0, some leaving escapees behind (setsid) —
@@ -107,7 +108,9 @@ def one_op(h, home, rng):
             s["schedule"] = rng.choice(["* * * * * *", "*/2 * * * * *", "bad cron"])
         if kind == "triggered" and rng.random() < 0.5:
             s.update(retries=rng.randint(0, 3), retry_delay=rng.randint(0, 1),
-                     timeout=rng.choice([0, 1, 2]))
+                     timeout=rng.choice([0, 1, 2]),
+                     concurrency=rng.choice(["forbid", "queue", "replace"]),
+                     queue_max=rng.randint(1, 3))
         return op, h.req("PUT", f"/api/{kind}webjobs/{name}/settings", json.dumps(s).encode())
     if op == "get":
         return op, h.req("GET", rng.choice([f"/api/{kind}webjobs", f"/api/{kind}webjobs/{name}",
