@@ -302,9 +302,13 @@ def test_schedule_ticks_follow_the_policy(home):
         log = h.data_dir("triggered", "s") / "job_scheduler.log"
         assert wait_for(lambda: log.exists() and "the run queue is full" in log.read_text(),
                         timeout=10)
-        runs = h.get("/api/triggeredwebjobs/s/history").json()["runs"]
-        assert any(r["status"] == "Queued" for r in runs)
-        assert all(r["trigger"].startswith("Schedule - ") for r in runs)
+        def runs():
+            return h.get("/api/triggeredwebjobs/s/history").json()["runs"]
+
+        # A tick queued behind the running one (polled: it starts when
+        # the run ahead of it ends).
+        assert wait_for(lambda: any(r["status"] == "Queued" for r in runs()), timeout=10)
+        assert all(r["trigger"].startswith("Schedule - ") for r in runs())
         assert "already running" not in log.read_text()
     finally:
         assert h.stop() == 0
