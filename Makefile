@@ -108,8 +108,10 @@ bench: build/webjobs
 	@bench/load
 	@bench/follow
 
+# The crash torture (200 SIGKILLs), then the order-of-events torture (chaos).
 torture: deps build/asan/webjobs
 	WEBJOBS_BIN=build/asan/webjobs tests/torture/torture.py --kills 200
+	WEBJOBS_BIN=build/asan/webjobs tests/torture/chaos.py --seconds $${CHAOS_SECONDS:-1800}
 
 # Random operations and disk edits in any order for 30 minutes against the
 # sanitizer build, then SIGTERM (exit 0, no process left). CHAOS_SECONDS=N for
