@@ -3,6 +3,8 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
+#include "api_int.h"
+#include "evq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -96,8 +98,6 @@ static const struct route routes[] = {
 	{ HTTP_POST, "{T}/{name}/abort", H_ABORT_JOB, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
-
-#include "api_int.h"
 
 /* ---- output helpers ---- */
 
@@ -314,6 +314,7 @@ static void on_deployed(void *arg, unsigned status, const char *err)
 	} else {
 		registry_touch(c->api->registry, c->m.type, c->m.params[0]);
 		registry_refresh(c->api->registry);
+		evq_drain(EVQ_PER_REQUEST); /* its schedule, in the body we send */
 		j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
 		body = j ? job_body(j, c->api->home, http_prefix(c->req), &len, &hash) : NULL;
 		if (body)
@@ -452,8 +453,11 @@ static void h_metrics(struct call *c)
 static void dispatch(struct call *c)
 {
 	/* The one place a request brings the registry up to date: before the
-	 * handler runs. The listeners hear of it from the loop's queue. */
+	 * handler runs. Then the queued events run — the listeners' notices
+	 * among them — so that the request sees what the requests before it
+	 * caused (nothing of a machine is on the stack here). */
 	registry_refresh(c->api->registry);
+	evq_drain(EVQ_PER_REQUEST);
 	switch ((enum handler)c->m.route->handler) {
 	case H_HEALTH:
 		http_reply(c->req, 200, "text/plain; charset=utf-8", "ok", 2);

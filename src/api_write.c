@@ -2,7 +2,7 @@
  * api_write: the handlers that change something — start, abort and delete
  * runs and jobs, write settings, start and stop continuous jobs. Each
  * brings the registry up to date after its own writes, so that the
- * listeners hear of the change before the next request is read.
+ * listeners hear of the change before the next request is handled.
  */
 #define _GNU_SOURCE
 #include "api_int.h"
@@ -130,7 +130,7 @@ void api_put_settings(struct call *c)
 		return;
 	}
 	/* Re-read now: the listeners (the schedule, a continuous job's
-	 * restart) hear of it before the next request is read. */
+	 * restart) hear of it before the next request is handled. */
 	registry_touch(c->api->registry, c->m.type, job_name(j));
 	registry_refresh(c->api->registry);
 	http_reply_empty(c->req, 200);
@@ -145,7 +145,7 @@ void api_start_stop(struct call *c, int enable)
 		return;
 	rc = supervisor_set_enabled(c->api->supervisor, j, enable);
 	/* Applied at once: the job is re-read now, and the supervisor hears
-	 * of it from the loop's queue before the next request is read. */
+	 * of it from the loop's queue before the next request is handled. */
 	registry_refresh(c->api->registry);
 	if (rc == -ENOENT)
 		api_reply_no_job(c); /* removed on disk a moment ago */

@@ -27,6 +27,7 @@ static struct {
 	int started;
 	struct item *v; /* ring */
 	size_t cap, head, n;
+	int draining;   /* a drain is under way: never nested */
 } q;
 
 static void on_idle(uv_idle_t *h)
@@ -87,6 +88,11 @@ size_t evq_drain(size_t max)
 {
 	size_t ran = 0;
 
+	/* An action that led here (none does) must not run another inside
+	 * itself: the events wait for the outer drain. */
+	if (q.draining)
+		return 0;
+	q.draining = 1;
 	while (q.n && ran < max) {
 		struct item it = q.v[q.head];
 
@@ -97,6 +103,7 @@ size_t evq_drain(size_t max)
 			ran++;
 		}
 	}
+	q.draining = 0;
 	if (!q.n && q.started && uv_is_active((uv_handle_t *)&q.idle))
 		uv_idle_stop(&q.idle);
 	return ran;

@@ -15,6 +15,9 @@
 
 typedef void (*evq_fn)(void *obj, int event);
 
+/* Events a request may run before its handler (evq_drain). */
+#define EVQ_PER_REQUEST 4096
+
 /* Starts the queue on the loop (one per process). */
 void evq_start(uv_loop_t *loop);
 
@@ -25,7 +28,10 @@ void evq_post(evq_fn fn, void *obj, int event);
 void evq_forget(void *obj);
 
 /* Runs queued events until none is left or max ran; returns how many ran.
- * Called by the loop; tests call it to step a machine. */
+ * Called by the loop (its idle handle, and the API at the top of each
+ * request, so that a request sees what the requests before it caused);
+ * tests call it to step a machine. A call made while a drain is under way
+ * returns 0 at once: actions never run inside one another. */
 size_t evq_drain(size_t max);
 
 /* Events waiting. */
