@@ -124,18 +124,22 @@ static int write_queued(struct runner *rn, int jfd, const char *trigger, const c
 			char id[RUN_ID_LEN + 1], int64_t start)
 {
 	struct runrec rec = { 0 };
-	int dfd = -1, rc = -ENOMEM;
+	int dfd = -1, rc = -ENOMEM, made = 0;
 	char *text;
 
-	for (int tries = 0; tries < 20; tries++) {
-		if (mkdirat(jfd, id, 0755) == 0)
+	for (int tries = 0; tries < 20 && !made; tries++) {
+		if (mkdirat(jfd, id, 0755) == 0) {
+			made = 1;
 			break;
+		}
 		if (errno != EEXIST)
 			return -errno;
 		/* Another instance queued at the same 100 us: the next one. */
 		start += 1000;
 		time_format_run_id(start, id);
 	}
+	if (!made)
+		return -EEXIST; /* never another run's folder */
 	if ((dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -errno;
 	memcpy(rec.id, id, RUN_ID_LEN + 1);
