@@ -174,14 +174,9 @@ static void add_jobs(struct api *api, struct buf *b, enum job_type t,
 	}
 }
 
-const char *api_type_word(enum job_type t)
-{
-	return t == JOB_CONTINUOUS ? "continuous" : "triggered";
-}
-
 void api_reply_no_job(struct call *c)
 {
-	http_reply_error(c->req, 404, "No %s job named '%s' was found.", api_type_word(c->m.type),
+	http_reply_error(c->req, 404, "No %s job named '%s' was found.", home_type_name(c->m.type),
 			 c->m.params[0]);
 }
 

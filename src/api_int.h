@@ -25,7 +25,6 @@ struct call {
 };
 
 /* "triggered" or "continuous". */
-const char *api_type_word(enum job_type t);
 /* 404: no job of the route's type and name. */
 void api_reply_no_job(struct call *c);
 /* The named job of the route, or NULL after a 404 reply. */

@@ -109,11 +109,6 @@ size_t evq_drain(size_t max)
 	return ran;
 }
 
-size_t evq_pending(void)
-{
-	return q.n;
-}
-
 char *evq_table_text(const char *const *states, int nstates, const char *const *events,
 		     int nevents, const char *(*cell)(int state, int event))
 {

@@ -34,9 +34,6 @@ void evq_forget(void *obj);
  * returns 0 at once: actions never run inside one another. */
 size_t evq_drain(size_t max);
 
-/* Events waiting. */
-size_t evq_pending(void);
-
 /* A state x event table as text, in the layout of the comments at the top
  * of supervisor.c and run.c: a header line of event names, then a line per
  * state with the name of each cell's action (cell(s, e)). A new string. */

@@ -462,27 +462,19 @@ static int64_t last_activity(int dfd, const char *id)
 	return best;
 }
 
-/* Fills the status and end to report for r (the Aborted rule of docs/API.md, "Triggered runs"). */
 /* The job's run in progress or last ended: the newest run that is not
  * Queued (queued runs are the newest ones), or NULL. */
 static const char *active_run(const struct job *j, int dfd)
 {
 	if (!j->has_latest || !runrec_waiting(&j->latest))
 		return job_newest_run(j);
-	for (size_t k = j->nruns; dfd >= 0 && k-- > 0;) {
-		struct runrec rec;
-		int queued;
-
-		if (runrec_load(dfd, j->runs[k], &rec) < 0)
-			continue;
-		queued = runrec_waiting(&rec);
-		runrec_free(&rec);
-		if (!queued)
-			return j->runs[k];
-	}
+	for (size_t k = j->nruns; dfd >= 0 && k-- > 0;)
+		if (runrec_wait_state(dfd, j->runs[k]) == 0)
+			return j->runs[k]; /* unreadable ones are skipped */
 	return NULL;
 }
 
+/* Fills the status and end to report for r (the Aborted rule of docs/API.md, "Triggered runs"). */
 static void view_status(const struct job *j, int dfd, const struct runrec *r,
 			struct run_view *v)
 {

@@ -18,11 +18,6 @@
 #include "process.h"
 #include "settings.h"
 
-static const char *type_dir(enum job_type t)
-{
-	return t == JOB_CONTINUOUS ? "continuous" : "triggered";
-}
-
 void launch_clear(struct launch *l)
 {
 	free(l->name);
@@ -55,9 +50,9 @@ int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 		l->bin_root = NULL;
 	if (l->in_place)
 		l->work_root = l->bin_root ? strdup(l->bin_root) : NULL;
-	else if (asprintf(&l->work_root, "%s/jobs/%s/%s/copy", temp, type_dir(t), name) < 0)
+	else if (asprintf(&l->work_root, "%s/jobs/%s/%s/copy", temp, home_type_name(t), name) < 0)
 		l->work_root = NULL;
-	if (asprintf(&dir, "%s/jobs/%s/%s", temp, type_dir(t), name) < 0)
+	if (asprintf(&dir, "%s/jobs/%s/%s", temp, home_type_name(t), name) < 0)
 		dir = NULL;
 	if (dir && (asprintf(&l->shutdown_file, "%s/shutdown", dir) < 0))
 		l->shutdown_file = NULL;
@@ -89,14 +84,20 @@ int launch_make_copy(const struct launch *l)
 
 static void write_pid_file(const struct launch *l, const struct child *c)
 {
+	static pid_t host_pid;
+	static int64_t host_start; /* the host's own, read once per process */
 	char text[128], *dir = strdup(l->pid_file), *slash = dir ? strrchr(dir, '/') : NULL;
 	/* The job's pid and start time, then the host's: a host that finds
 	 * the file at its start ends the job only when the host that wrote it
 	 * is gone (another host may share --temp). */
-	int n = snprintf(text, sizeof(text), "%d %lld %d %lld\n", (int)child_pid(c),
-			 (long long)child_start_time(c), (int)getpid(),
-			 (long long)process_start_time(getpid()));
+	int n;
 
+	if (host_pid != getpid()) {
+		host_pid = getpid();
+		host_start = process_start_time(host_pid);
+	}
+	n = snprintf(text, sizeof(text), "%d %lld %d %lld\n", (int)child_pid(c),
+		     (long long)child_start_time(c), (int)host_pid, (long long)host_start);
 	if (slash) {
 		int dfd;
 
@@ -127,7 +128,9 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 
 	joblog_sys(log, 0, "Run script '%s' with script host - '%s'", l->run_command,
 		   l->host->name);
-	if (!process_user_can_reach(l->work_root, bad, sizeof(bad))) {
+	/* A copy lives under --temp, which start-up requires the user to
+	 * reach; an in-place job runs from the home, which it only warns of. */
+	if (l->in_place && !process_user_can_reach(l->work_root, bad, sizeof(bad))) {
 		snprintf(err, errsz, "the user jobs run as cannot enter %.900s (see --run-as)", bad);
 		return NULL;
 	}
@@ -163,7 +166,7 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	req.argv = argv;
 	req.envp = env;
 	req.cwd = cwd;
-	req.type = l->type == JOB_CONTINUOUS ? "continuous" : "triggered";
+	req.type = home_type_name(l->type);
 	req.name = l->name;
 	req.run_id = a->run_id;
 	unlink(l->shutdown_file);

@@ -426,6 +426,14 @@ static long long field(const char *p, int k)
 	return p ? strtoll(p, NULL, 10) : -1;
 }
 
+char process_state(pid_t pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+
+	return p ? p[0] : 0;
+}
+
 int64_t process_start_time(pid_t pid)
 {
 	char buf[1024];

@@ -73,6 +73,10 @@ int process_free_port(void);
 int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
 			size_t errsz);
 
+/* The state letter of a process (field 3 of /proc/PID/stat: 'R', 'S',
+ * 'Z'...), or 0 when it cannot be read. */
+char process_state(pid_t pid);
+
 /* The start time of a process (field 22 of /proc/PID/stat), or -1. Used
  * with the pid to tell a process from a later one with a recycled pid. */
 int64_t process_start_time(pid_t pid);

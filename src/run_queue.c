@@ -37,17 +37,13 @@ enum policy run_policy(const struct job *j)
 	return POLICY_FORBID;
 }
 
-/* 2 for a Queued run, 1 for one aborted while queued, else 0. */
+/* 2 Queued, 1 aborted while queued, 0 otherwise (an unreadable record
+ * counts as a run that took the lock: nothing may start past it). */
 static int is_queued(int jfd, const char *id)
 {
-	struct runrec rec;
-	int q;
+	int w = runrec_wait_state(jfd, id);
 
-	if (runrec_load(jfd, id, &rec) < 0)
-		return 0;
-	q = strcmp(rec.status, "Queued") == 0 ? 2 : rec.never_started;
-	runrec_free(&rec);
-	return q;
+	return w < 0 ? 0 : w;
 }
 
 void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued)

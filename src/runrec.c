@@ -169,6 +169,18 @@ int runrec_waiting(const struct runrec *r)
 	return strcmp(r->status, "Queued") == 0 || r->never_started;
 }
 
+int runrec_wait_state(int jfd, const char *id)
+{
+	struct runrec rec;
+	int w;
+
+	if (runrec_load(jfd, id, &rec) < 0)
+		return -1;
+	w = strcmp(rec.status, "Queued") == 0 ? 2 : rec.never_started;
+	runrec_free(&rec);
+	return w;
+}
+
 int runrec_in_progress(const struct runrec *r)
 {
 	return strcmp(r->status, "Initializing") == 0 ||

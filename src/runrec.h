@@ -50,6 +50,10 @@ int runrec_lock_held(int jfd);
  * ended (docs/API.md, "Run control"). */
 int runrec_waiting(const struct runrec *r);
 
+/* How run id of the job whose data folder is jfd waits: 2 Queued, 1
+ * aborted while it waited, 0 not waiting, -1 its record cannot be read. */
+int runrec_wait_state(int jfd, const char *id);
+
 /* 1 for the statuses of a run that has not ended (Queued included). */
 int runrec_in_progress(const struct runrec *r);
 

@@ -524,8 +524,6 @@ int supervisor_probe(const struct supervisor *s, const char *name,
 			out->state = state_names[v->state];
 			out->has_child = v->child != NULL;
 			out->timer_active = uv_is_active((const uv_handle_t *)&v->timer);
-			out->queued = v->queued;
-			out->singleton_held = v->singleton_fd >= 0;
 			return 0;
 		}
 	return -1;

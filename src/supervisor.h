@@ -56,8 +56,6 @@ struct supervisor_probe {
 	const char *state;   /* the name of its state in the table */
 	int has_child;       /* a process is up or being waited for */
 	int timer_active;    /* a restart, retry or stop timer is armed */
-	int queued;          /* waiting in the spawn queue */
-	int singleton_held;  /* this instance holds the singleton lock */
 };
 int supervisor_probe(const struct supervisor *s, const char *name,
 		     struct supervisor_probe *out);

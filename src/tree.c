@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "process.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -477,7 +478,9 @@ void tree_leader_exited(pid_t leader)
 
 	if (t)
 		t->exited = 1;
-	tree_sweep();
+	/* With cgroups, cgroup.kill ends the rest; SIGCHLD's sweep reaps. */
+	if (!tr.cgroups)
+		tree_sweep();
 }
 
 void tree_untrack(pid_t leader)
@@ -544,25 +547,6 @@ static int claimed(const char *ident, size_t len)
 	return 0;
 }
 
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static void sweep_child(pid_t pid)
 {
 	char ident[1024];
@@ -570,7 +554,7 @@ static void sweep_child(pid_t pid)
 
 	if (find_tracked(pid))
 		return; /* a leader: its own pidfd reaps it */
-	if (proc_state(pid) == 'Z') {
+	if (process_state(pid) == 'Z') {
 		waitpid(pid, NULL, WNOHANG);
 		return;
 	}

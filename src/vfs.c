@@ -478,6 +478,21 @@ static int open_parent(struct vfs_call *v, const char **leaf)
 	return vfs_open(v->h->fd, parent, O_RDONLY | O_DIRECTORY, 0);
 }
 
+void vfs_body_to_temp(struct vfs_call *v, const char *prefix, int flags, mode_t mode)
+{
+	int fd;
+
+	files_temp_name(prefix, v->tmp, sizeof(v->tmp));
+	fd = openat(v->pfd, v->tmp, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		v->tmp[0] = '\0';
+		vfs_fail_errno(v, -errno);
+		return;
+	}
+	http_body_to_fd(v->req, fd);
+	v->work_rc = fd; /* closed at completion */
+}
+
 /* Checks If-Match for a PUT over the leaf: 0 when it may go on, else the
  * status of the reply given. */
 static unsigned put_check(struct vfs_call *v, const char *leaf)
@@ -507,7 +522,6 @@ static unsigned put_check(struct vfs_call *v, const char *leaf)
 static void begin_put(struct vfs_call *v)
 {
 	const char *leaf;
-	int fd;
 
 	if (v->dir || !*v->rel) {
 		int rc = vfs_make_folders(v->h->fd, v->rel, 1);
@@ -523,15 +537,7 @@ static void begin_put(struct vfs_call *v)
 	}
 	if (put_check(v, leaf))
 		return;
-	files_temp_name(".vfs-upload-", v->tmp, sizeof(v->tmp));
-	fd = openat(v->pfd, v->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		v->tmp[0] = '\0';
-		vfs_fail_errno(v, -errno);
-		return;
-	}
-	http_body_to_fd(v->req, fd);
-	v->work_rc = fd; /* closed at completion */
+	vfs_body_to_temp(v, ".vfs-upload-", O_WRONLY, 0644);
 }
 
 static void complete_put(struct vfs_call *v)

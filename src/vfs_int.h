@@ -38,6 +38,10 @@ int vfs_make_folders(int hfd, const char *rel, int whole);
 /* Replies 404, 507 or 500 for a failed file operation. */
 void vfs_fail_errno(struct vfs_call *v, int rc);
 
+/* Streams the request body into a new temporary file (named prefix...,
+ * kept in v->tmp) of folder v->pfd; the descriptor waits in v->work_rc. */
+void vfs_body_to_temp(struct vfs_call *v, const char *prefix, int flags, mode_t mode);
+
 /* PUT of a zip over a folder: the body to a temporary file, then (on the
  * thread pool) unpacked into a staging folder and merged into place. */
 void vfs_begin_zip_put(struct vfs_call *v);

@@ -143,16 +143,8 @@ void vfs_begin_zip_put(struct vfs_call *v)
 		vfs_fail_errno(v, rc);
 		return;
 	}
-	files_temp_name(".zip-upload-", v->tmp, sizeof(v->tmp));
 	v->pfd = dup(v->h->fd);
-	fd = openat(v->pfd, v->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		v->tmp[0] = '\0';
-		vfs_fail_errno(v, -errno);
-		return;
-	}
-	http_body_to_fd(v->req, fd);
-	v->work_rc = fd;
+	vfs_body_to_temp(v, ".zip-upload-", O_RDWR, 0600);
 }
 
 void vfs_complete_zip_put(struct vfs_call *v)

@@ -216,6 +216,21 @@ def test_no_retry_after_an_abort_or_a_timeout(home, tmp_path):
         assert "Job failed due to timeout of 2 seconds" in run_log(h, "flaky", rid)
     finally:
         assert h.stop() == 0
+    # A host that dies between attempts leaves the run Aborted; the next
+    # host does not retry it.
+    h = Host(home).start()
+    try:
+        (tmp_path / "count").write_text("0")
+        rid = start_flaky(h, tmp_path, 100, b'{"retries": 5, "retry_delay": 30}')
+        assert status_of(h, "flaky", rid) == "Running"
+        h.proc.kill()
+        h.proc.wait()
+        h = Host(home).start()
+        run = h.get(f"/api/triggeredwebjobs/flaky/history/{rid}").json()
+        assert run["status"] == "Aborted" and run["attempt"] == 1
+        assert (tmp_path / "count").read_text().strip() == "1"
+    finally:
+        assert h.stop() == 0
 
 
 def status_of(h, name, rid):

@@ -178,24 +178,35 @@ static void invariants(const char *name, const char *where)
 		fail_msg("%s: STOPPING without a process", where);
 }
 
-static void make_job(const char *name, int singleton, int disabled)
+/* Writes a job folder (run.sh, settings.job, maybe disable.job) and lets the
+ * registry see it. */
+static void write_job(enum job_type type, const char *name, const char *script,
+		      const char *settings, int disabled)
 {
-	char dir[256], settings[128];
+	char dir[256];
 	int dfd;
 
-	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/%s", root, name);
+	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/%s/%s", root,
+		 home_type_name(type), name);
 	assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
-	files_write_atomic(dfd, "run.sh", "sleep 1\n", 8, 0755, 0);
-	snprintf(settings, sizeof(settings), "{\"is_in_place\":true,\"is_singleton\":%s}",
-		 singleton ? "true" : "false");
+	files_write_atomic(dfd, "run.sh", script, strlen(script), 0755, 0);
 	files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
 	if (disabled)
 		files_write_atomic(dfd, "disable.job", "", 0, 0644, 0);
 	close(dfd);
-	registry_touch(reg, JOB_CONTINUOUS, name);
+	registry_touch(reg, type, name);
 	registry_refresh(reg);
+}
+
+static void make_job(const char *name, int singleton, int disabled)
+{
+	char settings[128];
+
+	snprintf(settings, sizeof(settings), "{\"is_in_place\":true,\"is_singleton\":%s}",
+		 singleton ? "true" : "false");
+	write_job(JOB_CONTINUOUS, name, "sleep 1\n", settings, disabled);
 }
 
 /* Holds the singleton lock of name as another instance would. */
@@ -430,20 +441,11 @@ static char last_id[RUN_ID_LEN + 1];
 
 static void make_tjob_retries(const char *name, int in_place, int retries)
 {
-	char dir[256], settings[128];
-	int dfd;
+	char settings[128];
 
-	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/triggered/%s", root, name);
-	assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY);
-	assert_true(dfd >= 0);
-	files_write_atomic(dfd, "run.sh", "echo hi\n", 8, 0755, 0);
 	snprintf(settings, sizeof(settings), "{\"is_in_place\":%s,\"retries\":%d,\"retry_delay\":60}",
 		 in_place ? "true" : "false", retries);
-	files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
-	close(dfd);
-	registry_touch(reg, JOB_TRIGGERED, name);
-	registry_refresh(reg);
+	write_job(JOB_TRIGGERED, name, "echo hi\n", settings, 0);
 }
 
 static void make_tjob(const char *name, int in_place)
