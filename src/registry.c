@@ -302,24 +302,27 @@ static int entry_refresh_files(struct registry *r, struct entry *e);
 static void deliver(void *obj, int event)
 {
 	struct registry *r = obj;
+	struct notice *v = r->notices;
+	size_t n = r->nnotices;
 
 	(void)event;
+	/* Taken whole: a notice added while the listeners run goes to a new
+	 * list, told in the next round. */
+	r->notices = NULL;
+	r->nnotices = r->capnotices = 0;
 	r->notice_posted = 0;
-	/* Notices added meanwhile (a listener touching a job does not
-	 * re-read it, so none are) wait for the next round. */
-	for (size_t k = 0; k < r->nnotices; k++) {
-		struct notice *n = &r->notices[k];
-		struct entry *e = entry_get(r, n->type, n->name, 0);
+	for (size_t k = 0; k < n; k++) {
+		struct entry *e = entry_get(r, v[k].type, v[k].name, 0);
 		struct job *j = e && job_listed(e->job) ? e->job : NULL;
 
 		if (e)
 			e->noticed = 0;
 		for (int i = 0; i < r->nlisteners; i++)
 			if (r->listener[i])
-				r->listener[i](r->listener_arg[i], n->type, n->name, j);
-		free(n->name);
+				r->listener[i](r->listener_arg[i], v[k].type, v[k].name, j);
+		free(v[k].name);
 	}
-	r->nnotices = 0;
+	free(v);
 }
 
 static void add_notice(struct registry *r, enum job_type type, const char *name)
