@@ -42,6 +42,8 @@ struct job {
 	char *error;       /* NULL or a text */
 	int disabled;
 	unsigned bin_gen, copy_gen;
+	unsigned *slot_gens;   /* the copies of slots 2.. (concurrency allow) */
+	int nslot_gens;
 	int64_t next_run;      /* ticks, 0 when none */
 	uint64_t content_sig;  /* what bin_gen counts changes of */
 	/* data */
@@ -99,6 +101,7 @@ void job_free(struct job *j)
 	json_decref(j->settings);
 	free(j->error);
 	free(j->runs);
+	free(j->slot_gens);
 	runrec_free(&j->latest);
 	free(j->body);
 	free(j->body_prefix);
@@ -122,8 +125,31 @@ void job_set_next_run(struct job *j, int64_t ticks)
 		j->body_valid = 0;
 	j->next_run = ticks;
 }
-unsigned job_copy_gen(const struct job *j) { return j->copy_gen; }
-void job_set_copy_gen(struct job *j, unsigned gen) { j->copy_gen = gen; }
+unsigned job_copy_gen(const struct job *j, int slot)
+{
+	if (slot <= 1)
+		return j->copy_gen;
+	return slot - 2 < j->nslot_gens ? j->slot_gens[slot - 2] : 0;
+}
+
+void job_set_copy_gen(struct job *j, int slot, unsigned gen)
+{
+	if (slot <= 1) {
+		j->copy_gen = gen;
+		return;
+	}
+	if (slot - 2 >= j->nslot_gens) {
+		unsigned *v = realloc(j->slot_gens, (size_t)(slot - 1) * sizeof(*v));
+
+		if (!v)
+			return; /* the copy is made again next time */
+		for (int k = j->nslot_gens; k < slot - 1; k++)
+			v[k] = 0;
+		j->slot_gens = v;
+		j->nslot_gens = slot - 1;
+	}
+	j->slot_gens[slot - 2] = gen;
+}
 
 const char *job_latest_status(const struct job *j)
 {
@@ -439,8 +465,6 @@ int job_scan_data(struct job *j, const struct home *h)
 	return 0;
 }
 
-/* 1 when some process holds the job's run lock (any instance). */
-
 /* The time of the last sign of life of a run: its newest file. */
 static int64_t last_activity(int dfd, const char *id)
 {
@@ -488,9 +512,8 @@ static void view_status(const struct job *j, int dfd, const struct runrec *r,
 		v->end = 0; /* waits for the lock; survives restarts */
 		return;
 	}
-	active = active_run(j, dfd);
-	if (active && strcmp(active, r->id) == 0 && dfd >= 0 &&
-	    runrec_lock_held(dfd)) {
+	active = r->slot ? NULL : active_run(j, dfd);
+	if (dfd >= 0 && runrec_live(dfd, r, active)) {
 		v->end = 0;
 		return;
 	}

@@ -66,8 +66,10 @@ void job_set_next_run(struct job *j, int64_t ticks);
 
 /* 1 when disable.job is in the script folder. */
 int job_disabled(const struct job *j);
-unsigned job_copy_gen(const struct job *j);
-void job_set_copy_gen(struct job *j, unsigned gen);
+/* The content generation of the working copy of slot (0 and 1: the job's
+ * copy; k > 1: run slot k's own copy under concurrency allow). */
+unsigned job_copy_gen(const struct job *j, int slot);
+void job_set_copy_gen(struct job *j, int slot, unsigned gen);
 
 /* The job's JSON text for this prefix, owned by the job and valid until
  * the next call for the job; *len gets its length and *hash a hash of it.

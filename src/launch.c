@@ -69,11 +69,34 @@ int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 	return 0;
 }
 
+int launch_use_slot(struct launch *l, int slot)
+{
+	char *work = NULL, *shut = NULL;
+
+	l->slot = slot;
+	if (slot <= 1)
+		return 0;
+	if (!l->in_place && asprintf(&work, "%s-%d", l->work_root, slot) < 0)
+		return -ENOMEM;
+	if (asprintf(&shut, "%s-%d", l->shutdown_file, slot) < 0) {
+		free(work);
+		return -ENOMEM;
+	}
+	if (work) {
+		free(l->work_root);
+		l->work_root = work;
+	}
+	free(l->shutdown_file);
+	l->shutdown_file = shut;
+	return 0;
+}
+
 int launch_copy_fresh(const struct launch *l, const struct job *j)
 {
 	struct stat st;
 
-	return l->in_place || (job_copy_gen(j) == l->gen && stat(l->work_root, &st) == 0);
+	return l->in_place ||
+	       (job_copy_gen(j, l->slot) == l->gen && stat(l->work_root, &st) == 0);
 }
 
 int launch_make_copy(const struct launch *l)

@@ -29,6 +29,7 @@ struct launch {
 	char *work_root;                /* where it runs from: a copy or bin_root */
 	char *shutdown_file;            /* {temp}/jobs/{type}/{name}/shutdown */
 	char *pid_file;                 /* {temp}/jobs/{type}/{name}/pid */
+	int slot;                       /* run slot (concurrency allow), 0: none */
 };
 
 /* What this start of job j needs, taken now (l is cleared first; it must
@@ -37,6 +38,11 @@ struct launch {
 int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 		    const struct job *j, long long default_wait);
 void launch_clear(struct launch *l);
+
+/* A run in slot k > 1 of a job under concurrency allow gets its own
+ * working copy ("copy-{k}") and shutdown file ("shutdown-{k}"), so runs
+ * at once neither share files nor stop each other. 0 or -ENOMEM. */
+int launch_use_slot(struct launch *l, int slot);
 
 /* 1 when the working copy is current (or the job runs in place). */
 int launch_copy_fresh(const struct launch *l, const struct job *j);

@@ -330,7 +330,7 @@ static enum state a_spawn(struct run *r, enum event e)
 	(void)e;
 	if (r->attempt == 1 && !r->copy_fresh &&
 	    (j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name)))
-		job_set_copy_gen(j, r->l.gen);
+		job_set_copy_gen(j, r->l.slot, r->l.gen);
 	if (r->attempts > 1)
 		joblog_sys(r->log, 0, "Attempt %d of %d started", r->attempt, r->attempts);
 	r->rec.attempt = r->attempt;

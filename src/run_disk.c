@@ -24,9 +24,23 @@
 
 /* ---- accepting a run ---- */
 
+/* 1 for a run that still runs in a slot of its own (concurrency allow). */
+static int runs_in_slot(int dfd, const char *id)
+{
+	struct runrec rec;
+	int live;
+
+	if (runrec_load(dfd, id, &rec) < 0)
+		return 0;
+	live = rec.slot && runrec_in_progress(&rec) && strcmp(rec.status, "Queued") != 0 &&
+	       runrec_lock_held(dfd, rec.slot);
+	runrec_free(&rec);
+	return live;
+}
+
 /* Deletes the oldest runs so that `keep` remain; returns the newest id
  * left (or "") in newest. */
-void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
+void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live)
 {
 	char **ids;
 	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids);
@@ -35,7 +49,7 @@ void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1])
 	if (keep < 0)
 		keep = 0;
 	for (int i = 0; i < n; i++) {
-		if ((long long)(n - i) > keep)
+		if ((long long)(n - i) > keep && !(spare_live && runs_in_slot(dfd, ids[i])))
 			files_remove_tree(dfd, ids[i]);
 		else if (i == n - 1)
 			memcpy(newest, ids[i], RUN_ID_LEN + 1);
@@ -61,13 +75,26 @@ static long long clamp(long long v, long long lo, long long hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd). */
-int run_take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
-		     char *err, size_t errsz)
+/* Takes (F_WRLCK) or releases (F_UNLCK) run lock slot (0: the whole
+ * lock) on lock_fd without waiting; -EBUSY when another holds it. */
+static int slot_lock(int lock_fd, int slot, short type)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = slot > 0 ? slot - 1 : 0, .l_len = slot > 0 ? 1 : 0 };
+
+	if (fcntl(lock_fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd):
+ * the whole lock, or with slots > 0 the first free slot (*slot). */
+int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int *lock_fd,
+		  int *slot, char *err, size_t errsz)
+{
 	int rc;
 
+	*slot = 0;
 	if ((rc = home_mkdirs(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0 ||
 	    (*jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], name,
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -81,12 +108,33 @@ int run_take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd,
 		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
 		return -errno;
 	}
-	if (fcntl(*lock_fd, F_OFD_SETLK, &fl) < 0) {
-		rc = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-		snprintf(err, errsz, "cannot take the run lock: %s", strerror(errno));
-		return rc;
-	}
-	return 0;
+	rc = -EBUSY;
+	for (int k = slots > 0 ? 1 : 0; k <= slots && rc == -EBUSY; k++)
+		if ((rc = slot_lock(*lock_fd, k, F_WRLCK)) == 0)
+			*slot = k;
+	if (rc == -EBUSY)
+		snprintf(err, errsz, slots > 0 ? "all %d run slots are taken" : "the run lock is held",
+			 slots);
+	else if (rc < 0)
+		snprintf(err, errsz, "cannot take the run lock: %s", strerror(-rc));
+	return rc;
+}
+
+/* The door of a job under allow (RUN_LOCK_DOOR): taken by a starting
+ * run that holds its slot, for the moment it reads the history and
+ * creates its folder, so two instances neither run one tick twice nor
+ * race for a run id. Only slot holders wait on it, and none waits for
+ * anything while it holds it. */
+static int door(int lock_fd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = RUN_LOCK_DOOR,
+			    .l_len = 1 };
+	int rc;
+
+	while ((rc = fcntl(lock_fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl)) < 0 &&
+	       errno == EINTR)
+		;
+	return rc < 0 ? -errno : 0;
 }
 
 /* Under the lock: has any instance run this tick (ticks) already? The run
@@ -96,13 +144,13 @@ static int tick_was_run(int jfd, int64_t occurrence)
 	char newest[RUN_ID_LEN + 1];
 	int64_t t;
 
-	run_trim_history(jfd, LLONG_MAX, newest);
+	run_trim_history(jfd, LLONG_MAX, newest, 0);
 	return newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence;
 }
 
 /* The run of job j in its new folder dfd, its record not yet written. */
 struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
-			   const char *arguments, const char *id, int64_t start)
+		    const char *arguments, const char *id, int64_t start, int slot)
 {
 	struct run *r = calloc(1, sizeof(*r));
 
@@ -116,8 +164,10 @@ struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 	r->rec.trigger = strdup(trigger);
 	r->rec.instance = strdup(rn->c.instance);
 	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
+	r->rec.slot = slot;
 	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
 	if (launch_snapshot(&r->l, rn->c.home, rn->c.temp, j, DEFAULT_STOP_WAIT) < 0 ||
+	    launch_use_slot(&r->l, slot) < 0 ||
 	    !r->rec.trigger || !r->rec.instance || (arguments && *arguments && !r->rec.arguments)) {
 		run_free(r);
 		return NULL;
@@ -161,22 +211,24 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 char *err, size_t errsz)
 {
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
+	enum policy p = run_policy(j);
 	char newest[RUN_ID_LEN + 1];
-	int jfd = -1, lock_fd = -1, dfd = -1, rc;
+	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot;
 	struct run *r = NULL;
 	int64_t start;
 
 	if (rn->shutting || cfg->stopped)
 		return -ESHUTDOWN;
-	if ((rc = run_take_lock(rn, job_name(j), &jfd, &lock_fd, err, errsz)) == -EBUSY &&
-	    run_policy(j) != POLICY_FORBID) {
+	rc = run_take_lock(rn, job_name(j), p == POLICY_ALLOW ? run_max_concurrent(j) : 0, &jfd,
+			   &lock_fd, &slot, err, errsz);
+	if (rc == -EBUSY && (p == POLICY_QUEUE || p == POLICY_REPLACE)) {
 		close(lock_fd);
 		close(jfd);
 		return run_queue(rn, j, trigger, arguments, occurrence, id, err, errsz);
 	}
 	if (rc < 0)
 		goto fail;
-	if (run_policy(j) != POLICY_FORBID) {
+	if (p == POLICY_QUEUE || p == POLICY_REPLACE) {
 		char active[RUN_ID_LEN + 1];
 		int queued;
 
@@ -190,12 +242,18 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 			return rc;
 		}
 	}
+	if (slot && (rc = door(lock_fd, F_WRLCK)) < 0) {
+		snprintf(err, errsz, "cannot take the run lock: %s", strerror(-rc));
+		goto fail;
+	}
+	if (slot)
+		run_reap_slot(rn, jfd, job_name(j), slot);
 	if (occurrence && tick_was_run(jfd, occurrence)) {
 		rc = -EALREADY;
 		snprintf(err, errsz, "this tick was already run");
 		goto fail;
 	}
-	run_trim_history(jfd, cfg->history_size - 1, newest);
+	run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0);
 	run_new_id(newest, id, &start);
 	if (mkdirat(jfd, id, 0755) < 0 ||
 	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -203,7 +261,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
 		goto fail;
 	}
-	if (!(r = run_new(rn, j, trigger, arguments, id, start))) {
+	if (!(r = run_new(rn, j, trigger, arguments, id, start, slot))) {
 		rc = -ENOMEM;
 		snprintf(err, errsz, "out of memory");
 		goto fail;
@@ -216,6 +274,8 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	fsync(jfd);
 	close(jfd);
+	if (slot)
+		door(lock_fd, F_UNLCK);
 	run_go_live(rn, r, j, lock_fd);
 	return 0;
 fail:
@@ -277,17 +337,20 @@ void run_on_abort_poll(uv_timer_t *t)
 	run_pump_all(rn);
 }
 
-/* Aborts the job's run in progress (active) when it is one: marker,
- * and ABORT when it is this instance's. 0, or -ESRCH when it is not. */
-static int abort_active(struct runner *rn, const char *name, int jfd, const char *id,
-			const char *user)
+/* Aborts run id when it is in progress and really running (runrec_live:
+ * active is the job's active run): its marker, and ABORT when it is this
+ * instance's. 0, or -ESRCH when it is not such a run. */
+static int abort_live(struct runner *rn, const char *name, int jfd, const char *id,
+		      const char *active, const char *user)
 {
 	struct runrec rec;
 	int dfd, rc;
 
 	if (!id[0] || runrec_load(jfd, id, &rec) < 0)
 		return -ESRCH;
-	rc = runrec_in_progress(&rec) && runrec_lock_held(jfd) ? 0 : -ESRCH;
+	rc = runrec_in_progress(&rec) && !runrec_waiting(&rec) && runrec_live(jfd, &rec, active)
+		     ? 0
+		     : -ESRCH;
 	runrec_free(&rec);
 	if (rc == 0 && (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 		rc = files_write_atomic(dfd, "abort", user, strlen(user), 0644, 1);
@@ -303,9 +366,9 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 		 char out[RUN_ID_LEN + 1])
 {
 	const struct home *h = rn->c.home;
-	char active[RUN_ID_LEN + 1];
+	char active[RUN_ID_LEN + 1], **ids;
 	struct runrec rec;
-	int jfd, rc, queued;
+	int jfd, rc, queued, n;
 
 	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0)
@@ -313,13 +376,17 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 	out[0] = '\0';
 	run_active(jfd, active, &queued);
 	if (!id) {
-		/* Every queued run, and the one in progress; out: the newest. */
+		/* Every queued run, and every one in progress (several under
+		 * allow); out: the newest. */
 		rc = run_abort_queued(rn, jfd, NULL, user, out);
-		if (abort_active(rn, name, jfd, active, user) == 0) {
-			if (!out[0])
-				memcpy(out, active, RUN_ID_LEN + 1);
-			rc = 0;
-		}
+		n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
+		for (int i = n - 1; i >= 0; i--)
+			if (abort_live(rn, name, jfd, ids[i], active, user) == 0) {
+				if (!out[0])
+					memcpy(out, ids[i], RUN_ID_LEN + 1);
+				rc = 0;
+			}
+		files_free_names(ids, n < 0 ? 0 : n);
 		close(jfd);
 		return rc;
 	}
@@ -331,8 +398,7 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 	if (strcmp(rec.status, "Queued") == 0)
 		rc = run_abort_queued(rn, jfd, id, user, out);
 	else
-		rc = strcmp(id, active) == 0 && abort_active(rn, name, jfd, id, user) == 0 ? 0
-											     : -EALREADY;
+		rc = abort_live(rn, name, jfd, id, active, user) == 0 ? 0 : -EALREADY;
 	runrec_free(&rec);
 	close(jfd);
 	return rc;
@@ -340,58 +406,100 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 
 /* ---- recovery ---- */
 
-/* Start-up: the newest run of one job, if this instance left it in
- * progress (its lock is free), becomes Aborted. */
+/* Run id (its record rec, in progress) of job name is dead — its host
+ * went away: the record becomes Aborted with the line saying why; its
+ * process group is killed when this instance left it behind. */
+static void abort_dead(struct runner *rn, int jfd, const char *name, struct runrec *rec)
+{
+	int dfd = openat(jfd, rec->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct joblog *lg;
+	char *text;
+
+	if (dfd < 0)
+		return;
+	lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
+	if ((!rec->instance || strcmp(rec->instance, rn->c.instance) == 0) && rec->pid > 0 &&
+	    rec->pid_start > 0 && process_start_time(rec->pid) == rec->pid_start) {
+		kill(-rec->pid, SIGKILL);
+		log_warn("run %s of %s: killed process group %d left by a crash", rec->id, name,
+			 rec->pid);
+	}
+	snprintf(rec->status, sizeof(rec->status), "Aborted");
+	rec->end = time_now_ticks();
+	text = runrec_serialize(rec);
+	if (text)
+		files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+	free(text);
+	joblog_sys(lg, 1, "The host went away during the run");
+	joblog_sys(lg, 0, "Status changed to Aborted");
+	joblog_close(lg);
+	log_info("run %s of %s was in progress when its host stopped: Aborted", rec->id, name);
+	close(dfd);
+	registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
+}
+
+/* 1 for a record of a run that took a lock and has not ended. */
+static int started_in_progress(const struct runrec *rec)
+{
+	return runrec_in_progress(rec) && !runrec_waiting(rec);
+}
+
+void run_reap_slot(struct runner *rn, int jfd, const char *name, int slot)
+{
+	char **ids;
+	int n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
+
+	/* This instance holds the slot: a record that says it runs in it is
+	 * a run whose host went away. */
+	for (int i = 0; i < n; i++) {
+		struct runrec rec;
+
+		if (runrec_load(jfd, ids[i], &rec) < 0)
+			continue;
+		if (rec.slot == slot && started_in_progress(&rec))
+			abort_dead(rn, jfd, name, &rec);
+		runrec_free(&rec);
+	}
+	files_free_names(ids, n < 0 ? 0 : n);
+}
+
+/* Start-up: the runs of one job this instance left in progress (their
+ * lock is free) become Aborted — the newest that is not Queued, or under
+ * allow every one in a slot. */
 static void recover_one(void *arg, enum job_type t, const char *name, struct job *j)
 {
 	struct runner *rn = arg;
 	const struct home *h = rn->c.home;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char newest[RUN_ID_LEN + 1];
-	struct runrec rec;
-	int jfd, lock_fd, dfd, queued;
+	char active[RUN_ID_LEN + 1], **ids = NULL;
+	int jfd, lock_fd, queued, n = 0;
 
 	(void)t;
-	(void)j;
 	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0)
 		return;
-	/* The run in progress is the newest that is not Queued: queued runs
-	 * wait for the lock and survive a restart. */
-	run_active(jfd, newest, &queued);
+	/* Queued runs wait for the lock and survive a restart. */
+	run_active(jfd, active, &queued);
 	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (!newest[0] || runrec_load(jfd, newest, &rec) < 0) {
-		if (lock_fd >= 0)
-			close(lock_fd);
-		close(jfd);
-		return;
-	}
-	if (runrec_in_progress(&rec) &&
-	    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
-	    (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) &&
-	    (dfd = openat(jfd, newest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		struct joblog *lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
-		char *text;
+	if (j && run_policy(j) == POLICY_ALLOW)
+		n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
+	for (int i = n > 0 ? n - 1 : 0; i >= 0 && (n > 0 || active[0]); i--) {
+		const char *id = n > 0 ? ids[i] : active;
+		struct runrec rec;
 
-		if (rec.pid > 0 && rec.pid_start > 0 && process_start_time(rec.pid) == rec.pid_start) {
-			kill(-rec.pid, SIGKILL);
-			log_warn("run %s of %s: killed process group %d left by a crash", newest, name,
-				 rec.pid);
+		if (runrec_load(jfd, id, &rec) < 0)
+			continue;
+		/* Held while the record is rewritten: no run of another
+		 * instance starts in that lock meanwhile. */
+		if (started_in_progress(&rec) &&
+		    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
+		    (lock_fd < 0 || slot_lock(lock_fd, rec.slot, F_WRLCK) == 0)) {
+			abort_dead(rn, jfd, name, &rec);
+			if (lock_fd >= 0)
+				slot_lock(lock_fd, rec.slot, F_UNLCK);
 		}
-		snprintf(rec.status, sizeof(rec.status), "Aborted");
-		rec.end = time_now_ticks();
-		text = runrec_serialize(&rec);
-		if (text)
-			files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
-		free(text);
-		joblog_sys(lg, 1, "The host went away during the run");
-		joblog_sys(lg, 0, "Status changed to Aborted");
-		joblog_close(lg);
-		log_info("run %s of %s was in progress when the host stopped: Aborted", newest, name);
-		close(dfd);
-		registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
+		runrec_free(&rec);
 	}
-	runrec_free(&rec);
+	files_free_names(ids, n < 0 ? 0 : n);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	close(jfd);

@@ -75,25 +75,37 @@ void run_free(struct run *r);
 /* Writes the run's record (durably when asked). */
 int run_write_record(struct run *r, int durable);
 /* Deletes the oldest runs so that keep remain; the newest id left (or "")
- * in newest. */
-void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1]);
-/* Helpers of run_disk.c for run_queue.c: the run lock (-EBUSY when held),
+ * in newest. spare_live: runs still running in a slot of their own
+ * (concurrency allow) are kept. */
+void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live);
+/* Helpers of run_disk.c for run_queue.c: the run lock (-EBUSY when held;
+ * slots > 0: the first free of that many slots, its number in *slot),
  * a new run id after newest, a run made from a job, a run going live
  * (lock held, record on disk, BEGIN posted), an abort marker's user. */
-int run_take_lock(struct runner *rn, const char *name, int *jfd, int *lock_fd, char *err,
-		  size_t errsz);
+int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int *lock_fd,
+		  int *slot, char *err, size_t errsz);
 void run_new_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start);
 struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
-		    const char *arguments, const char *id, int64_t start);
+		    const char *arguments, const char *id, int64_t start, int slot);
 void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock_fd);
 char *run_marker_user(int dfd);
 
 /* ---- the concurrency policy (run_queue.c) ---- */
 
-enum policy { POLICY_FORBID, POLICY_QUEUE, POLICY_REPLACE };
+enum policy { POLICY_FORBID, POLICY_QUEUE, POLICY_REPLACE, POLICY_ALLOW };
 
-/* The job's concurrency setting (forbid unless it says queue or replace). */
+#define MAX_CONCURRENT_DEFAULT 4
+#define MAX_CONCURRENT_LIMIT 64
+/* The byte of the lock file that runs starting under allow take, briefly
+ * and in turn, to read the history and create their folder (past every
+ * slot's byte). */
+#define RUN_LOCK_DOOR 4096
+
+/* The job's concurrency setting (forbid unless it says queue, replace or
+ * allow). */
 enum policy run_policy(const struct job *j);
+/* max_concurrent of a job under allow (1..MAX_CONCURRENT_LIMIT). */
+int run_max_concurrent(const struct job *j);
 /* The job's run in progress or last ended — the newest run that is not
  * Queued — into active ("" when none), and how many are queued. */
 void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued);
@@ -111,6 +123,10 @@ int run_abort_queued(struct runner *rn, int jfd, const char *id, const char *use
 void run_pump(struct runner *rn, const char *name);
 /* run_pump for every job whose newest run is Queued. */
 void run_pump_all(struct runner *rn);
+
+/* Under allow, with slot held: a record that says it runs in the slot is
+ * a run whose host went away — it becomes Aborted. */
+void run_reap_slot(struct runner *rn, int jfd, const char *name, int slot);
 
 /* Looks for abort markers of live runs (a 1 s timer of the runner). */
 void run_on_abort_poll(uv_timer_t *t);

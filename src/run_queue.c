@@ -34,7 +34,16 @@ enum policy run_policy(const struct job *j)
 		return POLICY_QUEUE;
 	if (c && strcmp(c, "replace") == 0)
 		return POLICY_REPLACE;
+	if (c && strcmp(c, "allow") == 0)
+		return POLICY_ALLOW;
 	return POLICY_FORBID;
+}
+
+int run_max_concurrent(const struct job *j)
+{
+	long long n = settings_int(job_settings(j), "max_concurrent", MAX_CONCURRENT_DEFAULT);
+
+	return n < 1 ? 1 : n > MAX_CONCURRENT_LIMIT ? MAX_CONCURRENT_LIMIT : (int)n;
 }
 
 /* 2 Queued, 1 aborted while queued, 0 otherwise (an unreadable record
@@ -170,7 +179,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(errno));
 		return -errno;
 	}
-	run_trim_history(jfd, LLONG_MAX, newest);
+	run_trim_history(jfd, LLONG_MAX, newest, 0);
 	if (occurrence && newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence) {
 		close(jfd);
 		snprintf(err, errsz, "this tick was already run");
@@ -209,7 +218,7 @@ static int start_queued(struct runner *rn, struct job *j, int jfd, int lock_fd,
 
 	if (dfd < 0)
 		return -errno;
-	r = run_new(rn, j, rec->trigger, rec->arguments, rec->id, time_now_ticks());
+	r = run_new(rn, j, rec->trigger, rec->arguments, rec->id, time_now_ticks(), 0);
 	if (!r) {
 		close(dfd);
 		return -ENOMEM;
@@ -232,7 +241,7 @@ void run_pump(struct runner *rn, const char *name)
 
 	if (!j || rn->shutting || hostcfg_get(rn->c.cfg)->stopped)
 		return;
-	if (run_take_lock(rn, name, &jfd, &lock_fd, err, sizeof(err)) < 0) {
+	if (run_take_lock(rn, name, 0, &jfd, &lock_fd, &n, err, sizeof(err)) < 0) {
 		if (lock_fd >= 0)
 			close(lock_fd);
 		if (jfd >= 0)

@@ -84,6 +84,9 @@ int runrec_parse(const char *id, const char *text, size_t len,
 	v = get_ci(obj, "Attempt");
 	if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 1000)
 		r->attempt = (int)json_integer_value(v);
+	v = get_ci(obj, "Slot");
+	if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 1000)
+		r->slot = (int)json_integer_value(v);
 	json_decref(obj);
 	return 0;
 fail:
@@ -120,6 +123,8 @@ char *runrec_serialize(const struct runrec *r)
 		json_object_set_new(o, "Attempt", json_integer(r->attempt));
 	if (r->never_started)
 		json_object_set_new(o, "NeverStarted", json_true());
+	if (r->slot)
+		json_object_set_new(o, "Slot", json_integer(r->slot));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -162,6 +167,13 @@ void runrec_free(struct runrec *r)
 	free(r->instance);
 	free(r->arguments);
 	r->trigger = r->instance = r->arguments = NULL;
+}
+
+int runrec_live(int jfd, const struct runrec *r, const char *active)
+{
+	if (r->slot)
+		return runrec_lock_held(jfd, r->slot);
+	return active && strcmp(active, r->id) == 0 && runrec_lock_held(jfd, 0);
 }
 
 int runrec_waiting(const struct runrec *r)
@@ -229,16 +241,20 @@ json_t *runrec_json(const struct runrec *r, const struct run_view *v)
 	return o;
 }
 
-int runrec_lock_held(int jfd)
+int runrec_lock_held(int jfd, int slot)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = slot > 0 ? slot - 1 : 0, .l_len = slot > 0 ? 1 : 0 };
 	int fd = openat(jfd, "triggeredJob.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	int held = 0;
 
 	if (fd < 0)
 		return 0;
+	/* The lock reported must be the one such a run takes: a slot's byte
+	 * is not the whole lock, and the whole lock is not a slot's byte. */
 	if (fcntl(fd, F_OFD_GETLK, &fl) == 0)
-		held = fl.l_type != F_UNLCK;
+		held = fl.l_type != F_UNLCK && fl.l_start == (slot > 0 ? slot - 1 : 0) &&
+		       fl.l_len == (slot > 0 ? 1 : 0);
 	close(fd);
 	return held;
 }

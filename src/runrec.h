@@ -24,6 +24,8 @@ struct runrec {
 	char *arguments;   /* owned, may be NULL */
 	int attempt;       /* the current or last attempt, from 1; 0: unknown */
 	int never_started; /* aborted while Queued ("NeverStarted") */
+	int slot;          /* concurrency allow: its lock slot, from 1; 0: the
+			    * whole run lock ("Slot") */
 };
 
 /* Fills r from the record's text; id is the run folder's name. Keys are
@@ -41,9 +43,17 @@ int runrec_load(int dfd, const char *id, struct runrec *r);
 
 void runrec_free(struct runrec *r);
 
-/* 1 when a run of the job whose data folder is jfd holds its run lock
- * (any instance: F_OFD_GETLK sees every process's locks). */
-int runrec_lock_held(int jfd);
+/* 1 when a run of the job whose data folder is jfd holds lock slot
+ * (any instance: F_OFD_GETLK sees every process's locks). Slot 0 is the
+ * whole run lock (forbid, queue, replace), slot k > 0 byte k - 1 of the
+ * lock file (allow: one byte per run at once). */
+int runrec_lock_held(int jfd, int slot);
+
+/* 1 when run r (in progress by its record) of the job whose data folder
+ * is jfd is really running somewhere: the lock it took is held — its slot,
+ * or the whole lock when it is the job's active run (the newest that is
+ * not waiting; a crashed one below it has no lock of its own). */
+int runrec_live(int jfd, const struct runrec *r, const char *active);
 
 /* 1 for a run that waits (Queued) or was aborted while it waited: it
  * never took the run lock, so it is not the job's run in progress or last

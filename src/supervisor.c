@@ -318,7 +318,7 @@ static enum state a_begin(struct sv *v, enum event e)
 		queue_spawn(v);
 		return S_STARTING;
 	}
-	job_set_copy_gen(j, v->l.gen);
+	job_set_copy_gen(j, 0, v->l.gen);
 	v->work.data = v;
 	if (uv_queue_work(v->s->loop, &v->work, work_copy, after_copy) < 0) {
 		v->copy_rc = -EIO;

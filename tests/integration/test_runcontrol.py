@@ -327,3 +327,113 @@ def test_schedule_ticks_follow_the_policy(home):
         assert "already running" not in log.read_text()
     finally:
         assert h.stop() == 0
+
+
+ALLOW = "echo cwd=$(pwd) shut=$WEBJOBS_SHUTDOWN_FILE\n" \
+        "trap 'echo got TERM; exit 3' TERM\nwhile true; do sleep 0.1; done\n"
+
+
+def test_allow_policy_across_instances(home):
+    """concurrency allow: up to max_concurrent runs at once across every
+    instance, each in its own working copy with its own shutdown file;
+    one more is 409; aborting one stops that one alone; a job's abort stops
+    them all; the slot of an ended run is free for the next."""
+    a = Host(home, instance="inst-a").start()
+    b = Host(home, instance="inst-b").start()
+    try:
+        deploy(a, "par", ALLOW)
+        a.request("PUT", "/api/triggeredwebjobs/par/settings",
+                  body=b'{"concurrency": "allow", "max_concurrent": 3}')
+        assert wait_for(lambda: b.get("/api/triggeredwebjobs/par").json()["settings"]
+                        .get("max_concurrent") == 3, timeout=10)
+        ids = [start_run(a, "par"), start_run(b, "par"), start_run(a, "par")]
+        assert len(set(ids)) == 3
+        for i in ids:
+            assert wait_for(lambda: status_of(b, "par", i) == "Running", timeout=10)
+        for h in (a, b):
+            r = h.request("POST", "/api/triggeredwebjobs/par/run")
+            assert r.status == 409, r.body
+        # Each from its own copy, each with its own shutdown file.
+        lines = []
+        for i in ids:
+            assert wait_for(lambda: "cwd=" in run_log(a, "par", i), timeout=10)
+            lines.append(run_log(a, "par", i).split("cwd=")[1].split("\n")[0])
+        assert len(set(lines)) == 3, lines
+        # Every one is in progress, though only one is the newest.
+        assert [status_of(a, "par", i) for i in ids] == ["Running"] * 3
+        # One aborted (through the other instance): that one alone ends.
+        assert abort(b, "par", ids[0]).status == 202
+        assert wait_run(a, "par", ids[0])["status"] == "Aborted"
+        assert "got TERM" in run_log(a, "par", ids[0])
+        assert [status_of(a, "par", i) for i in ids[1:]] == ["Running"] * 2
+        # Its slot is free again.
+        ids.append(start_run(b, "par"))
+        assert wait_for(lambda: status_of(a, "par", ids[3]) == "Running", timeout=10)
+        # The job's abort ends every run in progress, on both instances.
+        r = abort(a, "par")
+        assert r.status == 202
+        assert r.header("Location").endswith(f"/history/{ids[3]}")
+        for i in ids[1:]:
+            assert wait_run(a, "par", i)["status"] == "Aborted"
+            assert "Run aborted by tester" in run_log(a, "par", i)
+        assert wait_for(lambda: abort(a, "par").status == 409, timeout=10)
+    finally:
+        assert a.stop() == 0
+        assert b.stop() == 0
+
+
+def test_allow_runs_left_by_a_crash(home):
+    """Runs in slots of a host killed with -9 are Aborted at its restart,
+    and their slots serve new runs."""
+    h = Host(home).start()
+    try:
+        deploy(h, "par", "sleep 30\n")
+        h.request("PUT", "/api/triggeredwebjobs/par/settings",
+                  body=b'{"concurrency": "allow", "max_concurrent": 2}')
+        ids = [start_run(h, "par"), start_run(h, "par")]
+        for i in ids:
+            assert wait_for(lambda: status_of(h, "par", i) == "Running", timeout=10)
+        h.proc.kill()
+        h.proc.wait()
+        h = Host(home).start()
+        assert [status_of(h, "par", i) for i in ids] == ["Aborted"] * 2
+        for i in ids:
+            assert "The host went away during the run" in run_log(h, "par", i)
+        new = [start_run(h, "par"), start_run(h, "par")]
+        for i in new:
+            assert wait_for(lambda: status_of(h, "par", i) == "Running", timeout=10)
+        assert abort(h, "par").status == 202
+        for i in new:
+            assert wait_run(h, "par", i)["status"] == "Aborted"
+    finally:
+        assert h.stop() == 0
+
+
+def test_schedule_ticks_under_allow_and_forbid(home):
+    """Under allow, a tick that finds runs in progress starts another while
+    a slot is free; under forbid it is skipped and logged."""
+    h = Host(home).start()
+    try:
+        deploy(h, "sa", "sleep 3\n")
+        h.request("PUT", "/api/triggeredwebjobs/sa/settings",
+                  body=b'{"schedule": "* * * * * *", "concurrency": "allow", '
+                       b'"max_concurrent": 2}')
+
+        def running():
+            return sum(r["status"] == "Running" for r in
+                       h.get("/api/triggeredwebjobs/sa/history").json()["runs"])
+
+        assert wait_for(lambda: running() == 2, timeout=10)
+        log = h.data_dir("triggered", "sa") / "job_scheduler.log"
+        assert wait_for(lambda: log.exists() and "already running" in log.read_text(),
+                        timeout=10)
+        deploy(h, "sf", "sleep 3\n")
+        h.request("PUT", "/api/triggeredwebjobs/sf/settings",
+                  body=b'{"schedule": "* * * * * *"}')
+        slog = h.data_dir("triggered", "sf") / "job_scheduler.log"
+        assert wait_for(lambda: slog.exists() and "already running" in slog.read_text(),
+                        timeout=10)
+        runs = h.get("/api/triggeredwebjobs/sf/history").json()["runs"]
+        assert sum(r["status"] == "Running" for r in runs) == 1
+    finally:
+        assert h.stop() == 0
