@@ -434,9 +434,11 @@ static void h_follow(struct call *c)
 static void h_metrics(struct call *c)
 {
 	char *up = supervisor_up_text(c->api->supervisor);
-	char *text = metrics_render(up, http_server_connections(c->api->http));
+	char *queued = runner_queue_text(c->api->runner);
+	char *text = metrics_render(up, queued, http_server_connections(c->api->http));
 
 	free(up);
+	free(queued);
 	if (!text) {
 		http_reply_error(c->req, 500, "Out of memory.");
 		return;

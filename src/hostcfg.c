@@ -13,16 +13,17 @@
 #include <strings.h>
 
 #include "log.h"
+#include "settings.h"
 
 extern char **environ;
 
-enum kind { K_INT, K_FLAG, K_ZONE };
+enum kind { K_INT, K_FLAG, K_ZONE, K_URL, K_TEXT };
 
 static const struct {
 	const char *name;
 	enum kind kind;
 	size_t offset;
-	int64_t def;
+	int64_t def;     /* K_INT: the default; K_URL, K_TEXT: the field's size */
 } table[] = {
 	{ "WEBJOBS_HISTORY_SIZE", K_INT, offsetof(struct hostcfg, history_size), 50 },
 	{ "WEBJOBS_IDLE_TIMEOUT", K_INT, offsetof(struct hostcfg, idle_timeout), 120 },
@@ -33,6 +34,10 @@ static const struct {
 	{ "WEBJOBS_LOG_MAX_SIZE", K_INT, offsetof(struct hostcfg, log_max_size), 10485760 },
 	{ "TZ", K_ZONE, offsetof(struct hostcfg, time_zone), 0 },
 	{ "WEBSITE_TIME_ZONE", K_ZONE, offsetof(struct hostcfg, time_zone), 0 },
+	{ "WEBJOBS_WEBHOOK_URL", K_URL, offsetof(struct hostcfg, webhook_url),
+	  sizeof(((struct hostcfg *)0)->webhook_url) },
+	{ "WEBJOBS_WEBHOOK_SECRET", K_TEXT, offsetof(struct hostcfg, webhook_secret),
+	  sizeof(((struct hostcfg *)0)->webhook_secret) },
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
@@ -65,6 +70,15 @@ static int apply_text(struct hostcfg *c, size_t i, const char *v)
 		if (strlen(v) >= sizeof(c->time_zone))
 			return -EINVAL;
 		strcpy(p, v[0] == ':' ? v + 1 : v);
+		return 0;
+	case K_URL:
+		if (*v && !settings_url_valid(v))
+			return -EINVAL;
+		/* fall through */
+	case K_TEXT:
+		if (strlen(v) >= (size_t)table[i].def)
+			return -EINVAL;
+		strcpy(p, v);
 		return 0;
 	}
 	return -EINVAL;

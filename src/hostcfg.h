@@ -19,6 +19,8 @@ struct hostcfg {
 	int disable_schedule;   /* WEBJOBS_DISABLE_SCHEDULE */
 	int64_t log_max_size;   /* WEBJOBS_LOG_MAX_SIZE, 10 MiB */
 	char time_zone[128];    /* WEBSITE_TIME_ZONE or TZ, "" for UTC */
+	char webhook_url[2048]; /* WEBJOBS_WEBHOOK_URL, "" for none */
+	char webhook_secret[512]; /* WEBJOBS_WEBHOOK_SECRET, "" for none */
 };
 
 /* Fills c from the defaults, then env (a NULL-terminated environ-style

@@ -220,6 +220,8 @@ out:
 			j->error = strdup(err);
 		else if (j->type == JOB_TRIGGERED && zone && !cron_zone_valid(zone))
 			j->error = strdup("settings.job: unknown time zone in 'timezone'");
+		else if (settings_webhook_error(obj))
+			j->error = strdup(settings_webhook_error(obj));
 		if (j->error && sched && strncmp(j->error, "settings.job", 12) != 0) {
 			char *e = NULL;
 

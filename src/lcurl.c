@@ -1,10 +1,13 @@
 /*
- * lcurl: libcurl, loaded with dlopen by the client commands only.
+ * lcurl: libcurl, loaded with dlopen by the client commands, and by the
+ * host only once a webhook is configured (src/webhook.c).
  *
- * The host never maps libcurl (and its TLS stack): the functions the
- * client uses are defined here with curl's own prototypes and constants
+ * A host without webhooks never maps libcurl (and its TLS stack): the
+ * functions used are defined here with curl's own prototypes and constants
  * (from <curl/curl.h>) and forward to the library, loaded by lcurl_load().
- * The client is single-threaded, so the loading needs no lock.
+ * The client is single-threaded, and in the host only the webhook thread
+ * calls curl (after lcurl_load on the loop thread), so resolving a symbol
+ * on first use needs no lock.
  */
 #define _GNU_SOURCE
 #define CURL_DISABLE_TYPECHECK /* the forwarders take curl's variadic form */
@@ -56,6 +59,16 @@ FWD(CURLcode, curl_easy_perform, (CURL *c), (c))
 FWD(const char *, curl_easy_strerror, (CURLcode rc), (rc))
 FWD(struct curl_slist *, curl_slist_append, (struct curl_slist *l, const char *s), (l, s))
 FWD(char *, curl_easy_escape, (CURL *c, const char *s, int n), (c, s, n))
+FWD(CURLcode, curl_global_init, (long flags), (flags))
+FWD(CURLM *, curl_multi_init, (void), ())
+FWD(CURLMcode, curl_multi_add_handle, (CURLM *m, CURL *c), (m, c))
+FWD(CURLMcode, curl_multi_remove_handle, (CURLM *m, CURL *c), (m, c))
+FWD(CURLMcode, curl_multi_perform, (CURLM *m, int *running), (m, running))
+FWD(CURLMcode, curl_multi_poll,
+    (CURLM *m, struct curl_waitfd extra[], unsigned n, int ms, int *ret), (m, extra, n, ms, ret))
+FWD(CURLMcode, curl_multi_wakeup, (CURLM *m), (m))
+FWD(CURLMsg *, curl_multi_info_read, (CURLM *m, int *left), (m, left))
+FWD(CURLMcode, curl_multi_cleanup, (CURLM *m), (m))
 
 void curl_easy_cleanup(CURL *c)
 {

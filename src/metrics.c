@@ -35,7 +35,8 @@ struct histogram {
 	double sum;
 };
 
-static struct family runs, last_success, restarts, http_requests, aborts, timeouts, retries;
+static struct family runs, last_success, restarts, http_requests, aborts, timeouts, retries,
+	webhooks;
 static struct histogram run_duration, fire_delay;
 
 static struct series *get(struct family *f, const char *a, const char *b)
@@ -97,6 +98,14 @@ void metrics_run_control(const char *job, const char *what)
 			   : strcmp(what, "timeout") == 0 ? &timeouts
 							  : &retries;
 	struct series *s = get(f, job, "");
+
+	if (s)
+		s->value++;
+}
+
+void metrics_webhook(const char *outcome)
+{
+	struct series *s = get(&webhooks, outcome, "");
 
 	if (s)
 		s->value++;
@@ -218,7 +227,48 @@ static void process_figures(FILE *f)
 		btime + (double)start / (double)hz);
 }
 
-char *metrics_render(const char *up, unsigned open_connections)
+/* Lines "a\tb\n" of up to 3 tab-separated fields, each line given to fn. */
+static void each_line(const char *text, void (*fn)(FILE *, char **, int), FILE *f)
+{
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		char *line, *v[3], *save = NULL;
+		int n = 0;
+
+		if (!nl)
+			break;
+		if ((line = strndup(p, (size_t)(nl - p)))) {
+			for (char *t = strtok_r(line, "\t", &save); t && n < 3;
+			     t = strtok_r(NULL, "\t", &save))
+				v[n++] = t;
+			fn(f, v, n);
+		}
+		free(line);
+		p = nl + 1;
+	}
+}
+
+static void up_line(FILE *f, char **v, int n)
+{
+	if (n != 3)
+		return;
+	fputs("webjobs_continuous_up{job=\"", f);
+	label(f, v[0]);
+	fputs("\",instance=\"", f);
+	label(f, v[1]);
+	fprintf(f, "\"} %c\n", v[2][0]);
+}
+
+static void queued_line(FILE *f, char **v, int n)
+{
+	if (n != 2)
+		return;
+	fputs("webjobs_run_queue_length{job=\"", f);
+	label(f, v[0]);
+	fprintf(f, "\"} %s\n", v[1]);
+}
+
+char *metrics_render(const char *up, const char *queued, unsigned open_connections)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -249,26 +299,16 @@ char *metrics_render(const char *up, unsigned open_connections)
 		&restarts);
 	fputs("# HELP webjobs_continuous_up 1 when the continuous job's process runs on the instance.\n"
 	      "# TYPE webjobs_continuous_up gauge\n", f);
-	for (const char *p = up; p && *p;) {
-		const char *t1 = strchr(p, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-		const char *nl = t2 ? strchr(t2, '\n') : NULL;
-		char *job, *inst;
-
-		if (!nl)
-			break;
-		job = strndup(p, (size_t)(t1 - p));
-		inst = strndup(t1 + 1, (size_t)(t2 - t1 - 1));
-		if (job && inst) {
-			fputs("webjobs_continuous_up{job=\"", f);
-			label(f, job);
-			fputs("\",instance=\"", f);
-			label(f, inst);
-			fprintf(f, "\"} %c\n", t2[1]);
-		}
-		free(job);
-		free(inst);
-		p = nl + 1;
-	}
+	each_line(up, up_line, f);
+	fputs("# HELP webjobs_run_queue_length Runs waiting with the status Queued, by job.\n"
+	      "# TYPE webjobs_run_queue_length gauge\n", f);
+	each_line(queued, queued_line, f);
+	fputs("# HELP webjobs_webhook_deliveries_total Webhook delivery attempts by outcome "
+	      "(ok, retried, failed: given up).\n"
+	      "# TYPE webjobs_webhook_deliveries_total counter\n", f);
+	for (size_t i = 0; i < webhooks.n; i++)
+		fprintf(f, "webjobs_webhook_deliveries_total{outcome=\"%s\"} %.0f\n",
+			webhooks.v[i].a, webhooks.v[i].value);
 	histogram(f, "webjobs_schedule_fire_delay_seconds",
 		  "Delay of scheduled fires after their planned second.", &fire_delay, delay_buckets);
 	fputs("# HELP webjobs_http_requests_total HTTP requests by route and status.\n"

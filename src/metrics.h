@@ -15,12 +15,16 @@ void metrics_restart(const char *job);
 void metrics_run_control(const char *job, const char *what);
 void metrics_fire_delay(double seconds);
 void metrics_http(const char *route, unsigned status);
+/* A webhook delivery attempt ended: "ok", "retried" (another follows) or
+ * "failed" (given up). */
+void metrics_webhook(const char *outcome);
 /* Forgets a deleted job's series. */
 void metrics_forget(const char *job);
 
 /* The exposition text (new string), with the live gauges given by the
- * caller: up is "job\tinstance\t0|1\n" lines; open_connections the
+ * caller: up is "job\tinstance\t0|1\n" lines; queued "job\tcount\n"
+ * lines (runs waiting under concurrency queue); open_connections the
  * current count. */
-char *metrics_render(const char *up, unsigned open_connections);
+char *metrics_render(const char *up, const char *queued, unsigned open_connections);
 
 #endif

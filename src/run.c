@@ -62,7 +62,7 @@
 #include "metrics.h"
 #include "process.h"
 #include "runrec.h"
-
+#include "webhook.h"
 
 #include "run_int.h"
 
@@ -213,6 +213,11 @@ static enum state finish(struct run *r)
 	record_end(r);
 	joblog_close(r->log);
 	r->log = NULL;
+	/* Told once per run, after its last attempt, by this instance: the
+	 * one that wrote the final status. */
+	if (r->why != WHY_DELETED)
+		webhook_emit(registry_find(rn->c.registry, JOB_TRIGGERED, r->l.name),
+			     webhook_final_event(r->rec.status), &r->rec, r->dfd);
 	close(r->dfd);
 	r->dfd = -1;
 	/* Closing the lock file releases the run lock. */
@@ -345,6 +350,8 @@ static enum state a_spawn(struct run *r, enum event e)
 	r->rec.pid_start = child_start_time(r->child);
 	if (r->attempt == 1) {
 		set_status(r, "Running", 0);
+		webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "start",
+			     &r->rec, r->dfd);
 		/* The timeout counts across attempts and the waits between. */
 		if (r->timeout > 0)
 			uv_timer_start(&r->limit, on_limit, (uint64_t)r->timeout * 1000, 0);
@@ -445,6 +452,8 @@ static enum state a_exited(struct run *r, enum event e)
 	joblog_sys(r->log, 0, "Attempt %d of %d failed; attempt %d starts in %lld seconds",
 		   r->attempt, r->attempts, r->attempt + 1, d);
 	metrics_run_control(r->l.name, "retry");
+	webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "retry", &r->rec,
+		     r->dfd);
 	child_free(r->child);
 	r->child = NULL;
 	uv_timer_stop(&r->timer);

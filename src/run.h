@@ -77,6 +77,11 @@ const char *runner_probe(struct runner *rn, const char *name, int *has_child);
  * walk every state x event. */
 int runner_inject(struct runner *rn, const char *name, const char *event);
 
+/* The number of Queued runs of each job under concurrency queue (or
+ * with queued runs left), as "job\tcount\n" lines for /metrics. A look-up
+ * only; a new string. */
+char *runner_queue_text(struct runner *rn);
+
 /* Frees the runner (after runner_shutdown has called done). */
 void runner_free(struct runner *rn);
 

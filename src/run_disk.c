@@ -21,6 +21,7 @@
 #include "log.h"
 #include "process.h"
 #include "settings.h"
+#include "webhook.h"
 
 /* ---- accepting a run ---- */
 
@@ -206,6 +207,27 @@ void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock
 	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
 }
 
+/* Under the run lock (a slot also takes the door): runs left in the slot
+ * by a host that went away end, and a tick another instance ran is not
+ * run again. */
+static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_fd, int slot,
+		     int64_t occurrence, char *err, size_t errsz)
+{
+	int rc;
+
+	if (slot && (rc = door(lock_fd, F_WRLCK)) < 0) {
+		snprintf(err, errsz, "cannot take the run lock: %s", strerror(-rc));
+		return rc;
+	}
+	if (slot)
+		run_reap_slot(rn, jfd, job_name(j), slot);
+	if (occurrence && tick_was_run(jfd, occurrence)) {
+		snprintf(err, errsz, "this tick was already run");
+		return -EALREADY;
+	}
+	return 0;
+}
+
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
 		 char *err, size_t errsz)
@@ -233,7 +255,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		int queued;
 
 		/* Queued runs go first, in id order: this one joins them. */
-		run_active(jfd, active, &queued);
+		run_active(jfd, active, &queued, 1);
 		if (queued) {
 			close(lock_fd);
 			close(jfd);
@@ -242,17 +264,8 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 			return rc;
 		}
 	}
-	if (slot && (rc = door(lock_fd, F_WRLCK)) < 0) {
-		snprintf(err, errsz, "cannot take the run lock: %s", strerror(-rc));
+	if ((rc = may_start(rn, j, jfd, lock_fd, slot, occurrence, err, errsz)) < 0)
 		goto fail;
-	}
-	if (slot)
-		run_reap_slot(rn, jfd, job_name(j), slot);
-	if (occurrence && tick_was_run(jfd, occurrence)) {
-		rc = -EALREADY;
-		snprintf(err, errsz, "this tick was already run");
-		goto fail;
-	}
 	run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0);
 	run_new_id(newest, id, &start);
 	if (mkdirat(jfd, id, 0755) < 0 ||
@@ -374,11 +387,11 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 	if (jfd < 0)
 		return id ? -ENOENT : -ESRCH;
 	out[0] = '\0';
-	run_active(jfd, active, &queued);
+	run_active(jfd, active, &queued, 0);
 	if (!id) {
 		/* Every queued run, and every one in progress (several under
 		 * allow); out: the newest. */
-		rc = run_abort_queued(rn, jfd, NULL, user, out);
+		rc = run_abort_queued(rn, jfd, name, NULL, user, out);
 		n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
 		for (int i = n - 1; i >= 0; i--)
 			if (abort_live(rn, name, jfd, ids[i], active, user) == 0) {
@@ -396,7 +409,7 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 	}
 	memcpy(out, id, RUN_ID_LEN + 1);
 	if (strcmp(rec.status, "Queued") == 0)
-		rc = run_abort_queued(rn, jfd, id, user, out);
+		rc = run_abort_queued(rn, jfd, name, id, user, out);
 	else
 		rc = abort_live(rn, name, jfd, id, active, user) == 0 ? 0 : -EALREADY;
 	runrec_free(&rec);
@@ -433,6 +446,7 @@ static void abort_dead(struct runner *rn, int jfd, const char *name, struct runr
 	joblog_sys(lg, 1, "The host went away during the run");
 	joblog_sys(lg, 0, "Status changed to Aborted");
 	joblog_close(lg);
+	webhook_emit(registry_find(rn->c.registry, JOB_TRIGGERED, name), "failure", rec, dfd);
 	log_info("run %s of %s was in progress when its host stopped: Aborted", rec->id, name);
 	close(dfd);
 	registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
@@ -478,7 +492,7 @@ static void recover_one(void *arg, enum job_type t, const char *name, struct job
 	if (jfd < 0)
 		return;
 	/* Queued runs wait for the lock and survive a restart. */
-	run_active(jfd, active, &queued);
+	run_active(jfd, active, &queued, 0);
 	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (j && run_policy(j) == POLICY_ALLOW)
 		n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);

@@ -107,8 +107,12 @@ enum policy run_policy(const struct job *j);
 /* max_concurrent of a job under allow (1..MAX_CONCURRENT_LIMIT). */
 int run_max_concurrent(const struct job *j);
 /* The job's run in progress or last ended — the newest run that is not
- * Queued — into active ("" when none), and how many are queued. */
-void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued);
+ * Queued — into active ("" when none), and how many are queued (counted
+ * up to limit). */
+void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued, int limit);
+/* How many runs come after the active one: a bound of the queue's length
+ * that costs a few record reads however long the queue is. */
+int run_waiting_bound(int jfd);
 /* A start while a run holds the lock, under queue or replace: a Queued
  * run (durable; 202), -EXFULL past queue_max, -EALREADY for a tick
  * already queued or run. replace aborts the run in progress and the
@@ -117,8 +121,8 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 	      int64_t occurrence, char id[RUN_ID_LEN + 1], char *err, size_t errsz);
 /* Aborts queued run id of the job (NULL: every one) without starting it;
  * out: the newest aborted. 0, or -ESRCH when there was none. */
-int run_abort_queued(struct runner *rn, int jfd, const char *id, const char *user,
-		     char out[RUN_ID_LEN + 1]);
+int run_abort_queued(struct runner *rn, int jfd, const char *name, const char *id,
+		     const char *user, char out[RUN_ID_LEN + 1]);
 /* Starts the oldest queued run of job name when its lock is free. */
 void run_pump(struct runner *rn, const char *name);
 /* run_pump for every job whose newest run is Queued. */

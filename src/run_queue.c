@@ -23,6 +23,7 @@
 #include "joblog.h"
 #include "log.h"
 #include "settings.h"
+#include "webhook.h"
 
 #define QUEUE_MAX_DEFAULT 10
 
@@ -55,29 +56,60 @@ static int is_queued(int jfd, const char *id)
 	return w < 0 ? 0 : w;
 }
 
-void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued)
+/* The index in ids (n runs, in id order) of the job's active run — the
+ * newest that is not waiting — or -1, by binary search: runs that took the
+ * lock (0) come before Queued ones (2), since queued runs start oldest
+ * first and a start while runs are queued joins the queue; runs aborted
+ * while queued (1) may sit anywhere and are stepped over. A few record
+ * reads however long the queue. */
+static int find_active(int jfd, char **ids, int n)
+{
+	int lo = 0, hi = n - 1, best = -1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, k = mid, q = 1;
+
+		while (k <= hi && (q = is_queued(jfd, ids[k])) == 1)
+			k++;
+		if (q == 0) {
+			best = k;
+			lo = k + 1;
+		} else {
+			hi = mid - 1; /* a Queued run at k, or only 1s from mid */
+		}
+	}
+	return best;
+}
+
+void run_active(int jfd, char active[RUN_ID_LEN + 1], int *queued, int limit)
 {
 	char **ids;
-	int n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
+	int n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids), b;
 
 	active[0] = '\0';
 	*queued = 0;
-	/* Queued runs are the newest: read down to the first that is not
-	 * (one aborted while queued never ran: skipped). */
-	for (int i = n - 1; i >= 0; i--) {
-		int q = is_queued(jfd, ids[i]);
-
-		if (!q) {
-			memcpy(active, ids[i], RUN_ID_LEN + 1);
-			break;
-		}
-		*queued += q == 2;
-	}
+	b = n > 0 ? find_active(jfd, ids, n) : -1;
+	if (b >= 0)
+		memcpy(active, ids[b], RUN_ID_LEN + 1);
+	/* Newest first: the count stops at limit. */
+	for (int i = n - 1; i > b && *queued < limit; i--)
+		*queued += is_queued(jfd, ids[i]) == 2;
 	files_free_names(ids, n < 0 ? 0 : n);
 }
 
+int run_waiting_bound(int jfd)
+{
+	char **ids;
+	int n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
+	int b = n > 0 ? find_active(jfd, ids, n) : -1;
+
+	files_free_names(ids, n < 0 ? 0 : n);
+	return n > 0 ? n - 1 - b : 0;
+}
+
 /* Rewrites a queued run as Aborted (it never started) with its lines. */
-static void end_queued(struct runner *rn, int jfd, const char *id, const char *user)
+static void end_queued(struct runner *rn, int jfd, const char *name, const char *id,
+		       const char *user)
 {
 	struct runrec rec;
 	int dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -98,13 +130,14 @@ static void end_queued(struct runner *rn, int jfd, const char *id, const char *u
 		joblog_sys(lg, 1, "Run aborted by %s", user);
 		joblog_sys(lg, 0, "Status changed to Aborted");
 		joblog_close(lg);
+		webhook_emit(registry_find(rn->c.registry, JOB_TRIGGERED, name), "failure", &rec, dfd);
 	}
 	runrec_free(&rec);
 	close(dfd);
 }
 
-int run_abort_queued(struct runner *rn, int jfd, const char *id, const char *user,
-		     char out[RUN_ID_LEN + 1])
+int run_abort_queued(struct runner *rn, int jfd, const char *name, const char *id,
+		     const char *user, char out[RUN_ID_LEN + 1])
 {
 	char **ids;
 	int n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids), found = 0;
@@ -116,7 +149,7 @@ int run_abort_queued(struct runner *rn, int jfd, const char *id, const char *use
 			break;
 		if (q != 2 || (id && strcmp(id, ids[i]) != 0))
 			continue;
-		end_queued(rn, jfd, ids[i], user);
+		end_queued(rn, jfd, name, ids[i], user);
 		if (!found++)
 			memcpy(out, ids[i], RUN_ID_LEN + 1);
 	}
@@ -185,8 +218,14 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(err, errsz, "this tick was already run");
 		return -EALREADY;
 	}
-	run_active(jfd, active, &queued);
-	if (p == POLICY_QUEUE && queued >= (max > 0 ? max : QUEUE_MAX_DEFAULT)) {
+	if (max <= 0)
+		max = QUEUE_MAX_DEFAULT;
+	/* The runs after the active one bound the queue's length: counted
+	 * only when the bound reaches queue_max. */
+	queued = p == POLICY_QUEUE ? run_waiting_bound(jfd) : 0;
+	if (queued >= max)
+		run_active(jfd, active, &queued, (int)(max < INT_MAX ? max : INT_MAX));
+	if (p == POLICY_QUEUE && queued >= max) {
 		close(jfd);
 		snprintf(err, errsz, "The run queue is full.");
 		return -EXFULL;
@@ -249,7 +288,8 @@ void run_pump(struct runner *rn, const char *name)
 		return;
 	}
 	n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
-	for (int i = 0; i < n && !started; i++) {
+	/* The oldest queued run comes right after the active one. */
+	for (int i = n > 0 ? find_active(jfd, ids, n) + 1 : 0; i < n && !started; i++) {
 		struct runrec rec;
 		int dfd;
 		char *user;
@@ -262,7 +302,7 @@ void run_pump(struct runner *rn, const char *name)
 			if (dfd >= 0)
 				close(dfd);
 			if (user) /* aborted while queued: it never starts */
-				end_queued(rn, jfd, ids[i], user);
+				end_queued(rn, jfd, name, ids[i], user);
 			else
 				started = start_queued(rn, j, jfd, lock_fd, &rec) == 0;
 			free(user);
@@ -301,4 +341,31 @@ void run_pump_all(struct runner *rn)
 		free(names[i]);
 	}
 	free(names);
+}
+
+char *runner_queue_text(struct runner *rn)
+{
+	struct job **jobs;
+	size_t n = registry_list(rn->c.registry, JOB_TRIGGERED, &jobs), len = 0;
+	char *text = NULL, active[RUN_ID_LEN + 1];
+	FILE *f = open_memstream(&text, &len);
+
+	for (size_t i = 0; f && i < n; i++) {
+		const char *st = job_latest_status(jobs[i]);
+		int queued = 0, jfd;
+
+		if (run_policy(jobs[i]) != POLICY_QUEUE && !(st && strcmp(st, "Queued") == 0))
+			continue;
+		/* Queued runs are the newest: none when the newest is not. */
+		if (st && strcmp(st, "Queued") == 0 &&
+		    (jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], job_name(jobs[i]),
+				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			run_active(jfd, active, &queued, INT_MAX);
+			close(jfd);
+		}
+		fprintf(f, "%s\t%d\n", job_name(jobs[i]), queued);
+	}
+	if (f)
+		fclose(f);
+	return text;
 }

@@ -34,6 +34,7 @@
 #include "scheduler.h"
 #include "supervisor.h"
 #include "tree.h"
+#include "webhook.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -63,6 +64,9 @@ static void on_runs_stopped(void *arg)
 		return;
 	registry_close(s->registry);
 	s->registry = NULL;
+	/* The final events of the runs just ended get a moment to go out;
+	 * the rest stays in the spool for the next start. */
+	webhook_stop();
 	evq_close();
 	tree_close();
 	hostcfg_watch_close(s->cfg);
@@ -260,6 +264,16 @@ static void start_jobs(struct server *s)
 	struct scheduler_config kcfg = { &s->home, s->registry, s->cfg, NULL,
 					 s->opt.instance_id };
 
+	char *base = NULL;
+	struct webhook_config wcfg = { s->loop, &s->home, s->cfg, s->opt.instance_id, NULL };
+
+	/* Before recovery: a run found Aborted is told of too. */
+	if (asprintf(&base, "%s://%s", s->opt.tls_cert ? "https" : "http",
+		     http_server_address(s->http)) >= 0) {
+		wcfg.base_url = base;
+		webhook_start(&wcfg);
+		free(base);
+	}
 	s->runner = s->cfg ? runner_new(s->loop, &rcfg) : NULL;
 	if (s->runner)
 		runner_recover(s->runner);

@@ -142,3 +142,46 @@ const char *settings_string(const json_t *s, const char *key)
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
+
+int settings_url_valid(const char *url)
+{
+	size_t skip = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+	size_t n = strlen(url);
+
+	if (!skip || n >= 2048 || !url[skip] || url[skip] == '/' || url[skip] == '?' ||
+	    url[skip] == '#')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+const char *const settings_webhook_events[] = { "start", "success", "failure", "retry", "exit",
+						NULL };
+
+const char *settings_webhook_error(const json_t *s)
+{
+	const json_t *v = json_object_get(s, "webhook");
+	size_t i;
+
+	if (v && !(json_is_string(v) && (json_string_length(v) == 0 ||
+					  settings_url_valid(json_string_value(v)))))
+		return "settings.job: 'webhook' is not an http:// or https:// URL";
+	v = json_object_get(s, "webhook_on");
+	if (!v)
+		return NULL;
+	if (!json_is_array(v))
+		return "settings.job: 'webhook_on' is not a list of events";
+	json_array_foreach (v, i, s) {
+		size_t k = 0;
+
+		while (json_is_string(s) && settings_webhook_events[k] &&
+		       strcmp(settings_webhook_events[k], json_string_value(s)) != 0)
+			k++;
+		if (!json_is_string(s) || !settings_webhook_events[k])
+			return "settings.job: 'webhook_on' has an unknown event (start, success, "
+			       "failure, retry, exit)";
+	}
+	return NULL;
+}

@@ -24,4 +24,15 @@ int settings_bool(const json_t *s, const char *key, int def);
 long long settings_int(const json_t *s, const char *key, long long def);
 const char *settings_string(const json_t *s, const char *key);
 
+/* 1 for an http:// or https:// URL with a host, under 2,048 bytes, with no
+ * space or control character (a webhook's address). */
+int settings_url_valid(const char *url);
+
+/* The events a webhook may be told of (docs/API.md, "Run control"). */
+extern const char *const settings_webhook_events[];
+
+/* What is wrong with the webhook settings of a job (webhook, webhook_on),
+ * as the job's error text, or NULL when nothing is. */
+const char *settings_webhook_error(const json_t *s);
+
 #endif

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "process.h"
+#include "webhook.h"
 #include "settings.h"
 
 #define SINGLETON_RETRY_MS 5000
@@ -426,6 +427,7 @@ static enum state a_went(struct sv *v, enum event e)
 	}
 	joblog_sys(v->log, 0, "Process went down, waiting for %lld seconds", (long long)wait);
 	metrics_restart(v->name);
+	webhook_emit(registry_find(v->s->c.registry, JOB_CONTINUOUS, v->name), "exit", NULL, -1);
 	uv_timer_start(&v->timer, on_timer, (uint64_t)wait * 1000, 0);
 	return S_PENDING;
 }

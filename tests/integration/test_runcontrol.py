@@ -259,6 +259,7 @@ def test_queue_policy(home):
         r = h.request("POST", "/api/triggeredwebjobs/q/run")
         assert r.status == 409 and r.json() == {"Message": "The run queue is full."}
         assert h.get("/api/triggeredwebjobs/q").json()["latest_run"]["id"] == ids[3]
+        assert 'webjobs_run_queue_length{job="q"} 3' in h.get("/metrics").text()
         # The first is still Running, not Aborted, though it is not the newest.
         assert status_of(h, "q", ids[0]) == "Running"
         # A queued run aborted never starts.

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Randomized order-of-events torture (issue 11): for a number of seconds,
 as fast as one client can send them, random deploys (file and zip),
-deletes, runs, aborts, start/stop, settings (schedules, retries, timeouts,
-concurrency policies),
+deletes, runs, aborts (of a job, of one run), start/stop, settings
+(schedules, retries, timeouts, concurrency policies, webhooks to a
+receiver that answers 200, 500 or hangs, or to a port nobody listens on),
 and hand edits, renames
 and removals on disk of a handful of jobs — some continuous ones exiting at
 once with WEBJOBS_RESTART_TIME=0, some leaving escapees behind (setsid) —
@@ -29,7 +30,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from torture import zipped
 
@@ -47,10 +50,35 @@ SCRIPTS = {
 }
 
 
+class Receiver(ThreadingHTTPServer):
+    """A webhook receiver that answers 200, 500, or late."""
+    daemon_threads = True
+
+    def __init__(self, seed):
+        rng = random.Random(seed)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                how = rng.choice(["ok", "ok", "500", "slow"])
+                if how == "slow":
+                    time.sleep(0.5)
+                self.send_response(500 if how == "500" else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
 class Host:
-    def __init__(self, home, temp):
+    def __init__(self, home, temp, hook):
         env = dict(os.environ, WEBJOBS_USERNAME="chaos", WEBJOBS_PASSWORD="chaos-pass",
                    WEBJOBS_RESTART_TIME="0", WEBJOBS_HISTORY_SIZE="20",
+                   WEBJOBS_WEBHOOK_URL=hook, WEBJOBS_WEBHOOK_SECRET="chaos",
                    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
         args = [BIN, "serve", "--home", str(home), "--listen", "127.0.0.1:0",
                 "--instance-id", "chaos", "--temp", str(temp), "--log-level", "error"]
@@ -73,6 +101,9 @@ class Host:
         self.last_body = r.read()
         c.close()
         return r.status
+
+
+HOOKS = []  # filled by chaos(): the receiver, and a port nobody listens on
 
 
 def one_op(h, home, rng):
@@ -101,6 +132,11 @@ def one_op(h, home, rng):
                                  f"/{rng.choice(['start', 'stop'])}")
     if op == "abort":
         t = NAMES["triggered"][rng.randrange(4)]
+        if rng.random() < 0.5 and h.req("GET", f"/api/triggeredwebjobs/{t}/history") == 200:
+            runs = json.loads(h.last_body)["runs"]
+            if runs:
+                rid = rng.choice(runs)["id"]
+                return op, h.req("POST", f"/api/triggeredwebjobs/{t}/history/{rid}/abort")
         return op, h.req("POST", f"/api/triggeredwebjobs/{t}/abort")
     if op == "settings":
         s = {"stopping_wait_time": rng.randint(0, 2), "is_singleton": rng.random() < 0.3}
@@ -109,8 +145,12 @@ def one_op(h, home, rng):
         if kind == "triggered" and rng.random() < 0.5:
             s.update(retries=rng.randint(0, 3), retry_delay=rng.randint(0, 1),
                      timeout=rng.choice([0, 1, 2]),
-                     concurrency=rng.choice(["forbid", "queue", "replace"]),
-                     queue_max=rng.randint(1, 3))
+                     concurrency=rng.choice(["forbid", "queue", "replace", "allow"]),
+                     queue_max=rng.randint(1, 3), max_concurrent=rng.randint(1, 3))
+        if rng.random() < 0.3:
+            s["webhook"] = rng.choice(HOOKS + [""])
+            s["webhook_on"] = rng.sample(["start", "success", "failure", "retry", "exit"],
+                                         rng.randint(0, 5))
         return op, h.req("PUT", f"/api/{kind}webjobs/{name}/settings", json.dumps(s).encode())
     if op == "get":
         return op, h.req("GET", rng.choice([f"/api/{kind}webjobs", f"/api/{kind}webjobs/{name}",
@@ -131,6 +171,13 @@ def one_op(h, home, rng):
     except OSError:
         pass  # raced with the host's own deploy or delete: fine
     return op, None
+
+
+def free_port():
+    import socket
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
 
 
 def job_processes(home):
@@ -159,7 +206,10 @@ def chaos(seconds, seed, verbose=True):
     os.chmod(tmp, 0o755)
     home, temp = tmp / "home", tmp / "temp"
     findings, ops, statuses = [], collections.Counter(), collections.Counter()
-    h = Host(home, temp)
+    receiver = Receiver(seed)
+    HOOKS[:] = [f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+                f"http://127.0.0.1:{free_port()}/nobody"]
+    h = Host(home, temp, HOOKS[0])
     try:
         end = time.time() + seconds
         last = time.time()
@@ -209,6 +259,8 @@ def chaos(seconds, seed, verbose=True):
     finally:
         if h.p.poll() is None:
             h.p.kill()
+        receiver.shutdown()
+        receiver.server_close()
         shutil.rmtree(tmp, ignore_errors=True)
     return findings, ops, statuses
 
