@@ -29,8 +29,10 @@ ASAN_FLAGS := -std=c17 $(WARN) -O1 -g -fno-omit-frame-pointer \
 SRCS     := $(wildcard src/*.c)
 HDRS     := $(wildcard src/*.h)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-OBJS     := $(SRCS:src/%.c=build/obj/%.o)
-ASAN_OBJS:= $(SRCS:src/%.c=build/asan/obj/%.o)
+# The dashboard's files (web/), compiled into the binary as build/gen/assets.c.
+WEB      := $(sort $(wildcard web/*))
+OBJS     := $(SRCS:src/%.c=build/obj/%.o) build/obj/assets.o
+ASAN_OBJS:= $(SRCS:src/%.c=build/asan/obj/%.o) build/asan/obj/assets.o
 ASAN_LIB := $(filter-out build/asan/obj/main.o,$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -47,6 +49,28 @@ deps:
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=c17 $(WARN) -o $@ $<
+
+build/gen/%.gz: web/%
+	@mkdir -p $(@D)
+	gzip -9nc $< > $@
+
+build/gen/assets.c: build/embed $(WEB) $(WEB:web/%=build/gen/%.gz)
+	build/embed $@ $(foreach f,$(WEB),$(notdir $f) $f build/gen/$(notdir $f).gz)
+
+build/obj/assets.o: build/gen/assets.c src/dashboard.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -Wno-missing-prototypes -c -o $@ $<
+
+build/asan/obj/assets.o: build/gen/assets.c src/dashboard.h
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -Isrc -c -o $@ $<
+
+build/fuzz/obj/assets.o: build/gen/assets.c src/dashboard.h
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(CPPFLAGS) $(ASAN_FLAGS) -fsanitize=fuzzer-no-link -Isrc -c -o $@ $<
 
 build/webjobs: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDLIBS)
@@ -78,7 +102,7 @@ unit: $(UNIT_BINS)
 
 # The library is compiled once with fuzzer coverage, then linked into each
 # target (compiling every source per target took minutes).
-FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
+FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o) build/fuzz/obj/assets.o
 
 build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -107,6 +131,8 @@ bench: build/webjobs
 	@bench/vfs
 	@bench/load
 	@bench/follow
+	@bench/runcontrol
+	@bench/dashboard
 
 # The crash torture (200 SIGKILLs), then the order-of-events torture (chaos).
 torture: deps build/asan/webjobs

@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "args.h"
+#include "cron.h"
+#include "dashboard.h"
 #include "deploy.h"
 #include "files.h"
 #include "follow.h"
@@ -48,15 +51,19 @@ enum handler {
 	H_FOLLOW_JOB,
 	H_ABORT_RUN,
 	H_ABORT_JOB,
+	H_DASH,
+	H_DASH_ROOT,
+	H_SCHEDULE,
 };
 
 /* Route names for the metrics, by handler. */
 static const char *const handler_names[] = {
 	"healthz", "all", "list", "job", "history", "run", "settings", "swagger", "deploy",
 	"delete", "run_start", "put_settings", "start", "stop", "vfs", "zip", "metrics",
-	"follow_run", "follow_job", "abort_run", "abort_job",
+	"follow_run", "follow_job", "abort_run", "abort_job", "dashboard", "dashboard",
+	"schedule",
 };
-_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_ABORT_JOB + 1,
+_Static_assert(sizeof(handler_names) / sizeof(handler_names[0]) == H_SCHEDULE + 1,
 	       "a route name for every handler");
 
 #define NO_AUTH 1u
@@ -96,8 +103,13 @@ static const struct route routes[] = {
 	{ GET, "{C}/{name}/log", H_FOLLOW_JOB, 0 },
 	{ HTTP_POST, "{T}/{name}/history/{id}/abort", H_ABORT_RUN, 0 },
 	{ HTTP_POST, "{T}/{name}/abort", H_ABORT_JOB, 0 },
+	{ GET, "{T}/{name}/schedule", H_SCHEDULE, 0 },
+	{ GET, "/azurejobs", H_DASH_ROOT, 0 },
+	{ GET, "/azurejobs/{*}", H_DASH, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static void deny(struct http_request *req);
 
 /* ---- output helpers ---- */
 
@@ -345,8 +357,7 @@ static void begin_deploy(struct call *c)
 
 	if (!auth_check_now(c->api->auth, http_header(c->req, "Authorization"),
 			    http_client(c->req))) {
-		http_add_header(c->req, "WWW-Authenticate", "Basic realm=\"webjobs\"");
-		http_reply_error(c->req, 401, "Authentication is required.");
+		deny(c->req);
 		return;
 	}
 	c->authed = 1;
@@ -404,6 +415,59 @@ static long long query_number(struct call *c, const char *key, long long def)
 		n = def;
 	free(v);
 	return n;
+}
+
+/* GET /azurejobs/...: the app; "/azurejobs" goes to "/azurejobs/" (the
+ * app's files are relative to the folder). */
+static void h_dashboard(struct call *c)
+{
+	const char *p = http_path(c->req);
+
+	if (c->m.route->handler == H_DASH) {
+		dashboard_serve(c->req, c->m.rest);
+	} else if (p[strlen(p) - 1] == '/') {
+		dashboard_serve(c->req, "");
+	} else {
+		http_add_header(c->req, "Location", "/azurejobs/");
+		http_reply_empty(c->req, 301);
+	}
+}
+
+/* GET {T}/{name}/schedule[?count=N]: the job's schedule and its next N
+ * (5, at most 100) fire times in its zone (docs/API.md, "Schedules"). */
+static void h_schedule(struct call *c)
+{
+	struct job *j = api_find_job(c);
+	const char *expr, *own, *zone;
+	long long n = query_number(c, "count", 5);
+	int64_t at = time(NULL);
+	char err[256] = "", t[48];
+	struct cron cr;
+	json_t *next;
+
+	if (!j)
+		return;
+	expr = settings_string(job_settings(j), "schedule");
+	own = settings_string(job_settings(j), "timezone");
+	zone = own ? own : hostcfg_get(c->api->cfg)->time_zone;
+	if (!expr) {
+		http_reply_error(c->req, 404, "The job has no schedule.");
+		return;
+	}
+	next = json_array();
+	if (cron_parse(expr, &cr, err, sizeof(err)) < 0)
+		;
+	else if (!cron_zone_valid(zone))
+		snprintf(err, sizeof(err), "unknown time zone '%s'", zone);
+	else
+		for (long long k = 0; k < (n > 100 ? 100 : n) && cron_next(&cr, zone, at, &at) == 0; k++) {
+			cron_format_local(zone, at, t, sizeof(t));
+			json_array_append_new(next, json_string(t));
+		}
+	http_reply_json(c->req, 200,
+			json_pack("{s:s, s:s, s:o, s:o}", "schedule", expr, "timezone",
+				  zone[0] ? zone : "UTC", "next", next, "error",
+				  err[0] ? json_string(err) : json_null()));
 }
 
 static void h_follow(struct call *c)
@@ -511,6 +575,13 @@ static void dispatch(struct call *c)
 	case H_ABORT_JOB:
 		api_abort(c, c->m.route->handler == H_ABORT_JOB);
 		break;
+	case H_DASH:
+	case H_DASH_ROOT:
+		h_dashboard(c);
+		break;
+	case H_SCHEDULE:
+		h_schedule(c);
+		break;
 	}
 }
 
@@ -538,7 +609,10 @@ static void answer(struct call *c)
 
 static void deny(struct http_request *req)
 {
-	http_add_header(req, "WWW-Authenticate", "Basic realm=\"webjobs\"");
+	/* The dashboard's own requests get no challenge: a browser would pop
+	 * up a login box over the page; the page says what to do instead. */
+	if (!http_header(req, "X-Webjobs-Client"))
+		http_add_header(req, "WWW-Authenticate", "Basic realm=\"webjobs\"");
 	http_reply_error(req, 401, "Authentication is required.");
 }
 
@@ -570,6 +644,15 @@ static void on_begin(struct http_request *req, void *arg)
 	http_set_user(req, c);
 	c->rc = route_match(routes, NROUTES, http_method(req), http_path(req),
 			    &c->m, &c->allow);
+	/* Before any body is taken in: a browser on another origin must not
+	 * change anything with the credentials it keeps (docs/API.md,
+	 * "Dashboard"). */
+	if ((http_method(req) & (HTTP_POST | HTTP_PUT | HTTP_DELETE)) &&
+	    dashboard_cross_site(req)) {
+		c->refused = 1;
+		http_reply_error(req, 403, "Cross-site request refused.");
+		return;
+	}
 	if (c->rc < 0)
 		return;
 	if (c->m.route->handler == H_DEPLOY) {
@@ -593,7 +676,7 @@ static void on_complete(struct http_request *req, void *arg)
 	struct call *c = http_user(req);
 	struct api *api = arg;
 
-	if (!c)
+	if (!c || c->refused)
 		return;
 	if (c->authed || (c->rc == 0 && (c->m.route->flags & NO_AUTH))) {
 		answer(c);

@@ -22,6 +22,7 @@ struct call {
 	struct deploy *deploy; /* an upload being received */
 	struct vfs_call *vfs;  /* a file API request */
 	int busy;        /* work in flight that will come back to this call */
+	int refused;     /* answered when the headers came (cross-site) */
 };
 
 /* "triggered" or "continuous". */

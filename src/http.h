@@ -82,6 +82,12 @@ void http_reply_json(struct http_request *req, unsigned status, json_t *body);
 /* {"Message":"..."} */
 void http_reply_error(struct http_request *req, unsigned status,
 		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Like http_reply, for a body that lives as long as the process (not
+ * copied: the dashboard's files). */
+void http_reply_static(struct http_request *req, unsigned status, const char *content_type,
+		       const void *body, size_t len);
+/* 1 when the If-None-Match list inm holds tag (or is "*"). */
+int http_etag_matches(const char *inm, const char *tag);
 /* A JSON text with an ETag; 304 when If-None-Match has the same tag. */
 void http_reply_json_text_etag(struct http_request *req, const char *text,
 			       size_t len, uint64_t hash);

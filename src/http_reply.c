@@ -44,6 +44,18 @@ void http_reply(struct http_request *req, unsigned status,
 	set_reply(req, status, content_type, r);
 }
 
+void http_reply_static(struct http_request *req, unsigned status, const char *content_type,
+		       const void *body, size_t len)
+{
+	struct MHD_Response *r;
+
+	if (req->resp || req->stage == ST_REPLIED)
+		return;
+	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (r)
+		set_reply(req, status, content_type, r);
+}
+
 /* Adds the pending headers to r and makes it the reply. */
 static void set_reply(struct http_request *req, unsigned status,
 		      const char *content_type, struct MHD_Response *r)
@@ -192,8 +204,7 @@ void http_reply_error(struct http_request *req, unsigned status,
 	free(text);
 }
 
-/* 1 when the If-None-Match list holds tag (or is "*"). */
-static int etag_matches(const char *inm, const char *tag)
+int http_etag_matches(const char *inm, const char *tag)
 {
 	size_t tlen = strlen(tag);
 
@@ -222,7 +233,7 @@ void http_reply_json_text_etag(struct http_request *req, const char *text,
 
 	snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)hash);
 	http_add_header(req, MHD_HTTP_HEADER_ETAG, tag);
-	if (etag_matches(http_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), tag)) {
+	if (http_etag_matches(http_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), tag)) {
 		http_reply(req, 304, NULL, "", 0);
 		return;
 	}

@@ -334,6 +334,8 @@ int server_main(int argc, char **argv)
 		 s.opt.instance_id, tree_mode());
 	printf("webjobs: listening on %s://%s\n", s.opt.tls_cert ? "https" : "http",
 	       http_server_address(s.http));
+	printf("webjobs: dashboard at %s://%s/azurejobs/\n", s.opt.tls_cert ? "https" : "http",
+	       http_server_address(s.http));
 	fflush(stdout);
 	notify_systemd("READY=1");
 	uv_run(s.loop, UV_RUN_DEFAULT);

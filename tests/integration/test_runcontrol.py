@@ -410,9 +410,10 @@ def test_allow_runs_left_by_a_crash(home):
         assert h.stop() == 0
 
 
-def test_schedule_ticks_under_allow_and_forbid(home):
+def test_schedule_ticks_under_allow_forbid_and_replace(home):
     """Under allow, a tick that finds runs in progress starts another while
-    a slot is free; under forbid it is skipped and logged."""
+    a slot is free; under forbid it is skipped and logged; under replace it
+    aborts the run in progress and takes its place."""
     h = Host(home).start()
     try:
         deploy(h, "sa", "sleep 3\n")
@@ -436,5 +437,48 @@ def test_schedule_ticks_under_allow_and_forbid(home):
                         timeout=10)
         runs = h.get("/api/triggeredwebjobs/sf/history").json()["runs"]
         assert sum(r["status"] == "Running" for r in runs) == 1
+        # Under replace, each tick aborts the run in progress.
+        deploy(h, "sr", "sleep 30\n")
+        h.request("PUT", "/api/triggeredwebjobs/sr/settings",
+                  body=b'{"schedule": "* * * * * *", "concurrency": "replace", '
+                       b'"stopping_wait_time": 0}')
+
+        def replaced():
+            return [r for r in h.get("/api/triggeredwebjobs/sr/history").json()["runs"]
+                    if r["status"] == "Aborted"]
+
+        assert wait_for(lambda: len(replaced()) >= 2, timeout=15)
+        for r in replaced():
+            assert "Run aborted by replacement run " in run_log(h, "sr", r["id"])
+    finally:
+        assert h.stop() == 0
+
+
+def test_abort_an_initializing_run(home):
+    """A run aborted while its working copy is still being made (status
+    Initializing) never starts its process and ends Aborted."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("run.sh", "echo started > started\n")
+        for i in range(4000):
+            z.writestr(f"data/{i // 100}/f{i}.txt", "x" * 2000)
+    h = Host(home).start()
+    try:
+        r = h.request("PUT", "/api/triggeredwebjobs/big", body=buf.getvalue(),
+                      headers={"Content-Disposition": "attachment; filename=big.zip",
+                               "Content-Type": "application/zip"})
+        assert r.status == 200, r.body
+        rid = start_run(h, "big")
+        assert status_of(h, "big", rid) == "Initializing"
+        assert abort(h, "big", rid).status == 202
+        run = wait_run(h, "big", rid)
+        assert run["status"] == "Aborted"
+        log = run_log(h, "big", rid)
+        assert "Run aborted by tester" in log and "Run script" not in log
+        # The next run makes its copy and runs.
+        rid = start_run(h, "big")
+        assert wait_run(h, "big", rid)["status"] == "Success"
     finally:
         assert h.stop() == 0
