@@ -2,9 +2,10 @@
  * webhook: deliveries in a thread of their own.
  *
  * The loop thread decides (webhook_emit: the job's hook, the events it
- * takes), builds the payload and its signature, writes it to the spool
- * ({home}/data/webjobs/webhooks/{instance}/{delivery}.json) and hands it to
- * the delivery thread. That thread runs one curl multi handle: every
+ * takes), builds the payload and its signature and hands it to the
+ * delivery thread. That thread writes it to the spool
+ * ({home}/data/webjobs/webhooks/{instance}/{delivery}.json) before its
+ * first send, and runs one curl multi handle: every
  * delivery at once, 10 s each, a connection error or a 5xx retried after
  * 1, 4 and 16 s. Each attempt's outcome comes back to the loop (a
  * uv_async), which writes its line to data/webjobs/webhooks.log, counts it
@@ -46,6 +47,7 @@ struct delivery {
 	char id[33];
 	char *url, *event, *job, *body, *signature; /* signature: its header, or NULL */
 	int attempt;   /* sends made */
+	int spooled;   /* its spool file is written */
 	uint64_t due;  /* ms (uv_hrtime) of the next send */
 	CURL *easy;
 	struct curl_slist *headers;
@@ -102,6 +104,22 @@ static void delivery_free(struct delivery *d)
 }
 
 /* ---- the delivery thread ---- */
+
+/* Written by the thread, before the first send: the loop only builds the
+ * payload. */
+static void spool(const struct delivery *d)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "delivery", d->id, "event", d->event,
+			      "job", d->job, "url", d->url, "body", d->body);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL, name[48];
+
+	snprintf(name, sizeof(name), "%s.json", d->id);
+	if (text && W.spool_fd >= 0)
+		files_write_atomic(W.spool_fd, name, text, strlen(text), 0600, 0);
+	free(text);
+	json_decref(o);
+}
+
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
@@ -199,6 +217,9 @@ static int turn(struct delivery **pending)
 		if (d->easy)
 			continue;
 		if (d->due <= now) {
+			if (!d->spooled)
+				spool(d);
+			d->spooled = 1;
 			send_one(d);
 			if (!d->easy && attempt_ended(d, CURLE_FAILED_INIT))
 				d->due = UINT64_MAX; /* done with: removed below */
@@ -381,19 +402,6 @@ static void enqueue(struct delivery *d)
 	curl_multi_wakeup(W.multi);
 }
 
-static void spool(const struct delivery *d)
-{
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "delivery", d->id, "event", d->event,
-			      "job", d->job, "url", d->url, "body", d->body);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL, name[48];
-
-	snprintf(name, sizeof(name), "%s.json", d->id);
-	if (text && W.spool_fd >= 0)
-		files_write_atomic(W.spool_fd, name, text, strlen(text), 0600, 0);
-	free(text);
-	json_decref(o);
-}
-
 static struct delivery *delivery_new(const char *id, const char *event, const char *job,
 				     const char *url, char *body)
 {
@@ -437,6 +445,7 @@ static void resend_spool(void)
 		    strlen(id) == 32 && (text = strdup(body)) &&
 		    (d = delivery_new(id, event, job, url, text))) {
 			log_info("webhooks: sending again delivery %s (%s of %s)", id, event, job);
+			d->spooled = 1;
 			enqueue(d);
 		} else if (!o) {
 			unlinkat(W.spool_fd, names[i], 0); /* half-written: the crash was mid-write */
@@ -570,7 +579,6 @@ void webhook_emit(const struct job *j, const char *event, const struct runrec *r
 		snprintf(id + 2 * i, 3, "%02x", raw[i]);
 	if (!(d = delivery_new(id, event, job_name(j), url, payload(j, event, rec, dfd))))
 		return;
-	spool(d);
 	enqueue(d);
 }
 
