@@ -40,7 +40,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all asan unit fuzz deps run check bench torture chaos clean install
+.PHONY: all asan unit fuzz deps run check bench torture chaos scaleout clean install
 all: build/webjobs
 
 deps:
@@ -142,6 +142,10 @@ torture: deps build/asan/webjobs
 # Random operations and disk edits in any order for 30 minutes against the
 # sanitizer build, then SIGTERM (exit 0, no process left). CHAOS_SECONDS=N for
 # another length.
+# The scale-out suite on a GlusterFS rig (root and FUSE; docs/SCALE-OUT.md).
+scaleout: deps build/webjobs
+	WEBJOBS_SCALEOUT_MINUTES=$${WEBJOBS_SCALEOUT_MINUTES:-10} /usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/scaleout
+
 chaos: deps build/asan/webjobs
 	WEBJOBS_BIN=build/asan/webjobs tests/torture/chaos.py --seconds $${CHAOS_SECONDS:-1800}
 

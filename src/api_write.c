@@ -67,6 +67,8 @@ void api_run_start(struct call *c)
 		http_reply_error(c->req, 409, "Cannot start a new run since job is already running.");
 	} else if (rc == -EXFULL) {
 		http_reply_error(c->req, 409, "The run queue is full.");
+	} else if (rc == -ENOTCONN) {
+		http_reply_error(c->req, 503, "The home cannot be reached; no run starts until it can.");
 	} else if (rc < 0) {
 		http_reply_error(c->req, 500, "Cannot start the run: %s", err);
 	} else {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fence.h"
 #include "tree.h"
 
 #define PIPE_GRACE_MS 5000
@@ -203,6 +204,7 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 	if (c->cg)
 		tree_cg_watch(c->cg, on_cg_event, c);
 	tree_track(c->pid, req->type, req->name, req->run_id);
+	fence_track(c->pid);
 	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
 	if (c->pidfd >= 0) {
 		uv_poll_init(loop, &c->exit_poll, c->pidfd);
@@ -256,6 +258,7 @@ void child_free(struct child *c)
 	tree_cg_free(c->cg);
 	c->cg = NULL;
 	tree_untrack(c->pid);
+	fence_untrack(c->pid);
 	for (int k = 0; k < 2; k++)
 		if (c->pipe_open[k]) {
 			c->pipe_open[k] = 0;

@@ -18,6 +18,7 @@
 #include "files.h"
 #include "job.h"
 #include "log.h"
+#include "swap.h"
 
 /* ---- Content-Disposition ---- */
 
@@ -273,14 +274,13 @@ static void work_deploy(uv_work_t *w)
 		goto out;
 	}
 	fsync(sfd);
-	/* The swap: old and new change places in one step. */
-	if (renameat2(tfd, d->staging, tfd, d->name, RENAME_EXCHANGE) < 0) {
-		if (errno != ENOENT ||
-		    renameat2(tfd, d->staging, tfd, d->name, RENAME_NOREPLACE) < 0) {
-			rc = -errno;
-			fail_with(d, 500, rc, "Cannot put the job in place: %s", strerror(-rc));
-			goto out;
-		}
+	/* The swap: old and new change places in one step, or in three
+	 * recoverable ones where the file system cannot exchange names. */
+	if ((rc = swap_in(tfd, d->staging, d->name)) < 0) {
+		fail_with(d, rc == -ENOTEMPTY ? 409 : 500, rc, "Cannot put the job in place: %s",
+			  rc == -ENOTEMPTY ? "another deploy of the job came first"
+					   : strerror(-rc));
+		goto out;
 	}
 	fsync(tfd);
 	d->status = 0;

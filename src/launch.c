@@ -4,8 +4,10 @@
 #define _GNU_SOURCE
 #include "launch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 #include "args.h"
 #include "files.h"
+#include "log.h"
 #include "process.h"
 #include "settings.h"
 
@@ -218,4 +221,46 @@ void launch_forget_pid(const struct launch *l)
 {
 	if (l->pid_file)
 		unlink(l->pid_file);
+}
+
+/* Processes of continuous jobs that a host killed with -9 left running
+ * (their pid files survived it) are ended before anything starts: pid and
+ * start time must both match, so a recycled pid is never killed, and the
+ * host that wrote the file must be gone, so a host sharing --temp (the
+ * same instance id twice on one machine) never loses its jobs to another
+ * one's start. */
+void launch_kill_leftovers(const char *temp)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/jobs/continuous", temp);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char file[PATH_MAX + 300];
+		FILE *f;
+		int pid, host = 0, n;
+		long long start, host_start = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/pid", path, de->d_name);
+		f = fopen(file, "re");
+		if (!f)
+			continue;
+		n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
+		fclose(f);
+		if (n == 4 && host > 1 && host != getpid() &&
+		    process_start_time(host) == host_start)
+			continue; /* its host lives: another host sharing --temp */
+		if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
+			kill(-pid, SIGKILL);
+			log_warn("continuous job %s: killed process group %d left by a crash",
+				 de->d_name, pid);
+		}
+		unlink(file);
+	}
+	if (d)
+		closedir(d);
 }

@@ -75,4 +75,8 @@ void launch_ask_stop(const struct launch *l, struct child *c);
 /* Removes the pid file (the process is down). */
 void launch_forget_pid(const struct launch *l);
 
+/* At start-up: ends the processes of continuous jobs that a host killed
+ * with -9 left running (their pid files under temp survived it). */
+void launch_kill_leftovers(const char *temp);
+
 #endif

@@ -54,6 +54,10 @@ static const struct option_def defs[] = {
 	  0, 0, "LEVEL", "error, warning, info or debug" },
 	{ "--cgroup", "WEBJOBS_CGROUP", K_STRING, OFF(cgroup), NULL, 0, 0, "DIR",
 	  "track each job process in a cgroup v2 folder of its own beneath DIR (default: the service's delegated cgroup under systemd, else the host is a subreaper)" },
+	{ "--shared-home", "WEBJOBS_SHARED_HOME", K_STRING, OFF(shared_home), "auto", 0, 0,
+	  "auto|yes|no", "follow changes other machines make to the home (auto: when it is on a network or FUSE file system; docs/SCALE-OUT.md)" },
+	{ "--fence-after", "WEBJOBS_FENCE_AFTER", K_NUMBER, OFF(fence_after), "20", 0, 3600,
+	  "SECONDS", "on a shared home: kill every job process when the home has not answered for this long, below the time the storage keeps a lost client's locks (0: never; docs/SCALE-OUT.md)" },
 	{ "--run-as", "WEBJOBS_RUN_AS", K_STRING, OFF(run_as), NULL, 0, 0, "USER",
 	  "the user jobs run as; a host running as root runs them as nobody unless told (root only by --run-as root)" },
 };

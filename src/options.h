@@ -22,9 +22,11 @@ struct options {
 	char *log_level;
 	char *run_as;
 	char *cgroup;
+	char *shared_home;
 	uint64_t max_upload_size;
 	uint64_t max_connections;
 	uint64_t idle_timeout;
+	uint64_t fence_after;
 };
 
 /* Fills o from the environment and argv (flags win). Returns 0, or -1

@@ -25,6 +25,7 @@
 
 #include "evq.h"
 #include "log.h"
+#include "swap.h"
 
 #define SETTLE_MS 50
 #define MASK_TYPE (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
@@ -73,6 +74,8 @@ struct registry {
 	int parent_wd[2];  /* the folders holding the type folders */
 	int type_gone[2][2];
 	int rescan_all;
+	registry_local_fn local;
+	void *local_arg;
 	registry_listener listener[4];
 	void *listener_arg[4];
 	int nlisteners;
@@ -375,6 +378,12 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 	struct job *j = e->job;
 	enum job_type type = e->type;
 
+	if (e->bin_dirty && swap_pending(h->jobs_fd[type], job_name(j))) {
+		/* A deploy is between its renames (a file system without
+		 * RENAME_EXCHANGE): the job stays as it was until its new
+		 * folder is in place, which is an event of its own. */
+		e->bin_dirty = 0;
+	}
 	if (e->bin_dirty) {
 		char path[PATH_MAX];
 		int rc;
@@ -508,6 +517,8 @@ static void on_name(struct registry *r, enum job_type type, const char *name,
 
 	if (e)
 		enqueue(r, e, bin, !bin);
+	if (r->local)
+		r->local(r->local_arg, type, name, bin);
 }
 
 static void on_event(struct registry *r, const struct inotify_event *ev)
@@ -517,6 +528,8 @@ static void on_event(struct registry *r, const struct inotify_event *ev)
 	if (ev->mask & IN_Q_OVERFLOW) {
 		log_warn("inotify queue overflow: re-reading every job");
 		r->rescan_all = 1;
+		if (r->local)
+			r->local(r->local_arg, JOB_TYPE_NONE, NULL, 1);
 		return;
 	}
 	for (int k = 0; k < 2; k++) {
@@ -555,6 +568,8 @@ static void on_event(struct registry *r, const struct inotify_event *ev)
 	if (!s->e)
 		return;
 	enqueue(r, s->e, s->role == ROLE_BIN, s->role != ROLE_BIN);
+	if (r->local)
+		r->local(r->local_arg, s->e->type, job_name(s->e->job), s->role == ROLE_BIN);
 }
 
 static void on_settle(uv_timer_t *t)
@@ -656,6 +671,12 @@ void registry_close(struct registry *r)
 	uv_close((uv_handle_t *)&r->settle, on_closed);
 }
 
+void registry_on_local(struct registry *r, registry_local_fn fn, void *arg)
+{
+	r->local = fn;
+	r->local_arg = arg;
+}
+
 struct job *registry_find(struct registry *r, enum job_type t,
 			  const char *name)
 {
@@ -687,6 +708,10 @@ void registry_touch(struct registry *r, enum job_type t, const char *name)
 
 	if (e)
 		enqueue(r, e, 1, 1);
+	/* The host's own writes are changes made through this machine too
+	 * (their inotify events may come to a watch already replaced). */
+	if (r->local)
+		r->local(r->local_arg, t, name, 1);
 }
 
 void registry_touch_data(struct registry *r, enum job_type t, const char *name)
@@ -695,6 +720,8 @@ void registry_touch_data(struct registry *r, enum job_type t, const char *name)
 
 	if (e)
 		enqueue(r, e, 0, 1);
+	if (r->local)
+		r->local(r->local_arg, t, name, 0);
 }
 
 void registry_replay(struct registry *r, enum job_type t, registry_listener fn, void *arg)

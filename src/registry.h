@@ -33,6 +33,15 @@ void registry_listen(struct registry *r, registry_listener fn, void *arg);
  * job changes (used at start-up). The registry may change during fn. */
 void registry_replay(struct registry *r, enum job_type t, registry_listener fn, void *arg);
 
+/* fn(arg, type, name, bin) is called for every job that an inotify event
+ * or a registry_touch* marked changed — a change made through this
+ * machine's mount — with bin
+ * 1 for its binaries, 0 for its data folder; type JOB_TYPE_NONE (name
+ * NULL) when everything must be re-read. It only takes note (src/share.c
+ * publishes them for other machines). fn NULL stops it. */
+typedef void (*registry_local_fn)(void *arg, enum job_type t, const char *name, int bin);
+void registry_on_local(struct registry *r, registry_local_fn fn, void *arg);
+
 /* Stops watching; the registry is freed once its handles are closed. */
 void registry_close(struct registry *r);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fence.h"
 #include "files.h"
 #include "joblog.h"
 #include "log.h"
@@ -241,6 +242,10 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 
 	if (rn->shutting || cfg->stopped)
 		return -ESHUTDOWN;
+	if (!fence_ok()) {
+		snprintf(err, errsz, "the home cannot be reached");
+		return -ENOTCONN;
+	}
 	rc = run_take_lock(rn, job_name(j), p == POLICY_ALLOW ? run_max_concurrent(j) : 0, &jfd,
 			   &lock_fd, &slot, err, errsz);
 	if (rc == -EBUSY && (p == POLICY_QUEUE || p == POLICY_REPLACE)) {

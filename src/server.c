@@ -33,6 +33,8 @@
 #include "run.h"
 #include "scheduler.h"
 #include "supervisor.h"
+#include "fence.h"
+#include "share.h"
 #include "tree.h"
 #include "webhook.h"
 
@@ -62,6 +64,8 @@ static void on_runs_stopped(void *arg)
 
 	if (--s->pending_stops > 0)
 		return;
+	share_stop();
+	fence_stop();
 	registry_close(s->registry);
 	s->registry = NULL;
 	/* The final events of the runs just ended get a moment to go out;
@@ -253,6 +257,29 @@ static int listen_http(struct server *s, char *err, size_t errsz)
 	return http_server_start(&s->http, s->loop, &hc, &hd, err, errsz);
 }
 
+/* A home other machines change too (docs/SCALE-OUT.md). */
+static int start_sharing(struct server *s, char *err, size_t errsz)
+{
+	struct share_config c = { s->loop, &s->home, s->registry, s->opt.instance_id,
+				  s->opt.shared_home };
+
+	int rc;
+
+	if (share_start(&c, err, errsz) < 0)
+		return -1;
+	if (!share_active())
+		return 0;
+	log_info("the home (%s) is shared: following changes other machines publish in "
+		 "data/webjobs/changes", share_fs_name());
+	if ((rc = fence_start(s->home.fd, s->opt.instance_id, (int)s->opt.fence_after)) < 0)
+		log_error("cannot watch the home for its loss (%s): jobs will not be stopped if it "
+			  "goes away", strerror(-rc));
+	else if (s->opt.fence_after)
+		log_info("job processes are killed if the home does not answer for %d s "
+			 "(--fence-after)", (int)s->opt.fence_after);
+	return 0;
+}
+
 /* Runs, continuous jobs and schedules: recovery first, then every job
  * that should run is started (from the loop's queue, once it runs). */
 static void start_jobs(struct server *s)
@@ -323,6 +350,10 @@ int server_main(int argc, char **argv)
 		goto fail;
 	}
 	if (listen_http(&s, err, sizeof(err)) < 0) {
+		registry_close(s.registry);
+		goto fail;
+	}
+	if (start_sharing(&s, err, sizeof(err)) < 0) {
 		registry_close(s.registry);
 		goto fail;
 	}

@@ -34,7 +34,6 @@
 #define _GNU_SOURCE
 #include "supervisor.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -47,6 +46,7 @@
 
 #include "child.h"
 #include "evq.h"
+#include "fence.h"
 #include "files.h"
 #include "instances.h"
 #include "joblog.h"
@@ -93,6 +93,7 @@ struct sv {
 	int deleted;           /* the job is gone: free once down */
 	struct launch l;       /* what the job was when it was started */
 	int singleton;
+	unsigned epoch;        /* fence_epoch() when the singleton lock was taken */
 	char fail[600];        /* why the last start failed */
 	/* life */
 	struct child *child;
@@ -273,11 +274,18 @@ static enum state a_nothing(struct sv *v, enum event e)
 }
 
 /* Takes the singleton lock when the job is one; 0 when another instance
- * holds it. */
+ * holds it, or when the shared home is lost (src/fence.c: nothing starts
+ * then). A lock taken before the home was lost is taken afresh. */
 static int take_singleton(struct sv *v)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
+	if (!fence_ok())
+		return 0;
+	if (v->singleton_fd >= 0 && v->epoch != fence_epoch()) {
+		close(v->singleton_fd);
+		v->singleton_fd = -1;
+	}
 	if (v->singleton && v->singleton_fd < 0) {
 		int fd = openat(v->dfd, "singleton.job.lock",
 				O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -288,6 +296,7 @@ static int take_singleton(struct sv *v)
 			return 0;
 		}
 		v->singleton_fd = fd;
+		v->epoch = fence_epoch();
 		joblog_sys(v->log, 0, "WebJob singleton lock is acquired");
 	} else if (!v->singleton && v->singleton_fd >= 0) {
 		close(v->singleton_fd);
@@ -651,48 +660,6 @@ static void on_start_up(void *arg, enum job_type t, const char *name, struct job
 	reconcile(arg, name, j, 0);
 }
 
-/* Processes of continuous jobs that a host killed with -9 left running
- * (their pid files survived it) are ended before anything starts: pid and
- * start time must both match, so a recycled pid is never killed, and the
- * host that wrote the file must be gone, so a host sharing --temp (the
- * same instance id twice on one machine) never loses its jobs to another
- * one's start. */
-static void kill_leftovers(const char *temp)
-{
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/jobs/continuous", temp);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		char file[PATH_MAX + 300];
-		FILE *f;
-		int pid, host = 0, n;
-		long long start, host_start = 0;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "%s/%s/pid", path, de->d_name);
-		f = fopen(file, "re");
-		if (!f)
-			continue;
-		n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
-		fclose(f);
-		if (n == 4 && host > 1 && host != getpid() &&
-		    process_start_time(host) == host_start)
-			continue; /* its host lives: another host sharing --temp */
-		if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
-			kill(-pid, SIGKILL);
-			log_warn("continuous job %s: killed process group %d left by a crash",
-				 de->d_name, pid);
-		}
-		unlink(file);
-	}
-	if (d)
-		closedir(d);
-}
-
 struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_config *c)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
@@ -701,7 +668,7 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 		return NULL;
 	s->loop = loop;
 	s->c = *c;
-	kill_leftovers(c->temp);
+	launch_kill_leftovers(c->temp);
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
 	registry_listen(c->registry, on_registry, s);

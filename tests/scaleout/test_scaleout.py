@@ -1,0 +1,233 @@
+"""SPEC 12 on real shared storage (docs/SCALE-OUT.md): instances on separate
+"machines" (network namespaces, each with its own FUSE mount of one
+GlusterFS volume — tests/scaleout/rig.py). `make scaleout` runs all of it;
+`make check` runs the tests marked `short`.
+
+Each test says what it measured with print(); `make scaleout` shows them."""
+import os
+import pathlib
+import signal
+import statistics
+import subprocess
+import time
+
+import pytest
+
+import rig as R
+
+SHORT = os.environ.get("WEBJOBS_SCALEOUT_SHORT") == "1"
+
+
+def wait_for(fn, timeout=10, interval=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(interval)
+    return fn()
+
+
+@pytest.fixture(scope="module")
+def rig():
+    why = R.why_not()
+    if why:
+        pytest.skip(why)
+    r = R.Rig(3, env={"WEBJOBS_RESTART_TIME": "1"}).up()
+    for m in r.machines:
+        m.start()
+    yield r
+    r.down()
+
+
+def status(m, path):
+    return m.get_json(path)[0]
+
+
+def seen_by_all(rig, check, timeout=5):
+    """Seconds until check(machine) holds on every machine."""
+    t0 = time.time()
+    assert wait_for(lambda: all(check(m) for m in rig.machines), timeout=timeout), \
+        [check(m) for m in rig.machines]
+    return time.time() - t0
+
+
+def test_deploy_and_redeploy_without_rename_exchange(rig):
+    """FUSE refuses RENAME_EXCHANGE: deploys still replace a job in one
+    step for every reader, and leave nothing behind."""
+    a, b, c = rig.machines
+    s, _, body = a.deploy("swapped", "echo first\n")
+    assert s == 200, body
+    seen_by_all(rig, lambda m: status(m, "/api/triggeredwebjobs/swapped") == 200)
+    for k in range(5):
+        s, _, body = (b if k % 2 else a).deploy("swapped", f"echo version {k}\n")
+        assert s == 200, body
+    jobs = a.mount / "site/wwwroot/App_Data/jobs/triggered"
+    assert (jobs / "swapped" / "run.sh").read_text() == "echo version 4\n"
+    left = [p.name for p in jobs.iterdir() if p.name.startswith(".")]
+    assert left == [], left
+    # The last version runs on a machine that did not deploy it.
+    s, hd, _ = c.request("POST", "/api/triggeredwebjobs/swapped/run")
+    assert s == 202
+    rid = hd["Location"].rsplit("/", 1)[1]
+    assert wait_for(lambda: c.get_json(f"/api/triggeredwebjobs/swapped/history/{rid}")[1]
+                    .get("status") == "Success", timeout=20)
+    log = (c.mount / "data/jobs/triggered/swapped" / rid / "output_log.txt").read_text()
+    assert "version 4" in log
+
+
+def test_a_swap_cut_short_is_recovered(rig):
+    """A deploy cut short between its renames (the old folder aside, the new
+    one not yet in): readers keep the job, and recovery puts it back."""
+    a, b, _ = rig.machines
+    assert a.deploy("cut", "echo old\n")[0] == 200
+    seen_by_all(rig, lambda m: status(m, "/api/triggeredwebjobs/cut") == 200)
+    jobs = b.mount / "site/wwwroot/App_Data/jobs/triggered"
+    # Through b's own mount, so b's inotify sees the job go.
+    os.rename(jobs / "cut", jobs / ".swap-cut.0123456789abcdef")
+    time.sleep(2)
+    for m in rig.machines:
+        assert status(m, "/api/triggeredwebjobs/cut") == 200, m.n
+    # Recovery (an aside still for 10 s) puts the old folder back.
+    # (Any machine's recovery may do it; this mount's cache of names lasts
+    # a second.)
+    assert wait_for(lambda: (jobs / "cut").exists() and
+                    not (jobs / ".swap-cut.0123456789abcdef").exists(), timeout=30)
+    assert (jobs / "cut" / "run.sh").read_text() == "echo old\n"
+
+
+def test_changes_through_one_machine_are_seen_by_all(rig):
+    """A deploy, a settings change, a stop and a start, a run and a delete
+    made through one machine are followed by every other within 2 s."""
+    a, b, c = rig.machines
+    times = {}
+    assert b.deploy("prop", "sleep 1\n")[0] == 200
+    times["deploy"] = seen_by_all(rig, lambda m: status(m, "/api/triggeredwebjobs/prop") == 200)
+    assert c.request("PUT", "/api/triggeredwebjobs/prop/settings", b'{"retries": 3}')[0] == 200
+    times["settings"] = seen_by_all(rig, lambda m: m.get_json("/api/triggeredwebjobs/prop")[1]
+                                    ["settings"] == {"retries": 3})
+    s, hd, _ = a.request("POST", "/api/triggeredwebjobs/prop/run")
+    assert s == 202
+    rid = hd["Location"].rsplit("/", 1)[1]
+    times["run"] = seen_by_all(rig, lambda m: (m.get_json("/api/triggeredwebjobs/prop")[1]
+                                               ["latest_run"] or {}).get("id") == rid)
+    # From the end as the machine that ran it saw it.
+    assert wait_for(lambda: a.get_json("/api/triggeredwebjobs/prop")[1]["latest_run"]["status"]
+                    == "Success", timeout=10, interval=0.01)
+    times["run end"] = seen_by_all(rig, lambda m: m.get_json("/api/triggeredwebjobs/prop")[1]
+                                   ["latest_run"]["status"] == "Success", timeout=10)
+    assert a.deploy("daemon", "while true; do sleep 1; done\n", "continuous")[0] == 200
+    seen_by_all(rig, lambda m: status(m, "/api/continuouswebjobs/daemon") == 200)
+    assert b.request("POST", "/api/continuouswebjobs/daemon/stop")[0] == 200
+    times["stop"] = seen_by_all(rig, lambda m: "Stopped" in
+                                m.get_json("/api/continuouswebjobs/daemon")[1]["status"])
+    assert c.request("POST", "/api/continuouswebjobs/daemon/start")[0] == 200
+    times["start"] = seen_by_all(rig, lambda m: m.get_json("/api/continuouswebjobs/daemon")[1]
+                                 ["status"] != "Stopped")
+    assert a.request("DELETE", "/api/triggeredwebjobs/prop")[0] == 200
+    times["delete"] = seen_by_all(rig, lambda m: status(m, "/api/triggeredwebjobs/prop") == 404)
+    assert a.request("DELETE", "/api/continuouswebjobs/daemon")[0] == 200
+    print("scaleout: seen by every machine after (s): " +
+          ", ".join(f"{k} {v:.2f}" for k, v in times.items()))
+    assert max(times.values()) < 2.0, times
+
+
+def test_one_run_at_a_time_across_machines(rig):
+    a, b, c = rig.machines
+    assert a.deploy("single", "sleep 3\n")[0] == 200
+    seen_by_all(rig, lambda m: status(m, "/api/triggeredwebjobs/single") == 200)
+    s, hd, _ = a.request("POST", "/api/triggeredwebjobs/single/run")
+    assert s == 202
+    for m in (b, c):
+        s, _, body = m.request("POST", "/api/triggeredwebjobs/single/run")
+        assert s == 409, body
+    rid = hd["Location"].rsplit("/", 1)[1]
+    assert wait_for(lambda: b.get_json(f"/api/triggeredwebjobs/single/history/{rid}")[1]
+                    .get("status") == "Success", timeout=20)
+    assert b.request("POST", "/api/triggeredwebjobs/single/run")[0] == 202
+
+
+@pytest.mark.skipif(SHORT, reason="the long scale-out suite (make scaleout)")
+def test_singleton_fails_over_after_its_machine_dies(rig):
+    """The machine running a singleton dies (its host and its job killed
+    with -9): another machine runs it within 10 s."""
+    a, b, c = rig.machines
+    marker = "singleton-alive"
+    assert a.deploy("only", f"while true; do echo {marker} $WEBSITE_INSTANCE_ID; sleep 0.2; done\n",
+                    "continuous")[0] == 200
+    assert a.request("PUT", "/api/continuouswebjobs/only/settings",
+                     b'{"is_singleton": true}')[0] == 200
+
+    def runner():
+        out = []
+        for m in rig.machines:
+            s, job = m.get_json("/api/continuouswebjobs/only")
+            if s == 200:
+                for line in job["detailed_status"].splitlines():
+                    inst, _, st = line.partition(" - ")
+                    if st == "Running":
+                        out.append(inst)
+        return sorted(set(out))
+
+    # Every machine knows it, and one runs it, for 2 s on end.
+    seen_by_all(rig, lambda m: m.get_json("/api/continuouswebjobs/only")[1] is not None and
+                m.get_json("/api/continuouswebjobs/only")[0] == 200)
+    stable = time.time()
+    owner = None
+    while time.time() - stable < 2:
+        r = runner()
+        if len(r) != 1 or r[0] != owner:
+            owner, stable = (r[0] if len(r) == 1 else None), time.time()
+        assert time.time() - stable < 30
+        time.sleep(0.1)
+    m = next(x for x in rig.machines if x.instance == owner)
+    t0 = time.time()
+    m.stop(signal.SIGKILL)
+    # Its job's processes die with it (they run from its --temp).
+    subprocess.run(["pkill", "-9", "-f", f"{m.temp}/"])
+    others = [x for x in rig.machines if x is not m]
+
+    def taken():
+        for x in others:
+            s, job = x.get_json("/api/continuouswebjobs/only")
+            if s == 200 and any(line.endswith(" - Running") and not line.startswith(owner)
+                                for line in job["detailed_status"].splitlines()):
+                return True
+        return False
+
+    assert wait_for(taken, timeout=15), [x.get_json("/api/continuouswebjobs/only")
+                                         for x in others]
+    took = time.time() - t0
+    print(f"scaleout: singleton failover after kill -9 of its machine: {took:.1f} s")
+    assert took < 10
+    m.start()
+    for x in rig.machines:
+        x.request("DELETE", "/api/continuouswebjobs/only")
+
+
+@pytest.mark.skipif(SHORT, reason="the long scale-out suite (make scaleout)")
+def test_a_tick_runs_once_on_three_machines(rig):
+    """A job on "every 5 seconds" for a while: each tick runs exactly once
+    across the three machines, none is missed."""
+    a, _, _ = rig.machines
+    minutes = float(os.environ.get("WEBJOBS_SCALEOUT_MINUTES", "1"))
+    assert a.deploy("tick", "echo $WEBSITE_INSTANCE_ID\n")[0] == 200
+    assert a.request("PUT", "/api/triggeredwebjobs/tick/settings",
+                     b'{"schedule": "*/5 * * * * *"}')[0] == 200
+    start = time.time()
+    time.sleep(minutes * 60)
+    assert a.request("PUT", "/api/triggeredwebjobs/tick/settings", b'{}')[0] == 200
+    end = time.time()
+    time.sleep(2)
+    runs = a.get_json("/api/triggeredwebjobs/tick/history")[1]["runs"]
+    starts = sorted(time.mktime(time.strptime(r["start_time"][:19], "%Y-%m-%dT%H:%M:%S"))
+                    - time.timezone for r in runs)
+    ticks = sorted({int(t // 5) * 5 for t in starts})
+    per_tick = [sum(1 for t in starts if int(t // 5) * 5 == k) for k in ticks]
+    expected = int((end - start) // 5) - 1
+    instances = {r["trigger"] for r in runs}
+    print(f"scaleout: {len(runs)} runs over {(end - start):.0f} s, "
+          f"{len(ticks)} ticks, at most {max(per_tick)} run per tick")
+    assert max(per_tick) == 1, per_tick
+    assert len(ticks) >= expected, (len(ticks), expected)
+    assert instances
