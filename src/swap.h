@@ -1,6 +1,7 @@
 /*
  * swap: putting a new folder in the place of an old one, on any file system
- * a home may be on (docs/SCALE-OUT.md, "Calls the host makes on the home").
+ * a home may be on (docs/SCALE-OUT.md,
+ * "Calls the host makes on the home, and their fallbacks").
  * Where the kernel can exchange two names (RENAME_EXCHANGE: ext4, xfs,
  * btrfs, tmpfs) that is one step. FUSE (GlusterFS, CephFS-fuse), NFS and
  * SMB refuse it; there the old folder is moved aside under a reserved
