@@ -348,35 +348,78 @@ static void follow_all(int at_start)
 		registry_refresh(S.c.registry);
 }
 
+/* The listing of the two type folders, read on the thread pool (10,000
+ * names over FUSE take a third of a second) with the recovery of swaps cut
+ * short, then compared on the loop. */
+static struct {
+	uv_work_t work;
+	int busy;
+	char **names[2];
+	int n[2];
+} L;
+
+static void list_work(uv_work_t *w)
+{
+	(void)w;
+	for (int k = 0; k < 2; k++) {
+		if (S.c.home->jobs_fd[k] >= 0)
+			swap_recover(S.c.home->jobs_fd[k], SWAP_MIN_AGE);
+		L.n[k] = S.c.home->jobs_fd[k] >= 0
+				 ? files_list(S.c.home->jobs_fd[k], home_valid_job_name, SIZE_MAX,
+					      &L.names[k])
+				 : -1;
+	}
+}
+
 /* Jobs whose folder appeared or went unannounced are re-read. */
+static void compare(enum job_type t, char **names, int m)
+{
+	struct job **jobs;
+	size_t n = registry_list(S.c.registry, t, &jobs), j = 0;
+	char **known = calloc(n + 1, sizeof(*known));
+	int i;
+
+	for (size_t q = 0; known && q < n; q++)
+		known[q] = strdup(job_name(jobs[q]));
+	/* Both lists are in byte order: one merge. */
+	for (i = 0; known && (i < m || j < n);) {
+		int c = i >= m ? 1 : j >= n ? -1 : strcmp(names[i], known[j] ? known[j] : "");
+
+		if (c < 0)
+			registry_touch(S.c.registry, t, names[i++]);
+		else if (c > 0)
+			registry_touch(S.c.registry, t, known[j++] ? known[j - 1] : "");
+		else
+			i++, j++;
+	}
+	for (size_t q = 0; known && q < n; q++)
+		free(known[q]);
+	free(known);
+}
+
+static void list_done(uv_work_t *w, int status)
+{
+	(void)w;
+	L.busy = 0;
+	S.applying = 1; /* seen, not made here: not published */
+	for (int k = 0; k < 2; k++) {
+		if (status == 0 && L.n[k] >= 0 && S.active)
+			compare((enum job_type)k, L.names[k], L.n[k]);
+		files_free_names(L.names[k], L.n[k] < 0 ? 0 : L.n[k]);
+		L.names[k] = NULL;
+	}
+	S.applying = 0;
+	if (S.active)
+		registry_refresh(S.c.registry);
+}
+
 static void check_names(void)
 {
-	for (int k = 0; k < 2; k++) {
-		enum job_type t = (enum job_type)k;
-		struct job **jobs;
-		size_t n = registry_list(S.c.registry, t, &jobs), j = 0;
-		char **names, **known = calloc(n + 1, sizeof(*known));
-		int m = files_list(S.c.home->jobs_fd[k], home_valid_job_name, SIZE_MAX, &names), i;
-
-		for (size_t q = 0; known && q < n; q++)
-			known[q] = strdup(job_name(jobs[q]));
-		/* Both lists are in byte order: one merge. */
-		for (i = 0; known && (i < m || j < n);) {
-			int c = i >= m ? 1 : j >= n ? -1 : strcmp(names[i], known[j] ? known[j] : "");
-
-			if (c < 0)
-				registry_touch(S.c.registry, t, names[i++]);
-			else if (c > 0)
-				registry_touch(S.c.registry, t, known[j++] ? known[j - 1] : "");
-			else
-				i++, j++;
-		}
-		files_free_names(names, m < 0 ? 0 : m);
-		for (size_t q = 0; known && q < n; q++)
-			free(known[q]);
-		free(known);
-	}
-	registry_refresh(S.c.registry);
+	if (L.busy)
+		return;
+	L.busy = 1;
+	if (uv_queue_work(S.c.loop, &L.work, list_work, list_done) < 0)
+		L.busy = 0;
 }
 
 static void on_follow(uv_timer_t *t)
@@ -384,12 +427,10 @@ static void on_follow(uv_timer_t *t)
 	(void)t;
 	if (S.active)
 		follow_all(0);
-	if (S.active && S.ticks % NAMES_EVERY == NAMES_EVERY - 1) {
-		S.applying = 1; /* seen, not made here: not published */
+	if (S.active && S.ticks % NAMES_EVERY == NAMES_EVERY - 1)
 		check_names();
-		S.applying = 0;
-	}
-	if (++S.ticks % RECOVER_EVERY == 0)
+	/* (On a shared home the listing's work does it.) */
+	if (++S.ticks % RECOVER_EVERY == 0 && !S.active)
 		for (int k = 0; k < 2; k++)
 			if (S.c.home->jobs_fd[k] >= 0)
 				swap_recover(S.c.home->jobs_fd[k], SWAP_MIN_AGE);

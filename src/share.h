@@ -23,8 +23,8 @@ struct share_config {
 /* Decides whether the home is shared (mode "yes", or "auto" and the home
  * is on a network or FUSE file system) and, if so, starts publishing and
  * following changes. Every home also gets its interrupted deploy swaps
- * recovered (src/swap.c), now and every 10 s. Returns 0, or -1 with a
- * reason in err for a bad mode. */
+ * recovered (src/swap.c), now and every 10 s (5 s on a shared home, off
+ * the loop). Returns 0, or -1 with a reason in err for a bad mode. */
 int share_start(const struct share_config *c, char *err, size_t errsz);
 
 /* 1 when changes are published and followed. */

@@ -256,3 +256,19 @@ def test_every_machine_answers_reads_the_same(rig):
                     '"Success"' in body(a), timeout=10)
     print(f"scaleout: every machine answers the same {time.time() - t0:.2f} s after the burst")
     assert "same2" not in body(b)
+
+
+def test_file_api_on_the_shared_home(rig):
+    """The file API (openat2 beneath the home, a temporary file renamed
+    into place) works through one machine and is read through another."""
+    a, b, _ = rig.machines
+    s, _, body = a.request("PUT", "/api/vfs/site/wwwroot/notes/hello.txt", b"over gluster\n")
+    assert s in (201, 204), body
+    assert wait_for(lambda: b.request("GET", "/api/vfs/site/wwwroot/notes/hello.txt")[2] ==
+                    b"over gluster\n", timeout=5)
+    s, _, body = b.request("GET", "/api/vfs/site/wwwroot/notes/")
+    assert s == 200 and b"hello.txt" in body
+    # Still nothing outside the home, and no way through a link.
+    os.symlink("/etc", b.mount / "site/wwwroot/notes/out")
+    assert a.request("GET", "/api/vfs/site/wwwroot/notes/out/passwd")[0] in (403, 404)
+    assert a.request("GET", "/api/vfs/../../etc/passwd")[0] in (400, 403, 404)

@@ -1,0 +1,122 @@
+"""The kill -9 torture with instances on two machines (SPEC "Several
+instances", issue [5/6]): random deploys, runs, settings, starts/stops and
+deletes through either machine, while machine 1's host is killed with
+SIGKILL at random moments and started again on its mount; after each
+restart, through both machines:
+
+  - every job whose deploy got a 200 is listed by both with the files of
+    its last deploy, and no deleted job is listed;
+  - no accepted run is lost, and none is left Initializing/Running unless
+    a machine really runs it;
+  - no process that machine 1's killed host started outlives its restart.
+
+The operations are tests/torture/torture.py's."""
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import rig as R
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "torture"))
+import torture as T  # noqa: E402
+
+SHORT = os.environ.get("WEBJOBS_SCALEOUT_SHORT") == "1"
+KILLS = int(os.environ.get("WEBJOBS_SCALEOUT_KILLS", "12"))
+
+pytestmark = pytest.mark.skipif(SHORT, reason="the long scale-out suite (make scaleout)")
+
+
+class Via:
+    """torture.py's host interface over a rig machine."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def req(self, method, path, body=None, headers=None, timeout=10):
+        return self.m.request(method, path, body, headers, timeout=timeout)
+
+
+def pids_of(m):
+    out = subprocess.run(["pgrep", "-f", f"{m.temp}/"], capture_output=True, text=True).stdout
+    return {int(x) for x in out.split()}
+
+
+def wait_for(fn, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if not v:
+            return v
+        time.sleep(0.2)
+    return fn()
+
+
+def problems(machines, home, state):
+    errors = []
+    for m in machines:
+        for kind in ("triggered", "continuous"):
+            s, _, body = m.request("GET", f"/api/{kind}webjobs")
+            listed = {j["name"] for j in json.loads(body)}
+            for (k, name), v in state["jobs"].items():
+                if k == kind and name not in listed:
+                    errors.append(f"machine {m.n}: {kind} {name} deployed ({v}) but not listed")
+                elif k == kind:
+                    run = home / "site/wwwroot/App_Data/jobs" / kind / name / "run.sh"
+                    if not run.exists() or f"echo {v}\n" not in run.read_text():
+                        errors.append(f"{kind} {name}: not the files of its last deploy {v}")
+            for name in listed:
+                if (kind, name) not in state["jobs"]:
+                    errors.append(f"machine {m.n}: {kind} {name} listed but deleted")
+    for (kind, name), ids in state["runs"].items():
+        for rid in ids:
+            st = home / "data/jobs/triggered" / name / rid / "status"
+            if not st.exists():
+                errors.append(f"run {rid} of {name}: accepted but lost")
+                continue
+            status = json.loads(st.read_text()).get("Status")
+            if status in ("Initializing", "Running"):
+                views = [json.loads(m.request("GET", f"/api/triggeredwebjobs/{name}/history/{rid}")
+                                    [2]).get("status") for m in machines]
+                if not any(v in ("Initializing", "Running") for v in views):
+                    errors.append(f"run {rid} of {name}: {status} on disk, ended for every machine")
+    return errors
+
+
+def test_kill_9_torture_on_two_machines():
+    why = R.why_not()
+    if why:
+        pytest.skip(why)
+    seed = int(os.environ.get("WEBJOBS_SCALEOUT_SEED", time.time()))
+    random.seed(seed)
+    r = R.Rig(2, env={"WEBJOBS_RESTART_TIME": "1", "WEBJOBS_HISTORY_SIZE": "100000"}).up()
+    marker = f"rigtorture-{os.getpid()}"
+    state = {"jobs": {}, "runs": {}, "version": 0}
+    try:
+        for m in r.machines:
+            m.start()
+        one, two = r.machines
+        home = two.mount
+        for k in range(KILLS):
+            deadline = time.time() + random.uniform(0.2, 1.5)
+            while time.time() < deadline:
+                T.one_op(Via(random.choice(r.machines)), state, marker)
+            before = pids_of(one)
+            one.stop(signal.SIGKILL)
+            one.start()
+            # What both say settles within the propagation bound.
+            errs = wait_for(lambda: problems(r.machines, home, state), timeout=8)
+            assert not errs, f"seed {seed}, after kill {k + 1}: {errs}"
+            left = wait_for(lambda: before & pids_of(one) - set(), timeout=5)
+            assert not left, f"seed {seed}, after kill {k + 1}: leftovers {sorted(left)}"
+        runs = sum(len(v) for v in state["runs"].values())
+        print(f"scaleout: kill -9 torture on two machines: {KILLS} kills, "
+              f"{len(state['jobs'])} jobs, {runs} runs accepted, nothing lost (seed {seed})")
+    finally:
+        r.down()
