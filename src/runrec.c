@@ -251,10 +251,11 @@ int runrec_lock_held(int jfd, int slot)
 	if (fd < 0)
 		return 0;
 	/* The lock reported must be the one such a run takes: a slot's byte
-	 * is not the whole lock, and the whole lock is not a slot's byte. */
-	if (fcntl(fd, F_OFD_GETLK, &fl) == 0)
-		held = fl.l_type != F_UNLCK && fl.l_start == (slot > 0 ? slot - 1 : 0) &&
-		       fl.l_len == (slot > 0 ? 1 : 0);
+	 * is not the whole lock, and the whole lock is not a slot's byte (a
+	 * network file system may report "to the end" as a huge length). */
+	if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		held = slot > 0 ? fl.l_start == slot - 1 && fl.l_len == 1
+				: fl.l_start == 0 && (fl.l_len == 0 || fl.l_len > 65536);
 	close(fd);
 	return held;
 }

@@ -63,8 +63,9 @@ def test_a_partitioned_machine_stops_its_singleton_before_another_starts_it(rig)
             taken = time.time() - t0
             break
         time.sleep(0.1)
-    print(f"scaleout: partition: the cut-off machine killed its job after {stopped} s "
-          f"(--fence-after {FENCE_AFTER}); the other took it over after {taken} s "
+    print(f"scaleout: partition: the cut-off machine killed its job after "
+          f"{stopped if stopped is None else round(stopped, 1)} s (--fence-after {FENCE_AFTER}); "
+          f"the other took it over after {taken if taken is None else round(taken, 1)} s "
           f"(network.ping-timeout {PING_TIMEOUT})")
     if taken is None:
         print((rig.tmp / f"host{other.n}.log").read_text()[-3000:])

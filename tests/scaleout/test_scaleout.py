@@ -33,7 +33,8 @@ def rig():
     why = R.why_not()
     if why:
         pytest.skip(why)
-    r = R.Rig(3, env={"WEBJOBS_RESTART_TIME": "1"}).up()
+    # (History large enough for a 10-minute tick test: 120 runs.)
+    r = R.Rig(3, env={"WEBJOBS_RESTART_TIME": "1", "WEBJOBS_HISTORY_SIZE": "1000"}).up()
     for m in r.machines:
         m.start()
     yield r
@@ -142,6 +143,11 @@ def test_one_run_at_a_time_across_machines(rig):
         s, _, body = m.request("POST", "/api/triggeredwebjobs/single/run")
         assert s == 409, body
     rid = hd["Location"].rsplit("/", 1)[1]
+    # The other machines see it running (its lock, read through their own
+    # mounts), not Aborted.
+    for m in (b, c):
+        assert wait_for(lambda: m.get_json(f"/api/triggeredwebjobs/single/history/{rid}")[1]
+                        .get("status") == "Running", timeout=5)
     assert wait_for(lambda: b.get_json(f"/api/triggeredwebjobs/single/history/{rid}")[1]
                     .get("status") == "Success", timeout=20)
     assert b.request("POST", "/api/triggeredwebjobs/single/run")[0] == 202
