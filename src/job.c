@@ -417,14 +417,19 @@ int job_scan_data(struct job *j, const struct home *h)
 	int dfd, fd;
 	size_t cap = 0;
 
+	struct runrec was = j->latest;
+	int had = j->has_latest;
+
 	j->body_valid = 0;
 	j->using_sdk = j->has_sched_log = 0;
 	j->nruns = 0;
 	j->has_latest = 0;
-	runrec_free(&j->latest);
+	memset(&j->latest, 0, sizeof(j->latest));
 	dfd = open_data(j, h);
-	if (dfd < 0)
+	if (dfd < 0) {
+		runrec_free(&was);
 		return errno == ENOENT ? 0 : -errno;
+	}
 	fd = dup(dfd);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
@@ -456,13 +461,30 @@ int job_scan_data(struct job *j, const struct home *h)
 	if (j->nruns > 1)
 		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);
 	for (size_t k = j->nruns; k-- > 0;) {
-		if (runrec_load(dfd, j->runs[k], &j->latest) == 0) {
+		int rc = runrec_load(dfd, j->runs[k], &j->latest);
+
+		/* A record being replaced may be missing or short for a moment
+		 * to a reader on another machine (GlusterFS): what was known of
+		 * the same run stands until the next read. */
+		if (rc < 0 && had && strcmp(was.id, j->runs[k]) == 0) {
+			j->latest = was;
+			memset(&was, 0, sizeof(was));
+			rc = 0;
+		}
+		if (rc == 0) {
 			j->has_latest = 1;
 			j->latest_out = file_exists(dfd, j->runs[k], "output_log.txt");
 			j->latest_err = file_exists(dfd, j->runs[k], "error_log.txt");
 			break;
 		}
 	}
+	/* The same for a listing that missed the run's folder for a moment. */
+	if (!j->has_latest && had && is_dir_at(dfd, was.id)) {
+		j->latest = was;
+		memset(&was, 0, sizeof(was));
+		j->has_latest = 1;
+	}
+	runrec_free(&was);
 	close(dfd);
 	return 0;
 }

@@ -89,9 +89,11 @@ static struct {
 	size_t npeers;
 	unsigned ticks;
 	int applying; /* marking what a peer published: not ours to publish */
-	char *again;  /* lines to apply once more, and when (uv_now) */
-	size_t alen, acap;
-	uint64_t again_at;
+	struct again {
+		char line[300];
+		uint64_t due; /* uv_now */
+	} *again;     /* lines to apply once more */
+	size_t nagain;
 } S = { .dir_fd = -1, .out_fd = -1, .fs = "unknown" };
 
 static const struct {
@@ -217,47 +219,43 @@ static void apply_line(char *line)
 		registry_touch_data(S.c.registry, t, name);
 }
 
-/* Keeps line to apply again at the next again_at. */
+/* Keeps line to apply again AGAIN_MS from now (a line kept already is
+ * put off: its newest change is what the second read must see). */
 static void keep_again(const char *line)
 {
-	size_t n = strlen(line);
+	uint64_t due = uv_now(S.c.loop) + AGAIN_MS;
+	struct again *v;
 
-	for (const char *p = S.again; p && p < S.again + S.alen; p += strlen(p) + 1)
-		if (strcmp(p, line) == 0)
+	for (size_t i = 0; i < S.nagain; i++)
+		if (strcmp(S.again[i].line, line) == 0) {
+			S.again[i].due = due;
 			return;
-	if (S.alen + n + 1 > S.acap) {
-		size_t cap = (S.alen + n + 1) * 2;
-		char *v = realloc(S.again, cap);
-
-		if (!v)
-			return;
-		S.again = v;
-		S.acap = cap;
-	}
-	memcpy(S.again + S.alen, line, n + 1);
-	S.alen += n + 1;
-	if (!S.again_at)
-		S.again_at = uv_now(S.c.loop) + AGAIN_MS;
+		}
+	if (!(v = realloc(S.again, (S.nagain + 1) * sizeof(*v))))
+		return;
+	S.again = v;
+	snprintf(v[S.nagain].line, sizeof(v[S.nagain].line), "%s", line);
+	v[S.nagain++].due = due;
 }
 
-/* Applies the kept lines once their time has come; 1 when any was. */
+/* Applies the kept lines whose time has come; 1 when any was. */
 static int apply_again(void)
 {
-	size_t len = S.alen;
+	uint64_t now = uv_now(S.c.loop);
+	int any = 0;
 
-	if (!len || uv_now(S.c.loop) < S.again_at)
-		return 0;
 	S.applying = 1;
-	for (char *p = S.again; p < S.again + len; p += strlen(p) + 1) {
-		char copy[300];
-
-		snprintf(copy, sizeof(copy), "%s", p);
-		apply_line(copy);
+	for (size_t i = 0; i < S.nagain;) {
+		if (S.again[i].due > now) {
+			i++;
+			continue;
+		}
+		apply_line(S.again[i].line);
+		S.again[i] = S.again[--S.nagain];
+		any = 1;
 	}
 	S.applying = 0;
-	S.alen = 0;
-	S.again_at = 0;
-	return 1;
+	return any;
 }
 
 /* Reads what peer p's file holds past its offset; 1 when a job was
@@ -504,7 +502,7 @@ void share_stop(void)
 	free(S.pending);
 	free(S.again);
 	S.again = NULL;
-	S.alen = S.acap = 0;
+	S.nagain = 0;
 	S.peers = NULL;
 	S.pending = NULL;
 	S.npeers = S.plen = S.pcap = 0;

@@ -30,6 +30,7 @@
 #include "log.h"
 
 #define STALE_UPLOAD 3600 /* seconds */
+#define SWAP_LOCK ".swap.lock" /* in the type folder: who recovers */
 
 /* errnos by which a file system says it cannot exchange names. */
 static int no_exchange(int e)
@@ -121,12 +122,23 @@ int swap_pending(int dfd, const char *dst)
 
 void swap_recover(int dfd, int min_age)
 {
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char **names, of[NAME_MAX + 1];
-	int n = files_list(dfd, NULL, SIZE_MAX, &names);
+	int n, lock = openat(dfd, SWAP_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	time_t now = time(NULL);
 
+	/* One recoverer at a time across instances: two that both saw an
+	 * aside would race, and one might remove, through a name its client
+	 * still caches, the folder the other just put back. */
+	if (lock < 0 || fcntl(lock, F_OFD_SETLK, &fl) < 0) {
+		if (lock >= 0)
+			close(lock);
+		return;
+	}
+	n = files_list(dfd, NULL, SIZE_MAX, &names);
+
 	for (int i = 0; i < n; i++) {
-		struct stat st;
+		struct stat st, now_st;
 
 		aside_of(names[i], of, sizeof(of));
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -140,7 +152,9 @@ void swap_recover(int dfd, int min_age)
 		}
 		if (!of[0] || now - st.st_ctime < min_age)
 			continue;
-		if (fstatat(dfd, of, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fstatat(dfd, of, &now_st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (now_st.st_ino == st.st_ino && now_st.st_dev == st.st_dev)
+				continue; /* one folder under two names: a stale cache */
 			log_warn("a deploy of %s was cut short after the new files were in place: "
 				 "removing the old ones (%s)", of, names[i]);
 			files_remove_tree(dfd, names[i]);
@@ -150,4 +164,5 @@ void swap_recover(int dfd, int min_age)
 		}
 	}
 	files_free_names(names, n < 0 ? 0 : n);
+	close(lock);
 }
