@@ -41,6 +41,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "files.h"
 #include "log.h"
 #include "swap.h"
@@ -83,6 +84,7 @@ static struct {
 	uv_timer_t publish, follow;
 	int timers;
 	int dir_fd, out_fd;
+	int lock_fd; /* data/webjobs/swap.lock: one swap recoverer at a time */
 	char *pending; /* lines not yet published */
 	size_t plen, pcap;
 	struct peer *peers;
@@ -94,7 +96,7 @@ static struct {
 		uint64_t due; /* uv_now */
 	} *again;     /* lines to apply once more */
 	size_t nagain;
-} S = { .dir_fd = -1, .out_fd = -1, .fs = "unknown" };
+} S = { .dir_fd = -1, .out_fd = -1, .lock_fd = -1, .fs = "unknown" };
 
 static const struct {
 	unsigned long magic;
@@ -361,7 +363,7 @@ static void list_work(uv_work_t *w)
 	(void)w;
 	for (int k = 0; k < 2; k++) {
 		if (S.c.home->jobs_fd[k] >= 0)
-			swap_recover(S.c.home->jobs_fd[k], SWAP_MIN_AGE);
+			swap_recover(S.c.home->jobs_fd[k], SWAP_MIN_AGE, S.lock_fd);
 		L.n[k] = S.c.home->jobs_fd[k] >= 0
 				 ? files_list(S.c.home->jobs_fd[k], home_valid_job_name, SIZE_MAX,
 					      &L.names[k])
@@ -431,7 +433,7 @@ static void on_follow(uv_timer_t *t)
 	if (++S.ticks % RECOVER_EVERY == 0 && !S.active)
 		for (int k = 0; k < 2; k++)
 			if (S.c.home->jobs_fd[k] >= 0)
-				swap_recover(S.c.home->jobs_fd[k], SWAP_MIN_AGE);
+				swap_recover(S.c.home->jobs_fd[k], SWAP_MIN_AGE, S.lock_fd);
 }
 
 /* ---- public ---- */
@@ -448,9 +450,12 @@ int share_start(const struct share_config *c, char *err, size_t errsz)
 	}
 	shared = detect(c->home->fd);
 	S.active = strcmp(c->mode, "yes") == 0 || (shared && strcmp(c->mode, "auto") == 0);
+	if (auth_make_folder(c->home->root) == 0)
+		S.lock_fd = openat(c->home->fd, "data/webjobs/swap.lock",
+				   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	for (int k = 0; k < 2; k++)
 		if (c->home->jobs_fd[k] >= 0)
-			swap_recover(c->home->jobs_fd[k], 0);
+			swap_recover(c->home->jobs_fd[k], 0, S.lock_fd);
 	uv_timer_init(c->loop, &S.publish);
 	uv_timer_init(c->loop, &S.follow);
 	S.timers = 2;
@@ -495,7 +500,9 @@ void share_stop(void)
 		close(S.out_fd);
 	if (S.dir_fd >= 0)
 		close(S.dir_fd);
-	S.out_fd = S.dir_fd = -1;
+	if (S.lock_fd >= 0)
+		close(S.lock_fd);
+	S.out_fd = S.dir_fd = S.lock_fd = -1;
 	for (size_t i = 0; i < S.npeers; i++)
 		free(S.peers[i].name);
 	free(S.peers);

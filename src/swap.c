@@ -30,7 +30,6 @@
 #include "log.h"
 
 #define STALE_UPLOAD 3600 /* seconds */
-#define SWAP_LOCK ".swap.lock" /* in the type folder: who recovers */
 
 /* errnos by which a file system says it cannot exchange names. */
 static int no_exchange(int e)
@@ -120,21 +119,18 @@ int swap_pending(int dfd, const char *dst)
 	return found;
 }
 
-void swap_recover(int dfd, int min_age)
+void swap_recover(int dfd, int min_age, int lock)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char **names, of[NAME_MAX + 1];
-	int n, lock = openat(dfd, SWAP_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int n;
 	time_t now = time(NULL);
 
 	/* One recoverer at a time across instances: two that both saw an
 	 * aside would race, and one might remove, through a name its client
 	 * still caches, the folder the other just put back. */
-	if (lock < 0 || fcntl(lock, F_OFD_SETLK, &fl) < 0) {
-		if (lock >= 0)
-			close(lock);
+	if (lock >= 0 && fcntl(lock, F_OFD_SETLK, &fl) < 0)
 		return;
-	}
 	n = files_list(dfd, NULL, SIZE_MAX, &names);
 
 	for (int i = 0; i < n; i++) {
@@ -164,5 +160,7 @@ void swap_recover(int dfd, int min_age)
 		}
 	}
 	files_free_names(names, n < 0 ? 0 : n);
-	close(lock);
+	fl.l_type = F_UNLCK;
+	if (lock >= 0)
+		fcntl(lock, F_OFD_SETLK, &fl);
 }

@@ -29,7 +29,9 @@ int swap_pending(int dfd, const char *dst);
  * have not moved for min_age seconds (another instance may be in the
  * middle of one): an aside whose name is back is removed; an aside whose
  * name is missing goes back. Uploads and staging folders of deploys that
- * a crash cut short are removed after an hour untouched. */
-void swap_recover(int dfd, int min_age);
+ * a crash cut short are removed after an hour untouched. lock (or -1) is
+ * an open file all instances lock in turn around a recovery; it is
+ * skipped while another holds it. */
+void swap_recover(int dfd, int min_age, int lock);
 
 #endif
