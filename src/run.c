@@ -92,6 +92,7 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 
 void runner_free(struct runner *rn)
 {
+	run_journal_close(rn);
 	free(rn);
 }
 
@@ -99,13 +100,8 @@ void runner_free(struct runner *rn)
 
 int run_write_record(struct run *r, int durable)
 {
-	char *text = runrec_serialize(&r->rec);
-	int rc;
+	int rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
 
-	if (!text)
-		return -ENOMEM;
-	rc = files_write_atomic(r->dfd, "status", text, strlen(text), 0644, durable);
-	free(text);
 	if (rc < 0)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
 			  strerror(-rc));
@@ -604,6 +600,7 @@ void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 {
 	rn->shutting = 1;
 	uv_close((uv_handle_t *)&rn->abort_poll, NULL);
+	run_journal_stop(rn);
 	rn->done = done;
 	rn->done_arg = arg;
 	if (!rn->runs) {

@@ -40,6 +40,11 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
 		 char *err, size_t errsz);
 
+/* Runs started between runner_batch(rn, 1) and runner_batch(rn, 0)
+ * share one sync of the run journal, at the end (docs/DECISIONS.md, "The
+ * run journal"); their processes start after it. */
+void runner_batch(struct runner *rn, int begin);
+
 /* Kills this host's run of the named job, if any (the job is being
  * deleted); the run ends Aborted. */
 void runner_kill_job(struct runner *rn, const char *name);

@@ -290,7 +290,6 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
 		goto fail;
 	}
-	fsync(jfd);
 	close(jfd);
 	if (slot)
 		door(lock_fd, F_UNLCK);
@@ -526,5 +525,7 @@ static void recover_one(void *arg, enum job_type t, const char *name, struct job
 
 void runner_recover(struct runner *rn)
 {
+	/* First what the journal knows of, then what is left in progress. */
+	run_journal_open(rn);
 	registry_replay(rn->c.registry, JOB_TRIGGERED, recover_one, rn);
 }

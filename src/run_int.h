@@ -58,11 +58,31 @@ struct run {
 	int abort_posted;      /* the marker was seen and ABORT posted */
 };
 
+/* A run the records of one journal file describe (run_journal.c). */
+struct jitem {
+	char *name;
+	char id[RUN_ID_LEN + 1];
+};
+/* One of the two journal files, and the runs its records describe. */
+struct jhalf {
+	struct journal *j;
+	struct jitem *items;
+	size_t n, cap;
+	int rc;                /* the checkpoint's outcome */
+};
+
 struct runner {
 	uv_loop_t *loop;
 	struct runner_config c;
 	struct run *runs;
 	uv_timer_t abort_poll; /* looks for abort markers while runs live */
+	struct jhalf half[2];  /* the run journal; half[0].j NULL: none */
+	int active;            /* the half records go to */
+	int batch;             /* > 0: syncs wait for runner_batch's end */
+	uv_timer_t ckpt;       /* the checkpoint's delay */
+	int ckpt_open, ckpt_busy, ckpt_half;
+	uint64_t ckpt_epoch;
+	uv_work_t ckpt_work;
 	int shutting;
 	void (*done)(void *);
 	void *done_arg;
@@ -74,6 +94,20 @@ void run_post(struct run *r, enum event e);
 void run_free(struct run *r);
 /* Writes the run's record (durably when asked). */
 int run_write_record(struct run *r, int durable);
+
+/* ---- the run journal (run_journal.c) ---- */
+
+/* Writes record rec of job name into its run folder dfd; durable: also
+ * its line in the run journal, synced now unless a batch is open. */
+int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
+	       int durable);
+/* Syncs what the journal has not synced yet (one fdatasync). */
+int run_journal_sync(struct runner *rn);
+/* Start-up: opens the journal and replays it (before the recovery). */
+int run_journal_open(struct runner *rn);
+/* Shutdown: no more checkpoints; after the loop: the last sync. */
+void run_journal_stop(struct runner *rn);
+void run_journal_close(struct runner *rn);
 /* Deletes the oldest runs so that keep remain; the newest id left (or "")
  * in newest. spare_live: runs still running in a slot of their own
  * (concurrency allow) are kept. */

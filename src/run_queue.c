@@ -114,7 +114,6 @@ static void end_queued(struct runner *rn, int jfd, const char *name, const char 
 	struct runrec rec;
 	int dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct joblog *lg;
-	char *text;
 
 	if (dfd < 0)
 		return;
@@ -123,9 +122,7 @@ static void end_queued(struct runner *rn, int jfd, const char *name, const char 
 		snprintf(rec.status, sizeof(rec.status), "Aborted");
 		rec.end = time_now_ticks();
 		rec.never_started = 1;
-		if ((text = runrec_serialize(&rec)))
-			files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
-		free(text);
+		run_record(rn, name, dfd, &rec, 1);
 		lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
 		joblog_sys(lg, 1, "Run aborted by %s", user);
 		joblog_sys(lg, 0, "Status changed to Aborted");
@@ -158,12 +155,11 @@ int run_abort_queued(struct runner *rn, int jfd, const char *name, const char *i
 }
 
 /* Writes the Queued record of a new run in the job's data folder. */
-static int write_queued(struct runner *rn, int jfd, const char *trigger, const char *arguments,
-			char id[RUN_ID_LEN + 1], int64_t start)
+static int write_queued(struct runner *rn, int jfd, const char *name, const char *trigger,
+			const char *arguments, char id[RUN_ID_LEN + 1], int64_t start)
 {
 	struct runrec rec = { 0 };
-	int dfd = -1, rc = -ENOMEM, made = 0;
-	char *text;
+	int dfd = -1, rc, made = 0;
 
 	for (int tries = 0; tries < 20 && !made; tries++) {
 		if (mkdirat(jfd, id, 0755) == 0) {
@@ -186,13 +182,8 @@ static int write_queued(struct runner *rn, int jfd, const char *trigger, const c
 	rec.trigger = (char *)trigger;
 	rec.instance = (char *)rn->c.instance;
 	rec.arguments = arguments && *arguments ? (char *)arguments : NULL;
-	if ((text = runrec_serialize(&rec))) {
-		rc = files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
-		free(text);
-	}
+	rc = run_record(rn, name, dfd, &rec, 1);
 	close(dfd);
-	if (rc == 0)
-		fsync(jfd);
 	return rc;
 }
 
@@ -237,7 +228,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(user, sizeof(user), "replacement run %s", id);
 		runner_abort(rn, job_name(j), NULL, user, replaced);
 	}
-	if ((rc = write_queued(rn, jfd, trigger, arguments, id, start)) < 0) {
+	if ((rc = write_queued(rn, jfd, job_name(j), trigger, arguments, id, start)) < 0) {
 		close(jfd);
 		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
 		return rc;

@@ -267,6 +267,9 @@ static void on_timer(uv_timer_t *t)
 	struct scheduler *s = t->data;
 	int64_t now = now_ms();
 
+	/* The second's due jobs share one sync of the run journal; their
+	 * processes start once it is done, back to back. */
+	runner_batch(s->c.runner, 1);
 	while (s->hn && s->heap[0]->next * 1000 <= now) {
 		struct entry *e = s->heap[0];
 		int64_t n;
@@ -285,6 +288,7 @@ static void on_timer(uv_timer_t *t)
 			heap_add(s, e);
 		publish_next(s, e);
 	}
+	runner_batch(s->c.runner, 0);
 	arm(s);
 }
 

@@ -1,0 +1,372 @@
+/*
+ * run_journal: what makes a run's record durable — the run journal
+ * (src/journal.h) instead of a synced file, folder and parent per record.
+ *
+ * A durable record (a run accepted, queued, started from the queue, or
+ * ended) is written to its "{runId}/status" as before, but not synced:
+ * its durability is one line in this instance's journal
+ * (data/webjobs/journal/{instance}.a|.b), synced once for every record
+ * written in the same burst (runner_batch: a second's due jobs; one
+ * request's run). The journal is two files: records go to one while the
+ * run folders the other describes are synced on the thread pool (the
+ * checkpoint, 200 ms after the first record), after which that file
+ * starts a new, empty epoch. At start-up every record of both files is
+ * replayed — a run folder or status a crash lost is written again, a
+ * record that went further than its folder says wins — and synced, before
+ * the recovery of runs left in progress (run_disk.c) reads them.
+ *
+ * When the journal cannot be used (it cannot be opened, or a file is full
+ * while the other is being checkpointed), a record is written the old
+ * way: synced with its folder and the job's folder.
+ */
+#define _GNU_SOURCE
+#include "run_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "home.h"
+#include "journal.h"
+#include "log.h"
+
+#define CHECKPOINT_MS 500
+
+/* How far a status has gone: a record is replayed over the folder's
+ * when it went further. */
+static int rank(const char *status)
+{
+	if (strcmp(status, "Queued") == 0)
+		return 0;
+	if (strcmp(status, "Initializing") == 0)
+		return 1;
+	if (strcmp(status, "Running") == 0)
+		return 2;
+	return 3;
+}
+
+static int item_add(struct jhalf *h, const char *name, const char *id)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		struct jitem *v = realloc(h->items, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		h->items = v;
+		h->cap = cap;
+	}
+	if (!(h->items[h->n].name = strdup(name)))
+		return -ENOMEM;
+	memcpy(h->items[h->n].id, id, RUN_ID_LEN + 1);
+	h->n++;
+	return 0;
+}
+
+static void items_clear(struct jhalf *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->items[i].name);
+	h->n = 0;
+}
+
+/* Syncs the status, the run folder and the job's folder of each item. */
+static void sync_items(const struct home *home, const struct jhalf *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		int jfd = openat(home->data_fd[JOB_TRIGGERED], h->items[i].name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int dfd = jfd < 0 ? -1
+				  : openat(jfd, h->items[i].id,
+					   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = dfd < 0 ? -1 : openat(dfd, "status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		if (jfd >= 0) {
+			fsync(jfd);
+			close(jfd);
+		}
+	}
+}
+
+static uint64_t next_epoch(const struct runner *rn)
+{
+	uint64_t a = journal_epoch(rn->half[0].j), b = journal_epoch(rn->half[1].j);
+
+	return (a > b ? a : b) + 1;
+}
+
+/* ---- the checkpoint: the thread pool syncs what the full half names ---- */
+
+static void ckpt_work(uv_work_t *w)
+{
+	struct runner *rn = w->data;
+	struct jhalf *h = &rn->half[rn->ckpt_half];
+
+	journal_sync(h->j);
+	sync_items(rn->c.home, h);
+	h->rc = journal_reset(h->j, rn->ckpt_epoch);
+}
+
+static void arm(struct runner *rn);
+
+static void ckpt_done(uv_work_t *w, int status)
+{
+	struct runner *rn = w->data;
+	struct jhalf *h = &rn->half[rn->ckpt_half];
+
+	(void)status;
+	if (h->rc < 0)
+		log_error("run journal: cannot start a new epoch: %s", strerror(-h->rc));
+	else
+		items_clear(h);
+	rn->ckpt_busy = 0;
+	arm(rn);
+}
+
+/* Starts a checkpoint of the active half: the other becomes active.
+ * 0, or -EBUSY while one is under way or the other half is not empty. */
+static int checkpoint(struct runner *rn)
+{
+	int old = rn->active;
+
+	if (rn->ckpt_busy || rn->half[old ^ 1].n || journal_count(rn->half[old ^ 1].j))
+		return -EBUSY;
+	/* What a burst appended is durable before the other half takes
+	 * over (its own sync would skip the half under checkpoint). */
+	if (journal_sync(rn->half[old].j) < 0)
+		return -EIO;
+	rn->active ^= 1;
+	rn->ckpt_half = old;
+	rn->ckpt_epoch = next_epoch(rn);
+	rn->ckpt_busy = 1;
+	rn->ckpt_work.data = rn;
+	if (uv_queue_work(rn->loop, &rn->ckpt_work, ckpt_work, ckpt_done) < 0) {
+		rn->ckpt_busy = 0;
+		rn->active = old;
+		return -EIO;
+	}
+	return 0;
+}
+
+static void on_ckpt_timer(uv_timer_t *t)
+{
+	checkpoint(t->data);
+}
+
+/* The checkpoint comes CHECKPOINT_MS after the first record of the
+ * active half (or after the last checkpoint, when records came
+ * meanwhile). */
+static void arm(struct runner *rn)
+{
+	if (rn->half[rn->active].n && !rn->ckpt_busy && !rn->shutting &&
+	    !uv_is_active((uv_handle_t *)&rn->ckpt))
+		uv_timer_start(&rn->ckpt, on_ckpt_timer, CHECKPOINT_MS, 0);
+}
+
+/* ---- records ---- */
+
+/* The old way: the record synced, with its folder and the job's. */
+static int write_synced(int dfd, const char *text)
+{
+	int rc = files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+	int jfd = openat(dfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (jfd >= 0) {
+		fsync(jfd);
+		close(jfd);
+	}
+	return rc;
+}
+
+/* Appends the journal line of record text of run id of job name. */
+static int append(struct runner *rn, const char *name, const char *id, const char *text)
+{
+	json_t *a = json_pack("[sss]", name, id, text);
+	char *line = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	struct jhalf *h;
+	int rc = -ENOMEM;
+
+	json_decref(a);
+	if (line) {
+		h = &rn->half[rn->active];
+		rc = journal_append(h->j, line, strlen(line));
+		/* Full: the other half takes the records, if it is free. */
+		if (rc == -ENOSPC && checkpoint(rn) == 0) {
+			h = &rn->half[rn->active];
+			rc = journal_append(h->j, line, strlen(line));
+		}
+		if (rc == 0 && (rc = item_add(h, name, id)) == 0)
+			arm(rn);
+	}
+	free(line);
+	return rc;
+}
+
+int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
+	       int durable)
+{
+	char *text = runrec_serialize(rec);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	if (durable && !rn->half[0].j) {
+		rc = write_synced(dfd, text);
+	} else {
+		rc = files_write_atomic(dfd, "status", text, strlen(text), 0644, 0);
+		if (rc == 0 && durable && append(rn, name, rec->id, text) < 0)
+			rc = write_synced(dfd, text);
+		else if (rc == 0 && durable && !rn->batch)
+			rc = run_journal_sync(rn);
+	}
+	free(text);
+	return rc;
+}
+
+int run_journal_sync(struct runner *rn)
+{
+	int rc = 0;
+
+	for (int k = 0; k < 2 && rn->half[0].j; k++)
+		if (!(rn->ckpt_busy && rn->ckpt_half == k) && journal_sync(rn->half[k].j) < 0)
+			rc = -errno;
+	if (rc < 0)
+		log_error("run journal: cannot sync: %s", strerror(-rc));
+	return rc;
+}
+
+void runner_batch(struct runner *rn, int begin)
+{
+	if (begin) {
+		rn->batch++;
+		return;
+	}
+	if (rn->batch > 0 && --rn->batch == 0)
+		run_journal_sync(rn);
+}
+
+/* ---- start-up: the replay ---- */
+
+struct replay {
+	struct runner *rn;
+	struct jhalf done; /* the run folders written again, to sync */
+	int records, restored;
+};
+
+/* One record: its run folder and status written again when the crash
+ * lost them or they say less than the record. */
+static void replay_one(void *arg, const char *line)
+{
+	struct replay *p = arg;
+	const struct home *home = p->rn->c.home;
+	const char *name, *id, *text;
+	struct runrec rec, disk;
+	json_t *a = json_loads(line, 0, NULL);
+	int jfd = -1, dfd = -1, have;
+
+	p->records++;
+	if (!a || json_unpack(a, "[sss]", &name, &id, &text) < 0 || !time_is_run_id(id) ||
+	    !home_valid_job_name(name) || runrec_parse(id, text, strlen(text), &rec) < 0)
+		goto out;
+	/* A job deleted since: its runs went with it. */
+	jfd = openat(home->data_fd[JOB_TRIGGERED], name,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd >= 0 && (mkdirat(jfd, id, 0755) == 0 || errno == EEXIST))
+		dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0) {
+		have = runrec_load(jfd, id, &disk) == 0;
+		if (!have || rank(rec.status) > rank(disk.status)) {
+			if (files_write_atomic(dfd, "status", text, strlen(text), 0644, 0) == 0)
+				p->restored++;
+			item_add(&p->done, name, id);
+		}
+		if (have)
+			runrec_free(&disk);
+		close(dfd);
+	}
+	runrec_free(&rec);
+out:
+	if (jfd >= 0)
+		close(jfd);
+	json_decref(a);
+}
+
+int run_journal_open(struct runner *rn)
+{
+	static const char *const sfx[2] = { "a", "b" };
+	const struct home *home = rn->c.home;
+	struct replay p = { .rn = rn };
+	char name[300];
+	int dfd, rc = 0, first;
+
+	if ((rc = home_mkdirs(home->fd, "data/webjobs/journal")) < 0 ||
+	    (dfd = openat(home->fd, "data/webjobs/journal",
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = rc < 0 ? rc : -errno;
+		goto fail;
+	}
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		snprintf(name, sizeof(name), "%s.%s", rn->c.instance, sfx[k]);
+		rc = journal_open(dfd, name, &rn->half[k].j);
+	}
+	close(dfd);
+	if (rc < 0)
+		goto fail;
+	/* The older epoch first: a later record of the same run wins. */
+	first = journal_epoch(rn->half[0].j) < journal_epoch(rn->half[1].j) ? 0 : 1;
+	journal_replay(rn->half[first].j, replay_one, &p);
+	journal_replay(rn->half[first ^ 1].j, replay_one, &p);
+	sync_items(home, &p.done);
+	items_clear(&p.done);
+	free(p.done.items);
+	if (p.records)
+		log_info("run journal: %d records replayed, %d run records written again",
+			 p.records, p.restored);
+	for (int k = 0; k < 2 && rc == 0; k++)
+		rc = journal_reset(rn->half[k].j, next_epoch(rn));
+	if (rc < 0)
+		goto fail;
+	rn->active = 0;
+	uv_timer_init(rn->loop, &rn->ckpt);
+	rn->ckpt.data = rn;
+	rn->ckpt_open = 1;
+	return 0;
+fail:
+	log_error("run journal: %s; run records are synced one by one instead", strerror(-rc));
+	for (int k = 0; k < 2; k++) {
+		journal_close(rn->half[k].j);
+		rn->half[k].j = NULL;
+	}
+	return rc;
+}
+
+void run_journal_stop(struct runner *rn)
+{
+	if (rn->ckpt_open)
+		uv_close((uv_handle_t *)&rn->ckpt, NULL);
+	rn->ckpt_open = 0;
+}
+
+void run_journal_close(struct runner *rn)
+{
+	for (int k = 0; k < 2; k++) {
+		if (rn->half[k].j)
+			journal_sync(rn->half[k].j);
+		journal_close(rn->half[k].j);
+		items_clear(&rn->half[k]);
+		free(rn->half[k].items);
+	}
+}

@@ -1,0 +1,95 @@
+"""The run journal (docs/DECISIONS.md, "The run journal"): a 202 is
+durable through one synced line in data/webjobs/journal/{instance}.a|.b;
+the run folder and its status are written unsynced beside it. A crash that
+loses them is repaired at the next start by replaying the journal."""
+import os
+import re
+import shutil
+import signal
+import time
+
+from conftest import Host, wait_for
+
+SLOW = 'sleep 2\n'
+
+
+def journal_files(home, inst="test-inst"):
+    d = home / "data/webjobs/journal"
+    return [d / f"{inst}.a", d / f"{inst}.b"]
+
+
+def test_journal_files_are_allocated_once(home, host):
+    host.add_job("triggered", "quick", {"run.sh": "exit 0\n"})
+    for f in journal_files(home):
+        assert f.stat().st_size == 4 << 20
+        assert f.read_bytes()[:18] == b"webjobs-journal 1 "
+    ino = [f.stat().st_ino for f in journal_files(home)]
+    for _ in range(5):
+        r = host.request("POST", "/api/triggeredwebjobs/quick/run")
+        assert r.status == 202
+        rid = r.header("Location").rsplit("/", 1)[1]
+        wait_for(lambda: host.get(f"/api/triggeredwebjobs/quick/history/{rid}").json()["status"]
+                 == "Success")
+    # Appends overwrite the blocks made at creation: same files, same size.
+    assert [f.stat().st_ino for f in journal_files(home)] == ino
+    assert all(f.stat().st_size == 4 << 20 for f in journal_files(home))
+    text = b"".join(f.read_bytes() for f in journal_files(home))
+    assert b'quick' in text and rid.encode() in text
+
+
+def test_a_run_folder_lost_in_a_crash_is_written_again(home, make_host):
+    h = make_host()
+    h.add_job("triggered", "slow", {"run.sh": SLOW})
+    h.start()
+    r = h.request("POST", "/api/triggeredwebjobs/slow/run?arguments=a%20b")
+    assert r.status == 202
+    # Frozen before the checkpoint (500 ms) makes the folder durable and
+    # empties the journal; then the crash takes the folder with it.
+    os.kill(h.proc.pid, signal.SIGSTOP)
+    rid = r.header("Location").rsplit("/", 1)[1]
+    run_dir = h.data_dir("triggered", "slow") / rid
+    assert run_dir.is_dir()
+    shutil.rmtree(run_dir)
+    os.kill(h.proc.pid, signal.SIGKILL)
+    h.proc.wait()
+    time.sleep(2.2)  # the job's own process ends by itself
+
+    h2 = make_host()
+    h2.start()
+    run = h2.get(f"/api/triggeredwebjobs/slow/history/{rid}")
+    assert run.status == 200, run.text()
+    # Replayed as accepted (Initializing), then recovered like any run
+    # whose host died: Aborted, not stuck.
+    assert run.json()["status"] == "Aborted"
+    assert '"Arguments":"a b"' in (run_dir / "status").read_text()
+    assert "The host went away during the run" in (run_dir / "output_log.txt").read_text()
+    h2.stop()
+    log = h2.proc.stderr.read()
+    m = re.search(r"run journal: (\d+) records replayed, (\d+) run records written again", log)
+    assert m and int(m.group(2)) >= 1, log
+
+
+def test_a_torn_or_foreign_journal_does_not_stop_the_host(home, make_host):
+    h = make_host()
+    h.add_job("triggered", "quick", {"run.sh": "exit 0\n"})
+    h.start()
+    assert h.request("POST", "/api/triggeredwebjobs/quick/run").status == 202
+    h.stop()
+    a, b = journal_files(home)
+    # A torn record at the end of one file, garbage in place of the other.
+    with open(a, "r+b") as f:
+        f.seek(64)
+        f.write(b"0000000000000001 00000000deadbeef [\"quick\",\"torn")
+    b.write_bytes(b"not a journal\n")
+    h2 = make_host()
+    h2.start()
+    r = h2.request("POST", "/api/triggeredwebjobs/quick/run")
+    assert r.status == 202
+    rid = r.header("Location").rsplit("/", 1)[1]
+    wait_for(lambda: h2.get(f"/api/triggeredwebjobs/quick/history/{rid}").json()["status"]
+             == "Success")
+    h2.stop()
+    log = h2.proc.stderr.read()
+    # The foreign file is not overwritten: runs are synced one by one.
+    assert "run journal:" in log and "synced one by one" in log
+    assert b.read_bytes() == b"not a journal\n"
