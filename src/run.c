@@ -198,6 +198,14 @@ static void record_end(struct run *r)
 	}
 }
 
+static int queues(struct runner *rn, const char *name)
+{
+	const struct job *j = registry_find(rn->c.registry, JOB_TRIGGERED, name);
+	enum policy p = j ? run_policy(j) : POLICY_FORBID;
+
+	return p == POLICY_QUEUE || p == POLICY_REPLACE;
+}
+
 /* The final status, durable; the lock released; the run unlinked. */
 static enum state finish(struct run *r)
 {
@@ -235,8 +243,10 @@ static enum state finish(struct run *r)
 	if (r->why != WHY_DELETED)
 		metrics_run_finished(r->l.name, r->rec.status,
 				     (double)(r->rec.end - r->rec.start) / TICKS_PER_SEC);
-	/* The lock is free: a queued run of the job may start now. */
-	if (r->why != WHY_DELETED && !rn->shutting)
+	/* The lock is free: a queued run of the job may start now (a job
+	 * that does not queue is left to the 1 s poll, for runs queued
+	 * before its policy changed). */
+	if (r->why != WHY_DELETED && !rn->shutting && queues(rn, r->l.name))
 		run_pump(rn, r->l.name);
 	log_debug("run %s of %s ended %s", r->id, r->l.name, r->rec.status);
 	if (rn->shutting && !rn->runs && rn->done)

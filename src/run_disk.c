@@ -59,10 +59,12 @@ void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int 
 	files_free_names(ids, n < 0 ? 0 : n);
 }
 
-/* A run id after now and after every existing one. */
-void run_new_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
+/* A run id after now and after every existing one; within a batch (a
+ * tick's due jobs), now is when the batch began: the runs of one tick
+ * start at the same time, however long the others take to write. */
+void run_new_id(struct runner *rn, const char *newest, char id[RUN_ID_LEN + 1], int64_t *start)
 {
-	int64_t now = time_now_ticks(), t;
+	int64_t now = rn->batch ? rn->batch_start : time_now_ticks(), t;
 
 	time_format_run_id(now, id);
 	if (newest[0] && strcmp(id, newest) <= 0 && time_parse_run_id(newest, &t) == 0) {
@@ -272,7 +274,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, occurrence, err, errsz)) < 0)
 		goto fail;
 	run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0);
-	run_new_id(newest, id, &start);
+	run_new_id(rn, newest, id, &start);
 	if (mkdirat(jfd, id, 0755) < 0 ||
 	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		rc = -errno;

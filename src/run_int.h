@@ -79,6 +79,7 @@ struct runner {
 	struct jhalf half[2];  /* the run journal; half[0].j NULL: none */
 	int active;            /* the half records go to */
 	int batch;             /* > 0: syncs wait for runner_batch's end */
+	int64_t batch_start;   /* ticks: when the batch began */
 	uv_timer_t ckpt;       /* the checkpoint's delay */
 	int ckpt_open, ckpt_busy, ckpt_half;
 	uint64_t ckpt_epoch;
@@ -118,7 +119,8 @@ void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int 
  * (lock held, record on disk, BEGIN posted), an abort marker's user. */
 int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int *lock_fd,
 		  int *slot, char *err, size_t errsz);
-void run_new_id(const char *newest, char id[RUN_ID_LEN + 1], int64_t *start);
+void run_new_id(struct runner *rn, const char *newest, char id[RUN_ID_LEN + 1],
+		int64_t *start);
 struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 		    const char *arguments, const char *id, int64_t start, int slot);
 void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock_fd);

@@ -251,7 +251,8 @@ int run_journal_sync(struct runner *rn)
 void runner_batch(struct runner *rn, int begin)
 {
 	if (begin) {
-		rn->batch++;
+		if (rn->batch++ == 0)
+			rn->batch_start = time_now_ticks();
 		return;
 	}
 	if (rn->batch > 0 && --rn->batch == 0)

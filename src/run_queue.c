@@ -221,7 +221,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(err, errsz, "The run queue is full.");
 		return -EXFULL;
 	}
-	run_new_id(newest, id, &start);
+	run_new_id(rn, newest, id, &start);
 	if (p == POLICY_REPLACE) {
 		/* The queued runs go, the one in progress is asked to stop;
 		 * this one starts when it has ended. */

@@ -51,6 +51,7 @@ static struct {
 	char mode[PATH_MAX + 16];
 	unsigned long seq;
 	uv_signal_t sigchld;
+	uv_check_t sweep;  /* one sweep at the end of a turn, however many exits */
 	int signal_on;
 	struct tracked *t;
 	size_t n, cap;
@@ -247,11 +248,27 @@ static int try_delegated(void)
 
 /* ---- subreaper ---- */
 
+static void on_sweep(uv_check_t *h)
+{
+	uv_check_stop(h);
+	tree_sweep();
+}
+
+/* A sweep at the end of this turn of the loop: the exits of a burst (a
+ * second's scheduled runs, a restart storm) cost one sweep, not one each. */
+static void sweep_soon(void)
+{
+	if (tr.signal_on)
+		uv_check_start(&tr.sweep, on_sweep);
+	else
+		tree_sweep();
+}
+
 static void on_sigchld(uv_signal_t *h, int sig)
 {
 	(void)h;
 	(void)sig;
-	tree_sweep();
+	sweep_soon();
 }
 
 int tree_init(uv_loop_t *loop, const char *dir, const char *instance, char *err,
@@ -283,6 +300,8 @@ int tree_init(uv_loop_t *loop, const char *dir, const char *instance, char *err,
 	uv_signal_init(loop, &tr.sigchld);
 	uv_signal_start(&tr.sigchld, on_sigchld, SIGCHLD);
 	uv_unref((uv_handle_t *)&tr.sigchld);
+	uv_check_init(loop, &tr.sweep);
+	uv_unref((uv_handle_t *)&tr.sweep);
 	tr.signal_on = 1;
 	return 0;
 }
@@ -480,7 +499,7 @@ void tree_leader_exited(pid_t leader)
 		t->exited = 1;
 	/* With cgroups, cgroup.kill ends the rest; SIGCHLD's sweep reaps. */
 	if (!tr.cgroups)
-		tree_sweep();
+		sweep_soon();
 }
 
 void tree_untrack(pid_t leader)
@@ -620,7 +639,9 @@ void tree_sweep(void)
 
 void tree_close(void)
 {
-	if (tr.signal_on)
+	if (tr.signal_on) {
 		uv_close((uv_handle_t *)&tr.sigchld, NULL);
+		uv_close((uv_handle_t *)&tr.sweep, NULL);
+	}
 	tr.signal_on = 0;
 }
