@@ -623,6 +623,10 @@ int http_server_start(struct http_server **out, uv_loop_t *loop,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_LISTEN_SOCKET, s->lfd,
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		/* server.c ignores SIGPIPE before any socket exists: MHD may
+		 * then send files with sendfile() (else it copies them through
+		 * a 4 KiB buffer: 0.2 x nginx, docs/DECISIONS.md). */
+		MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 1,
