@@ -319,9 +319,12 @@ static void on_deployed(void *arg, unsigned status, const char *err)
 	if (status) {
 		http_reply_error(c->req, status, "%s", err);
 	} else {
+		evq_request(1);
 		registry_touch(c->api->registry, c->m.type, c->m.params[0]);
 		registry_refresh(c->api->registry);
-		evq_drain(EVQ_PER_REQUEST); /* its schedule, in the body we send */
+		/* its schedule, in the body we send */
+		evq_drain_for(EVQ_PER_REQUEST, EVQ_REQUEST_BUDGET_NS);
+		evq_request(0);
 		j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
 		body = j ? job_body(j, c->api->home, http_prefix(c->req), &len, &hash) : NULL;
 		if (body)
@@ -517,8 +520,11 @@ static void dispatch(struct call *c)
 	 * handler runs. Then the queued events run — the listeners' notices
 	 * among them — so that the request sees what the requests before it
 	 * caused (nothing of a machine is on the stack here). */
-	registry_refresh(c->api->registry);
-	evq_drain(EVQ_PER_REQUEST);
+	evq_request(1);
+	registry_refresh_for(c->api->registry,
+			     c->m.type != JOB_TYPE_NONE && c->m.nparams ? (int)c->m.type : -1,
+			     c->m.nparams ? c->m.params[0] : NULL, EVQ_REQUEST_BUDGET_NS);
+	evq_drain_for(EVQ_PER_REQUEST, EVQ_REQUEST_BUDGET_NS);
 	switch ((enum handler)c->m.route->handler) {
 	case H_HEALTH:
 		http_reply(c->req, 200, "text/plain; charset=utf-8", "ok", 2);
@@ -583,6 +589,7 @@ static void dispatch(struct call *c)
 		h_schedule(c);
 		break;
 	}
+	evq_request(0);
 }
 
 /* Answers a request whose route is known and whose caller may proceed. */

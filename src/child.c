@@ -32,6 +32,7 @@ struct child {
 	uv_timer_t grace;
 	int pipe_open[2];
 	int exited, wstatus, done, freed;
+	int reaping;           /* in the reap queue */
 	int handles;
 	struct tree_cg *cg;    /* its cgroup, in the cgroup mode */
 };
@@ -121,15 +122,90 @@ static void on_grace(uv_timer_t *t)
 	maybe_done(c);
 }
 
+/* Leaders whose pidfd said they exited, reaped a few ms' worth per turn
+ * of the loop: 1,000 jobs that exit at once (a restart storm) must not
+ * hold the loop for their 1,000 reaps in one turn (docs/DECISIONS.md, "A
+ * restart storm"). */
+#define REAP_BUDGET_NS (2 * 1000 * 1000ull)
+
+static struct {
+	uv_idle_t idle;
+	int init;
+	struct child **v;
+	size_t n, cap;
+} rq;
+
+static void reap(struct child *c);
+static void on_exit_event(uv_poll_t *p, int status, int events);
+
+static void on_reap(uv_idle_t *h)
+{
+	uint64_t until = uv_hrtime() + REAP_BUDGET_NS;
+	size_t i = 0;
+
+	while (i < rq.n && (i == 0 || uv_hrtime() < until)) {
+		struct child *c = rq.v[i++];
+
+		c->reaping = 0;
+		reap(c);
+	}
+	memmove(rq.v, rq.v + i, (rq.n - i) * sizeof(*rq.v));
+	rq.n -= i;
+	if (!rq.n)
+		uv_idle_stop(h);
+}
+
+static void reap_later(struct child *c)
+{
+	if (rq.n == rq.cap) {
+		size_t cap = rq.cap ? rq.cap * 2 : 256;
+		struct child **v = realloc(rq.v, cap * sizeof(*v));
+
+		if (!v) {
+			reap(c); /* now, then */
+			return;
+		}
+		rq.v = v;
+		rq.cap = cap;
+	}
+	if (!rq.init) {
+		uv_idle_init(c->loop, &rq.idle);
+		uv_unref((uv_handle_t *)&rq.idle);
+		rq.init = 1;
+	}
+	rq.v[rq.n++] = c;
+	c->reaping = 1;
+	uv_idle_start(&rq.idle, on_reap);
+}
+
+static void unqueue(struct child *c)
+{
+	for (size_t i = 0; c->reaping && i < rq.n; i++)
+		if (rq.v[i] == c) {
+			memmove(rq.v + i, rq.v + i + 1, (rq.n - i - 1) * sizeof(*rq.v));
+			rq.n--;
+			c->reaping = 0;
+		}
+}
+
 static void on_exit_event(uv_poll_t *p, int status, int events)
 {
-	struct child *c = p->data;
-	int st;
-
 	(void)status;
 	(void)events;
-	if (waitpid(c->pid, &st, WNOHANG) != c->pid)
+	uv_poll_stop(p);
+	reap_later(p->data);
+}
+
+static void reap(struct child *c)
+{
+	int st;
+
+	if (waitpid(c->pid, &st, WNOHANG) != c->pid) {
+		/* Not over after all: wait for the pidfd again. */
+		if (!uv_is_closing((uv_handle_t *)&c->exit_poll))
+			uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_event);
 		return;
+	}
 	c->exited = 1;
 	c->wstatus = st;
 	/* The leader is gone: nothing else of its tree may outlive it. */
@@ -138,8 +214,7 @@ static void on_exit_event(uv_poll_t *p, int status, int events)
 	else
 		kill(-c->pid, SIGKILL);
 	tree_leader_exited(c->pid);
-	uv_poll_stop(p);
-	close_handle(c, (uv_handle_t *)p);
+	close_handle(c, (uv_handle_t *)&c->exit_poll);
 	uv_timer_start(&c->grace, on_grace, PIPE_GRACE_MS, 0);
 	maybe_done(c);
 }
@@ -245,6 +320,7 @@ void child_free(struct child *c)
 	if (!c)
 		return;
 	c->freed = 1;
+	unqueue(c);
 	if (!c->exited) {
 		/* Abandoned while alive: kill it and reap it here. */
 		kill(-c->pid, SIGKILL);

@@ -1,7 +1,8 @@
 /*
- * evq: a ring of (function, object, event) drained by a uv_idle handle.
- * The handle is active only while events wait, so an idle host polls
- * with no timeout and uses no CPU.
+ * evq: two rings of (function, object, event) drained by a uv_idle handle
+ * — the request lane (what requests caused) first, then the others. The
+ * handle is active only while events wait, so an idle host polls with no
+ * timeout and uses no CPU.
  */
 #define _GNU_SOURCE
 #include "evq.h"
@@ -11,9 +12,12 @@
 
 #include "log.h"
 
-/* Events run per turn of the loop: a storm of events must not keep the
- * loop from its I/O. */
+/* Events run per turn of the loop, and for how long at most those of
+ * the other lane: a storm of events (1,000 continuous jobs exiting at
+ * once) must not keep the loop from its I/O — the API answers between
+ * two turns (docs/DECISIONS.md, "A restart storm"). */
 #define PER_TURN 4096
+#define TURN_BUDGET_NS (4 * 1000 * 1000ull)
 
 struct item {
 	evq_fn fn;
@@ -21,19 +25,35 @@ struct item {
 	int event;
 };
 
+struct ring {
+	struct item *v;
+	size_t cap, head, n;
+};
+
 static struct {
 	uv_loop_t *loop;
 	uv_idle_t idle;
 	int started;
-	struct item *v; /* ring */
-	size_t cap, head, n;
-	int draining;   /* a drain is under way: never nested */
+	struct ring r[2]; /* [0] the request lane, [1] the others */
+	int draining;     /* a drain is under way: never nested */
+	int lane;         /* the lane of the event running (while draining) */
+	int request;      /* evq_request: posts go to the request lane */
 } q;
 
 static void on_idle(uv_idle_t *h)
 {
 	(void)h;
-	evq_drain(PER_TURN);
+	evq_drain_for(PER_TURN, TURN_BUDGET_NS);
+}
+
+void evq_request(int on)
+{
+	q.request = on;
+}
+
+static size_t waiting(void)
+{
+	return q.r[0].n + q.r[1].n;
 }
 
 void evq_start(uv_loop_t *loop)
@@ -43,32 +63,36 @@ void evq_start(uv_loop_t *loop)
 	q.started = 1;
 }
 
-static int grow(void)
+static int grow(struct ring *r)
 {
-	size_t cap = q.cap ? q.cap * 2 : 256;
+	size_t cap = r->cap ? r->cap * 2 : 256;
 	struct item *v = malloc(cap * sizeof(*v));
 
 	if (!v)
 		return -1;
-	for (size_t i = 0; i < q.n; i++)
-		v[i] = q.v[(q.head + i) % q.cap];
-	free(q.v);
-	q.v = v;
-	q.cap = cap;
-	q.head = 0;
+	for (size_t i = 0; i < r->n; i++)
+		v[i] = r->v[(r->head + i) % r->cap];
+	free(r->v);
+	r->v = v;
+	r->cap = cap;
+	r->head = 0;
 	return 0;
 }
 
 void evq_post(evq_fn fn, void *obj, int event)
 {
-	if (q.n == q.cap && grow() < 0) {
+	/* An action's events follow it in its lane; outside a drain, a
+	 * request's go to the request lane. */
+	struct ring *r = &q.r[q.draining ? q.lane : q.request ? 0 : 1];
+
+	if (r->n == r->cap && grow(r) < 0) {
 		/* Nothing sensible can follow; losing an event would leave a
 		 * machine stuck, so say it loudly. */
 		log_error("out of memory: an event was lost");
 		return;
 	}
-	q.v[(q.head + q.n) % q.cap] = (struct item){ fn, obj, event };
-	q.n++;
+	r->v[(r->head + r->n) % r->cap] = (struct item){ fn, obj, event };
+	r->n++;
 	if (q.started && !uv_is_active((uv_handle_t *)&q.idle) &&
 	    !uv_is_closing((uv_handle_t *)&q.idle))
 		uv_idle_start(&q.idle, on_idle);
@@ -76,16 +100,18 @@ void evq_post(evq_fn fn, void *obj, int event)
 
 void evq_forget(void *obj)
 {
-	for (size_t i = 0; i < q.n; i++) {
-		struct item *it = &q.v[(q.head + i) % q.cap];
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < q.r[k].n; i++) {
+			struct item *it = &q.r[k].v[(q.r[k].head + i) % q.r[k].cap];
 
-		if (it->obj == obj)
-			it->fn = NULL;
-	}
+			if (it->obj == obj)
+				it->fn = NULL;
+		}
 }
 
-size_t evq_drain(size_t max)
+size_t evq_drain_for(size_t max, uint64_t budget_ns)
 {
+	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0;
 	size_t ran = 0;
 
 	/* An action that led here (none does) must not run another inside
@@ -93,20 +119,31 @@ size_t evq_drain(size_t max)
 	if (q.draining)
 		return 0;
 	q.draining = 1;
-	while (q.n && ran < max) {
-		struct item it = q.v[q.head];
+	while (waiting() && ran < max) {
+		/* The request lane whole; the other while the budget lasts. */
+		int k = q.r[0].n ? 0 : 1;
+		struct ring *r = &q.r[k];
+		struct item it = r->v[r->head];
 
-		q.head = (q.head + 1) % q.cap;
-		q.n--;
+		if (k == 1 && until && ran && uv_hrtime() > until)
+			break;
+		r->head = (r->head + 1) % r->cap;
+		r->n--;
 		if (it.fn) {
+			q.lane = k;
 			it.fn(it.obj, it.event);
 			ran++;
 		}
 	}
 	q.draining = 0;
-	if (!q.n && q.started && uv_is_active((uv_handle_t *)&q.idle))
+	if (!waiting() && q.started && uv_is_active((uv_handle_t *)&q.idle))
 		uv_idle_stop(&q.idle);
 	return ran;
+}
+
+size_t evq_drain(size_t max)
+{
+	return evq_drain_for(max, 0);
 }
 
 char *evq_table_text(const char *const *states, int nstates, const char *const *events,
@@ -141,7 +178,8 @@ void evq_close(void)
 
 void evq_free(void)
 {
-	free(q.v);
-	q.v = NULL;
-	q.cap = q.head = q.n = 0;
+	for (int k = 0; k < 2; k++) {
+		free(q.r[k].v);
+		q.r[k] = (struct ring){ 0 };
+	}
 }

@@ -11,18 +11,28 @@
 #ifndef WEBJOBS_EVQ_H
 #define WEBJOBS_EVQ_H
 
+#include <stdint.h>
 #include <uv.h>
 
 typedef void (*evq_fn)(void *obj, int event);
 
-/* Events a request may run before its handler (evq_drain). */
+/* Events a request may run before its handler (evq_drain_for), and for
+ * how long at most those it did not cause. */
 #define EVQ_PER_REQUEST 4096
+#define EVQ_REQUEST_BUDGET_NS (2 * 1000 * 1000ull)
 
 /* Starts the queue on the loop (one per process). */
 void evq_start(uv_loop_t *loop);
 
 /* Queues fn(obj, event) for the loop. */
 void evq_post(evq_fn fn, void *obj, int event);
+
+/* on: what is posted from here on — and what the actions of those events
+ * post — is a request's, and runs before the other events (the request
+ * lane), so that a request sees what the requests before it caused even
+ * while a storm of other events waits. The API turns it on for the time
+ * of a handler. */
+void evq_request(int on);
 
 /* Drops every queued event of obj (before obj is freed). */
 void evq_forget(void *obj);
@@ -33,6 +43,9 @@ void evq_forget(void *obj);
  * tests call it to step a machine. A call made while a drain is under way
  * returns 0 at once: actions never run inside one another. */
 size_t evq_drain(size_t max);
+/* The same, but events of the other lane only while budget_ns lasts (at
+ * least one runs); 0: no limit. */
+size_t evq_drain_for(size_t max, uint64_t budget_ns);
 
 /* A state x event table as text, in the layout of the comments at the top
  * of supervisor.c and run.c: a header line of event names, then a line per

@@ -34,6 +34,9 @@ int home_mkdirs(int dfd, const char *rel)
 
 	if (len >= sizeof(path))
 		return -ENAMETOOLONG;
+	/* Mostly there already: one call, not one per component. */
+	if (mkdirat(dfd, rel, 0755) == 0 || errno == EEXIST)
+		return 0;
 	memcpy(path, rel, len + 1);
 	for (char *p = path;; p++) {
 		if (*p == '/' || *p == '\0') {

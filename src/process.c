@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "process.h"
+#include "spawner.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -119,8 +120,7 @@ static void spawn_error(const struct process_req *r, int rc, char *err, size_t e
 		snprintf(err, errsz, "cannot run '%s': %s", r->program, strerror(rc));
 }
 
-/* The program's path: itself when it has a slash, else found in PATH. */
-static int resolve(const char *program, char *out, size_t size)
+int process_resolve(const char *program, char *out, size_t size)
 {
 	const char *path = getenv("PATH");
 
@@ -139,7 +139,7 @@ static int resolve(const char *program, char *out, size_t size)
 	return ENOENT;
 }
 
-/* The child side of spawn_into_cgroup: only system calls, then exec. */
+/* The child side of process_clone_exec: only system calls, then exec. */
 static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 						 const char *path, int report)
 {
@@ -169,41 +169,50 @@ struct clone_args_v2 {
 		set_tid, set_tid_size, cgroup;
 };
 
-/* clone3(CLONE_INTO_CGROUP | CLONE_VFORK): the parent waits until the
- * child has exec'ed (or failed, which it reports on a close-on-exec pipe). */
-static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, char *err, size_t errsz)
+int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
 {
 	struct clone_args_v2 args = { 0 };
 	char path[4096];
 	int report[2], rc, e = 0;
 	long child;
 
-	if ((rc = resolve(r->program, path, sizeof(path))) != 0) {
-		spawn_error(r, rc, err, errsz);
-		return -rc;
-	}
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		spawn_error(r, errno, err, errsz);
-		return -errno;
-	}
-	args.flags = CLONE_INTO_CGROUP_FLAG | CLONE_VFORK;
-	args.exit_signal = SIGCHLD;
-	args.cgroup = (uint64_t)r->cgroup_fd;
+	*pid = 0;
+	if ((rc = process_resolve(r->program, path, sizeof(path))) != 0)
+		return rc;
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return errno;
+	args.flags = CLONE_VFORK | (parent ? CLONE_PARENT : 0) |
+		     (r->cgroup_fd >= 0 ? CLONE_INTO_CGROUP_FLAG : 0);
+	/* With CLONE_PARENT the exit signal is the caller's own (clone3
+	 * refuses another): SIGCHLD, since the helper was forked. */
+	args.exit_signal = parent ? 0 : SIGCHLD;
+	args.cgroup = r->cgroup_fd >= 0 ? (uint64_t)r->cgroup_fd : 0;
 	child = syscall(SYS_clone3, &args, sizeof(args));
 	if (child == 0)
 		exec_child(r, path, report[1]);
 	rc = child < 0 ? errno : 0;
 	close(report[1]);
-	if (child > 0 && read(report[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
-		waitpid((pid_t)child, NULL, 0);
-		rc = e;
+	if (child > 0) {
+		*pid = (pid_t)child;
+		if (read(report[0], &e, sizeof(e)) == (ssize_t)sizeof(e))
+			rc = e;
 	}
 	close(report[0]);
+	return rc;
+}
+
+/* clone3(CLONE_INTO_CGROUP | CLONE_VFORK): the parent waits until the
+ * child has exec'ed (or failed, which it reports on a close-on-exec pipe). */
+static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, char *err, size_t errsz)
+{
+	int rc = process_clone_exec(r, 0, pid);
+
+	if (rc && *pid > 0)
+		waitpid(*pid, NULL, 0);
 	if (rc) {
 		spawn_error(r, rc, err, errsz);
 		return -rc;
 	}
-	*pid = (pid_t)child;
 	return 0;
 }
 
@@ -215,6 +224,15 @@ int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
 	sigset_t none, all;
 	int rc;
 
+	/* The helper first: its small descriptor table is copied, not ours. */
+	rc = spawner_spawn(r, pid);
+	if (rc >= 0) {
+		if (rc && *pid > 0)
+			waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */
+		if (rc)
+			spawn_error(r, rc, err, errsz);
+		return -rc;
+	}
 	if (r->cgroup_fd >= 0)
 		return spawn_into_cgroup(r, pid, err, errsz);
 	posix_spawn_file_actions_init(&fa);

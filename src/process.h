@@ -37,6 +37,15 @@ int process_user_uid(void);
 int process_user_can_reach(const char *path, char *bad, size_t size);
 int process_user_gid(void);
 
+/* The path program runs from (itself with a slash, else found in PATH):
+ * 0, or ENOENT. */
+int process_resolve(const char *program, char *out, size_t size);
+/* clone3 with CLONE_VFORK (and CLONE_INTO_CGROUP when r has a cgroup;
+ * CLONE_PARENT when parent: the child is the caller's parent's), then the
+ * job's exec: 0, or the errno of what failed (*pid is then the child that
+ * failed to exec, to be reaped by its parent, or 0). */
+int process_clone_exec(const struct process_req *r, int parent, pid_t *pid);
+
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
  * one-line reason naming the program in err (exec failures included). */
 int process_spawn(const struct process_req *r, pid_t *pid, char *err,

@@ -200,6 +200,7 @@ static size_t tfind(const struct table *t, const char *name, int *found)
 }
 
 static void on_settle(uv_timer_t *t);
+#define SETTLE_BUDGET_NS (4 * 1000 * 1000ull)
 
 static void enqueue(struct registry *r, struct entry *e, int bin, int data)
 {
@@ -484,8 +485,22 @@ static void reopen_type(struct registry *r, int k, enum job_type t)
 				     t, NULL);
 }
 
-void registry_refresh(struct registry *r)
+/* Re-reads queued entry e now (k: its place in the queue). */
+static void refresh_queued(struct registry *r, size_t k)
 {
+	struct entry *e = r->queue[k];
+
+	e->queued = 0;
+	r->queue[k] = NULL;
+	entry_refresh(r, e);
+}
+
+void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns)
+{
+	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0;
+	struct entry *want = type >= 0 && name ? entry_get(r, (enum job_type)type, name, 0) : NULL;
+	size_t kept = 0;
+
 	for (int k = 0; k < 2; k++)
 		for (int t = 0; t < 2; t++)
 			if (r->type_gone[k][t])
@@ -495,17 +510,28 @@ void registry_refresh(struct registry *r)
 		scan_type(r, JOB_TRIGGERED);
 		scan_type(r, JOB_CONTINUOUS);
 	}
-	/* Entries may be added to the queue while it is drained. */
+	/* The job asked for first, whatever the budget. */
+	for (size_t k = 0; want && want->queued && k < r->nqueue; k++)
+		if (r->queue[k] == want)
+			refresh_queued(r, k);
+	/* Entries may be added to the queue while it is drained; past the
+	 * budget they stay in it, in order, for the next refresh. */
 	for (size_t k = 0; k < r->nqueue; k++) {
-		struct entry *e = r->queue[k];
-
-		if (!e)
+		if (!r->queue[k])
 			continue;
-		e->queued = 0;
-		r->queue[k] = NULL;
-		entry_refresh(r, e);
+		if (until && uv_hrtime() > until)
+			r->queue[kept++] = r->queue[k];
+		else
+			refresh_queued(r, k);
 	}
-	r->nqueue = 0;
+	r->nqueue = kept;
+	if (kept && r->handles)
+		uv_timer_start(&r->settle, on_settle, 1, 0);
+}
+
+void registry_refresh(struct registry *r)
+{
+	registry_refresh_for(r, -1, NULL, 0);
 }
 
 /* ---- inotify events ---- */
@@ -574,7 +600,9 @@ static void on_event(struct registry *r, const struct inotify_event *ev)
 
 static void on_settle(uv_timer_t *t)
 {
-	registry_refresh(t->data);
+	/* A storm of changes (1,000 jobs restarting) is read a few ms at a
+	 * time: requests are answered in between. */
+	registry_refresh_for(t->data, -1, NULL, SETTLE_BUDGET_NS);
 }
 
 static void on_inotify(uv_poll_t *p, int status, int events)

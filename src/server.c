@@ -35,6 +35,7 @@
 #include "supervisor.h"
 #include "fence.h"
 #include "share.h"
+#include "spawner.h"
 #include "tree.h"
 #include "webhook.h"
 
@@ -212,6 +213,8 @@ static void warn_reach(const struct server *s)
 /* Flags, log, the jobs' user, the home, process tracking. */
 static int open_host(struct server *s, int argc, char **argv, char *err, size_t errsz)
 {
+	int rc;
+
 	if (options_parse(&s->opt, argc, argv, err, errsz) < 0)
 		return -1;
 	if (set_level(s->opt.log_level) < 0) {
@@ -233,7 +236,14 @@ static int open_host(struct server *s, int argc, char **argv, char *err, size_t 
 		return -1;
 	s->loop = uv_default_loop();
 	evq_start(s->loop);
-	return tree_init(s->loop, s->opt.cgroup, s->opt.instance_id, err, errsz);
+	if (tree_init(s->loop, s->opt.cgroup, s->opt.instance_id, err, errsz) < 0)
+		return -1;
+	/* Before any thread: the helper is a fork of this process. In the
+	 * host's cgroup leaf, as tree_init left it. */
+	if ((rc = spawner_start()) < 0)
+		log_warn("cannot start the spawn helper (%s): job processes are started by the "
+			 "host itself", strerror(-rc));
+	return 0;
 }
 
 /* The listener first: a port in use must fail before any job starts. No
@@ -370,6 +380,7 @@ int server_main(int argc, char **argv)
 	fflush(stdout);
 	notify_systemd("READY=1");
 	uv_run(s.loop, UV_RUN_DEFAULT);
+	spawner_stop();
 	runner_free(s.runner);
 	supervisor_free(s.supervisor);
 	evq_free();
@@ -383,6 +394,7 @@ fail:
 		/* Close what was opened on the loop, then let it wind down. */
 		evq_close();
 		tree_close();
+		spawner_stop();
 		uv_run(s.loop, UV_RUN_DEFAULT);
 		evq_free();
 	}

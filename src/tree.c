@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "tree.h"
+#include "spawner.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -573,6 +574,8 @@ static void sweep_child(pid_t pid)
 
 	if (find_tracked(pid))
 		return; /* a leader: its own pidfd reaps it */
+	if (pid == spawner_pid() && process_state(pid) != 'Z')
+		return; /* the spawn helper (src/spawner.h) */
 	if (process_state(pid) == 'Z') {
 		waitpid(pid, NULL, WNOHANG);
 		return;

@@ -1,0 +1,290 @@
+/*
+ * spawner: the spawn helper (spawner.h).
+ *
+ * A request is one SOCK_SEQPACKET message: a head (counts), then NUL-
+ * terminated strings — the program, the folder ("" for none), argv, the
+ * environment — with the output and error pipes' write ends (and the
+ * cgroup folder) attached by SCM_RIGHTS. The answer: the errno of the
+ * exec (0) and the pid. One request at a time: the host waits for the
+ * answer (the clone and the exec, with four descriptors to copy), which
+ * keeps a spawn's errors where process_spawn reports them.
+ */
+#define _GNU_SOURCE
+#include "spawner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "process.h"
+
+#define MSG_MAX (192 * 1024) /* a bigger request is spawned by the host itself */
+#define MAX_STRINGS 8192
+
+struct head {
+	uint32_t argc, envc, nfds, has_cgroup;
+};
+
+struct answer {
+	int32_t err, pid;
+};
+
+static int sock = -1;
+static pid_t helper = 0;
+static int helper_fd = -1; /* its pidfd: never a signal to a pid reused */
+
+pid_t spawner_pid(void)
+{
+	return helper;
+}
+
+/* ---- the helper's side ---- */
+
+/* The strings of a request into r (pointers into buf). -EINVAL when the
+ * message is not one. */
+static int parse(char *buf, size_t len, const struct head *h, char **argv, char **envp,
+		 struct process_req *r)
+{
+	char *p = buf + sizeof(*h), *end = buf + len;
+	char *s[2];
+	size_t n = 0;
+
+	if (h->argc == 0 || h->argc >= MAX_STRINGS || h->envc >= MAX_STRINGS)
+		return -EINVAL;
+	for (size_t i = 0; i < 2 + (size_t)h->argc + h->envc; i++) {
+		char *z = memchr(p, '\0', (size_t)(end - p));
+
+		if (!z)
+			return -EINVAL;
+		if (i < 2)
+			s[i] = p;
+		else if (i < 2 + h->argc)
+			argv[n++] = p;
+		else
+			envp[i - 2 - h->argc] = p;
+		p = z + 1;
+	}
+	argv[h->argc] = NULL;
+	envp[h->envc] = NULL;
+	r->program = s[0];
+	r->cwd = s[1][0] ? s[1] : NULL;
+	r->argv = argv;
+	r->envp = envp;
+	return 0;
+}
+
+static void serve_one(int fd, char *buf, char **argv, char **envp)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} c;
+	struct iovec iov = { buf, MSG_MAX };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+			    .msg_controllen = sizeof(c.b) };
+	struct process_req r = { .out_fd = -1, .err_fd = -1, .cgroup_fd = -1 };
+	struct answer a = { EINVAL, 0 };
+	int fds[3] = { -1, -1, -1 }, nfds = 0;
+	struct head h;
+	ssize_t n;
+	pid_t pid = 0;
+
+	n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0)
+		_exit(0); /* the host is gone */
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfds < 3;
+			     i++)
+				memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	if ((size_t)n > sizeof(h) && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		memcpy(&h, buf, sizeof(h));
+		if (h.nfds == (uint32_t)nfds && nfds >= 2 &&
+		    parse(buf, (size_t)n, &h, argv, envp, &r) == 0) {
+			r.out_fd = fds[0];
+			r.err_fd = fds[1];
+			r.cgroup_fd = h.has_cgroup && nfds == 3 ? fds[2] : -1;
+			a.err = process_clone_exec(&r, 1, &pid);
+			a.pid = (int32_t)pid;
+		}
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	while (send(fd, &a, sizeof(a), MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static void __attribute__((noreturn)) helper_main(int fd, pid_t host)
+{
+	static char buf[MSG_MAX];
+	static char *argv[MAX_STRINGS + 1], *envp[MAX_STRINGS + 1];
+	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int null;
+
+	/* Gone with the host, whatever its end. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != host)
+		_exit(0);
+	prctl(PR_SET_NAME, "webjobs-spawn");
+	/* Its descriptors: three on /dev/null and the socket as 3, nothing
+	 * else (the socket is moved out of the way first). */
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+	    dup3(fd, 3, O_CLOEXEC) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 4u, ~0u, 0u);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	/* A ^C at the terminal is the host's to handle (it stops its jobs
+	 * gracefully): not the end of the helper. */
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGHUP, &ign, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;)
+		serve_one(3, buf, argv, envp);
+}
+
+/* ---- the host's side ---- */
+
+int spawner_start(void)
+{
+	int sv[2];
+	pid_t host = getpid(), pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		helper_main(sv[1], host);
+	}
+	close(sv[1]);
+	sock = sv[0];
+	helper = pid;
+	helper_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (helper_fd >= 0)
+		fcntl(helper_fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+/* The helper failed us: no more requests; it is killed and reaped. */
+static void give_up(const char *why, int e)
+{
+	log_error("spawn helper: %s (%s); job processes are started by the host itself",
+		  why, strerror(e));
+	spawner_stop();
+}
+
+static int request(const char *buf, size_t len, const struct process_req *r, pid_t *pid)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} c;
+	int fds[3] = { r->out_fd, r->err_fd, r->cgroup_fd };
+	int nfds = r->cgroup_fd >= 0 ? 3 : 2;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+			    .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int)) };
+	struct cmsghdr *cm;
+	struct answer a;
+	ssize_t n;
+
+	memset(&c, 0, sizeof(c));
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		if (errno == EMSGSIZE)
+			return -EMSGSIZE;
+		give_up("cannot send a request", errno);
+		return -EPIPE;
+	}
+	while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(a)) {
+		give_up("no answer", n < 0 ? errno : EPIPE);
+		return -EPIPE;
+	}
+	*pid = (pid_t)a.pid;
+	return a.err;
+}
+
+int spawner_spawn(const struct process_req *r, pid_t *pid)
+{
+	struct head h = { 0, 0, r->cgroup_fd >= 0 ? 3 : 2, r->cgroup_fd >= 0 };
+	size_t len = sizeof(h);
+	const char *lead[2] = { r->program, r->cwd ? r->cwd : "" };
+	char *buf;
+	int rc;
+
+	*pid = 0;
+	if (sock < 0)
+		return -ENOSYS;
+	while (r->argv[h.argc])
+		h.argc++;
+	while (r->envp[h.envc])
+		h.envc++;
+	for (int i = 0; i < 2; i++)
+		len += strlen(lead[i]) + 1;
+	for (uint32_t i = 0; i < h.argc; i++)
+		len += strlen(r->argv[i]) + 1;
+	for (uint32_t i = 0; i < h.envc; i++)
+		len += strlen(r->envp[i]) + 1;
+	if (len > MSG_MAX || h.argc >= MAX_STRINGS || h.envc >= MAX_STRINGS)
+		return -EMSGSIZE;
+	if (!(buf = malloc(len)))
+		return -ENOMEM;
+	memcpy(buf, &h, sizeof(h));
+	len = sizeof(h);
+	for (int i = 0; i < 2; i++)
+		len += (size_t)(stpcpy(buf + len, lead[i]) - (buf + len)) + 1;
+	for (uint32_t i = 0; i < h.argc; i++)
+		len += (size_t)(stpcpy(buf + len, r->argv[i]) - (buf + len)) + 1;
+	for (uint32_t i = 0; i < h.envc; i++)
+		len += (size_t)(stpcpy(buf + len, r->envp[i]) - (buf + len)) + 1;
+	rc = request(buf, len, r, pid);
+	free(buf);
+	return rc;
+}
+
+void spawner_stop(void)
+{
+	if (sock >= 0)
+		close(sock);
+	sock = -1;
+	if (helper_fd >= 0) {
+		siginfo_t si;
+
+		/* Reaped already by the subreaper's sweep, if it died first. */
+		syscall(SYS_pidfd_send_signal, helper_fd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, (id_t)helper_fd, &si, WEXITED);
+		close(helper_fd);
+	}
+	helper_fd = -1;
+	helper = 0;
+}

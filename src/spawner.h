@@ -1,0 +1,34 @@
+/*
+ * spawner: the spawn helper — a small process, forked by the host before
+ * it opens anything much, that starts job processes for it. A spawn copies
+ * the spawning process's descriptor table and the child closes it again
+ * before exec: in the host that is some 7 descriptors per continuous job
+ * (708 us a spawn with 7,000 open, 330 us with 10, measured here), and it
+ * is what stalled restart storms. The helper holds four. The host sends
+ * each request (program, argv, environment, folder, and over SCM_RIGHTS
+ * the output pipes and the cgroup folder) on a SOCK_SEQPACKET socket; the
+ * helper clones with CLONE_PARENT, so the job is the host's own child
+ * (reaped by the host, watched through the host's pidfd, in the host's
+ * subreaper tree), and answers with the pid or the exec's errno.
+ * docs/DECISIONS.md, "The spawn helper".
+ */
+#ifndef WEBJOBS_SPAWNER_H
+#define WEBJOBS_SPAWNER_H
+
+#include <sys/types.h>
+
+struct process_req;
+
+/* Forks the helper; 0, or a negative errno (jobs are then spawned by the
+ * host itself). Called first thing in serve, before any thread. */
+int spawner_start(void);
+/* The helper's pid (0: none), which the subreaper's sweep leaves alone. */
+pid_t spawner_pid(void);
+/* Starts r through the helper: 0 with *pid, a positive errno from the
+ * helper (the program could not be run), or a negative errno when the
+ * helper cannot be used (the caller spawns by itself then). */
+int spawner_spawn(const struct process_req *r, pid_t *pid);
+/* Ends the helper (it also ends by itself when the host goes away). */
+void spawner_stop(void);
+
+#endif
