@@ -169,8 +169,25 @@ struct clone_args_v2 {
 		set_tid, set_tid_size, cgroup;
 };
 
+/* What the CLONE_VM child of process_clone_exec needs. */
+struct vm_child {
+	const struct process_req *r;
+	const char *path;
+	int report;
+};
+
+static int vm_child_main(void *arg)
+{
+	const struct vm_child *v = arg;
+
+	exec_child(v->r, v->path, v->report);
+}
+
 int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
 {
+	/* The CLONE_VM child's stack (the helper is one thread, one spawn at
+	 * a time): no page tables copied, as posix_spawn does. */
+	static char stack[64 * 1024] __attribute__((aligned(16)));
 	struct clone_args_v2 args = { 0 };
 	char path[4096];
 	int report[2], rc, e = 0;
@@ -181,6 +198,14 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
 		return rc;
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return errno;
+	if (r->cgroup_fd < 0) {
+		struct vm_child v = { r, path, report[1] };
+
+		/* With CLONE_PARENT the exit signal is the caller's own. */
+		child = clone(vm_child_main, stack + sizeof(stack),
+			      CLONE_VM | CLONE_VFORK | (parent ? CLONE_PARENT : SIGCHLD), &v);
+		goto spawned;
+	}
 	args.flags = CLONE_VFORK | (parent ? CLONE_PARENT : 0) |
 		     (r->cgroup_fd >= 0 ? CLONE_INTO_CGROUP_FLAG : 0);
 	/* With CLONE_PARENT the exit signal is the caller's own (clone3
@@ -190,6 +215,7 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
 	child = syscall(SYS_clone3, &args, sizeof(args));
 	if (child == 0)
 		exec_child(r, path, report[1]);
+spawned:
 	rc = child < 0 ? errno : 0;
 	close(report[1]);
 	if (child > 0) {
