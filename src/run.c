@@ -13,8 +13,9 @@
  * end of table (checked against the code by tests/unit/test_run.c)
  *
  * runner_start (in the request, or the scheduler's tick) takes the run
- * lock, trims the history, writes the record "Initializing" durably and
- * posts BEGIN; the reply goes out before the loop drains it.
+ * lock, trims the history, writes the record "Initializing" (durable by
+ * its line in the run journal, run_journal.c) and posts BEGIN; the reply
+ * goes out before the loop drains it.
  *   begin    the log; the working copy when it is stale (COPYING, on the
  *            thread pool), else straight to spawn
  *   spawn    the process (src/launch.c): record "Running", idle checks

@@ -10,6 +10,12 @@ after every restart:
     successful deploy, and no deleted job is listed;
   - no process of a job outlives the host that started it.
 
+Half the kills are of the machine rather than of the host: the host is
+frozen, its job processes are killed, and run folders that only the run
+journal made durable (its records of the current epochs, docs/DECISIONS.md,
+"The run journal") are deleted, as a power loss would lose them before
+they reached the disk; the restart must bring every one of them back.
+
 Usage: tests/torture/torture.py [--kills N] [--seed S]   (`make torture`: 200)
 """
 import argparse
@@ -115,6 +121,42 @@ def one_op(h, state, marker):
             state["runs"].pop(key, None)
 
 
+def journal_records(home, instance="torture"):
+    """(job, run id) of each record of the current epoch of both journal
+    files (the format of src/journal.c; the host is frozen: no torn line)."""
+    out = []
+    for sfx in ("a", "b"):
+        try:
+            data = (home / "data/webjobs/journal" / f"{instance}.{sfx}").read_bytes()
+        except OSError:
+            continue
+        epoch = data[18:34]
+        for line in data[64:].split(b"\n"):
+            if len(line) < 35 or line[:16] != epoch:
+                break
+            job, rid, _ = json.loads(line[34:])
+            out.append((job, rid))
+    return out
+
+
+def machine_crash(h, home, marker):
+    """What a power loss does that SIGKILL does not: the jobs die with the
+    host, and what was written but not synced may be gone."""
+    os.kill(h.p.pid, signal.SIGSTOP)
+    for pid in marked_pids(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    lost = 0
+    for job, rid in journal_records(home):
+        d = home / "data/jobs/triggered" / job / rid
+        if d.is_dir() and random.random() < 0.7:
+            shutil.rmtree(d, ignore_errors=True)
+            lost += 1
+    return lost
+
+
 def marked_pids(marker):
     out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
     return {int(x) for x in out.split()}
@@ -187,12 +229,15 @@ def torture(kills, seed, verbose=True):
                     one_op(h, state, marker)
                 except (OSError, http.client.HTTPException):
                     break
+            if random.random() < 0.5:
+                state["lost"] = state.get("lost", 0) + machine_crash(h, home, marker)
             old_pids = marked_pids(marker)
             h.p.send_signal(signal.SIGKILL)
             h.p.wait()
             if verbose and k % 20 == 0:
                 print(f"kill {k}: {len(state['jobs'])} jobs, "
-                      f"{sum(len(v) for v in state['runs'].values())} runs accepted", flush=True)
+                      f"{sum(len(v) for v in state['runs'].values())} runs accepted, "
+                      f"{state.get('lost', 0)} run folders lost and written again", flush=True)
         if not failures:
             h = Host(home, temp, leaks=True)
             h.marker = marker
@@ -233,7 +278,8 @@ def main():
         print(f"torture: FAILED (seed {a.seed})")
         sys.exit(1)
     print(f"torture: {a.kills} kills, {len(state['jobs'])} jobs at the end, {runs} runs accepted "
-          f"and found: 1 passed, 0 failed")
+          f"and found ({state.get('lost', 0)} run folders deleted as a power loss would, and "
+          f"written again from the journal): 1 passed, 0 failed")
 
 
 if __name__ == "__main__":
