@@ -169,8 +169,8 @@ static void reap_later(struct child *c)
 		rq.cap = cap;
 	}
 	if (!rq.init) {
+		/* Not unref'd: a reap still to do keeps the loop alive. */
 		uv_idle_init(c->loop, &rq.idle);
-		uv_unref((uv_handle_t *)&rq.idle);
 		rq.init = 1;
 	}
 	rq.v[rq.n++] = c;
@@ -341,4 +341,14 @@ void child_free(struct child *c)
 			close_handle(c, (uv_handle_t *)&c->pipe[k]);
 		}
 	close_handle(c, (uv_handle_t *)&c->grace);
+}
+
+void child_close(void)
+{
+	if (rq.init)
+		uv_close((uv_handle_t *)&rq.idle, NULL);
+	rq.init = 0;
+	free(rq.v);
+	rq.v = NULL;
+	rq.n = rq.cap = 0;
 }

@@ -50,4 +50,8 @@ void child_kill(struct child *c, int sig);
  * and no callback comes any more). Memory goes when libuv closed all. */
 void child_free(struct child *c);
 
+/* Closes the reap queue's handle when the host winds down (every child
+ * has been reaped by then). */
+void child_close(void);
+
 #endif

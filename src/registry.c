@@ -512,8 +512,10 @@ void registry_refresh_for(struct registry *r, int type, const char *name, uint64
 	}
 	/* The job asked for first, whatever the budget. */
 	for (size_t k = 0; want && want->queued && k < r->nqueue; k++)
-		if (r->queue[k] == want)
-			refresh_queued(r, k);
+		if (r->queue[k] == want) {
+			refresh_queued(r, k); /* may free it: not looked at again */
+			break;
+		}
 	/* Entries may be added to the queue while it is drained; past the
 	 * budget they stay in it, in order, for the next refresh. */
 	for (size_t k = 0; k < r->nqueue; k++) {

@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "child.h"
 #include "evq.h"
 #include "home.h"
 #include "http.h"
@@ -74,6 +75,7 @@ static void on_runs_stopped(void *arg)
 	webhook_stop();
 	evq_close();
 	tree_close();
+	child_close();
 	hostcfg_watch_close(s->cfg);
 	s->cfg = NULL;
 	uv_close((uv_handle_t *)&s->sigterm, NULL);

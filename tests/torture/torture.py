@@ -50,10 +50,13 @@ class Host:
         env = dict(os.environ, WEBJOBS_USERNAME="torture", WEBJOBS_PASSWORD="torture-pass",
                    WEBJOBS_HISTORY_SIZE="100000", WEBJOBS_RESTART_TIME="1",
                    ASAN_OPTIONS="detect_leaks=%d" % leaks)
+        # The host's own log (and a sanitizer's report) is kept beside
+        # the home: the last one is printed when a check fails.
+        self.log = home.parent / "host.log"
         self.p = subprocess.Popen([BIN, "serve", "--home", str(home), "--listen", "127.0.0.1:0",
                                    "--instance-id", "torture", "--temp", str(temp),
                                    "--log-level", "error"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                  stdout=subprocess.PIPE, stderr=open(self.log, "w"), env=env,
                                   text=True)
         line = self.p.stdout.readline()
         self.port = int(re.search(r":(\d+)$", line.strip()).group(1))
@@ -253,7 +256,11 @@ def torture(kills, seed, verbose=True):
             time.sleep(0.3)
             if marked_pids(marker):
                 failures.append("final: job processes outlived a graceful shutdown")
+    except (OSError, http.client.HTTPException) as e:
+        failures.append(f"the host stopped answering: {e!r}")
     finally:
+        if failures and h and h.log.exists():
+            failures.append("the host's log ends with:\n" + h.log.read_text()[-4000:])
         if h and h.p.poll() is None:
             h.p.kill()
         for pid in marked_pids(marker):
