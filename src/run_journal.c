@@ -9,7 +9,7 @@
  * written in the same burst (runner_batch: a second's due jobs; one
  * request's run). The journal is two files: records go to one while the
  * run folders the other describes are synced on the thread pool (the
- * checkpoint, 200 ms after the first record), after which that file
+ * checkpoint, 500 ms after the first record), after which that file
  * starts a new, empty epoch. At start-up every record of both files is
  * replayed — a run folder or status a crash lost is written again, a
  * record that went further than its folder says wins — and synced, before
