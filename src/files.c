@@ -121,6 +121,28 @@ int files_write_atomic(int dfd, const char *name, const void *data,
 	return 0;
 }
 
+int files_write_swap(int dfd, const char *name, const char *spare, const void *data,
+		     size_t len)
+{
+	int fd = openat(dfd, spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = files_write_all(fd, data, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		return rc;
+	if (renameat2(dfd, spare, dfd, name, RENAME_EXCHANGE) == 0)
+		return 0;
+	/* The first write (no name yet), or a file system without
+	 * RENAME_EXCHANGE (FUSE, NFS): a plain rename. */
+	if ((errno == ENOENT || errno == EINVAL) && renameat(dfd, spare, dfd, name) == 0)
+		return 0;
+	return -errno;
+}
+
 int files_remove_tree(int dfd, const char *name)
 {
 	int fd, rc = 0;

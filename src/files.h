@@ -10,6 +10,15 @@
 
 #include <stddef.h>
 
+/* Writes data as name in folder dfd by way of the file spare, which is
+ * then exchanged with name (renameat2 RENAME_EXCHANGE): readers see the
+ * old or the new content whole, and after the first two writes no inode
+ * is made or freed any more — spare keeps the previous content. Without a
+ * name yet, or on a file system without the exchange, a plain rename.
+ * Not synced. Returns 0 or -errno. */
+int files_write_swap(int dfd, const char *name, const char *spare, const void *data,
+		     size_t len);
+
 /* Writes data as name in folder dfd: a temporary file, then rename. With
  * durable, the file and the folder are fsync'ed. Returns 0 or -errno. */
 int files_write_atomic(int dfd, const char *name, const void *data,
