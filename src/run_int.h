@@ -99,7 +99,9 @@ int run_write_record(struct run *r, int durable);
 /* ---- the run journal (run_journal.c) ---- */
 
 /* Writes record rec of job name into its run folder dfd; durable: also
- * its line in the run journal, synced now unless a batch is open. */
+ * its line in the run journal, synced now unless a batch is open
+ * (durable | RECORD_FOREIGN: by a writer other than the run's owner). */
+#define RECORD_FOREIGN 2
 int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
 	       int durable);
 /* Syncs what the journal has not synced yet (one fdatasync). */

@@ -230,7 +230,12 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 	if (durable && !rn->half[0].j) {
 		rc = write_synced(dfd, text);
 	} else {
-		rc = files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text));
+		/* The spare is the owner's: a writer that may race with it (an
+		 * abort of a queued run that another instance may be starting)
+		 * writes under a name of its own. */
+		rc = durable & RECORD_FOREIGN
+			     ? files_write_atomic(dfd, "status", text, strlen(text), 0644, 0)
+			     : files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text));
 		if (rc == 0 && durable && append(rn, name, rec->id, text) < 0)
 			rc = write_synced(dfd, text);
 		else if (rc == 0 && durable && !rn->batch)

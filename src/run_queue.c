@@ -122,7 +122,7 @@ static void end_queued(struct runner *rn, int jfd, const char *name, const char 
 		snprintf(rec.status, sizeof(rec.status), "Aborted");
 		rec.end = time_now_ticks();
 		rec.never_started = 1;
-		run_record(rn, name, dfd, &rec, 1);
+		run_record(rn, name, dfd, &rec, 1 | RECORD_FOREIGN);
 		lg = joblog_open(dfd, "output_log.txt", NULL, rn->c.instance);
 		joblog_sys(lg, 1, "Run aborted by %s", user);
 		joblog_sys(lg, 0, "Status changed to Aborted");
