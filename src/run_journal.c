@@ -79,30 +79,47 @@ static void items_clear(struct jhalf *h)
 	h->n = 0;
 }
 
-/* Syncs the status, the run folder and the job's folder of each item. */
-static void sync_items(const struct home *home, const struct jhalf *h)
+static int by_run(const void *a, const void *b)
 {
-	for (size_t i = 0; i < h->n; i++) {
-		int jfd = openat(home->data_fd[JOB_TRIGGERED], h->items[i].name,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int dfd = jfd < 0 ? -1
-				  : openat(jfd, h->items[i].id,
-					   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int fd = dfd < 0 ? -1 : openat(dfd, "status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	const struct jitem *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
 
-		if (fd >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		if (jfd >= 0) {
-			fsync(jfd);
-			close(jfd);
-		}
+	return c ? c : strcmp(x->id, y->id);
+}
+
+static void sync_fd(int fd)
+{
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
 	}
+}
+
+/* Syncs the status and the folder of each run the items name (a run has
+ * an item per record: once), and each job's folder once. */
+static void sync_items(const struct home *home, struct jhalf *h)
+{
+	int jfd = -1;
+
+	if (h->n > 1)
+		qsort(h->items, h->n, sizeof(*h->items), by_run);
+	for (size_t i = 0; i < h->n; i++) {
+		const struct jitem *it = &h->items[i];
+		int dfd;
+
+		if (i && strcmp(it->name, h->items[i - 1].name) == 0) {
+			if (strcmp(it->id, h->items[i - 1].id) == 0)
+				continue;
+		} else {
+			sync_fd(jfd);
+			jfd = openat(home->data_fd[JOB_TRIGGERED], it->name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		dfd = jfd < 0 ? -1 : openat(jfd, it->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sync_fd(dfd < 0 ? -1 : openat(dfd, "status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+		sync_fd(dfd);
+	}
+	sync_fd(jfd);
 }
 
 static uint64_t next_epoch(const struct runner *rn)
@@ -119,7 +136,7 @@ static void ckpt_work(uv_work_t *w)
 	struct runner *rn = w->data;
 	struct jhalf *h = &rn->half[rn->ckpt_half];
 
-	journal_sync(h->j);
+	/* checkpoint() synced the journal itself before handing it here. */
 	sync_items(rn->c.home, h);
 	h->rc = journal_reset(h->j, rn->ckpt_epoch);
 }
@@ -247,11 +264,10 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 
 int run_journal_sync(struct runner *rn)
 {
-	int rc = 0;
+	/* Records only ever wait in the active half: checkpoint() syncs the
+	 * other before it hands it to the thread pool. */
+	int rc = rn->half[0].j ? journal_sync(rn->half[rn->active].j) : 0;
 
-	for (int k = 0; k < 2 && rn->half[0].j; k++)
-		if (!(rn->ckpt_busy && rn->ckpt_half == k) && journal_sync(rn->half[k].j) < 0)
-			rc = -errno;
 	if (rc < 0)
 		log_error("run journal: cannot sync: %s", strerror(-rc));
 	return rc;

@@ -2,6 +2,7 @@
 durable through one synced line in data/webjobs/journal/{instance}.a|.b;
 the run folder and its status are written unsynced beside it. A crash that
 loses them is repaired at the next start by replaying the journal."""
+import json
 import os
 import re
 import shutil
@@ -93,3 +94,23 @@ def test_a_torn_or_foreign_journal_does_not_stop_the_host(home, make_host):
     # The foreign file is not overwritten: runs are synced one by one.
     assert "run journal:" in log and "synced one by one" in log
     assert b.read_bytes() == b"not a journal\n"
+
+
+def test_a_status_is_rewritten_through_its_spare(home, host):
+    """docs/API.md, "Files on disk": the record is written into
+    .status-prev and the two exchanged — each whole, and after a run
+    .status-prev holds the record before the last."""
+    host.add_job("triggered", "quick", {"run.sh": "echo hi\n"})
+    r = host.request("POST", "/api/triggeredwebjobs/quick/run?arguments=x")
+    assert r.status == 202
+    rid = r.header("Location").rsplit("/", 1)[1]
+    assert wait_for(lambda: host.get(f"/api/triggeredwebjobs/quick/history/{rid}").json()
+                    ["status"] == "Success")
+    run_dir = host.data_dir("triggered", "quick") / rid
+    final = json.loads((run_dir / "status").read_text())
+    before = json.loads((run_dir / ".status-prev").read_text())
+    assert final["Status"] == "Success" and final["Arguments"] == "x"
+    assert before["Status"] == "Running" and before["StartTime"] == final["StartTime"]
+    # Nothing else is left behind: no temporary names.
+    assert sorted(p.name for p in run_dir.iterdir()) == [".status-prev", "output_log.txt",
+                                                          "status"]

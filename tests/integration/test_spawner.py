@@ -1,0 +1,57 @@
+"""The spawn helper (docs/DECISIONS.md, "The spawn helper"): a process the
+host forks at start, holding four descriptors, that starts job processes
+as the host's own children; when it is gone the host starts them itself."""
+import os
+import time
+
+from conftest import wait_for
+
+
+def children(pid):
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def comm(pid):
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def helper_of(host):
+    found = [c for c in children(host.proc.pid) if comm(c) == "webjobs-spawn"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def run_and_wait(host, name):
+    r = host.request("POST", f"/api/triggeredwebjobs/{name}/run")
+    assert r.status == 202
+    rid = r.header("Location").rsplit("/", 1)[1]
+    assert wait_for(lambda: host.get(f"/api/triggeredwebjobs/{name}/history/{rid}").json()
+                    ["status"] in ("Success", "Failed"), timeout=10)
+    return host.get(f"/api/triggeredwebjobs/{name}/history/{rid}").json()
+
+
+def test_jobs_are_the_hosts_children_started_by_a_small_helper(home, host, tmp_path):
+    helper = helper_of(host)
+    assert sorted(int(fd) for fd in os.listdir(f"/proc/{helper}/fd")) == [0, 1, 2, 3]
+    host.add_job("triggered", "who", {"run.sh": f"echo $PPID > {tmp_path}/ppid\nsleep 0.3\n"})
+    assert run_and_wait(host, "who")["status"] == "Success"
+    # CLONE_PARENT: the job's parent is the host, not the helper.
+    assert int((tmp_path / "ppid").read_text()) == host.proc.pid
+    # The sweep of the host's children (SIGCHLD) left the helper alone.
+    assert helper_of(host) == helper
+
+
+def test_without_the_helper_the_host_starts_jobs_itself(home, host, tmp_path):
+    host.add_job("triggered", "after", {"run.sh": "echo still\n"})
+    os.kill(helper_of(host), 9)
+    time.sleep(0.3)
+    for _ in range(2):
+        run = run_and_wait(host, "after")
+        assert run["status"] == "Success"
+        assert "still" in host.get(run["output_url"].split(str(host.port), 1)[1]).text()
+    assert not [c for c in children(host.proc.pid) if comm(c) == "webjobs-spawn"]
