@@ -38,6 +38,8 @@ static struct {
 	int draining;     /* a drain is under way: never nested */
 	int lane;         /* the lane of the event running (while draining) */
 	int request;      /* evq_request: posts go to the request lane */
+	void (*drained)(void *); /* evq_on_drained's hook */
+	void *drained_arg;
 } q;
 
 static void on_idle(uv_idle_t *h)
@@ -49,6 +51,17 @@ static void on_idle(uv_idle_t *h)
 void evq_request(int on)
 {
 	q.request = on;
+}
+
+void evq_on_drained(void (*fn)(void *), void *arg)
+{
+	q.drained = fn;
+	q.drained_arg = arg;
+}
+
+int evq_draining(void)
+{
+	return q.draining;
 }
 
 static size_t waiting(void)
@@ -136,6 +149,8 @@ size_t evq_drain_for(size_t max, uint64_t budget_ns)
 		}
 	}
 	q.draining = 0;
+	if (ran && q.drained)
+		q.drained(q.drained_arg);
 	if (!waiting() && q.started && uv_is_active((uv_handle_t *)&q.idle))
 		uv_idle_stop(&q.idle);
 	return ran;

@@ -34,6 +34,13 @@ void evq_post(evq_fn fn, void *obj, int event);
  * of a handler. */
 void evq_request(int on);
 
+/* fn(arg) runs at the end of every drain that ran an event, before the
+ * loop goes on (the runner's group commit: the records a drain's actions
+ * made durable are synced once, there). One hook; fn NULL removes it. */
+void evq_on_drained(void (*fn)(void *), void *arg);
+/* 1 while a drain runs actions. */
+int evq_draining(void);
+
 /* Drops every queued event of obj (before obj is freed). */
 void evq_forget(void *obj);
 

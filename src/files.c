@@ -124,12 +124,17 @@ int files_write_atomic(int dfd, const char *name, const void *data,
 int files_write_swap(int dfd, const char *name, const char *spare, const void *data,
 		     size_t len)
 {
-	int fd = openat(dfd, spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = openat(dfd, spare, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	int rc;
 
 	if (fd < 0)
 		return -errno;
+	/* Overwritten, then cut to size — not O_TRUNC: ext4 flushes a file
+	 * truncated to 0 when it is closed (auto_da_alloc), one disk write
+	 * per status record (docs/DECISIONS.md, "This machine's ext4"). */
 	rc = files_write_all(fd, data, len);
+	if (rc == 0 && ftruncate(fd, (off_t)len) < 0)
+		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0)

@@ -88,11 +88,14 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 	rn->abort_poll.data = rn;
 	/* Abort markers and queued runs, looked for every second. */
 	uv_timer_start(&rn->abort_poll, run_on_abort_poll, 1000, 1000);
+	/* The runs' durable records of one drain share one sync. */
+	evq_on_drained(runner_drained, rn);
 	return rn;
 }
 
 void runner_free(struct runner *rn)
 {
+	evq_on_drained(NULL, NULL);
 	run_journal_close(rn);
 	free(rn);
 }

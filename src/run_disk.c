@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "run_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,21 +43,83 @@ static int runs_in_slot(int dfd, const char *id)
 
 /* Deletes the oldest runs so that `keep` remain; returns the newest id
  * left (or "") in newest. */
-void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live)
+void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
+		      char *recycle)
 {
 	char **ids;
-	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids);
+	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids), last = -1;
 
 	newest[0] = '\0';
+	if (recycle)
+		recycle[0] = '\0';
 	if (keep < 0)
 		keep = 0;
 	for (int i = 0; i < n; i++) {
-		if ((long long)(n - i) > keep && !(spare_live && runs_in_slot(dfd, ids[i])))
-			files_remove_tree(dfd, ids[i]);
-		else if (i == n - 1)
+		if ((long long)(n - i) > keep && !(spare_live && runs_in_slot(dfd, ids[i]))) {
+			if (last >= 0)
+				files_remove_tree(dfd, ids[last]);
+			last = i;
+		} else if (i == n - 1) {
 			memcpy(newest, ids[i], RUN_ID_LEN + 1);
+		}
 	}
+	if (last >= 0 && recycle)
+		memcpy(recycle, ids[last], RUN_ID_LEN + 1);
+	else if (last >= 0)
+		files_remove_tree(dfd, ids[last]);
 	files_free_names(ids, n < 0 ? 0 : n);
+}
+
+/* What a recycled run folder keeps: the files every run has. */
+static int recycle_keeps(int dfd, const char *name)
+{
+	int fd;
+
+	if (strcmp(name, STATUS_SPARE) == 0)
+		return 1;
+	if (strcmp(name, "status") != 0 && strcmp(name, "output_log.txt") != 0)
+		return 0;
+	fd = openat(dfd, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* not a plain file of ours: deleted */
+	close(fd);
+	return 1;
+}
+
+/* On this machine's ext4 a run folder and its three files cost ~1.8 ms to
+ * create and as much to free (docs/DECISIONS.md, "Run folders are
+ * recycled"); once the history is full, the run being trimmed gives its
+ * folder and files to the new one. Emptied in place, then renamed: a
+ * reader sees the old run half gone, as with a deletion, then the new one
+ * without its record for a moment, as with a mkdir. */
+int run_recycle(int jfd, const char *old, const char *id)
+{
+	int dfd = openat(jfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd, rc;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	fd = dup(dfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    !recycle_keeps(dfd, de->d_name))
+			files_remove_tree(dfd, de->d_name);
+	closedir(d);
+	if (renameat2(jfd, old, jfd, id, RENAME_NOREPLACE) == 0 ||
+	    (errno == EINVAL && renameat(jfd, old, jfd, id) == 0))
+		return dfd;
+	rc = -errno;
+fail:
+	close(dfd);
+	files_remove_tree(jfd, old);
+	return rc;
 }
 
 /* A run id after now and after every existing one; within a batch (a
@@ -148,7 +211,7 @@ static int tick_was_run(int jfd, int64_t occurrence)
 	char newest[RUN_ID_LEN + 1];
 	int64_t t;
 
-	run_trim_history(jfd, LLONG_MAX, newest, 0);
+	run_trim_history(jfd, LLONG_MAX, newest, 0, NULL);
 	return newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence;
 }
 
@@ -237,7 +300,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 {
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
 	enum policy p = run_policy(j);
-	char newest[RUN_ID_LEN + 1];
+	char newest[RUN_ID_LEN + 1], old[RUN_ID_LEN + 1];
 	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot;
 	struct run *r = NULL;
 	int64_t start;
@@ -273,10 +336,12 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, occurrence, err, errsz)) < 0)
 		goto fail;
-	run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0);
+	run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0, old);
 	run_new_id(rn, newest, id, &start);
-	if (mkdirat(jfd, id, 0755) < 0 ||
-	    (dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* The trimmed run's folder becomes the new run's, else a new one. */
+	dfd = old[0] ? run_recycle(jfd, old, id) : -1;
+	if (dfd < 0 && (mkdirat(jfd, id, 0755) < 0 ||
+			(dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)) {
 		rc = -errno;
 		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
 		goto fail;

@@ -69,6 +69,7 @@ struct jhalf {
 	struct jitem *items;
 	size_t n, cap;
 	int rc;                /* the checkpoint's outcome */
+	int synced;            /* its run folders were synced */
 };
 
 struct runner {
@@ -80,8 +81,11 @@ struct runner {
 	int active;            /* the half records go to */
 	int batch;             /* > 0: syncs wait for runner_batch's end */
 	int64_t batch_start;   /* ticks: when the batch began */
+	int sync_owed;         /* durable records wait for a sync */
+	int whole_fs;          /* a checkpoint is one syncfs (a local fs) */
 	uv_timer_t ckpt;       /* the checkpoint's delay */
 	int ckpt_open, ckpt_busy, ckpt_half;
+	int ckpt_retry;        /* the last checkpoint failed: its half again */
 	uint64_t ckpt_epoch;
 	uv_work_t ckpt_work;
 	int shutting;
@@ -102,10 +106,17 @@ int run_write_record(struct run *r, int durable);
  * its line in the run journal, synced now unless a batch is open
  * (durable | RECORD_FOREIGN: by a writer other than the run's owner). */
 #define RECORD_FOREIGN 2
+/* The status file's spare (files_write_swap): a run's three status
+ * writes make two inodes and free none (docs/DECISIONS.md, "This
+ * machine's ext4"; docs/API.md, "Files on disk"). */
+#define STATUS_SPARE ".status-prev"
+
 int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
 	       int durable);
 /* Syncs what the journal has not synced yet (one fdatasync). */
 int run_journal_sync(struct runner *rn);
+/* evq's drain hook: the sync the drain's durable records wait for. */
+void runner_drained(void *rn);
 /* Start-up: opens the journal and replays it (before the recovery). */
 int run_journal_open(struct runner *rn);
 /* Shutdown: no more checkpoints; after the loop: the last sync. */
@@ -113,8 +124,16 @@ void run_journal_stop(struct runner *rn);
 void run_journal_close(struct runner *rn);
 /* Deletes the oldest runs so that keep remain; the newest id left (or "")
  * in newest. spare_live: runs still running in a slot of their own
- * (concurrency allow) are kept. */
-void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live);
+ * (concurrency allow) are kept. recycle (may be NULL): the newest of the
+ * runs to delete is left in place and named there (else ""), for the
+ * caller to turn into its new run's folder (run_recycle). */
+void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
+		      char *recycle);
+/* Turns run folder old of job folder jfd into the new run id's: emptied
+ * of all but its status file (truncated), the status spare and the output
+ * log (truncated), then renamed. No inode is created or freed. Returns
+ * the folder's fd or -errno (old is then deleted). */
+int run_recycle(int jfd, const char *old, const char *id);
 /* Helpers of run_disk.c for run_queue.c: the run lock (-EBUSY when held;
  * slots > 0: the first free of that many slots, its number in *slot),
  * a new run id after newest, a run made from a job, a run going live

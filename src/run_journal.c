@@ -25,22 +25,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include "evq.h"
 #include "files.h"
 #include "home.h"
 #include "journal.h"
 #include "log.h"
 
 #define CHECKPOINT_MS 500
-/* The status's spare file (files_write_swap): a run's three status writes
- * make two inodes and free none (docs/DECISIONS.md, "This machine's
- * ext4"). */
-#define STATUS_SPARE ".status-prev"
-
+#define RETRY_MS 5000 /* after a checkpoint that failed */
 /* How far a status has gone: a record is replayed over the folder's
  * when it went further. */
 static int rank(const char *status)
@@ -87,20 +86,46 @@ static int by_run(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
-static void sync_fd(int fd)
+/* Syncs and closes fd (-1: nothing); the first error is kept in *rc. */
+static void sync_fd(int fd, int *rc)
 {
 	if (fd >= 0) {
-		fsync(fd);
+		if (fsync(fd) < 0 && *rc == 0)
+			*rc = -errno;
 		close(fd);
 	}
 }
 
-/* Syncs the status and the folder of each run the items name (a run has
- * an item per record: once), and each job's folder once. */
-static void sync_items(const struct home *home, struct jhalf *h)
+/* 1 for a local file system (ext4, xfs, btrfs, tmpfs), where one syncfs
+ * writes every record's file and folder in one batch; over FUSE
+ * (GlusterFS) or NFS a syncfs may not reach the server, so each file is
+ * synced (docs/DECISIONS.md, "The run journal"). */
+static int local_fs(int fd)
 {
-	int jfd = -1;
+	struct statfs s;
 
+	if (fstatfs(fd, &s) < 0)
+		return 0;
+	switch ((unsigned long)s.f_type) {
+	case EXT4_SUPER_MAGIC:
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Syncs the status and the folder of each run the items name (a run has
+ * an item per record: once), and each job's folder once — or the whole
+ * file system at once (whole). 0 or the first -errno. */
+static int sync_items(const struct home *home, struct jhalf *h, int whole)
+{
+	int jfd = -1, rc = 0;
+
+	if (whole)
+		return syncfs(home->data_fd[JOB_TRIGGERED]) < 0 ? -errno : 0;
 	if (h->n > 1)
 		qsort(h->items, h->n, sizeof(*h->items), by_run);
 	for (size_t i = 0; i < h->n; i++) {
@@ -111,15 +136,16 @@ static void sync_items(const struct home *home, struct jhalf *h)
 			if (strcmp(it->id, h->items[i - 1].id) == 0)
 				continue;
 		} else {
-			sync_fd(jfd);
+			sync_fd(jfd, &rc);
 			jfd = openat(home->data_fd[JOB_TRIGGERED], it->name,
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		dfd = jfd < 0 ? -1 : openat(jfd, it->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		sync_fd(dfd < 0 ? -1 : openat(dfd, "status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-		sync_fd(dfd);
+		sync_fd(dfd < 0 ? -1 : openat(dfd, "status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC), &rc);
+		sync_fd(dfd, &rc);
 	}
-	sync_fd(jfd);
+	sync_fd(jfd, &rc);
+	return rc;
 }
 
 static uint64_t next_epoch(const struct runner *rn)
@@ -136,12 +162,16 @@ static void ckpt_work(uv_work_t *w)
 	struct runner *rn = w->data;
 	struct jhalf *h = &rn->half[rn->ckpt_half];
 
-	/* checkpoint() synced the journal itself before handing it here. */
-	sync_items(rn->c.home, h);
-	h->rc = journal_reset(h->j, rn->ckpt_epoch);
+	/* checkpoint() synced the journal itself before handing it here. A
+	 * failed sync keeps the half's records for the replay. */
+	h->rc = sync_items(rn->c.home, h, rn->whole_fs);
+	h->synced = h->rc == 0;
+	if (h->rc == 0)
+		h->rc = journal_reset(h->j, rn->ckpt_epoch);
 }
 
 static void arm(struct runner *rn);
+static void on_ckpt_timer(uv_timer_t *t);
 
 static void ckpt_done(uv_work_t *w, int status)
 {
@@ -149,11 +179,19 @@ static void ckpt_done(uv_work_t *w, int status)
 	struct jhalf *h = &rn->half[rn->ckpt_half];
 
 	(void)status;
-	if (h->rc < 0)
-		log_error("run journal: cannot start a new epoch: %s", strerror(-h->rc));
-	else
-		items_clear(h);
 	rn->ckpt_busy = 0;
+	rn->ckpt_retry = h->rc < 0;
+	if (h->rc < 0) {
+		/* The half keeps its records; the same checkpoint is tried
+		 * again (records meanwhile go to the other half). */
+		log_error("run journal: %s: %s; trying again in %d s",
+			  h->synced ? "cannot start a new epoch" : "cannot sync the run folders",
+			  strerror(-h->rc), RETRY_MS / 1000);
+		if (!rn->shutting)
+			uv_timer_start(&rn->ckpt, on_ckpt_timer, RETRY_MS, 0);
+		return;
+	}
+	items_clear(h);
 	arm(rn);
 }
 
@@ -184,7 +222,18 @@ static int checkpoint(struct runner *rn)
 
 static void on_ckpt_timer(uv_timer_t *t)
 {
-	checkpoint(t->data);
+	struct runner *rn = t->data;
+
+	if (!rn->ckpt_retry) {
+		checkpoint(rn);
+		return;
+	}
+	rn->ckpt_busy = 1;
+	rn->ckpt_work.data = rn;
+	if (uv_queue_work(rn->loop, &rn->ckpt_work, ckpt_work, ckpt_done) < 0) {
+		rn->ckpt_busy = 0;
+		uv_timer_start(&rn->ckpt, on_ckpt_timer, RETRY_MS, 0);
+	}
 }
 
 /* The checkpoint comes CHECKPOINT_MS after the first record of the
@@ -192,7 +241,7 @@ static void on_ckpt_timer(uv_timer_t *t)
  * meanwhile). */
 static void arm(struct runner *rn)
 {
-	if (rn->half[rn->active].n && !rn->ckpt_busy && !rn->shutting &&
+	if (rn->half[rn->active].n && !rn->ckpt_busy && !rn->ckpt_retry && !rn->shutting &&
 	    !uv_is_active((uv_handle_t *)&rn->ckpt))
 		uv_timer_start(&rn->ckpt, on_ckpt_timer, CHECKPOINT_MS, 0);
 }
@@ -255,7 +304,9 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 			     : files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text));
 		if (rc == 0 && durable && append(rn, name, rec->id, text) < 0)
 			rc = write_synced(dfd, text);
-		else if (rc == 0 && durable && !rn->batch)
+		else if (rc == 0 && durable && (rn->batch || evq_draining()))
+			rn->sync_owed = 1; /* one sync at the batch's or the drain's end */
+		else if (rc == 0 && durable)
 			rc = run_journal_sync(rn);
 	}
 	free(text);
@@ -267,6 +318,8 @@ int run_journal_sync(struct runner *rn)
 	/* Records only ever wait in the active half: checkpoint() syncs the
 	 * other before it hands it to the thread pool. */
 	int rc = rn->half[0].j ? journal_sync(rn->half[rn->active].j) : 0;
+
+	rn->sync_owed = 0;
 
 	if (rc < 0)
 		log_error("run journal: cannot sync: %s", strerror(-rc));
@@ -280,7 +333,15 @@ void runner_batch(struct runner *rn, int begin)
 			rn->batch_start = time_now_ticks();
 		return;
 	}
-	if (rn->batch > 0 && --rn->batch == 0)
+	if (rn->batch > 0 && --rn->batch == 0 && rn->sync_owed)
+		run_journal_sync(rn);
+}
+
+void runner_drained(void *arg)
+{
+	struct runner *rn = arg;
+
+	if (rn->sync_owed && !rn->batch)
 		run_journal_sync(rn);
 }
 
@@ -355,7 +416,8 @@ int run_journal_open(struct runner *rn)
 	first = journal_epoch(rn->half[0].j) < journal_epoch(rn->half[1].j) ? 0 : 1;
 	journal_replay(rn->half[first].j, replay_one, &p);
 	journal_replay(rn->half[first ^ 1].j, replay_one, &p);
-	sync_items(home, &p.done);
+	if (sync_items(home, &p.done, 0) < 0)
+		log_error("run journal: cannot sync the run folders written again");
 	items_clear(&p.done);
 	free(p.done.items);
 	if (p.records)
@@ -366,6 +428,7 @@ int run_journal_open(struct runner *rn)
 	if (rc < 0)
 		goto fail;
 	rn->active = 0;
+	rn->whole_fs = local_fs(home->data_fd[JOB_TRIGGERED]);
 	uv_timer_init(rn->loop, &rn->ckpt);
 	rn->ckpt.data = rn;
 	rn->ckpt_open = 1;

@@ -114,3 +114,48 @@ def test_a_status_is_rewritten_through_its_spare(home, host):
     # Nothing else is left behind: no temporary names.
     assert sorted(p.name for p in run_dir.iterdir()) == [".status-prev", "output_log.txt",
                                                           "status"]
+
+
+def test_a_full_history_recycles_the_oldest_run_folder(home, make_host):
+    """docs/DECISIONS.md, "Run folders are recycled": with the history
+    full, the run being trimmed gives its folder and files to the new run
+    (same inodes), emptied of everything the old run left."""
+    h = make_host(env={"WEBJOBS_HISTORY_SIZE": "2"})
+    h.add_job("triggered", "talk", {"run.sh": 'echo "out $1"\necho "err $1" >&2\n'})
+    h.start()
+    data = h.data_dir("triggered", "talk")
+
+    def run(arg):
+        r = h.request("POST", f"/api/triggeredwebjobs/talk/run?arguments={arg}")
+        assert r.status == 202
+        rid = r.header("Location").rsplit("/", 1)[1]
+        assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/talk/history/{rid}").json()
+                        ["status"] == "Success")
+        return rid
+
+    first = run("one")
+    (data / first / "abort").write_text("left by the first run\n")
+    (data / first / "extra").mkdir()
+    inodes = {p.name: p.stat().st_ino for p in (data / first).iterdir()}
+    folder = (data / first).stat().st_ino
+    second = run("two")
+    third = run("three")
+    assert sorted(p.name for p in data.iterdir() if re.fullmatch(r"\d{18}", p.name)) == \
+        [second, third]
+    new = data / third
+    assert new.stat().st_ino == folder
+    assert (new / "output_log.txt").stat().st_ino == inodes["output_log.txt"]
+    # The record and its spare exchange places at each write: same pair.
+    assert {(new / n).stat().st_ino for n in ("status", ".status-prev")} == \
+        {inodes["status"], inodes[".status-prev"]}
+    # Only the new run's record, log and error log are there.
+    assert sorted(p.name for p in new.iterdir()) == [".status-prev", "error_log.txt",
+                                                     "output_log.txt", "status"]
+    status = json.loads((new / "status").read_text())
+    assert status["Status"] == "Success" and status["Arguments"] == "three"
+    out = (new / "output_log.txt").read_text()
+    assert "out three" in out and "one" not in out
+    assert "one" not in (new / "error_log.txt").read_text()
+    hist = h.get("/api/triggeredwebjobs/talk/history").json()["runs"]
+    assert [x["id"] for x in hist] == [third, second]
+    assert h.get(f"/api/triggeredwebjobs/talk/history/{first}").status == 404
