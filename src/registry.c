@@ -28,6 +28,10 @@
 #include "swap.h"
 
 #define SETTLE_MS 50
+/* A change of runs only is read in the background after this long: a
+ * run's start and end are one read; a request reads what it needs at
+ * once (docs/DECISIONS.md, "Schedule fire latency"). */
+#define DATA_SETTLE_MS 500
 #define MASK_TYPE (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define MASK_BIN (MASK_TYPE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 #define MASK_DATA (MASK_TYPE | IN_CLOSE_WRITE)
@@ -38,6 +42,7 @@ struct entry {
 	struct job *job;
 	enum job_type type;
 	int bin_dirty, data_dirty, queued;
+	uint64_t data_at; /* loop time (ms) it became data_dirty */
 	int noticed;    /* a notice for the listeners waits in the queue */
 	int bin_wd[JOB_MAX_DEPTH + 1];
 	int nbin;
@@ -204,6 +209,8 @@ static void on_settle(uv_timer_t *t);
 
 static void enqueue(struct registry *r, struct entry *e, int bin, int data)
 {
+	if (data && !e->data_dirty && r->loop)
+		e->data_at = uv_now(r->loop);
 	e->bin_dirty |= bin;
 	e->data_dirty |= data;
 	if (!e->queued) {
@@ -495,9 +502,19 @@ static void refresh_queued(struct registry *r, size_t k)
 	entry_refresh(r, e);
 }
 
-void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns)
+/* ms until the settle pass reads e, changed in its runs only (0: now). */
+static uint64_t data_wait(const struct registry *r, const struct entry *e)
 {
-	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0;
+	uint64_t age = r->loop ? uv_now(r->loop) - e->data_at : DATA_SETTLE_MS;
+
+	return e->bin_dirty || age >= DATA_SETTLE_MS ? 0 : DATA_SETTLE_MS - age;
+}
+
+/* registry_refresh_for; lazy (the settle pass): data_wait first. */
+static void refresh(struct registry *r, int type, const char *name, uint64_t budget_ns,
+		    int lazy)
+{
+	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0, next = 0, w;
 	struct entry *want = type >= 0 && name ? entry_get(r, (enum job_type)type, name, 0) : NULL;
 	size_t kept = 0;
 
@@ -521,14 +538,24 @@ void registry_refresh_for(struct registry *r, int type, const char *name, uint64
 	for (size_t k = 0; k < r->nqueue; k++) {
 		if (!r->queue[k])
 			continue;
-		if (until && uv_hrtime() > until)
+		if (until && uv_hrtime() > until) {
 			r->queue[kept++] = r->queue[k];
-		else
+			next = 1;
+		} else if (lazy && (w = data_wait(r, r->queue[k])) > 0) {
+			r->queue[kept++] = r->queue[k];
+			next = next && next < w ? next : w;
+		} else {
 			refresh_queued(r, k);
+		}
 	}
 	r->nqueue = kept;
 	if (kept && r->handles)
-		uv_timer_start(&r->settle, on_settle, 1, 0);
+		uv_timer_start(&r->settle, on_settle, next, 0);
+}
+
+void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns)
+{
+	refresh(r, type, name, budget_ns, 0);
 }
 
 void registry_refresh(struct registry *r)
@@ -604,7 +631,7 @@ static void on_settle(uv_timer_t *t)
 {
 	/* A storm of changes (1,000 jobs restarting) is read a few ms at a
 	 * time: requests are answered in between. */
-	registry_refresh_for(t->data, -1, NULL, SETTLE_BUDGET_NS);
+	refresh(t->data, -1, NULL, SETTLE_BUDGET_NS, 1);
 }
 
 static void on_inotify(uv_poll_t *p, int status, int events)

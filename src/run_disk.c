@@ -43,17 +43,23 @@ static int runs_in_slot(int dfd, const char *id)
 
 /* Deletes the oldest runs so that `keep` remain; returns the newest id
  * left (or "") in newest. */
-void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
-		      char *recycle)
+int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
+		     char *recycle, int64_t occurrence)
 {
 	char **ids;
 	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids), last = -1;
+	int64_t t;
 
 	newest[0] = '\0';
 	if (recycle)
 		recycle[0] = '\0';
 	if (keep < 0)
 		keep = 0;
+	/* The run id is its start to 100 us; the tick is whole seconds. */
+	if (occurrence && n > 0 && time_parse_run_id(ids[n - 1], &t) == 0 && t >= occurrence) {
+		files_free_names(ids, n);
+		return -EALREADY;
+	}
 	for (int i = 0; i < n; i++) {
 		if ((long long)(n - i) > keep && !(spare_live && runs_in_slot(dfd, ids[i]))) {
 			if (last >= 0)
@@ -68,6 +74,7 @@ void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int 
 	else if (last >= 0)
 		files_remove_tree(dfd, ids[last]);
 	files_free_names(ids, n < 0 ? 0 : n);
+	return 0;
 }
 
 /* What a recycled run folder keeps: the files every run has. */
@@ -204,17 +211,6 @@ static int door(int lock_fd, short type)
 	return rc < 0 ? -errno : 0;
 }
 
-/* Under the lock: has any instance run this tick (ticks) already? The run
- * id is its start to 100 us; the tick is whole seconds. */
-static int tick_was_run(int jfd, int64_t occurrence)
-{
-	char newest[RUN_ID_LEN + 1];
-	int64_t t;
-
-	run_trim_history(jfd, LLONG_MAX, newest, 0, NULL);
-	return newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence;
-}
-
 /* The run of job j in its new folder dfd, its record not yet written. */
 struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 		    const char *arguments, const char *id, int64_t start, int slot)
@@ -274,10 +270,9 @@ void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock
 }
 
 /* Under the run lock (a slot also takes the door): runs left in the slot
- * by a host that went away end, and a tick another instance ran is not
- * run again. */
+ * by a host that went away end. */
 static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_fd, int slot,
-		     int64_t occurrence, char *err, size_t errsz)
+		     char *err, size_t errsz)
 {
 	int rc;
 
@@ -287,10 +282,6 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
 	}
 	if (slot)
 		run_reap_slot(rn, jfd, job_name(j), slot);
-	if (occurrence && tick_was_run(jfd, occurrence)) {
-		snprintf(err, errsz, "this tick was already run");
-		return -EALREADY;
-	}
 	return 0;
 }
 
@@ -334,9 +325,15 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 			return rc;
 		}
 	}
-	if ((rc = may_start(rn, j, jfd, lock_fd, slot, occurrence, err, errsz)) < 0)
+	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0, old);
+	/* One listing: a tick another instance ran is not run again, else
+	 * the history is trimmed. */
+	if ((rc = run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0, old,
+				   occurrence)) < 0) {
+		snprintf(err, errsz, "this tick was already run");
+		goto fail;
+	}
 	run_new_id(rn, newest, id, &start);
 	/* The trimmed run's folder becomes the new run's, else a new one. */
 	dfd = old[0] ? run_recycle(jfd, old, id) : -1;

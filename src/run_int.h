@@ -126,9 +126,11 @@ void run_journal_close(struct runner *rn);
  * in newest. spare_live: runs still running in a slot of their own
  * (concurrency allow) are kept. recycle (may be NULL): the newest of the
  * runs to delete is left in place and named there (else ""), for the
- * caller to turn into its new run's folder (run_recycle). */
-void run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
-		      char *recycle);
+ * caller to turn into its new run's folder (run_recycle). occurrence
+ * (ticks, 0: none): when the newest run started at or after it (another
+ * instance ran this tick), nothing is deleted and -EALREADY returned. */
+int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
+		     char *recycle, int64_t occurrence);
 /* Turns run folder old of job folder jfd into the new run id's: emptied
  * of all but its status file (truncated), the status spare and the output
  * log (truncated), then renamed. No inode is created or freed. Returns

@@ -203,7 +203,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(errno));
 		return -errno;
 	}
-	run_trim_history(jfd, LLONG_MAX, newest, 0, NULL);
+	run_trim_history(jfd, LLONG_MAX, newest, 0, NULL, 0);
 	if (occurrence && newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence) {
 		close(jfd);
 		snprintf(err, errsz, "this tick was already run");
