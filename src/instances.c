@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_INSTANCES 256
+#define MAX_INSTANCES INSTANCES_MAX
 #define DEAD_AFTER_S 60
 
 int instance_id_valid(const char *id)
@@ -85,12 +86,62 @@ static int by_id(const void *a, const void *b)
 		      ((const struct instance_status *)b)->id);
 }
 
+/* Reads file status_{id} into s when a live instance holds it: 1; 0 for
+ * a dead instance's file (ignored, and removed once it is old enough not
+ * to be one just being created) or none. */
+static int read_one(int dfd, const char *id, struct instance_status *s)
+{
+	char name[INSTANCE_ID_MAX + 8];
+	int fd, ok = 0;
+
+	snprintf(name, sizeof(name), "status_%s", id);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	if (!live(fd)) {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && time(NULL) - st.st_mtime > DEAD_AFTER_S)
+			unlinkat(dfd, name, 0);
+	} else if (read_status(fd, s->status, sizeof(s->status)) == 0) {
+		snprintf(s->id, sizeof(s->id), "%s", id);
+		ok = 1;
+	}
+	close(fd);
+	return ok;
+}
+
+int instances_read_ids(int dfd, const char *const *ids, int nids, const char *self,
+		       const char *self_status, struct instance_status **out)
+{
+	struct instance_status *v = nids > 0 ? malloc(sizeof(*v) * (size_t)nids) : NULL;
+	int n = 0;
+
+	*out = NULL;
+	if (nids > 0 && !v)
+		return -ENOMEM;
+	for (int i = 0; i < nids; i++) {
+		/* This instance's own: known, held by this process. */
+		if (self && self_status && strcmp(ids[i], self) == 0) {
+			snprintf(v[n].id, sizeof(v[n].id), "%s", ids[i]);
+			snprintf(v[n].status, sizeof(v[n].status), "%s", self_status);
+			n++;
+		} else if (dfd >= 0 && read_one(dfd, ids[i], &v[n])) {
+			n++;
+		}
+	}
+	if (n > 1)
+		qsort(v, (size_t)n, sizeof(*v), by_id);
+	*out = v;
+	return n;
+}
+
 int instances_read(int dfd, struct instance_status **out)
 {
 	DIR *d;
 	struct dirent *de;
-	struct instance_status *v = NULL;
-	int n = 0, fd;
+	const char **ids = NULL;
+	int n = 0, fd, rc;
 
 	*out = NULL;
 	fd = dup(dfd);
@@ -103,38 +154,23 @@ int instances_read(int dfd, struct instance_status **out)
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) && n < MAX_INSTANCES) {
-		struct instance_status s;
-		int sfd;
+		const char **nv;
 
 		if (strncmp(de->d_name, "status_", 7) != 0 ||
 		    !instance_id_valid(de->d_name + 7))
 			continue;
-		sfd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (sfd < 0)
-			continue;
-		if (!live(sfd)) {
-			/* A dead instance's file: ignored, and removed once it is
-			 * old enough not to be one just being created. */
-			struct stat st;
-
-			if (fstat(sfd, &st) == 0 && time(NULL) - st.st_mtime > DEAD_AFTER_S)
-				unlinkat(dfd, de->d_name, 0);
-		} else if (read_status(sfd, s.status, sizeof(s.status)) == 0) {
-			struct instance_status *nv = realloc(v, sizeof(*v) * (size_t)(n + 1));
-
-			if (!nv) {
-				close(sfd);
-				break;
-			}
-			v = nv;
-			strcpy(s.id, de->d_name + 7);
-			v[n++] = s;
+		if (!(nv = realloc(ids, sizeof(*ids) * (size_t)(n + 1))) ||
+		    !(nv[n] = strdup(de->d_name + 7))) {
+			ids = nv ? nv : ids;
+			break;
 		}
-		close(sfd);
+		ids = nv;
+		n++;
 	}
 	closedir(d);
-	if (n > 1)
-		qsort(v, (size_t)n, sizeof(*v), by_id);
-	*out = v;
-	return n;
+	rc = instances_read_ids(dfd, ids, n, NULL, NULL, out);
+	for (int i = 0; i < n; i++)
+		free((char *)ids[i]);
+	free(ids);
+	return rc;
 }

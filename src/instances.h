@@ -24,4 +24,13 @@ int instance_id_valid(const char *id);
  * missing) or a negative errno; *out is freed by the caller. */
 int instances_read(int dfd, struct instance_status **out);
 
+/* The same for the files of the nids instances named (a listing made
+ * earlier); self's status is self_status, not read (NULL: read). dfd -1:
+ * only self's is known. */
+int instances_read_ids(int dfd, const char *const *ids, int nids, const char *self,
+		       const char *self_status, struct instance_status **out);
+
+/* At most this many instances' files are read in a job's folder. */
+#define INSTANCES_MAX 256
+
 #endif

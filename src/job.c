@@ -1,14 +1,13 @@
 /*
- * job: reading one job's folders and presenting the job as JSON.
+ * job: reading one job's folders (job_json.c presents the job as JSON).
  *
  * The binaries folder gives the script folder (descending through lone
  * sub-folders), the script and its host, settings.job and disable.job. The
  * data folder gives the run folders and the markers. Both are read only
- * when the registry says they changed; a body that depends on nothing but
- * those files is cached per request prefix.
+ * when the registry says they changed.
  */
 #define _GNU_SOURCE
-#include "job.h"
+#include "job_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,39 +26,6 @@
 #include "log.h"
 #include "settings.h"
 #include "siphash.h"
-
-#define MAX_ENTRIES 100000
-
-struct job {
-	enum job_type type;
-	char *name;
-	/* binaries */
-	int exists;
-	const struct script_host *host;
-	char *script_dir;  /* "" or "a/b" */
-	char *run_command; /* NULL when no runnable script */
-	json_t *settings;  /* never NULL */
-	char *error;       /* NULL or a text */
-	int disabled;
-	unsigned bin_gen, copy_gen;
-	unsigned *slot_gens;   /* the copies of slots 2.. (concurrency allow) */
-	int nslot_gens;
-	int64_t next_run;      /* ticks, 0 when none */
-	uint64_t content_sig;  /* what bin_gen counts changes of */
-	/* data */
-	int using_sdk;
-	int has_sched_log;
-	char (*runs)[RUN_ID_LEN + 1]; /* ascending */
-	size_t nruns;
-	struct runrec latest; /* the newest readable run */
-	int has_latest, latest_out, latest_err;
-	/* the cached body */
-	char *body;
-	size_t body_len;
-	uint64_t body_hash;
-	char *body_prefix;
-	int body_valid;
-};
 
 static uint8_t hash_key[16];
 static int hash_key_set;
@@ -91,6 +57,34 @@ struct job *job_new(enum job_type type, const char *name)
 	return j;
 }
 
+static void free_inst(struct job *j)
+{
+	for (int i = 0; i < j->ninst; i++)
+		free(j->inst[i]);
+	free(j->inst);
+	j->inst = NULL;
+	j->ninst = j->inst_known = 0;
+}
+
+/* A continuous job's status file of an instance, seen by a listing. */
+static void add_inst(struct job *j, const char *id)
+{
+	char **v;
+
+	if (j->ninst >= INSTANCES_MAX || !(v = realloc(j->inst, (j->ninst + 1) * sizeof(*v))))
+		return;
+	j->inst = v;
+	if ((v[j->ninst] = strdup(id)))
+		j->ninst++;
+}
+
+void job_note_own_status(struct job *j, const char *instance, const char *status)
+{
+	if (!j || (!j->own_id && !(j->own_id = strdup(instance))))
+		return;
+	snprintf(j->own_status, sizeof(j->own_status), "%s", status);
+}
+
 void job_free(struct job *j)
 {
 	if (!j)
@@ -101,9 +95,12 @@ void job_free(struct job *j)
 	json_decref(j->settings);
 	free(j->error);
 	free(j->runs);
+	free_inst(j);
+	free(j->own_id);
 	free(j->slot_gens);
 	runrec_free(&j->latest);
 	free(j->body);
+	free(j->rest);
 	free(j->body_prefix);
 	free(j);
 }
@@ -391,13 +388,13 @@ int job_scan_bin(struct job *j, const struct home *h)
 	return 1;
 }
 
-static int open_data(const struct job *j, const struct home *h)
+int job_open_data(const struct job *j, const struct home *h)
 {
 	return openat(h->data_fd[j->type], j->name,
 		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
-static int file_exists(int dfd, const char *id, const char *file)
+int job_file_exists(int dfd, const char *id, const char *file)
 {
 	char path[RUN_ID_LEN + 32];
 
@@ -408,6 +405,34 @@ static int file_exists(int dfd, const char *id, const char *file)
 static int by_run_id(const void *a, const void *b)
 {
 	return memcmp(a, b, RUN_ID_LEN);
+}
+
+/* One entry of the data folder: a marker, an instance's status file or
+ * a run folder. -ENOMEM when the run list cannot grow. */
+static int data_entry(struct job *j, int dfd, const struct dirent *de, size_t *cap)
+{
+	const char *name = de->d_name;
+
+	if (strcmp(name, "webjobssdk.marker") == 0) {
+		j->using_sdk = 1;
+	} else if (strcmp(name, "job_scheduler.log") == 0) {
+		j->has_sched_log = 1;
+	} else if (j->type == JOB_CONTINUOUS && strncmp(name, "status_", 7) == 0 &&
+		   instance_id_valid(name + 7)) {
+		add_inst(j, name + 7);
+	} else if (j->type == JOB_TRIGGERED && time_is_run_id(name) &&
+		   /* d_type saves a stat per run folder (a job may keep thousands) */
+		   (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN && is_dir_at(dfd, name)))) {
+		if (j->nruns == *cap) {
+			void *v = realloc(j->runs, (*cap = *cap ? *cap * 2 : 64) * sizeof(*j->runs));
+
+			if (!v)
+				return -ENOMEM;
+			j->runs = v;
+		}
+		memcpy(j->runs[j->nruns++], name, RUN_ID_LEN + 1);
+	}
+	return 0;
 }
 
 int job_scan_data(struct job *j, const struct home *h)
@@ -425,7 +450,8 @@ int job_scan_data(struct job *j, const struct home *h)
 	j->nruns = 0;
 	j->has_latest = 0;
 	memset(&j->latest, 0, sizeof(j->latest));
-	dfd = open_data(j, h);
+	free_inst(j);
+	dfd = job_open_data(j, h);
 	if (dfd < 0) {
 		runrec_free(&was);
 		return errno == ENOENT ? 0 : -errno;
@@ -438,26 +464,11 @@ int job_scan_data(struct job *j, const struct home *h)
 		close(dfd);
 		return -EIO;
 	}
-	/* d_type saves a stat per run folder (a job may keep thousands). */
-	while ((de = readdir(d)) && j->nruns < MAX_ENTRIES) {
-		if (strcmp(de->d_name, "webjobssdk.marker") == 0) {
-			j->using_sdk = 1;
-		} else if (strcmp(de->d_name, "job_scheduler.log") == 0) {
-			j->has_sched_log = 1;
-		} else if (j->type == JOB_TRIGGERED && time_is_run_id(de->d_name) &&
-			   (de->d_type == DT_DIR ||
-			    (de->d_type == DT_UNKNOWN && is_dir_at(dfd, de->d_name)))) {
-			if (j->nruns == cap) {
-				void *v = realloc(j->runs, (cap = cap ? cap * 2 : 64) * sizeof(*j->runs));
-
-				if (!v)
-					break;
-				j->runs = v;
-			}
-			memcpy(j->runs[j->nruns++], de->d_name, RUN_ID_LEN + 1);
-		}
-	}
+	while ((de = readdir(d)) && j->nruns < MAX_ENTRIES)
+		if (data_entry(j, dfd, de, &cap) < 0)
+			break;
 	closedir(d);
+	j->inst_known = j->type == JOB_CONTINUOUS;
 	if (j->nruns > 1)
 		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);
 	for (size_t k = j->nruns; k-- > 0;) {
@@ -473,8 +484,8 @@ int job_scan_data(struct job *j, const struct home *h)
 		}
 		if (rc == 0) {
 			j->has_latest = 1;
-			j->latest_out = file_exists(dfd, j->runs[k], "output_log.txt");
-			j->latest_err = file_exists(dfd, j->runs[k], "error_log.txt");
+			j->latest_out = job_file_exists(dfd, j->runs[k], "output_log.txt");
+			j->latest_err = job_file_exists(dfd, j->runs[k], "error_log.txt");
 			break;
 		}
 	}
@@ -487,248 +498,4 @@ int job_scan_data(struct job *j, const struct home *h)
 	runrec_free(&was);
 	close(dfd);
 	return 0;
-}
-
-/* The time of the last sign of life of a run: its newest file. */
-static int64_t last_activity(int dfd, const char *id)
-{
-	static const char *const files[] = { "output_log.txt", "status" };
-	int64_t best = 0;
-
-	for (size_t i = 0; i < 2; i++) {
-		char path[RUN_ID_LEN + 32];
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s/%s", id, files[i]);
-		if (fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			int64_t t = (int64_t)st.st_mtim.tv_sec * TICKS_PER_SEC +
-				    st.st_mtim.tv_nsec / 100;
-			if (t > best)
-				best = t;
-		}
-	}
-	return best;
-}
-
-/* The job's run in progress or last ended: the newest run that is not
- * Queued (queued runs are the newest ones), or NULL. */
-static const char *active_run(const struct job *j, int dfd)
-{
-	if (!j->has_latest || !runrec_waiting(&j->latest))
-		return job_newest_run(j);
-	for (size_t k = j->nruns; dfd >= 0 && k-- > 0;)
-		if (runrec_wait_state(dfd, j->runs[k]) == 0)
-			return j->runs[k]; /* unreadable ones are skipped */
-	return NULL;
-}
-
-/* Fills the status and end to report for r (the Aborted rule of docs/API.md, "Triggered runs"). */
-static void view_status(const struct job *j, int dfd, const struct runrec *r,
-			struct run_view *v)
-{
-	const char *active;
-
-	v->status = r->status;
-	v->end = r->end;
-	if (!runrec_in_progress(r))
-		return;
-	if (strcmp(r->status, "Queued") == 0) {
-		v->end = 0; /* waits for the lock; survives restarts */
-		return;
-	}
-	active = r->slot ? NULL : active_run(j, dfd);
-	if (dfd >= 0 && runrec_live(dfd, r, active)) {
-		v->end = 0;
-		return;
-	}
-	v->status = "Aborted";
-	if (!v->end)
-		v->end = dfd >= 0 ? last_activity(dfd, r->id) : r->start;
-	if (v->end < r->start)
-		v->end = r->start;
-}
-
-static json_t *url(const char *prefix, const struct job *j, const char *more)
-{
-	return json_sprintf("%s/api/%swebjobs/%s%s", prefix,
-			    home_type_name(j->type), j->name, more);
-}
-
-static json_t *string_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-/* detailed_status and status of a continuous job from the live instances. */
-static void continuous_status(const struct job *j, const struct home *h,
-			      json_t *o)
-{
-	struct instance_status *v = NULL;
-	const char *status = j->disabled ? "Stopped" : "Initializing";
-	const char *active = NULL;
-	char *detail = NULL;
-	size_t dlen = 0;
-	int dfd = open_data(j, h), n = 0;
-	FILE *f = open_memstream(&detail, &dlen);
-
-	if (dfd >= 0) {
-		n = instances_read(dfd, &v);
-		close(dfd);
-	}
-	for (int i = 0; i < n; i++) {
-		if (f)
-			fprintf(f, "%s - %s\n", v[i].id, v[i].status);
-		if (strcmp(v[i].status, "InactiveInstance") != 0)
-			active = v[i].status;
-	}
-	if (n > 0)
-		status = active ? active : "InactiveInstance";
-	if (f)
-		fclose(f);
-	json_object_set_new(o, "status", json_string(status));
-	json_object_set_new(o, "detailed_status", json_string(detail ? detail : ""));
-	free(detail);
-	free(v);
-}
-
-static json_t *render(struct job *j, const struct home *h, const char *prefix)
-{
-	json_t *o = json_object();
-	const char *type = home_type_name(j->type);
-
-	if (j->type == JOB_TRIGGERED) {
-		json_t *latest = json_null();
-
-		if (j->has_latest) {
-			int dfd = open_data(j, h);
-			struct run_view v = { .prefix = prefix, .job = j->name,
-					      .has_output = j->latest_out,
-					      .has_error = j->latest_err,
-					      .now = time_now_ticks() };
-
-			view_status(j, dfd, &j->latest, &v);
-			latest = runrec_json(&j->latest, &v);
-			if (dfd >= 0)
-				close(dfd);
-		}
-		json_object_set_new(o, "latest_run", latest);
-		json_object_set_new(o, "history_url", url(prefix, j, "/history"));
-		json_object_set_new(
-			o, "scheduler_logs_url",
-			j->has_sched_log
-				? json_sprintf("%s/vfs/data/jobs/triggered/%s/job_scheduler.log",
-					       prefix, j->name)
-				: json_null());
-	} else {
-		continuous_status(j, h, o);
-		json_object_set_new(
-			o, "log_url",
-			json_sprintf("%s/vfs/data/jobs/continuous/%s/job_log.txt",
-				     prefix, j->name));
-	}
-	json_object_set_new(o, "name", json_string(j->name));
-	json_object_set_new(o, "run_command", string_or_null(j->run_command));
-	json_object_set_new(o, "url", url(prefix, j, ""));
-	json_object_set_new(o, "extra_info_url",
-			    json_sprintf("%s/azurejobs/#/jobs/%s/%s", prefix,
-					 type, j->name));
-	json_object_set_new(o, "type", json_string(type));
-	json_object_set_new(o, "error", string_or_null(j->error));
-	json_object_set_new(o, "using_sdk", json_boolean(j->using_sdk));
-	json_object_set(o, "settings", j->settings);
-	if (j->type == JOB_TRIGGERED) {
-		char t[TIME_ISO_MAX];
-
-		if (j->next_run)
-			time_format_iso(j->next_run, t);
-		json_object_set_new(o, "next_run", j->next_run ? json_string(t) : json_null());
-	}
-	return o;
-}
-
-const char *job_body(struct job *j, const struct home *h, const char *prefix,
-		     size_t *len, uint64_t *hash)
-{
-	json_t *o;
-	int cacheable = j->type == JOB_TRIGGERED &&
-			!(j->has_latest && runrec_in_progress(&j->latest));
-
-	if (j->body_valid && cacheable && j->body_prefix &&
-	    strcmp(j->body_prefix, prefix) == 0)
-		goto out;
-	o = render(j, h, prefix);
-	free(j->body);
-	j->body = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!j->body) {
-		j->body_valid = 0;
-		*len = 0;
-		*hash = 0;
-		return NULL;
-	}
-	j->body_len = strlen(j->body);
-	j->body_hash = job_hash_bytes(j->body, j->body_len);
-	free(j->body_prefix);
-	j->body_prefix = strdup(prefix);
-	j->body_valid = cacheable && j->body_prefix;
-out:
-	*len = j->body_len;
-	*hash = j->body_hash;
-	return j->body;
-}
-
-/* The JSON of run id (known to be one of the job's runs), or NULL. */
-static json_t *one_run(struct job *j, int dfd, const char *prefix,
-		       const char *id, int64_t now)
-{
-	struct runrec r;
-	struct run_view v = { .prefix = prefix, .job = j->name, .now = now };
-	json_t *o;
-
-	if (runrec_load(dfd, id, &r) < 0)
-		return NULL;
-	v.has_output = file_exists(dfd, id, "output_log.txt");
-	v.has_error = file_exists(dfd, id, "error_log.txt");
-	view_status(j, dfd, &r, &v);
-	o = runrec_json(&r, &v);
-	runrec_free(&r);
-	return o;
-}
-
-json_t *job_history_json(struct job *j, const struct home *h,
-			 const char *prefix)
-{
-	json_t *runs = json_array();
-	int dfd = open_data(j, h);
-	int64_t now = time_now_ticks();
-
-	for (size_t k = j->nruns; dfd >= 0 && k-- > 0;) {
-		json_t *o = one_run(j, dfd, prefix, j->runs[k], now);
-
-		if (o)
-			json_array_append_new(runs, o);
-	}
-	if (dfd >= 0)
-		close(dfd);
-	return json_pack("{s:o}", "runs", runs);
-}
-
-json_t *job_run_json(struct job *j, const struct home *h, const char *prefix,
-		     const char *id)
-{
-	json_t *o = NULL;
-	int dfd;
-	size_t k;
-
-	for (k = 0; k < j->nruns; k++)
-		if (strcmp(j->runs[k], id) == 0)
-			break;
-	if (k == j->nruns)
-		return NULL;
-	dfd = open_data(j, h);
-	if (dfd < 0)
-		return NULL;
-	o = one_run(j, dfd, prefix, id, time_now_ticks());
-	close(dfd);
-	return o;
 }

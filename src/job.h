@@ -70,6 +70,9 @@ int job_disabled(const struct job *j);
  * copy; k > 1: run slot k's own copy under concurrency allow). */
 unsigned job_copy_gen(const struct job *j, int slot);
 void job_set_copy_gen(struct job *j, int slot, unsigned gen);
+/* This instance's status of continuous job j, as just written to its
+ * status file: a listing need not read it back. */
+void job_note_own_status(struct job *j, const char *instance, const char *status);
 
 /* The job's JSON text for this prefix, owned by the job and valid until
  * the next call for the job; *len gets its length and *hash a hash of it.

@@ -28,9 +28,9 @@
 #include "swap.h"
 
 #define SETTLE_MS 50
-/* A change of runs only is read in the background after this long: a
- * run's start and end are one read; a request reads what it needs at
- * once (docs/DECISIONS.md, "Schedule fire latency"). */
+/* A triggered job's runs' change is read in the background after this
+ * long: a run's start and end, one read (docs/DECISIONS.md, "Schedule
+ * fire latency: a tick's runs are one batch"). Requests read at once. */
 #define DATA_SETTLE_MS 500
 #define MASK_TYPE (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define MASK_BIN (MASK_TYPE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -507,7 +507,9 @@ static uint64_t data_wait(const struct registry *r, const struct entry *e)
 {
 	uint64_t age = r->loop ? uv_now(r->loop) - e->data_at : DATA_SETTLE_MS;
 
-	return e->bin_dirty || age >= DATA_SETTLE_MS ? 0 : DATA_SETTLE_MS - age;
+	if (e->bin_dirty || e->type != JOB_TRIGGERED || age >= DATA_SETTLE_MS)
+		return 0;
+	return DATA_SETTLE_MS - age;
 }
 
 /* registry_refresh_for; lazy (the settle pass): data_wait first. */
@@ -538,15 +540,13 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t bud
 	for (size_t k = 0; k < r->nqueue; k++) {
 		if (!r->queue[k])
 			continue;
-		if (until && uv_hrtime() > until) {
-			r->queue[kept++] = r->queue[k];
-			next = 1;
-		} else if (lazy && (w = data_wait(r, r->queue[k])) > 0) {
-			r->queue[kept++] = r->queue[k];
-			next = next && next < w ? next : w;
-		} else {
+		w = until && uv_hrtime() > until ? 1 : lazy ? data_wait(r, r->queue[k]) : 0;
+		if (w == 0) {
 			refresh_queued(r, k);
+			continue;
 		}
+		r->queue[kept++] = r->queue[k]; /* past the budget, or too young */
+		next = next && next < w ? next : w;
 	}
 	r->nqueue = kept;
 	if (kept && r->handles)

@@ -128,8 +128,11 @@ static void publish(struct sv *v, const char *status)
 	char text[128];
 	int n = snprintf(text, sizeof(text), "{\"Status\":\"%s\"}", status);
 
-	if (v->status_fd >= 0 && pwrite(v->status_fd, text, (size_t)n, 0) == n)
+	if (v->status_fd >= 0 && pwrite(v->status_fd, text, (size_t)n, 0) == n) {
 		(void)!ftruncate(v->status_fd, n);
+		job_note_own_status(registry_find(v->s->c.registry, JOB_CONTINUOUS, v->name),
+				    v->s->c.instance, status);
+	}
 	joblog_sys(v->log, 0, "Status changed to %s", status);
 }
 
