@@ -224,8 +224,7 @@ static enum state finish(struct run *r)
 	/* Told once per run, after its last attempt, by this instance: the
 	 * one that wrote the final status. */
 	if (r->why != WHY_DELETED)
-		webhook_emit(registry_find(rn->c.registry, JOB_TRIGGERED, r->l.name),
-			     webhook_final_event(r->rec.status), &r->rec, r->dfd);
+		run_tell_hook(rn, r->l.name, webhook_final_event(r->rec.status), &r->rec, r->dfd);
 	close(r->dfd);
 	r->dfd = -1;
 	/* Closing the lock file releases the run lock. */

@@ -285,13 +285,38 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
 	return 0;
 }
 
+/* Under the lock, one listing of the job's runs: a tick another instance
+ * ran is not run again (-EALREADY), else the history is trimmed and the
+ * new run's id and folder made — the trimmed run's folder when there is
+ * one. Returns the folder's fd or -errno (a reason in err). */
+static int new_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
+		      char id[RUN_ID_LEN + 1], int64_t *start, char *err, size_t errsz)
+{
+	char newest[RUN_ID_LEN + 1], old[RUN_ID_LEN + 1];
+	int dfd, rc = run_trim_history(jfd, hostcfg_get(rn->c.cfg)->history_size - 1, newest,
+				       slot > 0, old, occurrence);
+
+	if (rc < 0) {
+		snprintf(err, errsz, "this tick was already run");
+		return rc;
+	}
+	run_new_id(rn, newest, id, start);
+	dfd = old[0] ? run_recycle(jfd, old, id) : -1;
+	if (dfd < 0 && (mkdirat(jfd, id, 0755) < 0 ||
+			(dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
+		return rc;
+	}
+	return dfd;
+}
+
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
 		 char *err, size_t errsz)
 {
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
 	enum policy p = run_policy(j);
-	char newest[RUN_ID_LEN + 1], old[RUN_ID_LEN + 1];
 	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot;
 	struct run *r = NULL;
 	int64_t start;
@@ -327,20 +352,8 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	/* One listing: a tick another instance ran is not run again, else
-	 * the history is trimmed. */
-	if ((rc = run_trim_history(jfd, cfg->history_size - 1, newest, slot > 0, old,
-				   occurrence)) < 0) {
-		snprintf(err, errsz, "this tick was already run");
-		goto fail;
-	}
-	run_new_id(rn, newest, id, &start);
-	/* The trimmed run's folder becomes the new run's, else a new one. */
-	dfd = old[0] ? run_recycle(jfd, old, id) : -1;
-	if (dfd < 0 && (mkdirat(jfd, id, 0755) < 0 ||
-			(dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)) {
-		rc = -errno;
-		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
+	if ((dfd = new_folder(rn, jfd, slot, occurrence, id, &start, err, errsz)) < 0) {
+		rc = dfd;
 		goto fail;
 	}
 	if (!(r = run_new(rn, j, trigger, arguments, id, start, slot))) {

@@ -117,6 +117,10 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 int run_journal_sync(struct runner *rn);
 /* evq's drain hook: the sync the drain's durable records wait for. */
 void runner_drained(void *rn);
+/* Tells job name's hook of event, once what was written durably for it
+ * is synced (the report comes after the record, as for a reply). */
+void run_tell_hook(struct runner *rn, const char *name, const char *event,
+		   const struct runrec *rec, int dfd);
 /* Start-up: opens the journal and replays it (before the recovery). */
 int run_journal_open(struct runner *rn);
 /* Shutdown: no more checkpoints; after the loop: the last sync. */

@@ -37,6 +37,8 @@
 #include "home.h"
 #include "journal.h"
 #include "log.h"
+#include "registry.h"
+#include "webhook.h"
 
 #define CHECKPOINT_MS 500
 #define RETRY_MS 5000 /* after a checkpoint that failed */
@@ -335,6 +337,17 @@ void runner_batch(struct runner *rn, int begin)
 	}
 	if (rn->batch > 0 && --rn->batch == 0 && rn->sync_owed)
 		run_journal_sync(rn);
+}
+
+void run_tell_hook(struct runner *rn, const char *name, const char *event,
+		   const struct runrec *rec, int dfd)
+{
+	const struct job *j = registry_find(rn->c.registry, JOB_TRIGGERED, name);
+
+	/* The delivery thread may send at once: before the drain's sync. */
+	if (rn->sync_owed && webhook_wanted(j, event))
+		run_journal_sync(rn);
+	webhook_emit(j, event, rec, dfd);
 }
 
 void runner_drained(void *arg)

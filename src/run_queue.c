@@ -23,7 +23,6 @@
 #include "joblog.h"
 #include "log.h"
 #include "settings.h"
-#include "webhook.h"
 
 #define QUEUE_MAX_DEFAULT 10
 
@@ -127,7 +126,7 @@ static void end_queued(struct runner *rn, int jfd, const char *name, const char 
 		joblog_sys(lg, 1, "Run aborted by %s", user);
 		joblog_sys(lg, 0, "Status changed to Aborted");
 		joblog_close(lg);
-		webhook_emit(registry_find(rn->c.registry, JOB_TRIGGERED, name), "failure", &rec, dfd);
+		run_tell_hook(rn, name, "failure", &rec, dfd);
 	}
 	runrec_free(&rec);
 	close(dfd);

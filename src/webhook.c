@@ -562,6 +562,11 @@ static char *payload(const struct job *j, const char *event, const struct runrec
 	return text;
 }
 
+int webhook_wanted(const struct job *j, const char *event)
+{
+	return W.started && !W.broken && j && hook_of(j) && takes(j, event);
+}
+
 void webhook_emit(const struct job *j, const char *event, const struct runrec *rec, int dfd)
 {
 	const char *url;

@@ -32,6 +32,8 @@ void webhook_start(const struct webhook_config *c);
  * (NULL for a continuous job), dfd the run's folder (-1: unknown) for
  * the log links. Loop thread only; never blocks on the network. */
 void webhook_emit(const struct job *j, const char *event, const struct runrec *rec, int dfd);
+/* 1 when webhook_emit(j, event, ...) would tell a hook. */
+int webhook_wanted(const struct job *j, const char *event);
 
 /* The final status of a run as an event: "success" or "failure". */
 const char *webhook_final_event(const char *status);
