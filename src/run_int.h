@@ -69,7 +69,6 @@ struct jhalf {
 	struct jitem *items;
 	size_t n, cap;
 	int rc;                /* the checkpoint's outcome */
-	int synced;            /* its run folders were synced */
 };
 
 struct runner {

@@ -167,7 +167,6 @@ static void ckpt_work(uv_work_t *w)
 	/* checkpoint() synced the journal itself before handing it here. A
 	 * failed sync keeps the half's records for the replay. */
 	h->rc = sync_items(rn->c.home, h, rn->whole_fs);
-	h->synced = h->rc == 0;
 	if (h->rc == 0)
 		h->rc = journal_reset(h->j, rn->ckpt_epoch);
 }
@@ -186,8 +185,7 @@ static void ckpt_done(uv_work_t *w, int status)
 	if (h->rc < 0) {
 		/* The half keeps its records; the same checkpoint is tried
 		 * again (records meanwhile go to the other half). */
-		log_error("run journal: %s: %s; trying again in %d s",
-			  h->synced ? "cannot start a new epoch" : "cannot sync the run folders",
+		log_error("run journal: a checkpoint failed: %s; trying again in %d s",
 			  strerror(-h->rc), RETRY_MS / 1000);
 		if (!rn->shutting)
 			uv_timer_start(&rn->ckpt, on_ckpt_timer, RETRY_MS, 0);
@@ -195,6 +193,18 @@ static void ckpt_done(uv_work_t *w, int status)
 	}
 	items_clear(h);
 	arm(rn);
+}
+
+/* Hands the half under checkpoint to the thread pool. */
+static int queue_ckpt(struct runner *rn)
+{
+	rn->ckpt_busy = 1;
+	rn->ckpt_work.data = rn;
+	if (uv_queue_work(rn->loop, &rn->ckpt_work, ckpt_work, ckpt_done) < 0) {
+		rn->ckpt_busy = 0;
+		return -EIO;
+	}
+	return 0;
 }
 
 /* Starts a checkpoint of the active half: the other becomes active.
@@ -212,10 +222,7 @@ static int checkpoint(struct runner *rn)
 	rn->active ^= 1;
 	rn->ckpt_half = old;
 	rn->ckpt_epoch = next_epoch(rn);
-	rn->ckpt_busy = 1;
-	rn->ckpt_work.data = rn;
-	if (uv_queue_work(rn->loop, &rn->ckpt_work, ckpt_work, ckpt_done) < 0) {
-		rn->ckpt_busy = 0;
+	if (queue_ckpt(rn) < 0) {
 		rn->active = old;
 		return -EIO;
 	}
@@ -226,16 +233,11 @@ static void on_ckpt_timer(uv_timer_t *t)
 {
 	struct runner *rn = t->data;
 
-	if (!rn->ckpt_retry) {
+	/* After a failed checkpoint, the same half again. */
+	if (!rn->ckpt_retry)
 		checkpoint(rn);
-		return;
-	}
-	rn->ckpt_busy = 1;
-	rn->ckpt_work.data = rn;
-	if (uv_queue_work(rn->loop, &rn->ckpt_work, ckpt_work, ckpt_done) < 0) {
-		rn->ckpt_busy = 0;
+	else if (queue_ckpt(rn) < 0)
 		uv_timer_start(&rn->ckpt, on_ckpt_timer, RETRY_MS, 0);
-	}
 }
 
 /* The checkpoint comes CHECKPOINT_MS after the first record of the

@@ -194,7 +194,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 	long long max = settings_int(job_settings(j), "queue_max", QUEUE_MAX_DEFAULT);
 	char newest[RUN_ID_LEN + 1], active[RUN_ID_LEN + 1], replaced[RUN_ID_LEN + 1], user[64];
 	int jfd, queued, rc;
-	int64_t start, t;
+	int64_t start;
 
 	jfd = openat(h->data_fd[JOB_TRIGGERED], job_name(j),
 		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -202,11 +202,10 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(errno));
 		return -errno;
 	}
-	run_trim_history(jfd, LLONG_MAX, newest, 0, NULL, 0);
-	if (occurrence && newest[0] && time_parse_run_id(newest, &t) == 0 && t >= occurrence) {
+	if ((rc = run_trim_history(jfd, LLONG_MAX, newest, 0, NULL, occurrence)) < 0) {
 		close(jfd);
 		snprintf(err, errsz, "this tick was already run");
-		return -EALREADY;
+		return rc;
 	}
 	if (max <= 0)
 		max = QUEUE_MAX_DEFAULT;
