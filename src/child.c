@@ -1,5 +1,5 @@
 /*
- * child: the loop side of a job process — pipes, pidfd, grace timer.
+ * child: the loop side of a job process — pipes, reaping, grace timer.
  */
 #define _GNU_SOURCE
 #include "child.h"
@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fence.h"
+#include "spawner.h"
 #include "tree.h"
 
 #define PIPE_GRACE_MS 5000
@@ -26,13 +26,12 @@ struct child {
 	struct joblog *log;
 	pid_t pid;
 	int64_t start_time;
-	int pidfd;
-	uv_poll_t exit_poll;
 	uv_pipe_t pipe[2];
 	uv_timer_t grace;
 	int pipe_open[2];
+	int pipe_grown[2];     /* made 1 MiB (a chatty job) */
 	int exited, wstatus, done, freed;
-	int reaping;           /* in the reap queue */
+	int live;              /* in the table of live leaders */
 	int handles;
 	struct tree_cg *cg;    /* its cgroup, in the cgroup mode */
 };
@@ -45,8 +44,6 @@ static void on_closed(uv_handle_t *h)
 {
 	struct child *c = h->data;
 
-	if (h == (uv_handle_t *)&c->exit_poll)
-		close(c->pidfd);
 	if (--c->handles == 0)
 		free(c);
 }
@@ -100,6 +97,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	int k = s == (uv_stream_t *)&c->pipe[1];
 
 	if (n > 0) {
+		uv_os_fd_t fd;
+
+		/* A read that filled a default pipe (64 KiB): a chatty job,
+		 * given a larger pipe for fewer wake-ups. Quiet ones (most)
+		 * never pay for the call. */
+		if (n >= 64 * 1024 && !c->pipe_grown[k] && uv_fileno((uv_handle_t *)s, &fd) == 0) {
+			c->pipe_grown[k] = 1;
+			fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+		}
 		if (c->freed)
 			return;
 		joblog_output(c->log, (enum joblog_stream)k, buf->base, (size_t)n);
@@ -122,90 +128,77 @@ static void on_grace(uv_timer_t *t)
 	maybe_done(c);
 }
 
-/* Leaders whose pidfd said they exited, reaped a few ms' worth per turn
- * of the loop: 1,000 jobs that exit at once (a restart storm) must not
- * hold the loop for their 1,000 reaps in one turn (docs/DECISIONS.md, "A
- * restart storm"). */
+/* The leaders not reaped yet, sorted by pid: the reaper finds the child
+ * of a pid that waitpid gave back. */
+static struct {
+	struct child **v;
+	size_t n, cap;
+} live;
+
+static size_t live_pos(pid_t pid)
+{
+	size_t lo = 0, hi = live.n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (live.v[mid]->pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int live_add(struct child *c)
+{
+	size_t i;
+
+	if (live.n == live.cap) {
+		size_t cap = live.cap ? live.cap * 2 : 256;
+		struct child **v = realloc(live.v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		live.v = v;
+		live.cap = cap;
+	}
+	i = live_pos(c->pid);
+	memmove(live.v + i + 1, live.v + i, (live.n - i) * sizeof(*live.v));
+	live.v[i] = c;
+	live.n++;
+	c->live = 1;
+	return 0;
+}
+
+static void live_del(struct child *c)
+{
+	size_t i = live_pos(c->pid);
+
+	if (!c->live || i >= live.n || live.v[i] != c)
+		return;
+	memmove(live.v + i, live.v + i + 1, (live.n - i - 1) * sizeof(*live.v));
+	live.n--;
+	c->live = 0;
+}
+
+/* Reaping: SIGCHLD (tree.c's handle) plans it, and waitpid(-1) takes
+ * every child that ended — a job's leader, an orphan the subreaper got,
+ * the spawn helper — a few ms' worth per turn of the loop: 1,000 jobs
+ * that exit at once (a restart storm) must not hold the loop for their
+ * 1,000 reaps in one turn (docs/DECISIONS.md, "A restart storm"). No
+ * descriptor per child: a pidfd cost each spawn some nine system calls
+ * (docs/DECISIONS.md, "The cost of a scheduled run"). */
 #define REAP_BUDGET_NS (2 * 1000 * 1000ull)
 
 static struct {
 	uv_idle_t idle;
 	int init;
-	struct child **v;
-	size_t n, cap;
 } rq;
 
-static void reap(struct child *c);
-static void on_exit_event(uv_poll_t *p, int status, int events);
-
-static void on_reap(uv_idle_t *h)
+static void reaped(struct child *c, int st)
 {
-	uint64_t until = uv_hrtime() + REAP_BUDGET_NS;
-	size_t i = 0;
-
-	while (i < rq.n && (i == 0 || uv_hrtime() < until)) {
-		struct child *c = rq.v[i++];
-
-		c->reaping = 0;
-		reap(c);
-	}
-	memmove(rq.v, rq.v + i, (rq.n - i) * sizeof(*rq.v));
-	rq.n -= i;
-	if (!rq.n)
-		uv_idle_stop(h);
-}
-
-static void reap_later(struct child *c)
-{
-	if (rq.n == rq.cap) {
-		size_t cap = rq.cap ? rq.cap * 2 : 256;
-		struct child **v = realloc(rq.v, cap * sizeof(*v));
-
-		if (!v) {
-			reap(c); /* now, then */
-			return;
-		}
-		rq.v = v;
-		rq.cap = cap;
-	}
-	if (!rq.init) {
-		/* Not unref'd: a reap still to do keeps the loop alive. */
-		uv_idle_init(c->loop, &rq.idle);
-		rq.init = 1;
-	}
-	rq.v[rq.n++] = c;
-	c->reaping = 1;
-	uv_idle_start(&rq.idle, on_reap);
-}
-
-static void unqueue(struct child *c)
-{
-	for (size_t i = 0; c->reaping && i < rq.n; i++)
-		if (rq.v[i] == c) {
-			memmove(rq.v + i, rq.v + i + 1, (rq.n - i - 1) * sizeof(*rq.v));
-			rq.n--;
-			c->reaping = 0;
-		}
-}
-
-static void on_exit_event(uv_poll_t *p, int status, int events)
-{
-	(void)status;
-	(void)events;
-	uv_poll_stop(p);
-	reap_later(p->data);
-}
-
-static void reap(struct child *c)
-{
-	int st;
-
-	if (waitpid(c->pid, &st, WNOHANG) != c->pid) {
-		/* Not over after all: wait for the pidfd again. */
-		if (!uv_is_closing((uv_handle_t *)&c->exit_poll))
-			uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_event);
-		return;
-	}
+	live_del(c);
 	c->exited = 1;
 	c->wstatus = st;
 	/* The leader is gone: nothing else of its tree may outlive it. */
@@ -214,9 +207,36 @@ static void reap(struct child *c)
 	else
 		kill(-c->pid, SIGKILL);
 	tree_leader_exited(c->pid);
-	close_handle(c, (uv_handle_t *)&c->exit_poll);
 	uv_timer_start(&c->grace, on_grace, PIPE_GRACE_MS, 0);
 	maybe_done(c);
+}
+
+static void on_reap(uv_idle_t *h)
+{
+	uint64_t until = uv_hrtime() + REAP_BUDGET_NS;
+	int st;
+
+	for (int k = 0; k == 0 || uv_hrtime() < until; k++) {
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		size_t i;
+
+		if (pid <= 0) {
+			uv_idle_stop(h); /* none left that ended */
+			return;
+		}
+		i = live_pos(pid);
+		if (i < live.n && live.v[i]->pid == pid)
+			reaped(live.v[i], st);
+		else
+			spawner_reaped(pid); /* else an orphan: nothing more to do */
+	}
+	/* Over budget: the rest at the next turn (the idle stays on). */
+}
+
+static void on_sigchld(void)
+{
+	if (rq.init)
+		uv_idle_start(&rq.idle, on_reap);
 }
 
 /* cgroup.events changed: the last process may have gone. */
@@ -250,7 +270,7 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 		}
 		req->cgroup_fd = tree_cg_fd(c->cg);
 	}
-	rc = process_spawn(req, &c->pid, err, errsz);
+	rc = process_spawn(req, &c->pid, &c->start_time, err, errsz);
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;
@@ -260,15 +280,14 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 	c->ops = *ops;
 	c->arg = arg;
 	c->log = log;
-	c->start_time = process_start_time(c->pid);
+	if (c->start_time < 0)
+		c->start_time = process_start_time(c->pid);
 	uv_timer_init(loop, &c->grace);
 	c->grace.data = c;
 	c->handles = 1;
 	for (int k = 0; k < 2; k++) {
 		int fd = k ? errp[0] : out[0];
 
-		/* A larger pipe means fewer wake-ups for a chatty job. */
-		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 		uv_pipe_init(loop, &c->pipe[k], 0);
 		c->pipe[k].data = c;
 		c->handles++;
@@ -280,12 +299,17 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 		tree_cg_watch(c->cg, on_cg_event, c);
 	tree_track(c->pid, req->type, req->name, req->run_id);
 	fence_track(c->pid);
-	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-	if (c->pidfd >= 0) {
-		uv_poll_init(loop, &c->exit_poll, c->pidfd);
-		c->exit_poll.data = c;
-		c->handles++;
-		uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_event);
+	if (!rq.init) {
+		/* Not unref'd: a reap still to do keeps the loop alive. */
+		uv_idle_init(loop, &rq.idle);
+		rq.init = 1;
+		tree_on_sigchld(on_sigchld);
+	}
+	if (live_add(c) < 0) {
+		/* No room to find it by pid: this one is reaped by waiting. */
+		kill(-c->pid, SIGKILL);
+		waitpid(c->pid, &c->wstatus, 0);
+		reaped(c, c->wstatus);
 	}
 	return c;
 fail:
@@ -320,16 +344,14 @@ void child_free(struct child *c)
 	if (!c)
 		return;
 	c->freed = 1;
-	unqueue(c);
 	if (!c->exited) {
 		/* Abandoned while alive: kill it and reap it here. */
+		live_del(c);
 		kill(-c->pid, SIGKILL);
 		tree_cg_kill(c->cg);
 		waitpid(c->pid, NULL, 0);
 		c->exited = 1;
 		tree_leader_exited(c->pid);
-		if (c->pidfd >= 0)
-			close_handle(c, (uv_handle_t *)&c->exit_poll);
 	}
 	tree_cg_free(c->cg);
 	c->cg = NULL;
@@ -345,10 +367,12 @@ void child_free(struct child *c)
 
 void child_close(void)
 {
-	if (rq.init)
+	if (rq.init) {
+		tree_on_sigchld(NULL);
 		uv_close((uv_handle_t *)&rq.idle, NULL);
+	}
 	rq.init = 0;
-	free(rq.v);
-	rq.v = NULL;
-	rq.n = rq.cap = 0;
+	free(live.v);
+	live.v = NULL;
+	live.n = live.cap = 0;
 }

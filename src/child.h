@@ -1,7 +1,8 @@
 /*
  * child: one running job process as the loop sees it — started with
  * process_spawn, its stdout and stderr read from two pipes, its exit seen
- * through a pidfd. Shared by triggered runs and continuous jobs.
+ * at SIGCHLD (waitpid(-1) finds it by pid). Shared by triggered runs and
+ * continuous jobs.
  *
  * The child is done when both have happened (tmux job.c's rule): the
  * leader was reaped AND both pipes reached end-of-file. When the leader

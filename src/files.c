@@ -50,25 +50,46 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void files_dir_init(struct files_dir *d, int fd)
+{
+	d->fd = fd;
+	d->pos = d->len = 0;
+}
+
+const struct dirent *files_dir_next(struct files_dir *d)
+{
+	for (;;) {
+		const struct dirent *de;
+
+		if (d->pos >= d->len) {
+			ssize_t n = d->fd >= 0 ? getdents64(d->fd, d->buf, sizeof(d->buf)) : -1;
+
+			if (n <= 0)
+				return NULL;
+			d->len = (size_t)n;
+			d->pos = 0;
+		}
+		/* The kernel's linux_dirent64 is glibc's struct dirent here. */
+		de = (const struct dirent *)(const void *)(d->buf + d->pos);
+		d->pos += de->d_reclen;
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			return de;
+	}
+}
+
 int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
+	struct files_dir d;
+	const struct dirent *de;
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 
 	*out = NULL;
-	if (fd < 0)
+	files_dir_init(&d, openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (d.fd < 0)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d)) && n < max) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    (keep && !keep(de->d_name)))
+	while (n < max && (de = files_dir_next(&d))) {
+		if (keep && !keep(de->d_name))
 			continue;
 		if (n == cap) {
 			char **nv = realloc(v, sizeof(*v) * (cap = cap ? cap * 2 : 16));
@@ -81,7 +102,7 @@ int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
 			break;
 		n++;
 	}
-	closedir(d);
+	close(d.fd);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), by_name);
 	*out = v;
@@ -150,9 +171,9 @@ int files_write_swap(int dfd, const char *name, const char *spare, const void *d
 
 int files_remove_tree(int dfd, const char *name)
 {
-	int fd, rc = 0;
-	DIR *d;
-	struct dirent *de;
+	int rc = 0;
+	struct files_dir *d;
+	const struct dirent *de;
 
 	if (unlinkat(dfd, name, 0) == 0)
 		return 0;
@@ -160,24 +181,23 @@ int files_remove_tree(int dfd, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
+	/* On the heap: the walk recurses once per level. */
+	if (!(d = malloc(sizeof(*d))))
+		return -ENOMEM;
+	files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (d->fd < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+		free(d);
+		return rc;
 	}
-	while ((de = readdir(d))) {
-		int r;
+	while ((de = files_dir_next(d))) {
+		int r = files_remove_tree(d->fd, de->d_name);
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		r = files_remove_tree(fd, de->d_name);
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
-	closedir(d);
+	close(d->fd);
+	free(d);
 	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0)
 		rc = -errno;
 	return rc;

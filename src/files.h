@@ -8,6 +8,7 @@
 #ifndef WEBJOBS_FILES_H
 #define WEBJOBS_FILES_H
 
+#include <dirent.h>
 #include <stddef.h>
 
 /* Writes data as name in folder dfd by way of the file spare, which is
@@ -40,6 +41,18 @@ int files_write_all(int fd, const void *buf, size_t len);
 /* Lists the names in folder dfd (not "." and ".."), sorted in byte order,
  * keeping those for which keep(name) is 1 (all when keep is NULL), at most
  * max. Returns the count or a negative errno; files_free_names frees. */
+/* A folder read with getdents64 into a buffer: none of fdopendir's checks
+ * (an fstat, two fcntls) and no second descriptor. fd is the caller's,
+ * at offset 0 (freshly opened); "." and ".." are skipped; the end and an
+ * error both end the names. */
+struct files_dir {
+	int fd;
+	size_t pos, len;
+	char buf[16384] __attribute__((aligned(8)));
+};
+void files_dir_init(struct files_dir *d, int fd);
+const struct dirent *files_dir_next(struct files_dir *d);
+
 int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out);
 void files_free_names(char **names, int n);
 

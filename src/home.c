@@ -54,6 +54,19 @@ int home_mkdirs(int dfd, const char *rel)
 	return 0;
 }
 
+int home_open_dir(int dfd, const char *rel)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, fd = openat(dfd, rel, flags), rc;
+
+	/* Mostly there already: made only when the open says it is not. */
+	if (fd < 0 && errno == ENOENT) {
+		if ((rc = home_mkdirs(dfd, rel)) < 0)
+			return rc;
+		fd = openat(dfd, rel, flags);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
 int home_open(struct home *h, const char *path, char *err, size_t errsz)
 {
 	char *abs = NULL;

@@ -34,6 +34,9 @@ int home_reopen(struct home *h, enum job_type t, int data);
 /* Creates every missing folder of rel (relative to dfd), mode 0755.
  * Returns 0 or a negative errno. */
 int home_mkdirs(int dfd, const char *rel);
+/* Opens folder rel of dfd (no symbolic link at its end), made first when
+ * missing (home_mkdirs): the descriptor, or a negative errno. */
+int home_open_dir(int dfd, const char *rel);
 
 /* 1 when name is an acceptable job name (docs/API.md, "Deploying jobs"), else 0. */
 int home_valid_job_name(const char *name);

@@ -437,9 +437,9 @@ static int data_entry(struct job *j, int dfd, const struct dirent *de, size_t *c
 
 int job_scan_data(struct job *j, const struct home *h)
 {
-	DIR *d;
-	struct dirent *de;
-	int dfd, fd;
+	struct files_dir d;
+	const struct dirent *de;
+	int dfd;
 	size_t cap = 0;
 
 	struct runrec was = j->latest;
@@ -456,18 +456,11 @@ int job_scan_data(struct job *j, const struct home *h)
 		runrec_free(&was);
 		return errno == ENOENT ? 0 : -errno;
 	}
-	fd = dup(dfd);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		close(dfd);
-		return -EIO;
-	}
-	while ((de = readdir(d)) && j->nruns < MAX_ENTRIES)
+	/* Fresh, at offset 0; only *at calls use it after the listing. */
+	files_dir_init(&d, dfd);
+	while (j->nruns < MAX_ENTRIES && (de = files_dir_next(&d)))
 		if (data_entry(j, dfd, de, &cap) < 0)
 			break;
-	closedir(d);
 	j->inst_known = j->type == JOB_CONTINUOUS;
 	if (j->nruns > 1)
 		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);

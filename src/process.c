@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -52,13 +53,24 @@ static int may_search(const struct stat *st, int uid, int gid)
 	return (st->st_mode & S_IXOTH) != 0;
 }
 
+/* 1 when jobs run as the host's own user (nothing to drop). The host
+ * never changes its user: its id is read once. */
+static int same_user(void)
+{
+	static uid_t euid = (uid_t)-1;
+
+	if (euid == (uid_t)-1)
+		euid = geteuid();
+	return run_uid < 0 || (uid_t)run_uid == euid;
+}
+
 int process_user_can_reach(const char *path, char *bad, size_t size)
 {
 	char *full, *p;
 	struct stat st;
 	int ok = 1;
 
-	if (run_uid < 0 || (uid_t)run_uid == geteuid())
+	if (same_user())
 		return 1;
 	full = path[0] == '/' ? strdup(path) : realpath(".", NULL);
 	if (full && path[0] != '/') {
@@ -101,14 +113,15 @@ int process_user_gid(void) { return run_gid; }
  * is started through util-linux's setpriv, which drops to it (real and
  * effective ids, no supplementary groups) and execs the job in place, so
  * the pid the host watches is the job's. */
-static int spawn_as(const struct process_req *r, pid_t *pid, char *err, size_t errsz);
+static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+		    size_t errsz);
 
-int process_spawn(const struct process_req *r, pid_t *pid, char *err,
+int process_spawn(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		  size_t errsz)
 {
-	if (run_uid >= 0 && (uid_t)run_uid != geteuid())
-		return spawn_as(r, pid, err, errsz);
-	return process_spawn_plain(r, pid, err, errsz);
+	if (!same_user())
+		return spawn_as(r, pid, start, err, errsz);
+	return process_spawn_plain(r, pid, start, err, errsz);
 }
 
 static void spawn_error(const struct process_req *r, int rc, char *err, size_t errsz)
@@ -141,7 +154,7 @@ int process_resolve(const char *program, char *out, size_t size)
 
 /* The child side of process_clone_exec: only system calls, then exec. */
 static void __attribute__((noreturn)) exec_child(const struct process_req *r,
-						 const char *path, int report)
+						 const char *path, int report, int *shared)
 {
 	sigset_t none;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -160,7 +173,10 @@ static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 	execve(path, r->argv, r->envp);
 fail:
 	e = errno;
-	(void)!write(report, &e, sizeof(e));
+	if (shared)
+		*shared = e; /* the parent's memory (CLONE_VM), read once we are gone */
+	else
+		(void)!write(report, &e, sizeof(e));
 	_exit(127);
 }
 
@@ -173,17 +189,30 @@ struct clone_args_v2 {
 struct vm_child {
 	const struct process_req *r;
 	const char *path;
-	int report;
+	int err; /* the errno of a failed exec */
 };
 
 static int vm_child_main(void *arg)
 {
-	const struct vm_child *v = arg;
+	struct vm_child *v = arg;
 
-	exec_child(v->r, v->path, v->report);
+	exec_child(v->r, v->path, -1, &v->err);
 }
 
-int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
+/* The clock /proc/PID/stat's start time (field 22) is read from, in its
+ * unit: CLOCK_BOOTTIME in clock ticks. */
+static int64_t boot_ticks(void)
+{
+	static long hz;
+	struct timespec ts;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return hz > 0 ? ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec) / (1000000000 / hz) : -1;
+}
+
+int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start)
 {
 	/* The CLONE_VM child's stack (the helper is one thread, one spawn at
 	 * a time): no page tables copied, as posix_spawn does. */
@@ -191,21 +220,30 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
 	struct clone_args_v2 args = { 0 };
 	char path[4096];
 	int report[2], rc, e = 0;
+	int64_t before;
 	long child;
 
 	*pid = 0;
+	*start = -1;
 	if ((rc = process_resolve(r->program, path, sizeof(path))) != 0)
 		return rc;
-	if (pipe2(report, O_CLOEXEC) < 0)
-		return errno;
+	before = boot_ticks();
 	if (r->cgroup_fd < 0) {
-		struct vm_child v = { r, path, report[1] };
+		struct vm_child v = { r, path, 0 };
 
-		/* With CLONE_PARENT the exit signal is the caller's own. */
+		/* With CLONE_PARENT the exit signal is the caller's own. The
+		 * child shares our memory until its exec: a failure is told
+		 * in v.err, no pipe needed. */
 		child = clone(vm_child_main, stack + sizeof(stack),
 			      CLONE_VM | CLONE_VFORK | (parent ? CLONE_PARENT : SIGCHLD), &v);
-		goto spawned;
+		if (child < 0)
+			return errno;
+		*pid = (pid_t)child;
+		rc = v.err;
+		goto started;
 	}
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return errno;
 	args.flags = CLONE_VFORK | (parent ? CLONE_PARENT : 0) |
 		     (r->cgroup_fd >= 0 ? CLONE_INTO_CGROUP_FLAG : 0);
 	/* With CLONE_PARENT the exit signal is the caller's own (clone3
@@ -214,8 +252,7 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid)
 	args.cgroup = r->cgroup_fd >= 0 ? (uint64_t)r->cgroup_fd : 0;
 	child = syscall(SYS_clone3, &args, sizeof(args));
 	if (child == 0)
-		exec_child(r, path, report[1]);
-spawned:
+		exec_child(r, path, report[1], NULL);
 	rc = child < 0 ? errno : 0;
 	close(report[1]);
 	if (child > 0) {
@@ -224,14 +261,21 @@ spawned:
 			rc = e;
 	}
 	close(report[0]);
+started:
+	/* The kernel stamped the child's start between our two readings of
+	 * its clock: when both fall in one tick, that tick is its start
+	 * time, and nobody needs to read /proc for it. */
+	if (*pid > 0 && before >= 0 && boot_ticks() == before)
+		*start = before;
 	return rc;
 }
 
 /* clone3(CLONE_INTO_CGROUP | CLONE_VFORK): the parent waits until the
  * child has exec'ed (or failed, which it reports on a close-on-exec pipe). */
-static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, char *err, size_t errsz)
+static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+			     size_t errsz)
 {
-	int rc = process_clone_exec(r, 0, pid);
+	int rc = process_clone_exec(r, 0, pid, start);
 
 	if (rc && *pid > 0)
 		waitpid(*pid, NULL, 0);
@@ -242,7 +286,7 @@ static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, char *err,
 	return 0;
 }
 
-int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
+int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 			size_t errsz)
 {
 	posix_spawn_file_actions_t fa;
@@ -251,7 +295,8 @@ int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
 	int rc;
 
 	/* The helper first: its small descriptor table is copied, not ours. */
-	rc = spawner_spawn(r, pid);
+	*start = -1;
+	rc = spawner_spawn(r, pid, start);
 	if (rc >= 0) {
 		if (rc && *pid > 0)
 			waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */
@@ -260,7 +305,7 @@ int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
 		return -rc;
 	}
 	if (r->cgroup_fd >= 0)
-		return spawn_into_cgroup(r, pid, err, errsz);
+		return spawn_into_cgroup(r, pid, start, err, errsz);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
@@ -404,7 +449,8 @@ int process_free_port(void)
 	return port;
 }
 
-static int spawn_as(const struct process_req *r, pid_t *pid, char *err, size_t errsz)
+static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+		    size_t errsz)
 {
 	char uid[32], gid[32];
 	size_t n = 0;
@@ -431,7 +477,7 @@ static int spawn_as(const struct process_req *r, pid_t *pid, char *err, size_t e
 		argv[5 + i] = r->argv[i];
 	req.program = "/usr/bin/setpriv";
 	req.argv = argv;
-	rc = process_spawn_plain(&req, pid, err, errsz);
+	rc = process_spawn_plain(&req, pid, start, err, errsz);
 	free(argv);
 	return rc;
 }

@@ -43,12 +43,16 @@ int process_resolve(const char *program, char *out, size_t size);
 /* clone3 with CLONE_VFORK (and CLONE_INTO_CGROUP when r has a cgroup;
  * CLONE_PARENT when parent: the child is the caller's parent's), then the
  * job's exec: 0, or the errno of what failed (*pid is then the child that
- * failed to exec, to be reaped by its parent, or 0). */
-int process_clone_exec(const struct process_req *r, int parent, pid_t *pid);
+ * failed to exec, to be reaped by its parent, or 0). *start is the
+ * child's start time as process_start_time would read it, when it could
+ * be told without /proc (almost always), else -1. */
+int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start);
 
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
- * one-line reason naming the program in err (exec failures included). */
-int process_spawn(const struct process_req *r, pid_t *pid, char *err,
+ * one-line reason naming the program in err (exec failures included).
+ * *start: its start time (process_start_time), or -1 when the spawn could
+ * not tell it (the caller reads it then). */
+int process_spawn(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		  size_t errsz);
 
 /* The environment of a job (docs/API.md, "The job's process"): the host's, minus its credentials
@@ -79,7 +83,7 @@ char **process_job_env(const struct job_env *e);
 int process_free_port(void);
 
 /* process_spawn without the change of user. */
-int process_spawn_plain(const struct process_req *r, pid_t *pid, char *err,
+int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 			size_t errsz);
 
 /* The state letter of a process (field 3 of /proc/PID/stat: 'R', 'S',

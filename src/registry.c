@@ -26,6 +26,7 @@
 #include "evq.h"
 #include "log.h"
 #include "swap.h"
+#include "wdmap.h"
 
 #define SETTLE_MS 50
 /* A triggered job's runs' change is read in the background after this
@@ -47,13 +48,8 @@ struct entry {
 	int bin_wd[JOB_MAX_DEPTH + 1];
 	int nbin;
 	int data_wd, run_wd;
-};
-
-struct watch {
-	int wd; /* 0: empty slot, -1: deleted */
-	enum role role;
-	enum job_type type;
-	struct entry *e;
+	int data_moved; /* its data folder itself came or went: watched anew */
+	char run_watched[RUN_ID_LEN + 1]; /* the run folder run_wd watches */
 };
 
 struct table {
@@ -73,8 +69,7 @@ struct registry {
 	struct table t[2];
 	struct entry **queue; /* dirty entries */
 	size_t nqueue, capqueue;
-	struct watch *w; /* open addressing by wd */
-	size_t wcap, wused;
+	struct wdmap w;
 	int type_wd[2][2]; /* [bin|data][type] */
 	int parent_wd[2];  /* the folders holding the type folders */
 	int type_gone[2][2];
@@ -97,41 +92,7 @@ struct notice {
 	char *name;
 };
 
-/* ---- the wd -> entry map ---- */
-
-static struct watch *wslot(struct registry *r, int wd)
-{
-	size_t i = (size_t)wd * 2654435761u & (r->wcap - 1);
-
-	while (r->w[i].wd != 0) {
-		if (r->w[i].wd == wd)
-			return &r->w[i];
-		i = (i + 1) & (r->wcap - 1);
-	}
-	return &r->w[i];
-}
-
-static int wgrow(struct registry *r)
-{
-	struct watch *old = r->w;
-	size_t oldcap = r->wcap;
-
-	r->wcap = oldcap ? oldcap * 2 : 1024;
-	r->w = calloc(r->wcap, sizeof(*r->w));
-	if (!r->w) {
-		r->w = old;
-		r->wcap = oldcap;
-		return -ENOMEM;
-	}
-	r->wused = 0;
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].wd > 0) {
-			*wslot(r, old[i].wd) = old[i];
-			r->wused++;
-		}
-	free(old);
-	return 0;
-}
+/* ---- the watches ---- */
 
 /* Adds a watch; returns the wd or -1 (the entry is then re-read on
  * every access instead: see entry_fresh). */
@@ -140,10 +101,9 @@ static int watch_add(struct registry *r, int dfd, const char *path,
 		     struct entry *e)
 {
 	char full[PATH_MAX];
-	struct watch *s;
 	int wd;
 
-	if ((r->wused + 1) * 2 > r->wcap && wgrow(r) < 0)
+	if (wdmap_reserve(&r->w) < 0)
 		return -1;
 	snprintf(full, sizeof(full), "/proc/self/fd/%d/%s", dfd, path);
 	wd = inotify_add_watch(r->ifd, full, mask | IN_EXCL_UNLINK);
@@ -152,26 +112,20 @@ static int watch_add(struct registry *r, int dfd, const char *path,
 			log_warn("out of inotify watches: raise fs.inotify.max_user_watches");
 		return -1;
 	}
-	s = wslot(r, wd);
-	if (s->wd != wd)
-		r->wused++;
-	s->wd = wd;
-	s->role = role;
-	s->type = type;
-	s->e = e;
+	wdmap_set(&r->w, wdmap_slot(&r->w, wd), wd, role, type, e);
 	return wd;
 }
 
 static void watch_rm(struct registry *r, int *wd)
 {
-	struct watch *s;
+	struct wdmap_slot *s;
 
 	if (*wd <= 0)
 		return;
 	inotify_rm_watch(r->ifd, *wd);
-	s = wslot(r, *wd);
+	s = wdmap_slot(&r->w, *wd);
 	if (s->wd == *wd)
-		s->e = NULL; /* kept as a tombstone with no owner */
+		s->owner = NULL; /* kept with no owner until its IN_IGNORED */
 	*wd = -1;
 }
 
@@ -431,16 +385,25 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 		char path[PATH_MAX];
 
 		e->data_dirty = 0;
-		watch_rm(r, &e->data_wd);
-		watch_rm(r, &e->run_wd);
+		/* A run's start or end: the same folders stay watched (a watch
+		 * follows its folder, and the folder's events came through it). */
+		if (e->data_moved)
+			watch_rm(r, &e->data_wd);
+		e->data_moved = 0;
 		job_scan_data(j, h);
-		e->data_wd = watch_add(r, h->data_fd[type], job_name(j),
-				       MASK_DATA, ROLE_DATA, type, e);
+		if (e->data_wd < 0)
+			e->data_wd = watch_add(r, h->data_fd[type], job_name(j),
+					       MASK_DATA, ROLE_DATA, type, e);
 		newest = job_newest_run(j);
-		if (newest) {
+		if (e->run_wd < 0 || !newest || strcmp(newest, e->run_watched) != 0) {
+			watch_rm(r, &e->run_wd);
+			e->run_watched[0] = '\0';
+		}
+		if (newest && e->run_wd < 0) {
 			snprintf(path, sizeof(path), "%s/%s", job_name(j), newest);
 			e->run_wd = watch_add(r, h->data_fd[type], path,
 					      MASK_DATA, ROLE_RUN, type, e);
+			snprintf(e->run_watched, sizeof(e->run_watched), "%s", newest);
 		}
 	}
 	return 1;
@@ -570,6 +533,8 @@ static void on_name(struct registry *r, enum job_type type, const char *name,
 {
 	struct entry *e = entry_get(r, type, name, bin);
 
+	if (e && !bin)
+		e->data_moved = 1;
 	if (e)
 		enqueue(r, e, bin, !bin);
 	if (r->local)
@@ -578,7 +543,8 @@ static void on_name(struct registry *r, enum job_type type, const char *name,
 
 static void on_event(struct registry *r, const struct inotify_event *ev)
 {
-	struct watch *s;
+	struct wdmap_slot *s;
+	struct entry *e;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		log_warn("inotify queue overflow: re-reading every job");
@@ -602,14 +568,14 @@ static void on_event(struct registry *r, const struct inotify_event *ev)
 				return;
 			}
 	}
-	s = wslot(r, ev->wd);
+	if (!r->w.cap)
+		return;
+	s = wdmap_slot(&r->w, ev->wd);
 	if (s->wd != ev->wd)
 		return;
 	if (ev->mask & IN_IGNORED) {
 		s->wd = -1; /* tombstone; the owner re-adds when it re-reads */
-		if (s->e) {
-			struct entry *e = s->e;
-
+		if ((e = s->owner)) {
 			for (int k = 0; k < e->nbin; k++)
 				if (e->bin_wd[k] == ev->wd)
 					e->bin_wd[k] = -1;
@@ -620,11 +586,11 @@ static void on_event(struct registry *r, const struct inotify_event *ev)
 		}
 		return;
 	}
-	if (!s->e)
+	if (!(e = s->owner))
 		return;
-	enqueue(r, s->e, s->role == ROLE_BIN, s->role != ROLE_BIN);
+	enqueue(r, e, s->role == ROLE_BIN, s->role != ROLE_BIN);
 	if (r->local)
-		r->local(r->local_arg, s->e->type, job_name(s->e->job), s->role == ROLE_BIN);
+		r->local(r->local_arg, e->type, job_name(e->job), s->role == ROLE_BIN);
 }
 
 static void on_settle(uv_timer_t *t)
@@ -667,11 +633,11 @@ struct registry *registry_new(uv_loop_t *loop, struct home *h)
 	r->loop = loop;
 	r->h = h;
 	r->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (r->ifd < 0 || wgrow(r) < 0) {
+	if (r->ifd < 0 || wdmap_reserve(&r->w) < 0) {
 		log_error("inotify: %s", strerror(errno));
 		if (r->ifd >= 0)
 			close(r->ifd);
-		free(r->w);
+		wdmap_free(&r->w);
 		free(r);
 		return NULL;
 	}
@@ -713,7 +679,7 @@ static void on_closed(uv_handle_t *hd)
 		free(r->t[t].listed);
 	}
 	free(r->queue);
-	free(r->w);
+	wdmap_free(&r->w);
 	for (size_t k = 0; k < r->nnotices; k++)
 		free(r->notices[k].name);
 	free(r->notices);

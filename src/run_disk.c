@@ -77,18 +77,27 @@ int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int s
 	return 0;
 }
 
-/* What a recycled run folder keeps: the files every run has. */
-static int recycle_keeps(int dfd, const char *name)
+/* What a recycled run folder keeps: the files every run has, when they
+ * are plain files (d_type; a stat only where the file system does not
+ * say). The output log is emptied; the status is left as it is — the new
+ * run's first record replaces it before the folder takes its new name. */
+static int recycle_keeps(int dfd, const struct dirent *de)
 {
+	struct stat st;
 	int fd;
 
-	if (strcmp(name, STATUS_SPARE) == 0)
-		return 1;
-	if (strcmp(name, "status") != 0 && strcmp(name, "output_log.txt") != 0)
+	if (strcmp(de->d_name, STATUS_SPARE) != 0 && strcmp(de->d_name, "status") != 0 &&
+	    strcmp(de->d_name, "output_log.txt") != 0)
 		return 0;
-	fd = openat(dfd, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	if (de->d_type != DT_REG &&
+	    (de->d_type != DT_UNKNOWN || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     !S_ISREG(st.st_mode)))
 		return 0; /* not a plain file of ours: deleted */
+	if (strcmp(de->d_name, "output_log.txt") != 0)
+		return 1;
+	fd = openat(dfd, de->d_name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
 	close(fd);
 	return 1;
 }
@@ -96,37 +105,23 @@ static int recycle_keeps(int dfd, const char *name)
 /* On this machine's ext4 a run folder and its three files cost ~1.8 ms to
  * create and as much to free (docs/DECISIONS.md, "Run folders are
  * recycled"); once the history is full, the run being trimmed gives its
- * folder and files to the new one. Emptied in place, then renamed: a
- * reader sees the old run half gone, as with a deletion, then the new one
- * without its record for a moment, as with a mkdir. */
-int run_recycle(int jfd, const char *old, const char *id)
+ * folder and files to the new one. Emptied in place here; the new run's
+ * first record is written into it and then it is renamed
+ * (run_record_recycled): a reader sees the old run half gone, as with a
+ * deletion, then the new run with its record. */
+int run_recycle(int jfd, const char *old)
 {
-	int dfd = openat(jfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd, rc;
-	struct dirent *de;
-	DIR *d;
+	int dfd = openat(jfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const struct dirent *de;
+	struct files_dir d;
 
 	if (dfd < 0)
 		return -errno;
-	fd = dup(dfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		goto fail;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
-		    !recycle_keeps(dfd, de->d_name))
+	files_dir_init(&d, dfd); /* fresh: its offset is 0, and nothing reads it after */
+	while ((de = files_dir_next(&d)))
+		if (!recycle_keeps(dfd, de))
 			files_remove_tree(dfd, de->d_name);
-	closedir(d);
-	if (renameat2(jfd, old, jfd, id, RENAME_NOREPLACE) == 0 ||
-	    (errno == EINVAL && renameat(jfd, old, jfd, id) == 0))
-		return dfd;
-	rc = -errno;
-fail:
-	close(dfd);
-	files_remove_tree(jfd, old);
-	return rc;
+	return dfd;
 }
 
 /* A run id after now and after every existing one; within a batch (a
@@ -169,10 +164,7 @@ int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int 
 	int rc;
 
 	*slot = 0;
-	if ((rc = home_mkdirs(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0 ||
-	    (*jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], name,
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = rc < 0 ? rc : -errno;
+	if ((rc = *jfd = home_open_dir(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0) {
 		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
 		return rc;
 	}
@@ -288,11 +280,13 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
 /* Under the lock, one listing of the job's runs: a tick another instance
  * ran is not run again (-EALREADY), else the history is trimmed and the
  * new run's id and folder made — the trimmed run's folder when there is
- * one. Returns the folder's fd or -errno (a reason in err). */
+ * one, emptied but still under its name, old (else old is ""). Returns
+ * the folder's fd or -errno (a reason in err). */
 static int new_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
-		      char id[RUN_ID_LEN + 1], int64_t *start, char *err, size_t errsz)
+		      char id[RUN_ID_LEN + 1], int64_t *start, char old[RUN_ID_LEN + 1],
+		      char *err, size_t errsz)
 {
-	char newest[RUN_ID_LEN + 1], old[RUN_ID_LEN + 1];
+	char newest[RUN_ID_LEN + 1];
 	int dfd, rc = run_trim_history(jfd, hostcfg_get(rn->c.cfg)->history_size - 1, newest,
 				       slot > 0, old, occurrence);
 
@@ -301,7 +295,11 @@ static int new_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
 		return rc;
 	}
 	run_new_id(rn, newest, id, start);
-	dfd = old[0] ? run_recycle(jfd, old, id) : -1;
+	dfd = old[0] ? run_recycle(jfd, old) : -1;
+	if (dfd < 0 && old[0]) {
+		files_remove_tree(jfd, old);
+		old[0] = '\0';
+	}
 	if (dfd < 0 && (mkdirat(jfd, id, 0755) < 0 ||
 			(dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)) {
 		rc = -errno;
@@ -318,6 +316,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
 	enum policy p = run_policy(j);
 	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot;
+	char old[RUN_ID_LEN + 1] = "";
 	struct run *r = NULL;
 	int64_t start;
 
@@ -352,7 +351,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	if ((dfd = new_folder(rn, jfd, slot, occurrence, id, &start, err, errsz)) < 0) {
+	if ((dfd = new_folder(rn, jfd, slot, occurrence, id, &start, old, err, errsz)) < 0) {
 		rc = dfd;
 		goto fail;
 	}
@@ -362,11 +361,13 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		goto fail;
 	}
 	r->dfd = dfd;
-	if ((rc = run_write_record(r, 1)) < 0) {
+	if ((rc = old[0] ? run_record_recycled(rn, job_name(j), jfd, old, dfd, &r->rec)
+			 : run_write_record(r, 1)) < 0) {
 		r->dfd = -1;
 		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
 		goto fail;
 	}
+	old[0] = '\0';
 	close(jfd);
 	if (slot)
 		door(lock_fd, F_UNLCK);
@@ -377,7 +378,7 @@ fail:
 		run_free(r);
 	if (dfd >= 0) {
 		close(dfd);
-		files_remove_tree(jfd, id);
+		files_remove_tree(jfd, old[0] ? old : id);
 	}
 	if (lock_fd >= 0)
 		close(lock_fd);
@@ -558,15 +559,36 @@ void run_reap_slot(struct runner *rn, int jfd, const char *name, int slot)
 	files_free_names(ids, n < 0 ? 0 : n);
 }
 
-/* Start-up: the runs of one job this instance left in progress (their
- * lock is free) become Aborted — the newest that is not Queued, or under
- * allow every one in a slot. */
+/* Start-up: run id of job name, when this instance left it in progress
+ * (its lock is free), becomes Aborted. */
+static void recover_run(struct runner *rn, int jfd, int lock_fd, const char *name, const char *id)
+{
+	struct runrec rec;
+
+	if (runrec_load(jfd, id, &rec) < 0)
+		return;
+	/* Held while the record is rewritten: no run of another instance
+	 * starts in that lock meanwhile. */
+	if (started_in_progress(&rec) &&
+	    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
+	    (lock_fd < 0 || slot_lock(lock_fd, rec.slot, F_WRLCK) == 0)) {
+		abort_dead(rn, jfd, name, &rec);
+		if (lock_fd >= 0)
+			slot_lock(lock_fd, rec.slot, F_UNLCK);
+	}
+	runrec_free(&rec);
+}
+
+/* Start-up: the runs of one job this instance left in progress — the
+ * newest that is not Queued, or under allow every one in a slot — and the
+ * oldest: a recycled folder that a crash left holding the next run's
+ * first record (run_record_recycled). */
 static void recover_one(void *arg, enum job_type t, const char *name, struct job *j)
 {
 	struct runner *rn = arg;
 	const struct home *h = rn->c.home;
 	char active[RUN_ID_LEN + 1], **ids = NULL;
-	int jfd, lock_fd, queued, n = 0;
+	int jfd, lock_fd, queued, n;
 
 	(void)t;
 	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -575,24 +597,15 @@ static void recover_one(void *arg, enum job_type t, const char *name, struct job
 	/* Queued runs wait for the lock and survive a restart. */
 	run_active(jfd, active, &queued, 0);
 	lock_fd = openat(jfd, "triggeredJob.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (j && run_policy(j) == POLICY_ALLOW)
-		n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
-	for (int i = n > 0 ? n - 1 : 0; i >= 0 && (n > 0 || active[0]); i--) {
-		const char *id = n > 0 ? ids[i] : active;
-		struct runrec rec;
-
-		if (runrec_load(jfd, id, &rec) < 0)
-			continue;
-		/* Held while the record is rewritten: no run of another
-		 * instance starts in that lock meanwhile. */
-		if (started_in_progress(&rec) &&
-		    (!rec.instance || strcmp(rec.instance, rn->c.instance) == 0) &&
-		    (lock_fd < 0 || slot_lock(lock_fd, rec.slot, F_WRLCK) == 0)) {
-			abort_dead(rn, jfd, name, &rec);
-			if (lock_fd >= 0)
-				slot_lock(lock_fd, rec.slot, F_UNLCK);
-		}
-		runrec_free(&rec);
+	n = files_list(jfd, time_is_run_id, SIZE_MAX, &ids);
+	if (j && run_policy(j) == POLICY_ALLOW) {
+		for (int i = n - 1; i >= 0; i--)
+			recover_run(rn, jfd, lock_fd, name, ids[i]);
+	} else {
+		if (active[0])
+			recover_run(rn, jfd, lock_fd, name, active);
+		if (n > 0 && strcmp(ids[0], active) != 0)
+			recover_run(rn, jfd, lock_fd, name, ids[0]);
 	}
 	files_free_names(ids, n < 0 ? 0 : n);
 	if (lock_fd >= 0)

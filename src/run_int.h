@@ -112,6 +112,15 @@ int run_write_record(struct run *r, int durable);
 
 int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
 	       int durable);
+/* The first record of a run whose folder dfd is a recycled one still
+ * named old in jfd (run_recycle): written there, the folder renamed to
+ * rec->id, then made durable as run_record does. A reader never sees the
+ * new id with the old run's record; a crash between the write and the
+ * rename leaves the old id holding a record nobody was told of, which the
+ * recovery ends Aborted like any run its host left. old is "" once the
+ * folder was renamed. */
+int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old, int dfd,
+			const struct runrec *rec);
 /* Syncs what the journal has not synced yet (one fdatasync). */
 int run_journal_sync(struct runner *rn);
 /* evq's drain hook: the sync the drain's durable records wait for. */
@@ -134,11 +143,11 @@ void run_journal_close(struct runner *rn);
  * instance ran this tick), nothing is deleted and -EALREADY returned. */
 int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
 		     char *recycle, int64_t occurrence);
-/* Turns run folder old of job folder jfd into the new run id's: emptied
- * of all but its status file (truncated), the status spare and the output
- * log (truncated), then renamed. No inode is created or freed. Returns
- * the folder's fd or -errno (old is then deleted). */
-int run_recycle(int jfd, const char *old, const char *id);
+/* Empties run folder old of job folder jfd for a new run: all but its
+ * status file, the status spare and the output log (truncated) go. No
+ * inode is created or freed. Returns the folder's fd or -errno; the new
+ * run's first record renames it (run_record_recycled). */
+int run_recycle(int jfd, const char *old);
 /* Helpers of run_disk.c for run_queue.c: the run lock (-EBUSY when held;
  * slots > 0: the first free of that many slots, its number in *slot),
  * a new run id after newest, a run made from a job, a run going live

@@ -253,9 +253,11 @@ static void arm(struct runner *rn)
 /* ---- records ---- */
 
 /* The old way: the record synced, with its folder and the job's. */
+/* The record text written and synced with its folder and the job's
+ * (text NULL: only the folders synced). */
 static int write_synced(int dfd, const char *text)
 {
-	int rc = files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+	int rc = text ? files_write_atomic(dfd, "status", text, strlen(text), 0644, 1) : 0;
 	int jfd = openat(dfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (jfd >= 0) {
@@ -289,8 +291,20 @@ static int append(struct runner *rn, const char *name, const char *id, const cha
 	return rc;
 }
 
-int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
-	       int durable)
+/* Renames recycled run folder old (emptied, its new record written) to
+ * id; old is then "". */
+static int rename_recycled(int jfd, char *old, const char *id)
+{
+	if (renameat2(jfd, old, jfd, id, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || renameat(jfd, old, jfd, id) < 0))
+		return -errno;
+	old[0] = '\0';
+	return 0;
+}
+
+/* run_record, and run_record_recycled when old is not NULL. */
+static int record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
+		  int durable, int jfd, char *old)
 {
 	char *text = runrec_serialize(rec);
 	int rc;
@@ -298,7 +312,11 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 	if (!text)
 		return -ENOMEM;
 	if (durable && !rn->half[0].j) {
-		rc = write_synced(dfd, text);
+		rc = files_write_atomic(dfd, "status", text, strlen(text), 0644, 1);
+		if (rc == 0 && old)
+			rc = rename_recycled(jfd, old, rec->id);
+		if (rc == 0)
+			rc = write_synced(dfd, NULL);
 	} else {
 		/* The spare is the owner's: a writer that may race with it (an
 		 * abort of a queued run that another instance may be starting)
@@ -306,6 +324,8 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 		rc = durable & RECORD_FOREIGN
 			     ? files_write_atomic(dfd, "status", text, strlen(text), 0644, 0)
 			     : files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text));
+		if (rc == 0 && old)
+			rc = rename_recycled(jfd, old, rec->id);
 		if (rc == 0 && durable && append(rn, name, rec->id, text) < 0)
 			rc = write_synced(dfd, text);
 		else if (rc == 0 && durable && (rn->batch || evq_draining()))
@@ -315,6 +335,18 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
 	}
 	free(text);
 	return rc;
+}
+
+int run_record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
+	       int durable)
+{
+	return record(rn, name, dfd, rec, durable, -1, NULL);
+}
+
+int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old, int dfd,
+			const struct runrec *rec)
+{
+	return record(rn, name, dfd, rec, 1, jfd, old);
 }
 
 int run_journal_sync(struct runner *rn)

@@ -129,9 +129,7 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 	va_end(ap);
 	if (n < 0)
 		return;
-	if (home_mkdirs(h->data_fd[JOB_TRIGGERED], name) < 0 ||
-	    (dfd = openat(h->data_fd[JOB_TRIGGERED], name,
-			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	if ((dfd = home_open_dir(h->data_fd[JOB_TRIGGERED], name)) < 0) {
 		free(text);
 		return;
 	}

@@ -36,6 +36,7 @@ struct head {
 
 struct answer {
 	int32_t err, pid;
+	int64_t start; /* the start time, or -1 */
 };
 
 static int sock = -1;
@@ -92,7 +93,7 @@ static void serve_one(int fd, char *buf, char **argv, char **envp)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
 			    .msg_controllen = sizeof(c.b) };
 	struct process_req r = { .out_fd = -1, .err_fd = -1, .cgroup_fd = -1 };
-	struct answer a = { EINVAL, 0 };
+	struct answer a = { EINVAL, 0, -1 };
 	int fds[3] = { -1, -1, -1 }, nfds = 0;
 	struct head h;
 	ssize_t n;
@@ -115,7 +116,7 @@ static void serve_one(int fd, char *buf, char **argv, char **envp)
 			r.out_fd = fds[0];
 			r.err_fd = fds[1];
 			r.cgroup_fd = h.has_cgroup && nfds == 3 ? fds[2] : -1;
-			a.err = process_clone_exec(&r, 1, &pid);
+			a.err = process_clone_exec(&r, 1, &pid, &a.start);
 			a.pid = (int32_t)pid;
 		}
 	}
@@ -195,7 +196,8 @@ static void give_up(const char *why, int e)
 	spawner_stop();
 }
 
-static int request(const char *buf, size_t len, const struct process_req *r, pid_t *pid)
+static int request(const char *buf, size_t len, const struct process_req *r, pid_t *pid,
+		   int64_t *start)
 {
 	union {
 		struct cmsghdr h;
@@ -231,10 +233,11 @@ static int request(const char *buf, size_t len, const struct process_req *r, pid
 		return -EPIPE;
 	}
 	*pid = (pid_t)a.pid;
+	*start = a.start;
 	return a.err;
 }
 
-int spawner_spawn(const struct process_req *r, pid_t *pid)
+int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 {
 	struct head h = { 0, 0, r->cgroup_fd >= 0 ? 3 : 2, r->cgroup_fd >= 0 };
 	size_t len = sizeof(h);
@@ -243,6 +246,7 @@ int spawner_spawn(const struct process_req *r, pid_t *pid)
 	int rc;
 
 	*pid = 0;
+	*start = -1;
 	if (sock < 0)
 		return -ENOSYS;
 	while (r->argv[h.argc])
@@ -267,9 +271,34 @@ int spawner_spawn(const struct process_req *r, pid_t *pid)
 		len += (size_t)(stpcpy(buf + len, r->argv[i]) - (buf + len)) + 1;
 	for (uint32_t i = 0; i < h.envc; i++)
 		len += (size_t)(stpcpy(buf + len, r->envp[i]) - (buf + len)) + 1;
-	rc = request(buf, len, r, pid);
+	rc = request(buf, len, r, pid, start);
 	free(buf);
 	return rc;
+}
+
+/* The helper ended by itself (it was reaped already): no more requests. */
+static void gone(void)
+{
+	close(helper_fd);
+	helper_fd = -1;
+	log_error("spawn helper: it ended; job processes are started by the host itself");
+	spawner_stop();
+}
+
+void spawner_check(void)
+{
+	siginfo_t si = { 0 };
+
+	/* One waitid on its pidfd, no /proc: the sweep asks at each SIGCHLD. */
+	if (helper_fd >= 0 && waitid(P_PIDFD, (id_t)helper_fd, &si, WEXITED | WNOHANG) == 0 &&
+	    si.si_pid == helper)
+		gone();
+}
+
+void spawner_reaped(pid_t pid)
+{
+	if (pid > 0 && pid == helper && helper_fd >= 0)
+		gone();
 }
 
 void spawner_stop(void)

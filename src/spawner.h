@@ -15,6 +15,7 @@
 #ifndef WEBJOBS_SPAWNER_H
 #define WEBJOBS_SPAWNER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct process_req;
@@ -24,10 +25,17 @@ struct process_req;
 int spawner_start(void);
 /* The helper's pid (0: none), which the subreaper's sweep leaves alone. */
 pid_t spawner_pid(void);
-/* Starts r through the helper: 0 with *pid, a positive errno from the
+/* Starts r through the helper: 0 with *pid (and *start, its start time
+ * or -1, as process_clone_exec tells it), a positive errno from the
  * helper (the program could not be run), or a negative errno when the
  * helper cannot be used (the caller spawns by itself then). */
-int spawner_spawn(const struct process_req *r, pid_t *pid);
+int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start);
+/* Reaps the helper when it ended by itself (a kill); jobs are then spawned
+ * by the host. Called by the subreaper's sweep, which sees it as a child. */
+void spawner_check(void);
+/* The reaper of the host's children reaped pid: when it was the helper
+ * (killed), jobs are spawned by the host from now on. */
+void spawner_reaped(pid_t pid);
 /* Ends the helper (it also ends by itself when the host goes away). */
 void spawner_stop(void);
 

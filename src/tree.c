@@ -265,10 +265,19 @@ static void sweep_soon(void)
 		tree_sweep();
 }
 
+static void (*on_exit_fn)(void);
+
+void tree_on_sigchld(void (*fn)(void))
+{
+	on_exit_fn = fn;
+}
+
 static void on_sigchld(uv_signal_t *h, int sig)
 {
 	(void)h;
 	(void)sig;
+	if (on_exit_fn)
+		on_exit_fn();
 	sweep_soon();
 }
 
@@ -573,9 +582,11 @@ static void sweep_child(pid_t pid)
 	size_t len;
 
 	if (find_tracked(pid))
-		return; /* a leader: its own pidfd reaps it */
-	if (pid == spawner_pid() && process_state(pid) != 'Z')
-		return; /* the spawn helper (src/spawner.h) */
+		return; /* a leader: child.c's reaper has it */
+	if (pid == spawner_pid()) {
+		spawner_check(); /* the spawn helper (src/spawner.h) */
+		return;
+	}
 	if (process_state(pid) == 'Z') {
 		waitpid(pid, NULL, WNOHANG);
 		return;
@@ -603,41 +614,36 @@ static void sweep_child(pid_t pid)
 
 void tree_sweep(void)
 {
-	DIR *d;
-	struct dirent *de;
+	/* Room for the pids of some 100,000 children. */
+	static char buf[1 << 20];
+	static pid_t self;
+	char path[64];
+	size_t n = 0;
+	ssize_t k;
+	int fd;
 
-	d = opendir("/proc/self/task");
-	while (d && (de = readdir(d))) {
-		/* Room for the pids of some 100,000 children. */
-		static char buf[1 << 20];
-		char path[300];
-		int fd;
-		size_t n = 0;
-		ssize_t k;
+	/* The main thread's children only: the jobs are cloned for it (the
+	 * helper's CLONE_PARENT; the host spawns from the loop's thread),
+	 * and the kernel hands orphans to a subreaper's first live thread,
+	 * the main one. The pool's threads start no process. */
+	if (!self)
+		self = getpid();
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)self);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	buf[n] = '\0';
+	for (char *p = buf; *p;) {
+		long pid = strtol(p, &p, 10);
 
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		while (n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
-			n += (size_t)k;
-		close(fd);
-		if (n == 0)
-			continue;
-		buf[n] = '\0';
-		for (char *p = buf; *p;) {
-			long pid = strtol(p, &p, 10);
-
-			if (pid > 0)
-				sweep_child((pid_t)pid);
-			while (*p == ' ' || *p == '\n')
-				p++;
-		}
+		if (pid > 0)
+			sweep_child((pid_t)pid);
+		while (*p == ' ' || *p == '\n')
+			p++;
 	}
-	if (d)
-		closedir(d);
 }
 
 void tree_close(void)

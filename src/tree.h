@@ -65,6 +65,10 @@ void tree_untrack(pid_t leader);
  * that are gone. Also run on every SIGCHLD. */
 void tree_sweep(void);
 
+/* fn is called at every SIGCHLD, before the sweep is planned: the reaper
+ * of the job processes (child.c). */
+void tree_on_sigchld(void (*fn)(void));
+
 /* Stops the SIGCHLD handle (shutdown). */
 void tree_close(void);
 

@@ -159,3 +159,49 @@ def test_a_full_history_recycles_the_oldest_run_folder(home, make_host):
     hist = h.get("/api/triggeredwebjobs/talk/history").json()["runs"]
     assert [x["id"] for x in hist] == [third, second]
     assert h.get(f"/api/triggeredwebjobs/talk/history/{first}").status == 404
+
+
+def test_a_recycle_cut_short_by_a_crash_is_not_left_in_progress(home, make_host):
+    """run_record_recycled: the new run's first record is written into the
+    trimmed run's folder before the folder takes the new id. A crash
+    between the two leaves the oldest folder holding an Initializing record
+    that nobody was told of: the recovery ends it like any run its host
+    left, instead of leaving it in progress for ever."""
+    h = make_host(env={"WEBJOBS_HISTORY_SIZE": "3"})
+    h.add_job("triggered", "cut", {"run.sh": "echo hi\n"})
+    h.start()
+    ids = []
+    for _ in range(2):
+        r = h.request("POST", "/api/triggeredwebjobs/cut/run")
+        assert r.status == 202
+        ids.append(r.header("Location").rsplit("/", 1)[1])
+        assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/cut/history/{ids[-1]}").json()
+                        ["status"] == "Success")
+    # After the checkpoint (500 ms): the journal holds no record of the
+    # old runs (a record there would be replayed over the folder's).
+    time.sleep(1.5)
+    os.kill(h.proc.pid, signal.SIGKILL)
+    h.proc.wait()
+    data = h.data_dir("triggered", "cut")
+    # The state of the crash: the oldest folder, emptied, holds the next
+    # run's first record (its start after the newest run's).
+    oldest = data / ids[0]
+    newest = json.loads((data / ids[1] / "status").read_text())
+    rec = {k: v for k, v in newest.items() if k not in ("EndTime", "ExitCode")}
+    rec["Status"] = "Initializing"
+    rec["StartTime"] = rec["StartTime"].replace(rec["StartTime"][:4], "2099")
+    (oldest / "status").write_text(json.dumps(rec, separators=(",", ":")))
+    (oldest / "output_log.txt").write_text("")
+
+    h2 = make_host(env={"WEBJOBS_HISTORY_SIZE": "3"})
+    h2.start()
+    old = h2.get(f"/api/triggeredwebjobs/cut/history/{ids[0]}").json()
+    assert old["status"] == "Aborted"
+    assert "The host went away during the run" in (oldest / "output_log.txt").read_text()
+    # The newest run is untouched, and new runs go on.
+    assert h2.get(f"/api/triggeredwebjobs/cut/history/{ids[1]}").json()["status"] == "Success"
+    r = h2.request("POST", "/api/triggeredwebjobs/cut/run")
+    assert r.status == 202
+    rid = r.header("Location").rsplit("/", 1)[1]
+    assert wait_for(lambda: h2.get(f"/api/triggeredwebjobs/cut/history/{rid}").json()
+                    ["status"] == "Success")
