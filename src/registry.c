@@ -431,9 +431,12 @@ static void scan_type(struct registry *r, enum job_type type)
 	}
 	if (d)
 		closedir(d);
-	/* Entries whose folder is gone are dropped when they are re-read. */
-	for (size_t i = 0; i < t->n; i++)
+	/* Entries whose folder is gone are dropped when they are re-read;
+	 * every data folder is watched anew (it may have been replaced). */
+	for (size_t i = 0; i < t->n; i++) {
+		t->v[i]->data_moved = 1;
 		enqueue(r, t->v[i], 1, 1);
+	}
 }
 
 /* Re-opens and re-watches a type folder that was removed, replaced or

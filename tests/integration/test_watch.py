@@ -87,6 +87,44 @@ def test_new_runs_and_status_changes_seen(host):
                     timeout=1.0)
 
 
+def test_a_data_folder_made_anew_is_watched_anew(host):
+    """The registry keeps its watch of a job's data folder across re-reads
+    (docs/DECISIONS.md, "The cost of a scheduled run"): a data folder
+    removed, or replaced by a rename, is watched again, and so are the runs
+    that appear in it afterwards."""
+    host.add_job("triggered", "w")
+    assert wait_for(lambda: names(host) == ["w"])
+    status = {"Trigger": "x", "Status": "Success", "StartTime": "2024-01-01T12:00:00Z",
+              "EndTime": "2024-01-01T12:00:01Z"}
+
+    def latest():
+        return host.get("/api/triggeredwebjobs/w").json()["latest_run"] or {}
+
+    host.add_run("w", RID, status)
+    assert wait_for(lambda: latest().get("id") == RID, timeout=1.0)
+    data = host.data_dir("triggered", "w")
+    shutil.rmtree(data)
+    assert wait_for(lambda: latest() == {}, timeout=1.0)
+    for k, rid in enumerate(("202401011300001234", "202401011400001234")):
+        host.add_run("w", rid, status)
+        assert wait_for(lambda: latest().get("id") == rid, timeout=1.0), k
+    # Replaced by a rename: the new folder's runs are seen.
+    new = data.parent / "w.new"
+    shutil.copytree(data, new)
+    shutil.rmtree(new / "202401011400001234")
+    os.rename(data, data.parent / "w.old")
+    os.rename(new, data)
+    assert wait_for(lambda: latest().get("id") == "202401011300001234", timeout=1.0)
+    d = host.add_run("w", "202401011500001234", status)
+    assert wait_for(lambda: latest().get("id") == "202401011500001234", timeout=1.0)
+    # And the newest run's folder: its status rewritten is seen.
+    tmp = d / "status.tmp"
+    tmp.write_text('{"Trigger":"x","Status":"Failed","StartTime":"2024-01-01T15:00:00Z",'
+                   '"EndTime":"2024-01-01T15:00:02Z"}')
+    os.rename(tmp, d / "status")
+    assert wait_for(lambda: latest().get("status") == "Failed", timeout=1.0)
+
+
 def test_many_jobs_at_once(host):
     for i in range(300):
         host.add_job("triggered", f"job{i:03d}")
