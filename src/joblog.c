@@ -67,14 +67,23 @@ size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
 struct joblog *joblog_open(int dfd, const char *main_name,
 			   const char *err_name, const char *inst)
 {
+	return joblog_adopt(dup(dfd), main_name, err_name, inst);
+}
+
+struct joblog *joblog_adopt(int dfd, const char *main_name,
+			    const char *err_name, const char *inst)
+{
 	struct joblog *l = calloc(1, sizeof(*l));
 
-	if (!l)
+	if (!l) {
+		if (dfd >= 0)
+			close(dfd);
 		return NULL;
+	}
 	snprintf(l->inst6, sizeof(l->inst6), "%s", inst);
 	l->fd[1] = -1;
-	l->dfd = dup(dfd);
-	l->fd[0] = openat(dfd, main_name,
+	l->dfd = dfd;
+	l->fd[0] = dfd < 0 ? -1 : openat(dfd, main_name,
 			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
 	l->main_name = strdup(main_name);
 	if (l->dfd < 0 || l->fd[0] < 0 || !l->main_name ||

@@ -22,6 +22,10 @@ struct joblog;
  * first 6 characters are used). */
 struct joblog *joblog_open(int dfd, const char *main_name,
 			   const char *err_name, const char *inst);
+/* joblog_open taking dfd itself (closed with the log, or at once when
+ * the log cannot be opened): no dup for a folder opened for the log. */
+struct joblog *joblog_adopt(int dfd, const char *main_name,
+			    const char *err_name, const char *inst);
 void joblog_close(struct joblog *l);
 
 /* Rolls the main file over to prev_name (replacing it) whenever it passes

@@ -133,11 +133,10 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 		free(text);
 		return;
 	}
-	l = joblog_open(dfd, "job_scheduler.log", NULL, s->c.instance);
+	l = joblog_adopt(dfd, "job_scheduler.log", NULL, s->c.instance);
 	joblog_set_rollover(l, "job_scheduler_prev.log", hostcfg_get(s->c.cfg)->log_max_size);
 	joblog_sys(l, is_error, "%s", text);
 	joblog_close(l);
-	close(dfd);
 	free(text);
 	registry_touch_data(s->c.registry, JOB_TRIGGERED, name);
 }

@@ -285,16 +285,6 @@ static void gone(void)
 	spawner_stop();
 }
 
-void spawner_check(void)
-{
-	siginfo_t si = { 0 };
-
-	/* One waitid on its pidfd, no /proc: the sweep asks at each SIGCHLD. */
-	if (helper_fd >= 0 && waitid(P_PIDFD, (id_t)helper_fd, &si, WEXITED | WNOHANG) == 0 &&
-	    si.si_pid == helper)
-		gone();
-}
-
 void spawner_reaped(pid_t pid)
 {
 	if (pid > 0 && pid == helper && helper_fd >= 0)

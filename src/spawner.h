@@ -30,9 +30,6 @@ pid_t spawner_pid(void);
  * helper (the program could not be run), or a negative errno when the
  * helper cannot be used (the caller spawns by itself then). */
 int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start);
-/* Reaps the helper when it ended by itself (a kill); jobs are then spawned
- * by the host. Called by the subreaper's sweep, which sees it as a child. */
-void spawner_check(void);
 /* The reaper of the host's children reaped pid: when it was the helper
  * (killed), jobs are spawned by the host from now on. */
 void spawner_reaped(pid_t pid);
