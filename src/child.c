@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evq.h"
 #include "fence.h"
 #include "spawner.h"
 #include "tree.h"
@@ -34,6 +35,10 @@ struct child {
 	int live;              /* in the table of live leaders */
 	int handles;
 	struct tree_cg *cg;    /* its cgroup, in the cgroup mode */
+	/* Sent to the spawn helper, its answer not read yet (pid 0): the
+	 * pipes' write ends, who it is (for tree_track), a signal asked. */
+	int pending, wfd[2], pending_sig;
+	char *ident[3];
 };
 
 pid_t child_pid(const struct child *c) { return c->pid; }
@@ -245,6 +250,144 @@ static void on_cg_event(void *arg)
 	maybe_done(arg);
 }
 
+/* Spawns a drain's actions sent to the helper, their answers read at the
+ * drain's end (evq's hook): the helper clones while the host goes on with
+ * the next run, and the host does not sleep on each answer (docs/
+ * DECISIONS.md, "The cost of a scheduled run"). Oldest first, as the
+ * helper answers; at most MAX_IN_FLIGHT unread, so that neither side's
+ * socket buffer fills while the other waits. */
+#define MAX_IN_FLIGHT 32
+
+static struct {
+	struct child **v;
+	size_t head, n, cap;
+	int hooked;
+} pend;
+
+/* The leader is known: tracked, watched, found by the reaper. */
+static void track(struct child *c, const char *type, const char *name, const char *run_id)
+{
+	if (c->start_time < 0)
+		c->start_time = process_start_time(c->pid);
+	tree_track(c->pid, type, name, run_id);
+	fence_track(c->pid);
+	if (live_add(c) < 0) {
+		/* No room to find it by pid: this one is reaped by waiting. */
+		kill(-c->pid, SIGKILL);
+		waitpid(c->pid, &c->wstatus, 0);
+		reaped(c, c->wstatus);
+	}
+}
+
+/* Reads the answer to the oldest spawn sent and tells its owner. */
+static void collect_one(void)
+{
+	struct child *c = pend.v[pend.head];
+	struct process_req fds = { .out_fd = c->wfd[0], .err_fd = c->wfd[1],
+				   .cgroup_fd = c->cg ? tree_cg_fd(c->cg) : -1 };
+	char err[512];
+	int rc;
+
+	pend.head = (pend.head + 1) % pend.cap;
+	pend.n--;
+	rc = process_spawn_result(&fds, &c->pid, &c->start_time, err, sizeof(err));
+	close(c->wfd[0]);
+	close(c->wfd[1]);
+	c->pending = 0;
+	if (rc == 0 && c->freed) {
+		/* Abandoned meanwhile: ended at once; the reaper reaps it. */
+		if (c->cg)
+			tree_cg_kill(c->cg);
+		kill(-c->pid, SIGKILL);
+	} else if (rc == 0) {
+		track(c, c->ident[0], c->ident[1], c->ident[2]);
+		if (c->pending_sig && !c->exited)
+			child_kill(c, c->pending_sig);
+		c->ops.started(c->arg, NULL);
+	} else {
+		/* Never ran: over once its pipes are at their end (no writer
+		 * is left), as a process that exited 127. */
+		c->pid = 0;
+		c->exited = 1;
+		c->wstatus = 127 << 8;
+		if (!c->freed)
+			c->ops.started(c->arg, err);
+		uv_timer_start(&c->grace, on_grace, PIPE_GRACE_MS, 0);
+		maybe_done(c);
+	}
+	for (int k = 0; k < 3; k++)
+		free(c->ident[k]);
+	if (c->freed) {
+		tree_cg_free(c->cg);
+		c->cg = NULL;
+	}
+	if (--c->handles == 0)
+		free(c);
+}
+
+static void collect(void *arg)
+{
+	(void)arg;
+	while (pend.n)
+		collect_one();
+}
+
+/* Room for one more spawn sent (and the drain's hook that reads the
+ * answers): 1, or 0 when there is none (the spawn waits for its answer). */
+static int pend_ready(void)
+{
+	if (!pend.hooked) {
+		if (evq_on_drained(collect, NULL) < 0)
+			return 0;
+		pend.hooked = 1;
+	}
+	if (pend.n == pend.cap) {
+		size_t cap = pend.cap ? pend.cap * 2 : 64;
+		struct child **v = malloc(cap * sizeof(*v));
+
+		if (!v)
+			return 0;
+		for (size_t i = 0; i < pend.n; i++)
+			v[i] = pend.v[(pend.head + i) % pend.cap];
+		free(pend.v);
+		pend.v = v;
+		pend.head = 0;
+		pend.cap = cap;
+	}
+	return 1;
+}
+
+/* Starts the process: sent to the helper when the caller takes the
+ * answer later (ops->started) and a drain is under way, else at once.
+ * 1 when sent, 0 when started, a negative errno with err. */
+static int start(struct child *c, struct process_req *req, const struct child_ops *ops,
+		 int out_w, int err_w, char *err, size_t errsz)
+{
+	int rc;
+
+	if (!ops->started || !evq_draining() || !pend_ready()) {
+		/* Answers come in order: the ones waiting first, so that this
+		 * spawn can wait for its own through the helper too. */
+		collect(NULL);
+		return process_spawn(req, &c->pid, &c->start_time, err, errsz);
+	}
+	if (pend.n >= MAX_IN_FLIGHT)
+		collect_one();
+	rc = process_spawn_send(req, &c->pid, &c->start_time, err, errsz);
+	if (rc != 1)
+		return rc;
+	c->pending = 1;
+	c->wfd[0] = out_w;
+	c->wfd[1] = err_w;
+	c->ident[0] = strdup(req->type ? req->type : "");
+	c->ident[1] = strdup(req->name ? req->name : "");
+	c->ident[2] = strdup(req->run_id ? req->run_id : "");
+	c->handles++; /* held until the answer is read */
+	pend.v[(pend.head + pend.n) % pend.cap] = c;
+	pend.n++;
+	return 1;
+}
+
 struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 			  struct joblog *log, const struct child_ops *ops, void *arg,
 			  char *err, size_t errsz)
@@ -270,21 +413,21 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 		}
 		req->cgroup_fd = tree_cg_fd(c->cg);
 	}
-	rc = process_spawn(req, &c->pid, &c->start_time, err, errsz);
-	close(out[1]);
-	close(errp[1]);
-	out[1] = errp[1] = -1;
-	if (rc < 0)
-		goto fail;
 	c->loop = loop;
 	c->ops = *ops;
 	c->arg = arg;
 	c->log = log;
-	if (c->start_time < 0)
-		c->start_time = process_start_time(c->pid);
+	c->handles = 1;
+	rc = start(c, req, ops, out[1], errp[1], err, errsz);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		close(out[1]);
+		close(errp[1]);
+	}
+	out[1] = errp[1] = -1;
 	uv_timer_init(loop, &c->grace);
 	c->grace.data = c;
-	c->handles = 1;
 	for (int k = 0; k < 2; k++) {
 		int fd = k ? errp[0] : out[0];
 
@@ -297,19 +440,16 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 	}
 	if (c->cg)
 		tree_cg_watch(c->cg, on_cg_event, c);
-	tree_track(c->pid, req->type, req->name, req->run_id);
-	fence_track(c->pid);
 	if (!rq.init) {
 		/* Not unref'd: a reap still to do keeps the loop alive. */
 		uv_idle_init(loop, &rq.idle);
 		rq.init = 1;
 		tree_on_sigchld(on_sigchld);
 	}
-	if (live_add(c) < 0) {
-		/* No room to find it by pid: this one is reaped by waiting. */
-		kill(-c->pid, SIGKILL);
-		waitpid(c->pid, &c->wstatus, 0);
-		reaped(c, c->wstatus);
+	if (!c->pending) {
+		track(c, req->type, req->name, req->run_id);
+		if (ops->started)
+			ops->started(arg, NULL);
 	}
 	return c;
 fail:
@@ -326,12 +466,22 @@ fail:
 
 int64_t child_cpu(const struct child *c)
 {
+	if (!c->pid)
+		return -1;
 	return c->cg ? tree_cg_cpu(c->cg) : process_group_cpu(c->pid);
 }
 
 void child_kill(struct child *c, int sig)
 {
 	if (!c)
+		return;
+	if (c->pending) {
+		/* Its pid is not known yet: sent once it is. */
+		if (!c->pending_sig || sig == SIGKILL)
+			c->pending_sig = sig;
+		return;
+	}
+	if (!c->pid)
 		return;
 	if (c->cg && sig == SIGKILL)
 		tree_cg_kill(c->cg);
@@ -344,7 +494,9 @@ void child_free(struct child *c)
 	if (!c)
 		return;
 	c->freed = 1;
-	if (!c->exited) {
+	if (c->pending) {
+		/* Its answer is still to come: collect_one ends it. */
+	} else if (!c->exited) {
 		/* Abandoned while alive: kill it and reap it here. */
 		live_del(c);
 		kill(-c->pid, SIGKILL);
@@ -353,10 +505,12 @@ void child_free(struct child *c)
 		c->exited = 1;
 		tree_leader_exited(c->pid);
 	}
-	tree_cg_free(c->cg);
-	c->cg = NULL;
-	tree_untrack(c->pid);
-	fence_untrack(c->pid);
+	if (!c->pending) {
+		tree_cg_free(c->cg);
+		c->cg = NULL;
+		tree_untrack(c->pid);
+		fence_untrack(c->pid);
+	}
 	for (int k = 0; k < 2; k++)
 		if (c->pipe_open[k]) {
 			c->pipe_open[k] = 0;
@@ -367,6 +521,13 @@ void child_free(struct child *c)
 
 void child_close(void)
 {
+	collect(NULL);
+	if (pend.hooked)
+		evq_off_drained(collect);
+	pend.hooked = 0;
+	free(pend.v);
+	pend.v = NULL;
+	pend.head = pend.n = pend.cap = 0;
 	if (rq.init) {
 		tree_on_sigchld(NULL);
 		uv_close((uv_handle_t *)&rq.idle, NULL);

@@ -28,6 +28,13 @@ struct child_ops {
 	void (*output)(void *arg);
 	/* Reaped and both streams ended: wstatus as from waitpid. */
 	void (*done)(void *arg, int wstatus);
+	/* May be NULL. When set, a spawn made during a drain of the event
+	 * queue is only sent to the spawn helper, and this comes with its
+	 * result at the drain's end (else at once, from child_spawn): err
+	 * NULL, started, child_pid and child_start_time known; or why it
+	 * could not start, and done follows (as an exit with 127). Until
+	 * then child_pid is 0 and a child_kill waits. */
+	void (*started)(void *arg, const char *err);
 };
 
 /* Starts program/argv/envp/cwd of req (its fds are set here); its output

@@ -7,8 +7,10 @@
 #define _GNU_SOURCE
 #include "evq.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -18,6 +20,7 @@
  * two turns (docs/DECISIONS.md, "A restart storm"). */
 #define PER_TURN 4096
 #define TURN_BUDGET_NS (4 * 1000 * 1000ull)
+#define DRAINED_HOOKS 4
 
 struct item {
 	evq_fn fn;
@@ -38,8 +41,10 @@ static struct {
 	int draining;     /* a drain is under way: never nested */
 	int lane;         /* the lane of the event running (while draining) */
 	int request;      /* evq_request: posts go to the request lane */
-	void (*drained)(void *); /* evq_on_drained's hook */
-	void *drained_arg;
+	struct {
+		void (*fn)(void *);
+		void *arg;
+	} drained[DRAINED_HOOKS]; /* evq_on_drained's hooks, in their order */
 } q;
 
 static void on_idle(uv_idle_t *h)
@@ -53,10 +58,26 @@ void evq_request(int on)
 	q.request = on;
 }
 
-void evq_on_drained(void (*fn)(void *), void *arg)
+int evq_on_drained(void (*fn)(void *), void *arg)
 {
-	q.drained = fn;
-	q.drained_arg = arg;
+	for (int i = 0; i < DRAINED_HOOKS; i++)
+		if (!q.drained[i].fn || q.drained[i].fn == fn) {
+			q.drained[i].fn = fn;
+			q.drained[i].arg = arg;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void evq_off_drained(void (*fn)(void *))
+{
+	for (int i = 0; i < DRAINED_HOOKS; i++)
+		if (q.drained[i].fn == fn) {
+			memmove(&q.drained[i], &q.drained[i + 1],
+				(size_t)(DRAINED_HOOKS - 1 - i) * sizeof(q.drained[0]));
+			q.drained[DRAINED_HOOKS - 1].fn = NULL;
+			return;
+		}
 }
 
 int evq_draining(void)
@@ -149,8 +170,8 @@ size_t evq_drain_for(size_t max, uint64_t budget_ns)
 		}
 	}
 	q.draining = 0;
-	if (ran && q.drained)
-		q.drained(q.drained_arg);
+	for (int i = 0; ran && i < DRAINED_HOOKS && q.drained[i].fn; i++)
+		q.drained[i].fn(q.drained[i].arg);
 	if (!waiting() && q.started && uv_is_active((uv_handle_t *)&q.idle))
 		uv_idle_stop(&q.idle);
 	return ran;

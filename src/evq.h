@@ -35,9 +35,12 @@ void evq_post(evq_fn fn, void *obj, int event);
 void evq_request(int on);
 
 /* fn(arg) runs at the end of every drain that ran an event, before the
- * loop goes on (the runner's group commit: the records a drain's actions
- * made durable are synced once, there). One hook; fn NULL removes it. */
-void evq_on_drained(void (*fn)(void *), void *arg);
+ * loop goes on: the spawns a drain's actions sent are collected there
+ * (child.c), and the records they made durable synced once (the runner's
+ * group commit). Hooks run in the order they were added; adding fn again
+ * replaces its arg. 0, or -ENOSPC. */
+int evq_on_drained(void (*fn)(void *), void *arg);
+void evq_off_drained(void (*fn)(void *));
 /* 1 while a drain runs actions. */
 int evq_draining(void);
 

@@ -114,14 +114,24 @@ int process_user_gid(void) { return run_gid; }
  * effective ids, no supplementary groups) and execs the job in place, so
  * the pid the host watches is the job's. */
 static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-		    size_t errsz);
+		    size_t errsz, int send);
+static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+		       size_t errsz, int send);
 
 int process_spawn(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		  size_t errsz)
 {
 	if (!same_user())
-		return spawn_as(r, pid, start, err, errsz);
-	return process_spawn_plain(r, pid, start, err, errsz);
+		return spawn_as(r, pid, start, err, errsz, 0);
+	return spawn_plain(r, pid, start, err, errsz, 0);
+}
+
+int process_spawn_send(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+		       size_t errsz)
+{
+	if (!same_user())
+		return spawn_as(r, pid, start, err, errsz, 1);
+	return spawn_plain(r, pid, start, err, errsz, 1);
 }
 
 static void spawn_error(const struct process_req *r, int rc, char *err, size_t errsz)
@@ -286,8 +296,10 @@ static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, int64_t *s
 	return 0;
 }
 
-int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			size_t errsz)
+/* process_spawn_plain; with send, a request the helper takes is only
+ * sent (1). */
+static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+		       size_t errsz, int send)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -295,8 +307,11 @@ int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start,
 	int rc;
 
 	/* The helper first: its small descriptor table is copied, not ours. */
+	*pid = 0;
 	*start = -1;
-	rc = spawner_spawn(r, pid, start);
+	if (send && spawner_send(r) == 0)
+		return 1;
+	rc = send ? -ENOSYS : spawner_spawn(r, pid, start);
 	if (rc >= 0) {
 		if (rc && *pid > 0)
 			waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */
@@ -450,7 +465,7 @@ int process_free_port(void)
 }
 
 static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-		    size_t errsz)
+		    size_t errsz, int send)
 {
 	char uid[32], gid[32];
 	size_t n = 0;
@@ -477,9 +492,32 @@ static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, cha
 		argv[5 + i] = r->argv[i];
 	req.program = "/usr/bin/setpriv";
 	req.argv = argv;
-	rc = process_spawn_plain(&req, pid, start, err, errsz);
+	rc = spawn_plain(&req, pid, start, err, errsz, send);
 	free(argv);
 	return rc;
+}
+
+int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+			size_t errsz)
+{
+	return spawn_plain(r, pid, start, err, errsz, 0);
+}
+
+int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+			 size_t errsz)
+{
+	char program[1024];
+	struct process_req named = *r;
+	int rc = spawner_receive(r, pid, start, program, sizeof(program));
+
+	named.program = program;
+	if (rc > 0 && *pid > 0)
+		waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */
+	if (rc > 0)
+		spawn_error(&named, rc, err, errsz);
+	else if (rc < 0)
+		snprintf(err, errsz, "cannot start the process: %s", strerror(-rc));
+	return rc > 0 ? -rc : rc;
 }
 
 /* Reads /proc/PID/stat and returns a pointer past the ")" of the command

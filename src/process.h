@@ -82,6 +82,16 @@ char **process_job_env(const struct job_env *e);
 /* A free TCP port on the loopback interface (for WEBJOBS_PORT), or 0. */
 int process_free_port(void);
 
+/* process_spawn, but a spawn the helper takes is only sent (1): its
+ * result is process_spawn_result's, in the order sent — for a burst of
+ * spawns (a drain of the event queue) that does not wait for each.
+ * Otherwise as process_spawn (0 with *pid, or a negative errno). */
+int process_spawn_send(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+		       size_t errsz);
+/* The result of the oldest spawn sent, as process_spawn's; r gives its
+ * descriptors (should the helper have failed, the host spawns it). */
+int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+			 size_t errsz);
 /* process_spawn without the change of user. */
 int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 			size_t errsz);

@@ -2,14 +2,14 @@
  * run: the life of a triggered run, one state machine per run.
  *
  * table:
- *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT    TIMEOUT  RETRY
- *   ACCEPTED       begin    -        -        -        -        end      end      -        end      -        -
- *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel   -        -
- *   CANCELLED      -        end      end      -        -        -        -        -        -        -        -
- *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop     expire   -
- *   STOPPING       -        -        -        exited   -        -        doom     kill     -        -        -
- *   WAITING        -        -        -        -        -        end      end      -        end      lapse    spawn
- *   ENDED          -        -        -        -        -        -        -        -        -        -        -
+ *   state \ event  BEGIN    COPIED   NOCOPY   EXIT     IDLE     SHUTDOWN DELETED  KILL     ABORT    TIMEOUT  RETRY    STARTED
+ *   ACCEPTED       begin    -        -        -        -        end      end      -        end      -        -        -
+ *   COPYING        -        spawn    nocopy   -        -        cancel   cancel   -        cancel   -        -        -
+ *   CANCELLED      -        end      end      -        -        -        -        -        -        -        -        -
+ *   RUNNING        -        -        -        exited   idle     stop     doom     -        stop     expire   -        started
+ *   STOPPING       -        -        -        exited   -        -        doom     kill     -        -        -        started
+ *   WAITING        -        -        -        -        -        end      end      -        end      lapse    spawn    -
+ *   ENDED          -        -        -        -        -        -        -        -        -        -        -        -
  * end of table (checked against the code by tests/unit/test_run.c)
  *
  * runner_start (in the request, or the scheduler's tick) takes the run
@@ -18,7 +18,11 @@
  * goes out before the loop drains it.
  *   begin    the log; the working copy when it is stale (COPYING, on the
  *            thread pool), else straight to spawn
- *   spawn    the process (src/launch.c): record "Running", idle checks
+ *   spawn    the process (src/launch.c), sent to the spawn helper; idle
+ *            checks
+ *   started  the helper's answer, read at the end of the drain with the
+ *            other spawns' (src/child.c): pid and record "Running"; or
+ *            it could not start: the exit that follows ends it Failed
  *   nocopy   the copy failed: Failed
  *   cancel   a stop came while the copy is on the thread pool: wait for it
  *   end      nothing ran: Aborted (or nothing recorded for a deleted job)
@@ -72,7 +76,7 @@ static const char *const state_names[R_COUNT] = {
 };
 static const char *const event_names[E_COUNT] = {
 	"BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE", "SHUTDOWN", "DELETED", "KILL", "ABORT",
-	"TIMEOUT", "RETRY"
+	"TIMEOUT", "RETRY", "STARTED"
 };
 
 
@@ -95,7 +99,7 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 
 void runner_free(struct runner *rn)
 {
-	evq_on_drained(NULL, NULL);
+	evq_off_drained(runner_drained);
 	run_journal_close(rn);
 	free(rn);
 }
@@ -128,6 +132,7 @@ void run_free(struct run *r)
 	runrec_free(&r->rec);
 	launch_clear(&r->l);
 	free(r->aborter);
+	free(r->start_err);
 	free(r);
 }
 
@@ -274,7 +279,19 @@ static void on_done(void *arg, int wstatus)
 	run_post(r, E_EXIT);
 }
 
-static const struct child_ops run_child_ops = { on_output, on_done };
+/* The spawn's result (child.h): STARTED, with the reason when it failed. */
+static void on_started(void *arg, const char *err)
+{
+	struct run *r = arg;
+
+	free(r->start_err);
+	r->start_err = err ? strdup(err) : NULL;
+	if (err && !r->start_err)
+		r->start_err = strdup("out of memory");
+	run_post(r, E_STARTED);
+}
+
+static const struct child_ops run_child_ops = { on_output, on_done, on_started };
 
 /* The idle timeout: no output and no CPU time in the run's processes. */
 static void on_idle_check(uv_timer_t *t)
@@ -355,22 +372,38 @@ static enum state a_spawn(struct run *r, enum event e)
 		r->why = WHY_FAILED_START;
 		return finish(r);
 	}
-	r->rec.pid = child_pid(r->child);
-	r->rec.pid_start = child_start_time(r->child);
-	if (r->attempt == 1) {
-		set_status(r, "Running", 0);
-		webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "start",
-			     &r->rec, r->dfd);
-		/* The timeout counts across attempts and the waits between. */
-		if (r->timeout > 0)
-			uv_timer_start(&r->limit, on_limit, (uint64_t)r->timeout * 1000, 0);
-	} else {
-		run_write_record(r, 0); /* its pid and attempt */
-	}
+	/* The timeout counts across attempts and the waits between. */
+	if (r->attempt == 1 && r->timeout > 0)
+		uv_timer_start(&r->limit, on_limit, (uint64_t)r->timeout * 1000, 0);
 	r->last_activity = uv_now(r->rn->loop);
 	r->last_cpu = -2;
 	uv_timer_start(&r->timer, on_idle_check, every, every);
+	/* Its pid and the Running record come with STARTED: the spawns of
+	 * a drain go to the helper together (child.h). */
 	return R_RUNNING;
+}
+
+/* The process started (its pid in the record: Running), or could not:
+ * the exit that follows ends the run Failed, with no retry. */
+static enum state a_started(struct run *r, enum event e)
+{
+	(void)e;
+	if (r->start_err) {
+		joblog_sys(r->log, 1, "Job failed to start: %s", r->start_err);
+		if (r->why == WHY_EXIT)
+			r->why = WHY_FAILED_START;
+		return r->state;
+	}
+	r->rec.pid = child_pid(r->child);
+	r->rec.pid_start = child_start_time(r->child);
+	if (r->attempt == 1 && r->state == R_RUNNING) {
+		set_status(r, "Running", 0);
+		webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "start",
+			     &r->rec, r->dfd);
+	} else {
+		run_write_record(r, 0); /* its pid and attempt */
+	}
+	return r->state;
 }
 
 /* The process starts here, a turn after the 202. Nothing is re-read: what
@@ -451,7 +484,7 @@ static enum state a_exited(struct run *r, enum event e)
 	long long d;
 
 	(void)e;
-	if (!retries_left(r))
+	if (!retries_left(r) || r->why == WHY_FAILED_START)
 		return finish(r);
 	if (r->why == WHY_EXIT)
 		say_failure(r);
@@ -536,14 +569,14 @@ struct cell {
 #define C(f) { a_##f, #f }
 #define NO { a_nothing, "-" }
 static const struct cell table[R_COUNT][E_COUNT] = {
-	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT      TIMEOUT    RETRY */
-	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    NO,        NO },
-	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel), NO,        NO },
-	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO,        NO,        NO },
-	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop),   C(expire), NO },
-	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO,        NO,        NO },
-	[R_WAITING]   = { NO,       NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    C(lapse),  C(spawn) },
-	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO,        NO,        NO },
+	/*              BEGIN     COPIED    NOCOPY     EXIT       IDLE     SHUTDOWN   DELETED    KILL     ABORT      TIMEOUT    RETRY     STARTED */
+	[R_ACCEPTED]  = { C(begin), NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    NO,        NO,       NO },
+	[R_COPYING]   = { NO,       C(spawn), C(nocopy), NO,        NO,      C(cancel), C(cancel), NO,      C(cancel), NO,        NO,       NO },
+	[R_CANCELLED] = { NO,       C(end),   C(end),    NO,        NO,      NO,        NO,        NO,      NO,        NO,        NO,       NO },
+	[R_RUNNING]   = { NO,       NO,       NO,        C(exited), C(idle), C(stop),   C(doom),   NO,      C(stop),   C(expire), NO,       C(started) },
+	[R_STOPPING]  = { NO,       NO,       NO,        C(exited), NO,      NO,        C(doom),   C(kill), NO,        NO,        NO,       C(started) },
+	[R_WAITING]   = { NO,       NO,       NO,        NO,        NO,      C(end),    C(end),    NO,      C(end),    C(lapse),  C(spawn), NO },
+	[R_ENDED]     = { NO,       NO,       NO,        NO,        NO,      NO,        NO,        NO,      NO,        NO,        NO,       NO },
 };
 #undef C
 #undef NO

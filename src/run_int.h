@@ -20,7 +20,7 @@ enum state {
 };
 enum event {
 	E_BEGIN, E_COPIED, E_NOCOPY, E_EXIT, E_IDLE, E_SHUTDOWN, E_DELETED, E_KILL, E_ABORT,
-	E_TIMEOUT, E_RETRY, E_COUNT
+	E_TIMEOUT, E_RETRY, E_STARTED, E_COUNT
 };
 
 /* Why a run ends, which decides its final status. */
@@ -42,6 +42,7 @@ struct run {
 	int copy_rc;
 	uv_work_t work;
 	struct child *child;
+	char *start_err;       /* STARTED: why the process could not start */
 	int wstatus;
 	uv_timer_t timer;      /* idle checks */
 	uv_timer_t kill_timer; /* SIGKILL after the stop wait */

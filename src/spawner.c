@@ -5,9 +5,10 @@
  * terminated strings — the program, the folder ("" for none), argv, the
  * environment — with the output and error pipes' write ends (and the
  * cgroup folder) attached by SCM_RIGHTS. The answer: the errno of the
- * exec (0) and the pid. One request at a time: the host waits for the
- * answer (the clone and the exec, with four descriptors to copy), which
- * keeps a spawn's errors where process_spawn reports them.
+ * exec (0), the pid and its start time, in the order of the requests. A
+ * drain of the loop's event queue sends its spawns without waiting and
+ * reads the answers at its end (child.c); elsewhere the host waits for
+ * each.
  */
 #define _GNU_SOURCE
 #include "spawner.h"
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,59 +198,53 @@ static void give_up(const char *why, int e)
 	spawner_stop();
 }
 
-static int request(const char *buf, size_t len, const struct process_req *r, pid_t *pid,
-		   int64_t *start)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(3 * sizeof(int))];
-	} c;
-	int fds[3] = { r->out_fd, r->err_fd, r->cgroup_fd };
-	int nfds = r->cgroup_fd >= 0 ? 3 : 2;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
-			    .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int)) };
-	struct cmsghdr *cm;
-	struct answer a;
-	ssize_t n;
+/* Requests sent whose answers are still to be read, oldest first: each
+ * kept whole, for the host to spawn itself should the helper fail before
+ * it answers. */
+static struct {
+	char **buf;
+	size_t *len;
+	size_t head, n, cap;
+} sent;
 
-	memset(&c, 0, sizeof(c));
-	cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	if (n < 0) {
-		if (errno == EMSGSIZE)
-			return -EMSGSIZE;
-		give_up("cannot send a request", errno);
-		return -EPIPE;
+static int sent_push(char *buf, size_t len)
+{
+	if (sent.n == sent.cap) {
+		size_t cap = sent.cap ? sent.cap * 2 : 64;
+		char **b = malloc(cap * sizeof(*b));
+		size_t *l = malloc(cap * sizeof(*l));
+
+		if (!b || !l) {
+			free(b);
+			free(l);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < sent.n; i++) {
+			b[i] = sent.buf[(sent.head + i) % sent.cap];
+			l[i] = sent.len[(sent.head + i) % sent.cap];
+		}
+		free(sent.buf);
+		free(sent.len);
+		sent.buf = b;
+		sent.len = l;
+		sent.head = 0;
+		sent.cap = cap;
 	}
-	while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(a)) {
-		give_up("no answer", n < 0 ? errno : EPIPE);
-		return -EPIPE;
-	}
-	*pid = (pid_t)a.pid;
-	*start = a.start;
-	return a.err;
+	sent.buf[(sent.head + sent.n) % sent.cap] = buf;
+	sent.len[(sent.head + sent.n) % sent.cap] = len;
+	sent.n++;
+	return 0;
 }
 
-int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
+/* The request message of r (head and strings), newly allocated; NULL with
+ * errno (EMSGSIZE: too big for the helper). */
+static char *message(const struct process_req *r, size_t *out_len)
 {
 	struct head h = { 0, 0, r->cgroup_fd >= 0 ? 3 : 2, r->cgroup_fd >= 0 };
 	size_t len = sizeof(h);
 	const char *lead[2] = { r->program, r->cwd ? r->cwd : "" };
 	char *buf;
-	int rc;
 
-	*pid = 0;
-	*start = -1;
-	if (sock < 0)
-		return -ENOSYS;
 	while (r->argv[h.argc])
 		h.argc++;
 	while (r->envp[h.envc])
@@ -259,10 +255,12 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 		len += strlen(r->argv[i]) + 1;
 	for (uint32_t i = 0; i < h.envc; i++)
 		len += strlen(r->envp[i]) + 1;
-	if (len > MSG_MAX || h.argc >= MAX_STRINGS || h.envc >= MAX_STRINGS)
-		return -EMSGSIZE;
+	if (len > MSG_MAX || h.argc >= MAX_STRINGS || h.envc >= MAX_STRINGS) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
 	if (!(buf = malloc(len)))
-		return -ENOMEM;
+		return NULL;
 	memcpy(buf, &h, sizeof(h));
 	len = sizeof(h);
 	for (int i = 0; i < 2; i++)
@@ -271,9 +269,140 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 		len += (size_t)(stpcpy(buf + len, r->argv[i]) - (buf + len)) + 1;
 	for (uint32_t i = 0; i < h.envc; i++)
 		len += (size_t)(stpcpy(buf + len, r->envp[i]) - (buf + len)) + 1;
-	rc = request(buf, len, r, pid, start);
+	*out_len = len;
+	return buf;
+}
+
+int spawner_send(const struct process_req *r)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} c;
+	int fds[3] = { r->out_fd, r->err_fd, r->cgroup_fd };
+	int nfds = r->cgroup_fd >= 0 ? 3 : 2;
+	struct iovec iov;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+			    .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int)) };
+	struct cmsghdr *cm;
+	size_t len = 0;
+	char *buf;
+	ssize_t n;
+
+	if (sock < 0)
+		return -ENOSYS;
+	if (!(buf = message(r, &len)))
+		return errno ? -errno : -ENOMEM;
+	if (sent_push(buf, len) < 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	memset(&c, 0, sizeof(c));
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		int e = errno;
+
+		sent.n--; /* not sent, the newest: the caller spawns it */
+		free(buf);
+		if (e == EMSGSIZE)
+			return -EMSGSIZE;
+		give_up("cannot send a request", e);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+/* A request sent, spawned by the host itself (the helper failed before
+ * it answered): its strings from the message kept, its descriptors from
+ * r. */
+static int spawn_here(const char *buf, size_t len, const struct process_req *r, pid_t *pid,
+		      int64_t *start)
+{
+	char **argv = calloc(MAX_STRINGS + 1, sizeof(*argv));
+	char **envp = calloc(MAX_STRINGS + 1, sizeof(*envp));
+	char *copy = malloc(len);
+	struct process_req q = *r;
+	struct head h;
+	int rc = ENOMEM;
+
+	*pid = 0;
+	*start = -1;
+	if (argv && envp && copy) {
+		memcpy(copy, buf, len);
+		memcpy(&h, copy, sizeof(h));
+		rc = parse(copy, len, &h, argv, envp, &q) == 0 ? process_clone_exec(&q, 0, pid, start)
+							     : EINVAL;
+	}
+	free(argv);
+	free(envp);
+	free(copy);
+	return rc;
+}
+
+int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
+		    size_t psize)
+{
+	struct answer a;
+	char *buf;
+	size_t len;
+	ssize_t n = -1;
+	int rc;
+
+	*pid = 0;
+	*start = -1;
+	if (!sent.n)
+		return -ENOENT;
+	buf = sent.buf[sent.head];
+	len = sent.len[sent.head];
+	sent.head = (sent.head + 1) % sent.cap;
+	sent.n--;
+	/* The program, first of the strings, for the caller's messages. */
+	snprintf(program, psize, "%.*s", (int)strnlen(buf + sizeof(struct head),
+						      len - sizeof(struct head)),
+		 buf + sizeof(struct head));
+	if (sock >= 0) {
+		while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(a))
+			give_up("no answer", n < 0 ? errno : EPIPE);
+	}
+	if (n == (ssize_t)sizeof(a)) {
+		*pid = (pid_t)a.pid;
+		*start = a.start;
+		rc = a.err;
+	} else {
+		rc = spawn_here(buf, len, r, pid, start);
+	}
 	free(buf);
 	return rc;
+}
+
+int spawner_pending(void)
+{
+	return (int)sent.n;
+}
+
+int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
+{
+	char program[8];
+	int rc;
+
+	*pid = 0;
+	*start = -1;
+	/* Answers come in order: none while sent requests wait for theirs. */
+	if (sent.n)
+		return -EBUSY;
+	if ((rc = spawner_send(r)) < 0)
+		return rc;
+	return spawner_receive(r, pid, start, program, sizeof(program));
 }
 
 /* The helper ended by itself (it was reaped already): no more requests. */

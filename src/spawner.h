@@ -30,6 +30,17 @@ pid_t spawner_pid(void);
  * helper (the program could not be run), or a negative errno when the
  * helper cannot be used (the caller spawns by itself then). */
 int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start);
+/* Sends r to the helper without waiting for its answer: 0, or a negative
+ * errno when the helper cannot be used (the caller spawns by itself
+ * then). The request is kept (its strings) until its answer is read. */
+int spawner_send(const struct process_req *r);
+/* The answer to the oldest request sent, as spawner_spawn's; when the
+ * helper failed before it answered, the host spawns that request itself
+ * with r's descriptors. program: the request's program, for messages. */
+int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
+		    size_t psize);
+/* How many requests sent wait for their answer. */
+int spawner_pending(void);
 /* The reaper of the host's children reaped pid: when it was the helper
  * (killed), jobs are spawned by the host from now on. */
 void spawner_reaped(pid_t pid);

@@ -174,7 +174,7 @@ static void on_done(void *arg, int wstatus)
 	post(v, E_EXIT);
 }
 
-static const struct child_ops sv_child_ops = { NULL, on_done };
+static const struct child_ops sv_child_ops = { NULL, on_done, NULL };
 
 static void work_copy(uv_work_t *w)
 {

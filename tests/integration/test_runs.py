@@ -307,6 +307,27 @@ def test_missing_interpreter(host):
     assert "'php'" in text and "not installed" in text
 
 
+def test_a_start_that_fails_is_not_retried(host):
+    """The spawn's answer comes after the drain that sent it (STARTED,
+    docs/DECISIONS.md, "The cost of a scheduled run"): a process that
+    cannot start still ends its run Failed at once, with no attempt
+    retried and no Running record, as when the spawn waited."""
+    host.add_job("triggered", "nope", {"run": "#!/no/such/interpreter\necho never\n"},
+                 settings='{"retries": 2, "retry_delay": 0}')
+    (host.bin_dir("triggered", "nope") / "run").chmod(0o755)
+    deploy(host, "fine", "echo fine\n")
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/nope").status == 200)
+    rids = [start_run(host, "nope"), start_run(host, "fine")]
+    assert wait_run(host, "nope", rids[0])["status"] == "Failed"
+    lines = log_lines(host, "nope", rids[0])
+    failed = [t for _, t in lines if t.startswith("Job failed to start")]
+    assert len(failed) == 1 and failed[0].endswith(
+        "/run': the program is not installed (not found)"), lines
+    assert not [t for _, t in lines if "failed; attempt" in t or t.startswith("Attempt 2")
+                or t == "Status changed to Running"], lines
+    assert wait_run(host, "fine", rids[1])["status"] == "Success"
+
+
 def test_arguments_are_not_expanded(host):
     deploy(host, "args", 'for a in "$@"; do printf "<%s>\\n" "$a"; done\n'
                          'echo "raw=$WEBJOBS_COMMAND_ARGUMENTS"\n')

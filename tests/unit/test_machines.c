@@ -436,7 +436,8 @@ static void random_walk(void **state)
 static const char *const run_states[] = { "ACCEPTED", "COPYING", "CANCELLED", "RUNNING",
 					  "STOPPING", "WAITING" };
 static const char *const run_events[] = { "BEGIN", "COPIED", "NOCOPY", "EXIT", "IDLE",
-					  "SHUTDOWN", "DELETED", "KILL", "ABORT", "TIMEOUT", "RETRY" };
+					  "SHUTDOWN", "DELETED", "KILL", "ABORT", "TIMEOUT", "RETRY",
+					  "STARTED" };
 static char last_id[RUN_ID_LEN + 1];
 
 static void make_tjob_retries(const char *name, int in_place, int retries)
