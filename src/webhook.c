@@ -206,6 +206,19 @@ static int attempt_ended(struct delivery *d, CURLcode rc)
 	return !retry;
 }
 
+/* 1 when an earlier delivery of d's job to d's URL is on its first try:
+ * d waits for it, so that a receiver hears of a job's events in the order
+ * they happened (a run's start before its end, when both come within
+ * moments). A delivery being retried holds nothing up. */
+static int behind(const struct delivery *pending, const struct delivery *d)
+{
+	for (const struct delivery *e = pending; e && e != d; e = e->next)
+		if (e->easy && e->attempt == 0 && strcmp(e->job, d->job) == 0 &&
+		    strcmp(e->url, d->url) == 0)
+			return 1;
+	return 0;
+}
+
 /* Sends what is due, reads what ended; returns how long to wait. */
 static int turn(struct delivery **pending)
 {
@@ -214,7 +227,7 @@ static int turn(struct delivery **pending)
 	CURLMsg *m;
 
 	for (struct delivery *d = *pending; d; d = d->next) {
-		if (d->easy)
+		if (d->easy || (d->due <= now && d->attempt == 0 && behind(*pending, d)))
 			continue;
 		if (d->due <= now) {
 			if (!d->spooled)

@@ -46,7 +46,13 @@ pytest_into() {
 	bin=$2
 	where=$3
 	shift 3
-	WEBJOBS_BIN=$bin /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" "$where" >"$out" 2>&1
+	# A TMPDIR of its own: a host's default --temp is
+	# $TMPDIR/webjobs-{instance}, and the tests' hosts share one instance
+	# id, so two suites at once would share their jobs' working copies.
+	tmpd=$(mktemp -d /tmp/webjobs-check-XXXXXX)
+	TMPDIR=$tmpd WEBJOBS_BIN=$bin /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" "$where" \
+		>"$out" 2>&1
+	rm -rf "$tmpd"
 }
 
 # Prints the end of a suite's log and adds its counts to the totals.
@@ -72,8 +78,8 @@ run_pytest() {
 
 # The two black-box runs go at once: they wait on their jobs' processes
 # far more than they compute (user + sys of a whole check: ~2.5 of its ~9
-# minutes, one after the other), and every host, home, port and cgroup of
-# a test is its own. The sanitizer build runs all of it; the optimised
+# minutes, one after the other), and every host, home, port, cgroup and
+# temporary folder of a test is its own (pytest_into's TMPDIR). The sanitizer build runs all of it; the optimised
 # build all but the randomized, kill -9 and browser tests (they are there
 # for the sanitizer; the browser's side does not depend on the build).
 asan_log=$(mktemp)
