@@ -49,7 +49,7 @@ pytest_into() {
 	# A TMPDIR of its own: a host's default --temp is
 	# $TMPDIR/webjobs-{instance}, and the tests' hosts share one instance
 	# id, so two suites at once would share their jobs' working copies.
-	tmpd=$(mktemp -d /tmp/webjobs-check-XXXXXX)
+	tmpd=$(mktemp -d /tmp/webjobs-check-XXXXXX) && chmod 1777 "$tmpd" # as /tmp: jobs run as nobody reach it
 	TMPDIR=$tmpd WEBJOBS_BIN=$bin /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" "$where" \
 		>"$out" 2>&1
 	rm -rf "$tmpd"
