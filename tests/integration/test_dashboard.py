@@ -27,6 +27,7 @@ from test_runs import deploy, start_run, wait_run
 selenium = pytest.importorskip("selenium", reason="python3-selenium is not installed "
                                "(scripts/install-deps installs it)")
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -88,11 +89,33 @@ def console_errors(d):
 
 
 def click(d, css, label=None):
-    for el in d.find_elements(By.CSS_SELECTOR, css):
-        if label is None or el.text == label:
-            el.click()
-            return el
+    # The page re-renders when a poll brings news: an element found just
+    # before may be gone by the click; it is looked for again.
+    for _ in range(20):
+        try:
+            for el in d.find_elements(By.CSS_SELECTOR, css):
+                if label is None or el.text == label:
+                    el.click()
+                    return el
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.1)
     raise AssertionError(f"nothing to click: {css} {label}")
+
+
+def run_with_arguments(d, name, args):
+    """Types args into the job's Arguments box and clicks its Run button,
+    again from the start when a re-render replaced them meanwhile."""
+    for _ in range(20):
+        try:
+            box = d.find_element(By.CSS_SELECTOR, f"input[aria-label='Arguments for {name}']")
+            box.clear()
+            box.send_keys(args)
+            box.find_element(By.XPATH, "following-sibling::button").click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    raise AssertionError(f"could not run {name} from its row")
 
 
 def api(h, path):
@@ -162,9 +185,7 @@ def test_actions_by_clicking(browser, host, tmp_path):
     # Run with arguments: a space and a '+' reach the job as typed.
     assert wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "input[aria-label='Arguments for hello']"),
                     timeout=10)
-    d.find_element(By.CSS_SELECTOR, "input[aria-label='Arguments for hello']").send_keys("a b+c")
-    row = d.find_element(By.CSS_SELECTOR, "input[aria-label='Arguments for hello']")
-    row.find_element(By.XPATH, "following-sibling::button").click()
+    run_with_arguments(d, "hello", "a b+c")
     assert wait_for(lambda: api(h, "/api/triggeredwebjobs/hello")["latest_run"], timeout=10)
     rid = api(h, "/api/triggeredwebjobs/hello")["latest_run"]["id"]
     rec = json.loads((h.data_dir("triggered", "hello") / rid / "status").read_text())
