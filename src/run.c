@@ -288,6 +288,11 @@ static void on_started(void *arg, const char *err)
 	r->start_err = err ? strdup(err) : NULL;
 	if (err && !r->start_err)
 		r->start_err = strdup("out of memory");
+	/* Said here, before the loop reads any of the job's output: the log
+	 * says Running before the job's first line. STARTED writes the
+	 * record. */
+	if (!err && r->attempt == 1)
+		joblog_sys(r->log, 0, "Status changed to Running");
 	run_post(r, E_STARTED);
 }
 
@@ -397,7 +402,8 @@ static enum state a_started(struct run *r, enum event e)
 	r->rec.pid = child_pid(r->child);
 	r->rec.pid_start = child_start_time(r->child);
 	if (r->attempt == 1 && r->state == R_RUNNING) {
-		set_status(r, "Running", 0);
+		snprintf(r->rec.status, sizeof(r->rec.status), "Running");
+		run_write_record(r, 0); /* the log line came with the answer */
 		webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "start",
 			     &r->rec, r->dfd);
 	} else {
