@@ -296,8 +296,8 @@ static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, int64_t *s
 	return 0;
 }
 
-/* process_spawn_plain; with send, a request the helper takes is only
- * sent (1). */
+/* A spawn without the change of user; with send, a request the helper
+ * takes is only sent (1). */
 static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		       size_t errsz, int send)
 {
@@ -495,12 +495,6 @@ static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	rc = spawn_plain(&req, pid, start, err, errsz, send);
 	free(argv);
 	return rc;
-}
-
-int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			size_t errsz)
-{
-	return spawn_plain(r, pid, start, err, errsz, 0);
 }
 
 int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,

@@ -92,9 +92,6 @@ int process_spawn_send(const struct process_req *r, pid_t *pid, int64_t *start, 
  * descriptors (should the helper have failed, the host spawns it). */
 int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 			 size_t errsz);
-/* process_spawn without the change of user. */
-int process_spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			size_t errsz);
 
 /* The state letter of a process (field 3 of /proc/PID/stat: 'R', 'S',
  * 'Z'...), or 0 when it cannot be read. */

@@ -385,11 +385,6 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	return rc;
 }
 
-int spawner_pending(void)
-{
-	return (int)sent.n;
-}
-
 int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 {
 	char program[8];

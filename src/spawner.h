@@ -39,8 +39,6 @@ int spawner_send(const struct process_req *r);
  * with r's descriptors. program: the request's program, for messages. */
 int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
 		    size_t psize);
-/* How many requests sent wait for their answer. */
-int spawner_pending(void);
 /* The reaper of the host's children reaped pid: when it was the helper
  * (killed), jobs are spawned by the host from now on. */
 void spawner_reaped(pid_t pid);
