@@ -108,7 +108,11 @@ void runner_free(struct runner *rn)
 
 int run_write_record(struct run *r, int durable)
 {
-	int rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
+	/* No folder (it could not be made): the journal keeps the record,
+	 * and the start-up's replay writes the folder from it. */
+	int rc = r->dfd < 0 && durable && run_journal_on(r->rn)
+			 ? run_record_journal(r->rn, r->l.name, &r->rec)
+			 : run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
 
 	if (rc < 0)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
@@ -219,8 +223,13 @@ static int queues(struct runner *rn, const char *name)
 static enum state finish(struct run *r)
 {
 	struct runner *rn = r->rn;
+	int rc;
 
 	r->rec.end = time_now_ticks();
+	/* Ended before BEGIN made its folder (a shutdown, an abort). */
+	if (r->folder_owed && r->why != WHY_DELETED && (rc = run_make_folder(r)) < 0)
+		log_error("run %s of %s: cannot make its folder: %s", r->id, r->l.name,
+			  strerror(-rc));
 	if (!r->log && r->why != WHY_DELETED)
 		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
 	record_end(r);
@@ -418,6 +427,15 @@ static enum state a_begin(struct run *r, enum event e)
 {
 	struct runner *rn = r->rn;
 
+	int rc;
+
+	/* A scheduled run's folder comes now (run_make_folder). */
+	if ((rc = run_make_folder(r)) < 0) {
+		log_error("run %s of %s: cannot make its folder: %s", r->id, r->l.name,
+			  strerror(-rc));
+		r->why = WHY_FAILED_START;
+		return finish(r);
+	}
 	/* The log is opened here, after the reply: one file less to create
 	 * before the 202. */
 	r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);

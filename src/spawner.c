@@ -5,10 +5,10 @@
  * terminated strings — the program, the folder ("" for none), argv, the
  * environment — with the output and error pipes' write ends (and the
  * cgroup folder) attached by SCM_RIGHTS. The answer: the errno of the
- * exec (0), the pid and its start time, in the order of the requests. A
- * drain of the loop's event queue sends its spawns without waiting and
- * reads the answers at its end (child.c); elsewhere the host waits for
- * each.
+ * exec (0), the pid and its start time, in the order of the requests.
+ * child.c sends spawns without waiting and reads the answers when the
+ * socket says they are there (its uv_poll made the socket non-blocking:
+ * a wait here is a poll(2)).
  */
 #define _GNU_SOURCE
 #include "spawner.h"
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -44,6 +45,26 @@ struct answer {
 static int sock = -1;
 static pid_t helper = 0;
 static int helper_fd = -1; /* its pidfd: never a signal to a pid reused */
+static void (*on_stop)(void);
+
+int spawner_fd(void)
+{
+	return sock;
+}
+
+void spawner_on_stop(void (*fn)(void))
+{
+	on_stop = fn;
+}
+
+/* Waits until sock can be read (POLLIN) or written (POLLOUT). */
+static void wait_sock(short events)
+{
+	struct pollfd p = { sock, events, 0 };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
 
 pid_t spawner_pid(void)
 {
@@ -305,8 +326,9 @@ int spawner_send(const struct process_req *r)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && (errno == EINTR || errno == EAGAIN))
+		if (errno == EAGAIN)
+			wait_sock(POLLOUT); /* the helper's queue is full */
 	if (n < 0) {
 		int e = errno;
 
@@ -369,8 +391,9 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 						      len - sizeof(struct head)),
 		 buf + sizeof(struct head));
 	if (sock >= 0) {
-		while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && errno == EINTR)
-			;
+		while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && (errno == EINTR || errno == EAGAIN))
+			if (errno == EAGAIN)
+				wait_sock(POLLIN);
 		if (n != (ssize_t)sizeof(a))
 			give_up("no answer", n < 0 ? errno : EPIPE);
 	}
@@ -383,6 +406,18 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	}
 	free(buf);
 	return rc;
+}
+
+int spawner_answered(void)
+{
+	struct answer a;
+
+	if (!sent.n)
+		return 0;
+	if (sock < 0)
+		return 1; /* the host spawns it itself: at once */
+	/* An answer, or the end of the helper (which spawner_receive sees). */
+	return recv(sock, &a, sizeof(a), MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN;
 }
 
 int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
@@ -417,6 +452,8 @@ void spawner_reaped(pid_t pid)
 
 void spawner_stop(void)
 {
+	if (sock >= 0 && on_stop)
+		on_stop(); /* before the descriptor goes */
 	if (sock >= 0)
 		close(sock);
 	sock = -1;

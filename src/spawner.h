@@ -39,6 +39,16 @@ int spawner_send(const struct process_req *r);
  * with r's descriptors. program: the request's program, for messages. */
 int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
 		    size_t psize);
+/* 1 when the answer to the oldest request sent can be read without
+ * waiting (or the helper is gone: the host spawns it itself), 0 when it
+ * is still to come or nothing was sent. */
+int spawner_answered(void);
+/* The socket the answers come on (-1: no helper), to poll for them. It
+ * may be made non-blocking: the calls here wait by poll(2). */
+int spawner_fd(void);
+/* fn is called before the socket is closed (the helper failed or ended):
+ * a poll of it must stop first. */
+void spawner_on_stop(void (*fn)(void));
 /* The reaper of the host's children reaped pid: when it was the helper
  * (killed), jobs are spawned by the host from now on. */
 void spawner_reaped(pid_t pid);

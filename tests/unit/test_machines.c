@@ -30,22 +30,28 @@
 #include "registry.h"
 #include "run.h"
 #include "supervisor.h"
+#include "timefmt.h"
 
 /* ---- the fake process layer ---- */
 
+/* A spawn whose owner takes the answer later (ops->started) is pending,
+ * as with the spawn helper: its pid comes with the answer, which the
+ * loop gives (answer_all, from settle) before anything about the process
+ * — its exit, a signal's effect. fail_answers: the answers say the
+ * process could not start (its exit, 127, follows at once). */
 struct child {
 	struct child_ops ops;
 	void *arg;
 	char name[64];
 	pid_t pid;
-	int alive;
+	int alive, pending;
 	int last_signal;
 	struct child *next;
 };
 
 static struct child *children;
 static int next_pid = 1000;
-static int fail_spawns;
+static int fail_spawns, fail_answers;
 
 struct child *child_spawn(uv_loop_t *loop, struct process_req *req, struct joblog *log,
 			  const struct child_ops *ops, void *arg, char *err, size_t errsz)
@@ -62,11 +68,35 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req, struct joblo
 	c->ops = *ops;
 	c->arg = arg;
 	snprintf(c->name, sizeof(c->name), "%s", req->name);
-	c->pid = next_pid++;
+	c->pending = ops->started != NULL;
+	c->pid = c->pending ? 0 : next_pid++;
 	c->alive = 1;
 	c->next = children;
 	children = c;
 	return c;
+}
+
+/* The answers owed, oldest first (the list is newest first). */
+static void answer_all(void)
+{
+	for (;;) {
+		struct child *c = NULL;
+
+		for (struct child *k = children; k; k = k->next)
+			if (k->pending)
+				c = k;
+		if (!c)
+			return;
+		c->pending = 0;
+		if (fail_answers) {
+			c->alive = 0;
+			c->ops.started(c->arg, "fake start failure");
+			c->ops.done(c->arg, 127 << 8);
+		} else {
+			c->pid = next_pid++;
+			c->ops.started(c->arg, NULL);
+		}
+	}
 }
 
 pid_t child_pid(const struct child *c) { return c->pid; }
@@ -106,6 +136,7 @@ static int live_children(const char *name)
  * a signal, or on its own). */
 static int exit_child(const char *name, int wstatus)
 {
+	answer_all();
 	for (struct child *c = children; c; c = c->next)
 		if (c->alive && strcmp(c->name, name) == 0) {
 			c->alive = 0;
@@ -133,6 +164,7 @@ static void settle(void)
 	for (int i = 0; i < 30; i++) {
 		struct timespec ts = { 0, 1000 * 1000 };
 
+		answer_all();
 		/* SIGKILL ends a fake process at once. */
 		for (struct child *c = children; c; c = c->next)
 			if (c->alive && c->last_signal == SIGKILL) {
@@ -264,7 +296,7 @@ static void reach(const char *name, const char *st)
 static const char *const states[] = { "STOPPED", "INACTIVE", "STARTING", "RUNNING",
 				      "PENDING", "STOPPING" };
 static const char *const events[] = { "START", "STOP", "EXIT", "TIMER", "CHANGED",
-				      "DELETED", "SHUTDOWN", "READY", "FAILED" };
+				      "DELETED", "SHUTDOWN", "READY", "FAILED", "STARTED" };
 
 static void on_host_changed(void *arg, const struct hostcfg *old)
 {
@@ -295,6 +327,7 @@ static int setup(void **state)
 
 		rn = runner_new(&loop, &rc);
 		assert_non_null(rn);
+		runner_recover(rn); /* opens the run journal, as serve does */
 	}
 	return 0;
 }
@@ -380,6 +413,30 @@ static void failed_spawn_waits(void **state)
 	invariants("failing", "failed spawn");
 }
 
+/* The helper answers that the process could not start: the exit that
+ * follows is a failed start, and the job waits its restart time — not
+ * Running in between. */
+static void failed_answer_waits(void **state)
+{
+	struct supervisor_probe p;
+
+	(void)state;
+	make_job("unstartable", 0, 0);
+	evq_drain(100000);
+	evq_drain(100000);
+	uv_run(&loop, UV_RUN_NOWAIT); /* the spawn queue: READY */
+	evq_drain(100000);
+	assert_string_equal(state_of("unstartable", &p), "STARTING");
+	assert_int_equal(live_children("unstartable"), 1);
+	fail_answers = 1;
+	answer_all();
+	fail_answers = 0;
+	evq_drain(100000);
+	assert_string_equal(state_of("unstartable", &p), "PENDING");
+	assert_true(p.timer_active);
+	invariants("unstartable", "failed answer");
+}
+
 /* Events that come while STARTING wait, then apply in the new state. */
 static void deferred_stop(void **state)
 {
@@ -408,7 +465,7 @@ static void random_walk(void **state)
 	settle();
 	for (int step = 0; step < 5000; step++) {
 		const char *name = names[rand() % 4];
-		int what = rand() % 12;
+		int what = rand() % 13;
 
 		/* EXIT comes from the process alone, never out of turn. */
 		if (what < 9 && what != 2)
@@ -417,8 +474,14 @@ static void random_walk(void **state)
 			exit_child(name, (rand() % 3) << 8);
 		else if (what == 10)
 			make_job(name, name[1] == '3', rand() % 2);
-		else
+		else if (what == 11)
 			settle();
+		else {
+			/* The helper answers now, perhaps that it failed. */
+			fail_answers = rand() % 4 == 0;
+			answer_all();
+			fail_answers = 0;
+		}
 		if (rand() % 4 == 0)
 			evq_drain(100000);
 		if (rand() % 3 == 0)
@@ -454,13 +517,18 @@ static void make_tjob(const char *name, int in_place)
 	make_tjob_retries(name, in_place, 0);
 }
 
+/* Runs start as a schedule's tick (their folder made at BEGIN) or by a
+ * request (made at once). */
+static int scheduled;
+
 static int start_run(const char *name)
 {
 	char err[256];
 	struct job *j = registry_find(reg, JOB_TRIGGERED, name);
 
 	assert_non_null(j);
-	return runner_start(rn, j, "External - unit", NULL, 0, last_id, err, sizeof(err));
+	return runner_start(rn, j, scheduled ? "Schedule - unit" : "External - unit", NULL,
+			    scheduled ? TICKS_PER_SEC : 0, last_id, err, sizeof(err));
 }
 
 static const char *run_state(const char *name, int *has_child)
@@ -508,7 +576,9 @@ static void run_invariants(const char *name, const char *id, int deleted, const 
 		if (!lock_free(name))
 			fail_msg("%s: the run ended but holds its lock", where);
 		snprintf(path, sizeof(path), "%s/data/jobs/triggered/%s/%s/status", root, name, id);
-		if (!deleted && (f = fopen(path, "r"))) {
+		if (!deleted && !(f = fopen(path, "r")))
+			fail_msg("%s: the run ended without its record", where);
+		if (!deleted && f) {
 			(void)!fread(text, 1, sizeof(text) - 1, f);
 			fclose(f);
 			if (strstr(text, "\"Initializing\"") || strstr(text, "\"Running\""))
@@ -564,12 +634,15 @@ static void reach_run(const char *name, const char *st, int copy_fails)
 static void every_run_state_and_event(void **state)
 {
 	(void)state;
+	for (int k = 0; k < 2; k++)
 	for (size_t s = 0; s < sizeof(run_states) / sizeof(*run_states); s++)
 		for (size_t e = 0; e < sizeof(run_events) / sizeof(*run_events); e++) {
-			char name[64], where[64], id[RUN_ID_LEN + 1];
+			char name[64], where[80], id[RUN_ID_LEN + 1];
 
-			snprintf(name, sizeof(name), "r-%zu-%zu", s, e);
-			snprintf(where, sizeof(where), "%s x %s", run_states[s], run_events[e]);
+			scheduled = k;
+			snprintf(name, sizeof(name), "%c-%zu-%zu", k ? 's' : 'r', s, e);
+			snprintf(where, sizeof(where), "%s%s x %s", k ? "scheduled " : "",
+				 run_states[s], run_events[e]);
 			/* While a copy is on the thread pool, COPIED and NOCOPY
 			 * come from it alone (it succeeds, or is made to fail):
 			 * never out of turn, like EXIT from the process. */
@@ -584,13 +657,19 @@ static void every_run_state_and_event(void **state)
 				exit_child(name, 0);
 			else if (from_copy)
 				settle();
-			else if (strcmp(run_events[e], "EXIT") != 0)
+			else if (strcmp(run_events[e], "EXIT") != 0) {
+				/* A request's event (an abort) goes before a
+				 * BEGIN still queued: the run ends before it. */
+				evq_request(strcmp(run_states[s], "ACCEPTED") == 0);
 				assert_int_equal(runner_inject(rn, name, run_events[e]), 0);
+				evq_request(0);
+			}
 			evq_drain(100000);
 			run_invariants(name, id, strcmp(run_events[e], "DELETED") == 0, where);
 			settle();
 			run_invariants(name, id, strcmp(run_events[e], "DELETED") == 0, where);
 		}
+	scheduled = 0;
 }
 
 /* A second run is refused while one holds the lock; allowed after. */
@@ -645,6 +724,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(every_state_and_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_spawn_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_answer_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
