@@ -54,8 +54,8 @@ struct child {
 static struct {
 	struct child **v;
 	size_t head, n, cap;
-	uv_poll_t poll;    /* the helper's socket, while answers are owed */
-	int poll_init, polling;
+	uv_poll_t poll;    /* the helper's socket */
+	int poll_init;
 	uv_loop_t *loop;
 } pend;
 
@@ -334,18 +334,20 @@ static void track(struct child *c, const char *type, const char *name, const cha
 	}
 }
 
-/* Reads the answer to the oldest spawn sent and tells its owner. */
-static void collect_one(void)
+/* Reads the answer to the oldest spawn sent (wait 0: -EAGAIN when it has
+ * not come yet) and tells its owner; 0. */
+static int collect_one(int wait)
 {
 	struct child *c = pend.v[pend.head];
 	struct process_req fds = { .out_fd = c->wfd[0], .err_fd = c->wfd[1],
 				   .cgroup_fd = c->cg ? tree_cg_fd(c->cg) : -1 };
 	char err[512];
-	int rc;
+	int rc = process_spawn_result(&fds, &c->pid, &c->start_time, err, sizeof(err), wait);
 
+	if (rc == -EAGAIN)
+		return rc;
 	pend.head = (pend.head + 1) % pend.cap;
 	pend.n--;
-	rc = process_spawn_result(&fds, &c->pid, &c->start_time, err, sizeof(err));
 	close(c->wfd[0]);
 	close(c->wfd[1]);
 	c->pending = 0;
@@ -386,6 +388,7 @@ static void collect_one(void)
 		early.n = 0; /* orphans' exits */
 		tree_answers_done();
 	}
+	return 0;
 }
 
 static size_t answers_owed(void)
@@ -397,45 +400,24 @@ static size_t answers_owed(void)
 static void collect(void)
 {
 	while (pend.n)
-		collect_one();
+		collect_one(1);
 }
 
 /* The answers owed up to c's. */
 static void collect_until(struct child *c)
 {
 	while (c->pending && pend.n)
-		collect_one();
+		collect_one(1);
 }
 
-static void watch_answers(void);
-
-/* The answers that are there, without waiting. */
-static void collect_ready(void)
-{
-	while (pend.n && spawner_answered())
-		collect_one();
-	watch_answers();
-}
-
+/* The answers that came, without waiting for the others. */
 static void on_answers(uv_poll_t *h, int status, int events)
 {
 	(void)h;
 	(void)status;
 	(void)events;
-	collect_ready();
-}
-
-/* The helper's socket polled while answers are owed. */
-static void watch_answers(void)
-{
-	int want = pend.n > 0 && pend.poll_init;
-
-	if (want && !pend.polling)
-		pend.polling = uv_poll_start(&pend.poll, UV_READABLE, on_answers) == 0;
-	else if (!want && pend.polling) {
-		uv_poll_stop(&pend.poll);
-		pend.polling = 0;
-	}
+	while (pend.n && collect_one(0) == 0)
+		;
 }
 
 /* The helper's socket is about to close: its poll goes first. The
@@ -446,7 +428,7 @@ static void on_spawner_stop(void)
 		return;
 	uv_poll_stop(&pend.poll);
 	uv_close((uv_handle_t *)&pend.poll, NULL);
-	pend.poll_init = pend.polling = 0;
+	pend.poll_init = 0;
 }
 
 /* Room for one more spawn sent, and the socket polled for its answer: 1,
@@ -461,6 +443,13 @@ static int pend_ready(uv_loop_t *loop)
 		pend.loop = loop;
 		pend.poll_init = 1;
 		spawner_on_stop(on_spawner_stop);
+		/* Always on (the socket speaks only to answer): no epoll call
+		 * per burst; not keeping the loop alive. */
+		if (uv_poll_start(&pend.poll, UV_READABLE, on_answers) < 0) {
+			on_spawner_stop();
+			return 0;
+		}
+		uv_unref((uv_handle_t *)&pend.poll);
 	}
 	if (pend.n == pend.cap) {
 		size_t cap = pend.cap ? pend.cap * 2 : 64;
@@ -493,7 +482,7 @@ static int start(struct child *c, struct process_req *req, const struct child_op
 		return process_spawn(req, &c->pid, &c->start_time, err, errsz);
 	}
 	if (pend.n >= MAX_IN_FLIGHT)
-		collect_one();
+		collect_one(1);
 	rc = process_spawn_send(req, &c->pid, &c->start_time, err, errsz);
 	if (rc != 1) {
 		/* Not sent: the helper failed, and the answers owed are the
@@ -510,7 +499,6 @@ static int start(struct child *c, struct process_req *req, const struct child_op
 	c->handles++; /* held until the answer is read */
 	pend.v[(pend.head + pend.n) % pend.cap] = c;
 	pend.n++;
-	watch_answers();
 	return 1;
 }
 

@@ -15,14 +15,16 @@
  * runner_start (in the request, or the scheduler's tick) takes the run
  * lock, trims the history, writes the record "Initializing" (durable by
  * its line in the run journal, run_journal.c) and posts BEGIN; the reply
- * goes out before the loop drains it.
- *   begin    the log; the working copy when it is stale (COPYING, on the
- *            thread pool), else straight to spawn
+ * goes out before the loop drains it. A scheduled run's folder and
+ * record file are made at BEGIN (or at its end, if it ends before).
+ *   begin    the folder (scheduled runs); the log; the working copy when
+ *            it is stale (COPYING, on the thread pool), else straight to
+ *            spawn
  *   spawn    the process (src/launch.c), sent to the spawn helper; idle
  *            checks
- *   started  the helper's answer, read at the end of the drain with the
- *            other spawns' (src/child.c): pid and record "Running"; or
- *            it could not start: the exit that follows ends it Failed
+ *   started  the helper's answer, read when it comes (src/child.c): pid
+ *            and record "Running"; or it could not start: the exit that
+ *            follows ends it Failed
  *   nocopy   the copy failed: Failed
  *   cancel   a stop came while the copy is on the thread pool: wait for it
  *   end      nothing ran: Aborted (or nothing recorded for a deleted job)
@@ -131,6 +133,8 @@ static void set_status(struct run *r, const char *status, int durable)
 
 void run_free(struct run *r)
 {
+	if (r->jfd >= 0)
+		close(r->jfd);
 	evq_forget(r);
 	joblog_close(r->log);
 	runrec_free(&r->rec);

@@ -212,7 +212,7 @@ struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 	if (!r)
 		return NULL;
 	r->rn = rn;
-	r->lock_fd = r->dfd = -1;
+	r->lock_fd = r->dfd = r->jfd = -1;
 	memcpy(r->id, id, RUN_ID_LEN + 1);
 	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
 	r->rec.start = start;
@@ -336,10 +336,8 @@ int run_make_folder(struct run *r)
 	if (!r->folder_owed)
 		return 0;
 	r->folder_owed = 0;
-	jfd = openat(rn->c.home->data_fd[JOB_TRIGGERED], r->l.name,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (jfd < 0)
-		return -errno;
+	jfd = r->jfd;
+	r->jfd = -1;
 	if ((dfd = make_folder(jfd, r->id, r->old, err, sizeof(err))) < 0) {
 		close(jfd);
 		return dfd;
@@ -417,7 +415,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		}
 		memcpy(r->old, old, sizeof(r->old));
 		r->folder_owed = 1;
-		close(jfd);
+		r->jfd = jfd;
 		run_go_live(rn, r, j, lock_fd);
 		return 0;
 	}

@@ -62,6 +62,7 @@ struct run {
 	 * trimmed run whose folder it takes, or "". */
 	int folder_owed;
 	char old[RUN_ID_LEN + 1];
+	int jfd;               /* the job's data folder, kept open until then */
 };
 
 /* A run the records of one journal file describe (run_journal.c). */

@@ -370,7 +370,7 @@ static int spawn_here(const char *buf, size_t len, const struct process_req *r, 
 }
 
 int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
-		    size_t psize)
+		    size_t psize, int wait)
 {
 	struct answer a;
 	char *buf;
@@ -382,6 +382,17 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	*start = -1;
 	if (!sent.n)
 		return -ENOENT;
+	if (sock >= 0) {
+		while ((n = recv(sock, &a, sizeof(a), wait ? 0 : MSG_DONTWAIT)) < 0 &&
+		       (errno == EINTR || errno == EAGAIN)) {
+			if (errno == EAGAIN && !wait)
+				return -EAGAIN; /* not yet: the request stays */
+			if (errno == EAGAIN)
+				wait_sock(POLLIN);
+		}
+		if (n != (ssize_t)sizeof(a))
+			give_up("no answer", n < 0 ? errno : EPIPE);
+	}
 	buf = sent.buf[sent.head];
 	len = sent.len[sent.head];
 	sent.head = (sent.head + 1) % sent.cap;
@@ -390,13 +401,6 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	snprintf(program, psize, "%.*s", (int)strnlen(buf + sizeof(struct head),
 						      len - sizeof(struct head)),
 		 buf + sizeof(struct head));
-	if (sock >= 0) {
-		while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && (errno == EINTR || errno == EAGAIN))
-			if (errno == EAGAIN)
-				wait_sock(POLLIN);
-		if (n != (ssize_t)sizeof(a))
-			give_up("no answer", n < 0 ? errno : EPIPE);
-	}
 	if (n == (ssize_t)sizeof(a)) {
 		*pid = (pid_t)a.pid;
 		*start = a.start;
@@ -406,18 +410,6 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	}
 	free(buf);
 	return rc;
-}
-
-int spawner_answered(void)
-{
-	struct answer a;
-
-	if (!sent.n)
-		return 0;
-	if (sock < 0)
-		return 1; /* the host spawns it itself: at once */
-	/* An answer, or the end of the helper (which spawner_receive sees). */
-	return recv(sock, &a, sizeof(a), MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN;
 }
 
 int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
@@ -432,7 +424,7 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 		return -EBUSY;
 	if ((rc = spawner_send(r)) < 0)
 		return rc;
-	return spawner_receive(r, pid, start, program, sizeof(program));
+	return spawner_receive(r, pid, start, program, sizeof(program), 1);
 }
 
 /* The helper ended by itself (it was reaped already): no more requests. */
