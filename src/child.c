@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evq.h"
 #include "fence.h"
 #include "spawner.h"
 #include "tree.h"
@@ -39,28 +40,6 @@ struct child {
 	int pending, wfd[2], pending_sig;
 	char *ident[3];
 };
-
-/* Spawns sent to the helper, their answers read when its socket says
- * they are there (a uv_poll): the helper clones while the host goes on
- * with the next run, and the host does not sleep on each answer (docs/
- * DECISIONS.md, "The cost of a scheduled run"). Oldest first, as the
- * helper answers; at most MAX_IN_FLIGHT unread, so that neither side's
- * socket buffer fills while the other waits. What needs a pending
- * child's pid reads the answers up to it first: its output (on_read), a
- * reaped pid not known yet (on_reap), the sweep of orphans (which would
- * take a job not yet tracked for one), a spawn that waits. */
-#define MAX_IN_FLIGHT 32
-
-static struct {
-	struct child **v;
-	size_t head, n, cap;
-	uv_poll_t poll;    /* the helper's socket */
-	int poll_init;
-	uv_loop_t *loop;
-} pend;
-
-static void collect(void);
-static void collect_until(struct child *c);
 
 pid_t child_pid(const struct child *c) { return c->pid; }
 int64_t child_start_time(const struct child *c) { return c->start_time; }
@@ -122,8 +101,6 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	struct child *c = s->data;
 	int k = s == (uv_stream_t *)&c->pipe[1];
 
-	if (c->pending)
-		collect_until(c); /* its "started" before its output */
 	if (n > 0) {
 		uv_os_fd_t fd;
 
@@ -224,47 +201,6 @@ static struct {
 	int init;
 } rq;
 
-/* Exits reaped while answers were owed, of pids not known: perhaps a job
- * that ended before its answer was read. Its answer takes its status;
- * once every answer is in, what is left were orphans. */
-static struct {
-	pid_t *pid;
-	int *st;
-	size_t n, cap;
-} early;
-
-static void early_add(pid_t pid, int st)
-{
-	if (early.n == early.cap) {
-		size_t cap = early.cap ? early.cap * 2 : 16;
-		pid_t *p = realloc(early.pid, cap * sizeof(*p));
-		int *s;
-
-		if (!p)
-			return;
-		early.pid = p;
-		if (!(s = realloc(early.st, cap * sizeof(*s))))
-			return;
-		early.st = s;
-		early.cap = cap;
-	}
-	early.pid[early.n] = pid;
-	early.st[early.n++] = st;
-}
-
-/* 1 with *st when pid's exit was reaped before it was known. */
-static int early_take(pid_t pid, int *st)
-{
-	for (size_t i = 0; i < early.n; i++)
-		if (early.pid[i] == pid) {
-			*st = early.st[i];
-			early.pid[i] = early.pid[--early.n];
-			early.st[i] = early.st[early.n];
-			return 1;
-		}
-	return 0;
-}
-
 static void reaped(struct child *c, int st)
 {
 	live_del(c);
@@ -294,15 +230,10 @@ static void on_reap(uv_idle_t *h)
 			return;
 		}
 		i = live_pos(pid);
-		if (i < live.n && live.v[i]->pid == pid) {
+		if (i < live.n && live.v[i]->pid == pid)
 			reaped(live.v[i], st);
-		} else if (pid == spawner_pid()) {
-			spawner_reaped(pid);
-			collect(); /* the host spawns what the helper owed */
-		} else if (pend.n) {
-			early_add(pid, st); /* perhaps a spawn whose answer is owed */
-		}
-		/* else an orphan: nothing more to do */
+		else
+			spawner_reaped(pid); /* else an orphan: nothing more to do */
 	}
 	/* Over budget: the rest at the next turn (the idle stays on). */
 }
@@ -319,6 +250,20 @@ static void on_cg_event(void *arg)
 	maybe_done(arg);
 }
 
+/* Spawns a drain's actions sent to the helper, their answers read at the
+ * drain's end (evq's hook): the helper clones while the host goes on with
+ * the next run, and the host does not sleep on each answer (docs/
+ * DECISIONS.md, "The cost of a scheduled run"). Oldest first, as the
+ * helper answers; at most MAX_IN_FLIGHT unread, so that neither side's
+ * socket buffer fills while the other waits. */
+#define MAX_IN_FLIGHT 32
+
+static struct {
+	struct child **v;
+	size_t head, n, cap;
+	int hooked;
+} pend;
+
 /* The leader is known: tracked, watched, found by the reaper. */
 static void track(struct child *c, const char *type, const char *name, const char *run_id)
 {
@@ -334,20 +279,18 @@ static void track(struct child *c, const char *type, const char *name, const cha
 	}
 }
 
-/* Reads the answer to the oldest spawn sent (wait 0: -EAGAIN when it has
- * not come yet) and tells its owner; 0. */
-static int collect_one(int wait)
+/* Reads the answer to the oldest spawn sent and tells its owner. */
+static void collect_one(void)
 {
 	struct child *c = pend.v[pend.head];
 	struct process_req fds = { .out_fd = c->wfd[0], .err_fd = c->wfd[1],
 				   .cgroup_fd = c->cg ? tree_cg_fd(c->cg) : -1 };
 	char err[512];
-	int rc = process_spawn_result(&fds, &c->pid, &c->start_time, err, sizeof(err), wait);
+	int rc;
 
-	if (rc == -EAGAIN)
-		return rc;
 	pend.head = (pend.head + 1) % pend.cap;
 	pend.n--;
+	rc = process_spawn_result(&fds, &c->pid, &c->start_time, err, sizeof(err));
 	close(c->wfd[0]);
 	close(c->wfd[1]);
 	c->pending = 0;
@@ -357,14 +300,10 @@ static int collect_one(int wait)
 			tree_cg_kill(c->cg);
 		kill(-c->pid, SIGKILL);
 	} else if (rc == 0) {
-		int st;
-
 		track(c, c->ident[0], c->ident[1], c->ident[2]);
 		if (c->pending_sig && !c->exited)
 			child_kill(c, c->pending_sig);
 		c->ops.started(c->arg, NULL);
-		if (early_take(c->pid, &st))
-			reaped(c, st);
 	} else {
 		/* Never ran: over once its pipes are at their end (no writer
 		 * is left), as a process that exited 127. */
@@ -384,72 +323,23 @@ static int collect_one(int wait)
 	}
 	if (--c->handles == 0)
 		free(c);
-	if (!pend.n) {
-		early.n = 0; /* orphans' exits */
-		tree_answers_done();
-	}
-	return 0;
 }
 
-static size_t answers_owed(void)
+static void collect(void *arg)
 {
-	return pend.n;
-}
-
-/* Every answer owed, waiting for them. */
-static void collect(void)
-{
+	(void)arg;
 	while (pend.n)
-		collect_one(1);
+		collect_one();
 }
 
-/* The answers owed up to c's. */
-static void collect_until(struct child *c)
+/* Room for one more spawn sent (and the drain's hook that reads the
+ * answers): 1, or 0 when there is none (the spawn waits for its answer). */
+static int pend_ready(void)
 {
-	while (c->pending && pend.n)
-		collect_one(1);
-}
-
-/* The answers that came, without waiting for the others. */
-static void on_answers(uv_poll_t *h, int status, int events)
-{
-	(void)h;
-	(void)status;
-	(void)events;
-	while (pend.n && collect_one(0) == 0)
-		;
-}
-
-/* The helper's socket is about to close: its poll goes first. The
- * answers still owed are the host's own spawns (spawner_receive). */
-static void on_spawner_stop(void)
-{
-	if (!pend.poll_init)
-		return;
-	uv_poll_stop(&pend.poll);
-	uv_close((uv_handle_t *)&pend.poll, NULL);
-	pend.poll_init = 0;
-}
-
-/* Room for one more spawn sent, and the socket polled for its answer: 1,
- * or 0 when there is none (the spawn waits for its answer). */
-static int pend_ready(uv_loop_t *loop)
-{
-	if (!pend.poll_init) {
-		int fd = spawner_fd();
-
-		if (fd < 0 || pend.loop || uv_poll_init(loop, &pend.poll, fd) < 0)
-			return 0; /* no helper; or it came and went */
-		pend.loop = loop;
-		pend.poll_init = 1;
-		spawner_on_stop(on_spawner_stop);
-		/* Always on (the socket speaks only to answer): no epoll call
-		 * per burst; not keeping the loop alive. */
-		if (uv_poll_start(&pend.poll, UV_READABLE, on_answers) < 0) {
-			on_spawner_stop();
+	if (!pend.hooked) {
+		if (evq_on_drained(collect, NULL) < 0)
 			return 0;
-		}
-		uv_unref((uv_handle_t *)&pend.poll);
+		pend.hooked = 1;
 	}
 	if (pend.n == pend.cap) {
 		size_t cap = pend.cap ? pend.cap * 2 : 64;
@@ -468,28 +358,24 @@ static int pend_ready(uv_loop_t *loop)
 }
 
 /* Starts the process: sent to the helper when the caller takes the
- * answer later (ops->started), else at once. 1 when sent, 0 when
- * started, a negative errno with err. */
+ * answer later (ops->started) and a drain is under way, else at once.
+ * 1 when sent, 0 when started, a negative errno with err. */
 static int start(struct child *c, struct process_req *req, const struct child_ops *ops,
 		 int out_w, int err_w, char *err, size_t errsz)
 {
 	int rc;
 
-	if (!ops->started || !pend_ready(c->loop)) {
-		/* Answers come in order: the ones owed first, so that this
+	if (!ops->started || !evq_draining() || !pend_ready()) {
+		/* Answers come in order: the ones waiting first, so that this
 		 * spawn can wait for its own through the helper too. */
-		collect();
+		collect(NULL);
 		return process_spawn(req, &c->pid, &c->start_time, err, errsz);
 	}
 	if (pend.n >= MAX_IN_FLIGHT)
-		collect_one(1);
+		collect_one();
 	rc = process_spawn_send(req, &c->pid, &c->start_time, err, errsz);
-	if (rc != 1) {
-		/* Not sent: the helper failed, and the answers owed are the
-		 * host's to make now, in order, before this one's. */
-		collect();
+	if (rc != 1)
 		return rc;
-	}
 	c->pending = 1;
 	c->wfd[0] = out_w;
 	c->wfd[1] = err_w;
@@ -559,7 +445,6 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 		uv_idle_init(loop, &rq.idle);
 		rq.init = 1;
 		tree_on_sigchld(on_sigchld);
-		tree_before_sweep(answers_owed);
 	}
 	if (!c->pending) {
 		track(c, req->type, req->name, req->run_id);
@@ -636,11 +521,10 @@ void child_free(struct child *c)
 
 void child_close(void)
 {
-	collect();
-	on_spawner_stop();
-	spawner_on_stop(NULL);
-	tree_before_sweep(NULL);
-	pend.loop = NULL;
+	collect(NULL);
+	if (pend.hooked)
+		evq_off_drained(collect);
+	pend.hooked = 0;
 	free(pend.v);
 	pend.v = NULL;
 	pend.head = pend.n = pend.cap = 0;
@@ -652,7 +536,4 @@ void child_close(void)
 	free(live.v);
 	live.v = NULL;
 	live.n = live.cap = 0;
-	free(early.pid);
-	free(early.st);
-	memset(&early, 0, sizeof(early));
 }

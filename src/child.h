@@ -28,14 +28,12 @@ struct child_ops {
 	void (*output)(void *arg);
 	/* Reaped and both streams ended: wstatus as from waitpid. */
 	void (*done)(void *arg, int wstatus);
-	/* May be NULL. When set, the spawn is only sent to the spawn
-	 * helper, and this comes with its result when the answer is read —
-	 * from the loop's poll of the helper's socket, or earlier when
-	 * something needs it (the child's output, its exit, a sweep, another
-	 * spawn); inside child_spawn when there is no helper: err NULL,
-	 * started, child_pid and child_start_time known; or why it could not
-	 * start, and done follows (as an exit with 127). Until then
-	 * child_pid is 0 and a child_kill waits. */
+	/* May be NULL. When set, a spawn made during a drain of the event
+	 * queue is only sent to the spawn helper, and this comes with its
+	 * result at the drain's end (else at once, from child_spawn): err
+	 * NULL, started, child_pid and child_start_time known; or why it
+	 * could not start, and done follows (as an exit with 127). Until
+	 * then child_pid is 0 and a child_kill waits. */
 	void (*started)(void *arg, const char *err);
 };
 

@@ -62,17 +62,12 @@ struct launch_args {
 	int attempt;        /* WEBJOBS_RUN_ATTEMPT (triggered runs), 0: none */
 };
 
-/* Logs "Run script ...", removes the shutdown file and starts the process
- * (the pid file is written now when the pid is known, else by
- * launch_note_pid once ops->started said so). Returns NULL with a reason
- * in err (bad arguments, a failed spawn). */
+/* Logs "Run script ...", removes the shutdown file and starts the process.
+ * Returns NULL with a reason in err (bad arguments, a failed spawn). */
 struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 			   const struct launch_args *a, struct joblog *log,
 			   const struct child_ops *ops, void *arg, char *err,
 			   size_t errsz);
-
-/* Writes the pid file of c, started (its pid known). */
-void launch_note_pid(const struct launch *l, const struct child *c);
 
 /* The graceful stop: the shutdown file, then SIGTERM to the process. */
 void launch_ask_stop(const struct launch *l, struct child *c);

@@ -498,14 +498,12 @@ static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, cha
 }
 
 int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			 size_t errsz, int wait)
+			 size_t errsz)
 {
 	char program[1024];
 	struct process_req named = *r;
-	int rc = spawner_receive(r, pid, start, program, sizeof(program), wait);
+	int rc = spawner_receive(r, pid, start, program, sizeof(program));
 
-	if (rc == -EAGAIN)
-		return rc;
 	named.program = program;
 	if (rc > 0 && *pid > 0)
 		waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */

@@ -83,16 +83,15 @@ char **process_job_env(const struct job_env *e);
 int process_free_port(void);
 
 /* process_spawn, but a spawn the helper takes is only sent (1): its
- * result is process_spawn_result's, in the order sent — for spawns that
- * do not wait for each (child.c reads the answers when they come).
+ * result is process_spawn_result's, in the order sent — for a burst of
+ * spawns (a drain of the event queue) that does not wait for each.
  * Otherwise as process_spawn (0 with *pid, or a negative errno). */
 int process_spawn_send(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		       size_t errsz);
 /* The result of the oldest spawn sent, as process_spawn's; r gives its
- * descriptors (should the helper have failed, the host spawns it).
- * wait 0: -EAGAIN at once when it has not come yet. */
+ * descriptors (should the helper have failed, the host spawns it). */
 int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			 size_t errsz, int wait);
+			 size_t errsz);
 
 /* The state letter of a process (field 3 of /proc/PID/stat: 'R', 'S',
  * 'Z'...), or 0 when it cannot be read. */

@@ -15,16 +15,14 @@
  * runner_start (in the request, or the scheduler's tick) takes the run
  * lock, trims the history, writes the record "Initializing" (durable by
  * its line in the run journal, run_journal.c) and posts BEGIN; the reply
- * goes out before the loop drains it. A scheduled run's folder and
- * record file are made at BEGIN (or at its end, if it ends before).
- *   begin    the folder (scheduled runs); the log; the working copy when
- *            it is stale (COPYING, on the thread pool), else straight to
- *            spawn
+ * goes out before the loop drains it.
+ *   begin    the log; the working copy when it is stale (COPYING, on the
+ *            thread pool), else straight to spawn
  *   spawn    the process (src/launch.c), sent to the spawn helper; idle
  *            checks
- *   started  the helper's answer, read when it comes (src/child.c): pid
- *            and record "Running"; or it could not start: the exit that
- *            follows ends it Failed
+ *   started  the helper's answer, read at the end of the drain with the
+ *            other spawns' (src/child.c): pid and record "Running"; or
+ *            it could not start: the exit that follows ends it Failed
  *   nocopy   the copy failed: Failed
  *   cancel   a stop came while the copy is on the thread pool: wait for it
  *   end      nothing ran: Aborted (or nothing recorded for a deleted job)
@@ -110,11 +108,7 @@ void runner_free(struct runner *rn)
 
 int run_write_record(struct run *r, int durable)
 {
-	/* No folder (it could not be made): the journal keeps the record,
-	 * and the start-up's replay writes the folder from it. */
-	int rc = r->dfd < 0 && durable && run_journal_on(r->rn)
-			 ? run_record_journal(r->rn, r->l.name, &r->rec)
-			 : run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
+	int rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
 
 	if (rc < 0)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
@@ -133,8 +127,6 @@ static void set_status(struct run *r, const char *status, int durable)
 
 void run_free(struct run *r)
 {
-	if (r->jfd >= 0)
-		close(r->jfd);
 	evq_forget(r);
 	joblog_close(r->log);
 	runrec_free(&r->rec);
@@ -227,13 +219,8 @@ static int queues(struct runner *rn, const char *name)
 static enum state finish(struct run *r)
 {
 	struct runner *rn = r->rn;
-	int rc;
 
 	r->rec.end = time_now_ticks();
-	/* Ended before BEGIN made its folder (a shutdown, an abort). */
-	if (r->folder_owed && r->why != WHY_DELETED && (rc = run_make_folder(r)) < 0)
-		log_error("run %s of %s: cannot make its folder: %s", r->id, r->l.name,
-			  strerror(-rc));
 	if (!r->log && r->why != WHY_DELETED)
 		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
 	record_end(r);
@@ -431,15 +418,6 @@ static enum state a_begin(struct run *r, enum event e)
 {
 	struct runner *rn = r->rn;
 
-	int rc;
-
-	/* A scheduled run's folder comes now (run_make_folder). */
-	if ((rc = run_make_folder(r)) < 0) {
-		log_error("run %s of %s: cannot make its folder: %s", r->id, r->l.name,
-			  strerror(-rc));
-		r->why = WHY_FAILED_START;
-		return finish(r);
-	}
 	/* The log is opened here, after the reply: one file less to create
 	 * before the 202. */
 	r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);

@@ -212,7 +212,7 @@ struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 	if (!r)
 		return NULL;
 	r->rn = rn;
-	r->lock_fd = r->dfd = r->jfd = -1;
+	r->lock_fd = r->dfd = -1;
 	memcpy(r->id, id, RUN_ID_LEN + 1);
 	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
 	r->rec.start = start;
@@ -278,31 +278,24 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
 }
 
 /* Under the lock, one listing of the job's runs: a tick another instance
- * ran is not run again (-EALREADY, a reason in err), else the history is
- * trimmed and the new run's id chosen — the newest of the runs to delete
- * left in place as old, for the new run's folder (else old is ""). */
-static int plan_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
-		       char id[RUN_ID_LEN + 1], int64_t *start, char old[RUN_ID_LEN + 1],
-		       char *err, size_t errsz)
+ * ran is not run again (-EALREADY), else the history is trimmed and the
+ * new run's id and folder made — the trimmed run's folder when there is
+ * one, emptied but still under its name, old (else old is ""). Returns
+ * the folder's fd or -errno (a reason in err). */
+static int new_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
+		      char id[RUN_ID_LEN + 1], int64_t *start, char old[RUN_ID_LEN + 1],
+		      char *err, size_t errsz)
 {
 	char newest[RUN_ID_LEN + 1];
-	int rc = run_trim_history(jfd, hostcfg_get(rn->c.cfg)->history_size - 1, newest,
-				  slot > 0, old, occurrence);
+	int dfd, rc = run_trim_history(jfd, hostcfg_get(rn->c.cfg)->history_size - 1, newest,
+				       slot > 0, old, occurrence);
 
 	if (rc < 0) {
 		snprintf(err, errsz, "this tick was already run");
 		return rc;
 	}
 	run_new_id(rn, newest, id, start);
-	return 0;
-}
-
-/* The folder of run id in jfd: old's recycled, else a new one. */
-static int make_folder(int jfd, const char *id, char old[RUN_ID_LEN + 1], char *err,
-		       size_t errsz)
-{
-	int rc, dfd = old[0] ? run_recycle(jfd, old) : -1;
-
+	dfd = old[0] ? run_recycle(jfd, old) : -1;
 	if (dfd < 0 && old[0]) {
 		files_remove_tree(jfd, old);
 		old[0] = '\0';
@@ -314,44 +307,6 @@ static int make_folder(int jfd, const char *id, char old[RUN_ID_LEN + 1], char *
 		return rc;
 	}
 	return dfd;
-}
-
-/* plan_folder and make_folder: the folder's fd or -errno (a reason in
- * err); old is "" once it was not recycled. */
-static int new_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
-		      char id[RUN_ID_LEN + 1], int64_t *start, char old[RUN_ID_LEN + 1],
-		      char *err, size_t errsz)
-{
-	int rc = plan_folder(rn, jfd, slot, occurrence, id, start, old, err, errsz);
-
-	return rc < 0 ? rc : make_folder(jfd, id, old, err, errsz);
-}
-
-int run_make_folder(struct run *r)
-{
-	struct runner *rn = r->rn;
-	char err[256];
-	int jfd, dfd, rc;
-
-	if (!r->folder_owed)
-		return 0;
-	r->folder_owed = 0;
-	jfd = r->jfd;
-	r->jfd = -1;
-	if ((dfd = make_folder(jfd, r->id, r->old, err, sizeof(err))) < 0) {
-		close(jfd);
-		return dfd;
-	}
-	if ((rc = run_record_folder(rn, r->l.name, jfd, r->old, dfd, &r->rec)) < 0) {
-		close(dfd);
-		files_remove_tree(jfd, r->old[0] ? r->old : r->id);
-		close(jfd);
-		return rc;
-	}
-	r->dfd = dfd;
-	close(jfd);
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, r->l.name);
-	return 0;
 }
 
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
@@ -396,29 +351,6 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	/* A scheduled run (one slot) is durable by its journal line: its
-	 * folder is made at BEGIN, so that a second's due jobs start without
-	 * waiting for each other's folders (docs/DECISIONS.md, "The cost of
-	 * a scheduled run"). The run lock keeps its tick and its trimmed
-	 * run's folder from any other start meanwhile. */
-	if (occurrence && !slot && run_journal_on(rn)) {
-		if ((rc = plan_folder(rn, jfd, slot, occurrence, id, &start, old, err, errsz)) < 0)
-			goto fail;
-		if (!(r = run_new(rn, j, trigger, arguments, id, start, slot))) {
-			rc = -ENOMEM;
-			snprintf(err, errsz, "out of memory");
-			goto fail;
-		}
-		if ((rc = run_record_journal(rn, job_name(j), &r->rec)) < 0) {
-			snprintf(err, errsz, "cannot write the run's record: %s", strerror(-rc));
-			goto fail;
-		}
-		memcpy(r->old, old, sizeof(r->old));
-		r->folder_owed = 1;
-		r->jfd = jfd;
-		run_go_live(rn, r, j, lock_fd);
-		return 0;
-	}
 	if ((dfd = new_folder(rn, jfd, slot, occurrence, id, &start, old, err, errsz)) < 0) {
 		rc = dfd;
 		goto fail;

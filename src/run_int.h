@@ -57,12 +57,6 @@ struct run {
 	char *aborter;         /* who asked for an abort (its line's {user}) */
 	int abort_said;        /* "Run aborted by ..." is in the log */
 	int abort_posted;      /* the marker was seen and ABORT posted */
-	/* A scheduled run's folder is made at BEGIN, after its record was
-	 * made durable in the journal alone (run_make_folder); old: the
-	 * trimmed run whose folder it takes, or "". */
-	int folder_owed;
-	char old[RUN_ID_LEN + 1];
-	int jfd;               /* the job's data folder, kept open until then */
 };
 
 /* A run the records of one journal file describe (run_journal.c). */
@@ -128,20 +122,6 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
  * folder was renamed. */
 int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old, int dfd,
 			const struct runrec *rec);
-/* 1 when records go to the run journal (else each is synced in its
- * folder: a run's folder cannot wait). */
-int run_journal_on(const struct runner *rn);
-/* The first record of a run made durable by its journal line alone, its
- * folder not made yet (run_make_folder writes it there). */
-int run_record_journal(struct runner *rn, const char *name, const struct runrec *rec);
-/* The first record of a run written into its new folder dfd, not synced
- * (its journal line is): a recycled folder still named old (not "") is
- * renamed to rec->id after it, as run_record_recycled does. */
-int run_record_folder(struct runner *rn, const char *name, int jfd, char *old, int dfd,
-		      const struct runrec *rec);
-/* Makes the folder of a run accepted without one (folder_owed): the
- * trimmed run's folder recycled, or a new one, with the run's record. */
-int run_make_folder(struct run *r);
 /* Syncs what the journal has not synced yet (one fdatasync). */
 int run_journal_sync(struct runner *rn);
 /* evq's drain hook: the sync the drain's durable records wait for. */

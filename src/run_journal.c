@@ -349,33 +349,6 @@ int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old,
 	return record(rn, name, dfd, rec, 1, jfd, old);
 }
 
-int run_journal_on(const struct runner *rn)
-{
-	return rn->half[0].j != NULL;
-}
-
-int run_record_journal(struct runner *rn, const char *name, const struct runrec *rec)
-{
-	char *text = runrec_serialize(rec);
-	int rc;
-
-	if (!text)
-		return -ENOMEM;
-	rc = append(rn, name, rec->id, text);
-	if (rc == 0 && (rn->batch || evq_draining()))
-		rn->sync_owed = 1; /* one sync at the batch's or the drain's end */
-	else if (rc == 0)
-		rc = run_journal_sync(rn);
-	free(text);
-	return rc;
-}
-
-int run_record_folder(struct runner *rn, const char *name, int jfd, char *old, int dfd,
-		      const struct runrec *rec)
-{
-	return record(rn, name, dfd, rec, 0, jfd, old[0] ? old : NULL);
-}
-
 int run_journal_sync(struct runner *rn)
 {
 	/* Records only ever wait in the active half: checkpoint() syncs the

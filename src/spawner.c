@@ -5,10 +5,10 @@
  * terminated strings — the program, the folder ("" for none), argv, the
  * environment — with the output and error pipes' write ends (and the
  * cgroup folder) attached by SCM_RIGHTS. The answer: the errno of the
- * exec (0), the pid and its start time, in the order of the requests.
- * child.c sends spawns without waiting and reads the answers when the
- * socket says they are there (its uv_poll made the socket non-blocking:
- * a wait here is a poll(2)).
+ * exec (0), the pid and its start time, in the order of the requests. A
+ * drain of the loop's event queue sends its spawns without waiting and
+ * reads the answers at its end (child.c); elsewhere the host waits for
+ * each.
  */
 #define _GNU_SOURCE
 #include "spawner.h"
@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -45,26 +44,6 @@ struct answer {
 static int sock = -1;
 static pid_t helper = 0;
 static int helper_fd = -1; /* its pidfd: never a signal to a pid reused */
-static void (*on_stop)(void);
-
-int spawner_fd(void)
-{
-	return sock;
-}
-
-void spawner_on_stop(void (*fn)(void))
-{
-	on_stop = fn;
-}
-
-/* Waits until sock can be read (POLLIN) or written (POLLOUT). */
-static void wait_sock(short events)
-{
-	struct pollfd p = { sock, events, 0 };
-
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
-}
 
 pid_t spawner_pid(void)
 {
@@ -326,9 +305,8 @@ int spawner_send(const struct process_req *r)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && (errno == EINTR || errno == EAGAIN))
-		if (errno == EAGAIN)
-			wait_sock(POLLOUT); /* the helper's queue is full */
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
 	if (n < 0) {
 		int e = errno;
 
@@ -370,7 +348,7 @@ static int spawn_here(const char *buf, size_t len, const struct process_req *r, 
 }
 
 int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
-		    size_t psize, int wait)
+		    size_t psize)
 {
 	struct answer a;
 	char *buf;
@@ -382,17 +360,6 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	*start = -1;
 	if (!sent.n)
 		return -ENOENT;
-	if (sock >= 0) {
-		while ((n = recv(sock, &a, sizeof(a), wait ? 0 : MSG_DONTWAIT)) < 0 &&
-		       (errno == EINTR || errno == EAGAIN)) {
-			if (errno == EAGAIN && !wait)
-				return -EAGAIN; /* not yet: the request stays */
-			if (errno == EAGAIN)
-				wait_sock(POLLIN);
-		}
-		if (n != (ssize_t)sizeof(a))
-			give_up("no answer", n < 0 ? errno : EPIPE);
-	}
 	buf = sent.buf[sent.head];
 	len = sent.len[sent.head];
 	sent.head = (sent.head + 1) % sent.cap;
@@ -401,6 +368,12 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	snprintf(program, psize, "%.*s", (int)strnlen(buf + sizeof(struct head),
 						      len - sizeof(struct head)),
 		 buf + sizeof(struct head));
+	if (sock >= 0) {
+		while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(a))
+			give_up("no answer", n < 0 ? errno : EPIPE);
+	}
 	if (n == (ssize_t)sizeof(a)) {
 		*pid = (pid_t)a.pid;
 		*start = a.start;
@@ -424,7 +397,7 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 		return -EBUSY;
 	if ((rc = spawner_send(r)) < 0)
 		return rc;
-	return spawner_receive(r, pid, start, program, sizeof(program), 1);
+	return spawner_receive(r, pid, start, program, sizeof(program));
 }
 
 /* The helper ended by itself (it was reaped already): no more requests. */
@@ -444,8 +417,6 @@ void spawner_reaped(pid_t pid)
 
 void spawner_stop(void)
 {
-	if (sock >= 0 && on_stop)
-		on_stop(); /* before the descriptor goes */
 	if (sock >= 0)
 		close(sock);
 	sock = -1;

@@ -8,7 +8,7 @@
  * each request (program, argv, environment, folder, and over SCM_RIGHTS
  * the output pipes and the cgroup folder) on a SOCK_SEQPACKET socket; the
  * helper clones with CLONE_PARENT, so the job is the host's own child
- * (reaped by the host at SIGCHLD, in the host's
+ * (reaped by the host, watched through the host's pidfd, in the host's
  * subreaper tree), and answers with the pid or the exec's errno.
  * docs/DECISIONS.md, "The spawn helper".
  */
@@ -36,16 +36,9 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start);
 int spawner_send(const struct process_req *r);
 /* The answer to the oldest request sent, as spawner_spawn's; when the
  * helper failed before it answered, the host spawns that request itself
- * with r's descriptors. program: the request's program, for messages.
- * wait 0: -EAGAIN at once when the answer has not come yet. */
+ * with r's descriptors. program: the request's program, for messages. */
 int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
-		    size_t psize, int wait);
-/* The socket the answers come on (-1: no helper), to poll for them. It
- * may be made non-blocking: the calls here wait by poll(2). */
-int spawner_fd(void);
-/* fn is called before the socket is closed (the helper failed or ended):
- * a poll of it must stop first. */
-void spawner_on_stop(void (*fn)(void));
+		    size_t psize);
 /* The reaper of the host's children reaped pid: when it was the helper
  * (killed), jobs are spawned by the host from now on. */
 void spawner_reaped(pid_t pid);

@@ -2,13 +2,13 @@
  * supervisor: the state machine of each continuous job on this instance.
  *
  * table:
- *   state \ event  START    STOP     EXIT     TIMER    CHANGED  DELETED  SHUTDOWN READY    FAILED   STARTED
- *   STOPPED        begin    -        -        -        -        remove   halt     -        -        -
- *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -        -
- *   STARTING       -        defer    failed   -        defer    defer    defer    spawn    failed   started
- *   RUNNING        -        stop     went     -        stop     doom     stop     -        -        -
- *   PENDING        -        halt     -        begin    begin    remove   halt     -        -        -
- *   STOPPING       -        -        stopped  kill     -        doom     -        -        -        -
+ *   state \ event  START    STOP     EXIT     TIMER    CHANGED  DELETED  SHUTDOWN READY    FAILED
+ *   STOPPED        begin    -        -        -        -        remove   halt     -        -
+ *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -
+ *   STARTING       -        defer    -        -        defer    defer    defer    spawn    failed
+ *   RUNNING        -        stop     went     -        stop     doom     stop     -        -
+ *   PENDING        -        halt     -        begin    begin    remove   halt     -        -
+ *   STOPPING       -        -        stopped  kill     -        doom     -        -        -
  * end of table (checked against the code by tests/unit/test_supervisor.c)
  *
  * "-" is an explicit no-op (PENDING x START too: a re-read of the job that
@@ -21,10 +21,8 @@
  * begin: take the singleton lock when needed (else INACTIVE, retried every
  * 5 s), snapshot the job, then make the working copy (thread pool) or go
  * straight to the spawn queue. STARTING waits for READY (its turn in the
- * spawn queue, at most 64 spawns per loop turn), then for STARTED (the
- * spawn helper's answer: the pid, and Running) — or FAILED (the copy or
- * the spawn failed), or the EXIT of a process that could not start, both
- * treated as an exit, so the restart delay applies; events
+ * spawn queue, at most 64 spawns per loop turn) or FAILED (the copy or the
+ * spawn failed: treated as an exit, so the restart delay applies); events
  * that come meanwhile are deferred and posted again when it leaves
  * STARTING (the last one wins: each reconciles from the job as it is then).
  * stop: shutdown file + SIGTERM to the group, SIGKILL after
@@ -70,15 +68,14 @@
 enum state { S_STOPPED, S_INACTIVE, S_STARTING, S_RUNNING, S_PENDING, S_STOPPING, S_COUNT };
 enum event {
 	E_START, E_STOP, E_EXIT, E_TIMER, E_CHANGED, E_DELETED, E_SHUTDOWN, E_READY, E_FAILED,
-	E_STARTED, E_COUNT
+	E_COUNT
 };
 
 static const char *const state_names[S_COUNT] = {
 	"STOPPED", "INACTIVE", "STARTING", "RUNNING", "PENDING", "STOPPING"
 };
 static const char *const event_names[E_COUNT] = {
-	"START", "STOP", "EXIT", "TIMER", "CHANGED", "DELETED", "SHUTDOWN", "READY", "FAILED",
-	"STARTED"
+	"START", "STOP", "EXIT", "TIMER", "CHANGED", "DELETED", "SHUTDOWN", "READY", "FAILED"
 };
 static const char *const status_names[S_COUNT] = {
 	"Stopped", "InactiveInstance", "Starting", "Running", "PendingRestart", "Stopping"
@@ -98,7 +95,6 @@ struct sv {
 	int singleton;
 	unsigned epoch;        /* fence_epoch() when the singleton lock was taken */
 	char fail[600];        /* why the last start failed */
-	int start_failed;      /* the helper said so: its EXIT follows */
 	/* life */
 	struct child *child;
 	uint64_t started_ms;
@@ -178,19 +174,7 @@ static void on_done(void *arg, int wstatus)
 	post(v, E_EXIT);
 }
 
-/* The helper's answer (child.h): the pid is known, or the process could
- * not start (its exit, 127, follows). */
-static void on_started(void *arg, const char *err)
-{
-	struct sv *v = arg;
-
-	if (err)
-		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
-	v->start_failed = err != NULL;
-	post(v, E_STARTED);
-}
-
-static const struct child_ops sv_child_ops = { NULL, on_done, on_started };
+static const struct child_ops sv_child_ops = { NULL, on_done, NULL };
 
 static void work_copy(uv_work_t *w)
 {
@@ -370,8 +354,6 @@ static enum state a_spawn(struct sv *v, enum event e)
 	char err[512];
 
 	(void)e;
-	if (v->child)
-		return S_STARTING; /* sent already: its answer is awaited */
 	if (v->deleted || v->s->shutting) {
 		/* Going away meanwhile: the deferred event frees it. */
 		replay_deferred(v);
@@ -382,17 +364,8 @@ static enum state a_spawn(struct sv *v, enum event e)
 	if (!v->child) {
 		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
 		post(v, E_FAILED);
+		return S_STARTING;
 	}
-	/* Running once the helper answered (STARTED). */
-	return S_STARTING;
-}
-
-static enum state a_started(struct sv *v, enum event e)
-{
-	(void)e;
-	if (!v->child || v->start_failed)
-		return S_STARTING; /* not sent yet; or its EXIT follows: failed */
-	launch_note_pid(&v->l, v->child);
 	replay_deferred(v);
 	return S_RUNNING;
 }
@@ -474,8 +447,6 @@ static enum state a_went(struct sv *v, enum event e)
 /* The copy or the spawn failed: logged, then as an exit with code 127. */
 static enum state a_failed(struct sv *v, enum event e)
 {
-	if (v->child)
-		return v->state; /* its process is on the way: STARTED or EXIT tells */
 	joblog_sys(v->log, 1, "%s", v->fail);
 	v->wstatus = 127 << 8;
 	v->started_ms = uv_now(v->s->loop);
@@ -519,13 +490,13 @@ struct cell {
 #define C(f) { a_##f, #f }
 #define NO { a_nothing, "-" }
 static const struct cell table[S_COUNT][E_COUNT] = {
-	/*             START     STOP      EXIT        TIMER     CHANGED   DELETED    SHUTDOWN  READY     FAILED     STARTED */
-	[S_STOPPED]  = { C(begin), NO,       NO,         NO,       NO,       C(remove), C(halt),  NO,       NO,        NO },
-	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO,        NO },
-	[S_STARTING] = { NO,       C(defer), C(failed),  NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed), C(started) },
-	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO,        NO },
-	[S_PENDING]  = { NO,       C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO,        NO },
-	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO,        NO },
+	/*             START     STOP      EXIT        TIMER     CHANGED   DELETED    SHUTDOWN  READY     FAILED */
+	[S_STOPPED]  = { C(begin), NO,       NO,         NO,       NO,       C(remove), C(halt),  NO,       NO },
+	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO },
+	[S_STARTING] = { NO,       C(defer), NO,         NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed) },
+	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO },
+	[S_PENDING]  = { NO,       C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO },
+	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO },
 };
 #undef C
 #undef NO

@@ -269,21 +269,6 @@ static void sweep_soon(void)
 }
 
 static void (*on_exit_fn)(void);
-static size_t (*owed_fn)(void);
-static int resweep; /* a sweep left children alone: again once all are known */
-
-void tree_before_sweep(size_t (*fn)(void))
-{
-	owed_fn = fn;
-}
-
-void tree_answers_done(void)
-{
-	if (resweep) {
-		resweep = 0;
-		sweep_soon();
-	}
-}
 
 void tree_on_sigchld(void (*fn)(void))
 {
@@ -623,13 +608,6 @@ static void sweep_child(pid_t pid)
 		return; /* a leader: child.c's reaper has it */
 	if (pid == spawner_pid())
 		return; /* the spawn helper: reaped by child.c's reaper if it ends */
-	if (owed_fn && owed_fn()) {
-		/* Perhaps a job whose spawn's answer is still owed (its pid not
-		 * known yet), or its zombie whose status the reaper keeps for
-		 * it: the next sweep decides, once every answer is in. */
-		resweep = 1;
-		return;
-	}
 	if (process_state(pid) == 'Z') {
 		waitpid(pid, NULL, WNOHANG);
 		return;

@@ -68,12 +68,6 @@ void tree_sweep(void);
 /* fn is called at every SIGCHLD, before the sweep is planned: the reaper
  * of the job processes (child.c). */
 void tree_on_sigchld(void (*fn)(void));
-/* fn tells a sweep how many children were started but are not tracked
- * yet (spawns whose answer is owed): while there are any, a sweep leaves
- * every untracked child alone (one of them may be such a job, or its
- * zombie), and sweeps again once tree_answers_done says they are known. */
-void tree_before_sweep(size_t (*fn)(void));
-void tree_answers_done(void);
 
 /* Stops the SIGCHLD handle (shutdown). */
 void tree_close(void);

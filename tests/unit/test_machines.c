@@ -296,7 +296,7 @@ static void reach(const char *name, const char *st)
 static const char *const states[] = { "STOPPED", "INACTIVE", "STARTING", "RUNNING",
 				      "PENDING", "STOPPING" };
 static const char *const events[] = { "START", "STOP", "EXIT", "TIMER", "CHANGED",
-				      "DELETED", "SHUTDOWN", "READY", "FAILED", "STARTED" };
+				      "DELETED", "SHUTDOWN", "READY", "FAILED" };
 
 static void on_host_changed(void *arg, const struct hostcfg *old)
 {
@@ -413,30 +413,6 @@ static void failed_spawn_waits(void **state)
 	invariants("failing", "failed spawn");
 }
 
-/* The helper answers that the process could not start: the exit that
- * follows is a failed start, and the job waits its restart time — not
- * Running in between. */
-static void failed_answer_waits(void **state)
-{
-	struct supervisor_probe p;
-
-	(void)state;
-	make_job("unstartable", 0, 0);
-	evq_drain(100000);
-	evq_drain(100000);
-	uv_run(&loop, UV_RUN_NOWAIT); /* the spawn queue: READY */
-	evq_drain(100000);
-	assert_string_equal(state_of("unstartable", &p), "STARTING");
-	assert_int_equal(live_children("unstartable"), 1);
-	fail_answers = 1;
-	answer_all();
-	fail_answers = 0;
-	evq_drain(100000);
-	assert_string_equal(state_of("unstartable", &p), "PENDING");
-	assert_true(p.timer_active);
-	invariants("unstartable", "failed answer");
-}
-
 /* Events that come while STARTING wait, then apply in the new state. */
 static void deferred_stop(void **state)
 {
@@ -465,7 +441,7 @@ static void random_walk(void **state)
 	settle();
 	for (int step = 0; step < 5000; step++) {
 		const char *name = names[rand() % 4];
-		int what = rand() % 13;
+		int what = rand() % 12;
 
 		/* EXIT comes from the process alone, never out of turn. */
 		if (what < 9 && what != 2)
@@ -474,14 +450,8 @@ static void random_walk(void **state)
 			exit_child(name, (rand() % 3) << 8);
 		else if (what == 10)
 			make_job(name, name[1] == '3', rand() % 2);
-		else if (what == 11)
+		else
 			settle();
-		else {
-			/* The helper answers now, perhaps that it failed. */
-			fail_answers = rand() % 4 == 0;
-			answer_all();
-			fail_answers = 0;
-		}
 		if (rand() % 4 == 0)
 			evq_drain(100000);
 		if (rand() % 3 == 0)
@@ -517,8 +487,8 @@ static void make_tjob(const char *name, int in_place)
 	make_tjob_retries(name, in_place, 0);
 }
 
-/* Runs start as a schedule's tick (their folder made at BEGIN) or by a
- * request (made at once). */
+/* Runs start as a schedule's tick (with the journal open: its group
+ * commit) or by a request. */
 static int scheduled;
 
 static int start_run(const char *name)
@@ -672,6 +642,34 @@ static void every_run_state_and_event(void **state)
 	scheduled = 0;
 }
 
+/* The spawn helper answers that the process could not start: the run
+ * ends Failed, and its retries are not used (the start would fail the
+ * same way). */
+static void failed_start_is_not_retried(void **state)
+{
+	int has_child;
+	char path[300], text[512] = "";
+	FILE *f;
+
+	(void)state;
+	make_tjob_retries("unstartable", 1, 2);
+	assert_int_equal(start_run("unstartable"), 0);
+	evq_drain(100000); /* BEGIN: the spawn is sent */
+	assert_string_equal(run_state("unstartable", &has_child), "RUNNING");
+	fail_answers = 1;
+	answer_all();
+	fail_answers = 0;
+	settle();
+	assert_string_equal(run_state("unstartable", &has_child), "GONE");
+	run_invariants("unstartable", last_id, 0, "failed start");
+	snprintf(path, sizeof(path), "%s/data/jobs/triggered/unstartable/%s/status", root, last_id);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	(void)!fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	assert_non_null(strstr(text, "\"Failed\""));
+}
+
 /* A second run is refused while one holds the lock; allowed after. */
 static void one_run_at_a_time(void **state)
 {
@@ -724,10 +722,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(every_state_and_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_spawn_waits, setup, teardown),
-		cmocka_unit_test_setup_teardown(failed_answer_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_start_is_not_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_run_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(copy_failure_fails_the_run, setup, teardown),
 	};
