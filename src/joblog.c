@@ -64,6 +64,14 @@ size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
 	return (size_t)n + len + 1;
 }
 
+size_t joblog_sys_line(char *buf, size_t size, const char *inst, const char *text)
+{
+	char inst6[7];
+
+	snprintf(inst6, sizeof(inst6), "%s", inst); /* as joblog_adopt */
+	return joblog_format(buf, size, time_now_ticks(), inst6, "SYS INFO", text, strlen(text));
+}
+
 struct joblog *joblog_open(int dfd, const char *main_name,
 			   const char *err_name, const char *inst)
 {

@@ -53,5 +53,8 @@ int joblog_error(const struct joblog *l);
  * Returns its length. Pure (ticks given). */
 size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
 		     const char *level, const char *text, size_t len);
+/* The line joblog_sys(l, 0, "%s", text) would write now into a log of
+ * instance inst, formatted into buf; its length (0: it did not fit). */
+size_t joblog_sys_line(char *buf, size_t size, const char *inst, const char *text);
 
 #endif

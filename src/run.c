@@ -425,7 +425,8 @@ static enum state a_begin(struct run *r, enum event e)
 		log_error("run %s of %s: cannot open its log: %s", r->id, r->l.name, strerror(errno));
 		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);
 	}
-	joblog_sys(r->log, 0, "Status changed to Initializing");
+	if (!r->log_begun)
+		joblog_sys(r->log, 0, "%s", RUN_FIRST_LINE);
 	if (r->copy_fresh)
 		return a_spawn(r, e);
 	r->work.data = r;

@@ -57,6 +57,7 @@ struct run {
 	char *aborter;         /* who asked for an abort (its line's {user}) */
 	int abort_said;        /* "Run aborted by ..." is in the log */
 	int abort_posted;      /* the marker was seen and ABORT posted */
+	int log_begun;         /* RUN_FIRST_LINE is in the log already */
 };
 
 /* A run the records of one journal file describe (run_journal.c). */
@@ -145,10 +146,15 @@ void run_journal_close(struct runner *rn);
 int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
 		     char *recycle, int64_t occurrence);
 /* Empties run folder old of job folder jfd for a new run: all but its
- * status file, the status spare and the output log (truncated) go. No
- * inode is created or freed. Returns the folder's fd or -errno; the new
- * run's first record renames it (run_record_recycled). */
-int run_recycle(int jfd, const char *old);
+ * status file, the status spare and the output log go; the log holds
+ * only line (len bytes: the new run's first, RUN_FIRST_LINE), *logged
+ * set when it does (else it is empty). No inode is created or freed.
+ * Returns the folder's fd or -errno; the new run's first record renames
+ * it (run_record_recycled). */
+int run_recycle(int jfd, const char *old, const char *line, size_t len, int *logged);
+/* A run's first log line (its text), written by BEGIN — or by the
+ * recycle, with the folder (log_begun). */
+#define RUN_FIRST_LINE "Status changed to Initializing"
 /* Helpers of run_disk.c for run_queue.c: the run lock (-EBUSY when held;
  * slots > 0: the first free of that many slots, its number in *slot),
  * a new run id after newest, a run made from a job, a run going live

@@ -155,6 +155,13 @@ def test_a_full_history_recycles_the_oldest_run_folder(home, make_host):
     assert status["Status"] == "Success" and status["Arguments"] == "three"
     out = (new / "output_log.txt").read_text()
     assert "out three" in out and "one" not in out
+    # The recycle wrote the new run's first line over the old output (its
+    # block kept): once, first, before BEGIN's lines — as in a new folder.
+    texts = [line.split("] ", 1)[1] for line in out.splitlines()]
+    assert texts[0] == "Status changed to Initializing"
+    assert texts.count("Status changed to Initializing") == 1
+    assert texts[1].startswith("Run script 'run.sh'")
+    assert texts.index("Status changed to Running") > 1
     assert "one" not in (new / "error_log.txt").read_text()
     hist = h.get("/api/triggeredwebjobs/talk/history").json()["runs"]
     assert [x["id"] for x in hist] == [third, second]
