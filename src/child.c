@@ -32,7 +32,6 @@ struct child {
 	int pipe_open[2];
 	int pipe_grown[2];     /* made 1 MiB (a chatty job) */
 	int exited, wstatus, done, freed;
-	int live;              /* in the table of live leaders */
 	int handles;
 	struct tree_cg *cg;    /* its cgroup, in the cgroup mode */
 	/* Sent to the spawn helper, its answer not read yet (pid 0): the
@@ -133,65 +132,12 @@ static void on_grace(uv_timer_t *t)
 	maybe_done(c);
 }
 
-/* The leaders not reaped yet, sorted by pid: the reaper finds the child
- * of a pid that waitpid gave back. */
-static struct {
-	struct child **v;
-	size_t n, cap;
-} live;
-
-static size_t live_pos(pid_t pid)
-{
-	size_t lo = 0, hi = live.n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (live.v[mid]->pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static int live_add(struct child *c)
-{
-	size_t i;
-
-	if (live.n == live.cap) {
-		size_t cap = live.cap ? live.cap * 2 : 256;
-		struct child **v = realloc(live.v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		live.v = v;
-		live.cap = cap;
-	}
-	i = live_pos(c->pid);
-	memmove(live.v + i + 1, live.v + i, (live.n - i) * sizeof(*live.v));
-	live.v[i] = c;
-	live.n++;
-	c->live = 1;
-	return 0;
-}
-
-static void live_del(struct child *c)
-{
-	size_t i = live_pos(c->pid);
-
-	if (!c->live || i >= live.n || live.v[i] != c)
-		return;
-	memmove(live.v + i, live.v + i + 1, (live.n - i - 1) * sizeof(*live.v));
-	live.n--;
-	c->live = 0;
-}
-
 /* Reaping: SIGCHLD (tree.c's handle) plans it, and waitpid(-1) takes
  * every child that ended — a job's leader, an orphan the subreaper got,
  * the spawn helper — a few ms' worth per turn of the loop: 1,000 jobs
  * that exit at once (a restart storm) must not hold the loop for their
- * 1,000 reaps in one turn (docs/DECISIONS.md, "A restart storm"). No
+ * 1,000 reaps in one turn (docs/DECISIONS.md, "A restart storm"). A pid
+ * is found in tree.c's table of tracked leaders (tree_owner). No
  * descriptor per child: a pidfd cost each spawn some nine system calls
  * (docs/DECISIONS.md, "The cost of a scheduled run"). */
 #define REAP_BUDGET_NS (2 * 1000 * 1000ull)
@@ -203,7 +149,6 @@ static struct {
 
 static void reaped(struct child *c, int st)
 {
-	live_del(c);
 	c->exited = 1;
 	c->wstatus = st;
 	/* The leader is gone: nothing else of its tree may outlive it. */
@@ -223,15 +168,14 @@ static void on_reap(uv_idle_t *h)
 
 	for (int k = 0; k == 0 || uv_hrtime() < until; k++) {
 		pid_t pid = waitpid(-1, &st, WNOHANG);
-		size_t i;
+		struct child *c;
 
 		if (pid <= 0) {
 			uv_idle_stop(h); /* none left that ended */
 			return;
 		}
-		i = live_pos(pid);
-		if (i < live.n && live.v[i]->pid == pid)
-			reaped(live.v[i], st);
+		if ((c = tree_owner(pid)))
+			reaped(c, st);
 		else
 			spawner_reaped(pid); /* else an orphan: nothing more to do */
 	}
@@ -269,9 +213,8 @@ static void track(struct child *c, const char *type, const char *name, const cha
 {
 	if (c->start_time < 0)
 		c->start_time = process_start_time(c->pid);
-	tree_track(c->pid, type, name, run_id);
 	fence_track(c->pid);
-	if (live_add(c) < 0) {
+	if (tree_track(c->pid, c, type, name, run_id) < 0) {
 		/* No room to find it by pid: this one is reaped by waiting. */
 		kill(-c->pid, SIGKILL);
 		waitpid(c->pid, &c->wstatus, 0);
@@ -498,7 +441,6 @@ void child_free(struct child *c)
 		/* Its answer is still to come: collect_one ends it. */
 	} else if (!c->exited) {
 		/* Abandoned while alive: kill it and reap it here. */
-		live_del(c);
 		kill(-c->pid, SIGKILL);
 		tree_cg_kill(c->cg);
 		waitpid(c->pid, NULL, 0);
@@ -508,7 +450,7 @@ void child_free(struct child *c)
 	if (!c->pending) {
 		tree_cg_free(c->cg);
 		c->cg = NULL;
-		tree_untrack(c->pid);
+		tree_untrack(c->pid, c);
 		fence_untrack(c->pid);
 	}
 	for (int k = 0; k < 2; k++)
@@ -533,7 +475,4 @@ void child_close(void)
 		uv_close((uv_handle_t *)&rq.idle, NULL);
 	}
 	rq.init = 0;
-	free(live.v);
-	live.v = NULL;
-	live.n = live.cap = 0;
 }

@@ -296,6 +296,19 @@ static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, int64_t *s
 	return 0;
 }
 
+/* What the helper answered for r (rc: the exec's errno, 0 when it ran):
+ * 0, or -errno with the reason in err. A child that failed to exec is
+ * ours to reap (CLONE_PARENT). */
+static int helper_answer(const struct process_req *r, int rc, pid_t pid, char *err,
+			 size_t errsz)
+{
+	if (rc && pid > 0)
+		waitpid(pid, NULL, 0);
+	if (rc)
+		spawn_error(r, rc, err, errsz);
+	return -rc;
+}
+
 /* A spawn without the change of user; with send, a request the helper
  * takes is only sent (1). */
 static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
@@ -312,13 +325,8 @@ static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, 
 	if (send && spawner_send(r) == 0)
 		return 1;
 	rc = send ? -ENOSYS : spawner_spawn(r, pid, start);
-	if (rc >= 0) {
-		if (rc && *pid > 0)
-			waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */
-		if (rc)
-			spawn_error(r, rc, err, errsz);
-		return -rc;
-	}
+	if (rc >= 0)
+		return helper_answer(r, rc, *pid, err, errsz);
 	if (r->cgroup_fd >= 0)
 		return spawn_into_cgroup(r, pid, start, err, errsz);
 	posix_spawn_file_actions_init(&fa);
@@ -505,13 +513,9 @@ int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start
 	int rc = spawner_receive(r, pid, start, program, sizeof(program));
 
 	named.program = program;
-	if (rc > 0 && *pid > 0)
-		waitpid(*pid, NULL, 0); /* our child (CLONE_PARENT) that failed to exec */
-	if (rc > 0)
-		spawn_error(&named, rc, err, errsz);
-	else if (rc < 0)
+	if (rc < 0)
 		snprintf(err, errsz, "cannot start the process: %s", strerror(-rc));
-	return rc > 0 ? -rc : rc;
+	return rc < 0 ? rc : helper_answer(&named, rc, *pid, err, errsz);
 }
 
 /* Reads /proc/PID/stat and returns a pointer past the ")" of the command

@@ -291,8 +291,8 @@ static void on_started(void *arg, const char *err)
 	/* Said here, before the loop reads any of the job's output: the log
 	 * says Running before the job's first line. STARTED writes the
 	 * record. */
-	if (!err && r->attempt == 1)
-		joblog_sys(r->log, 0, "Status changed to Running");
+	if (!err && r->attempt == 1 && r->state == R_RUNNING)
+		joblog_sys(r->log, 0, "Status changed to Running"); /* as a_started's record */
 	run_post(r, E_STARTED);
 }
 

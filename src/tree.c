@@ -42,6 +42,7 @@ struct tree_cg {
 struct tracked {
 	pid_t pid;
 	int exited;
+	void *owner;
 	char *ident; /* "TYPE\0NAME\0RUN_ID\0" as the environment says */
 	size_t len;
 };
@@ -487,7 +488,8 @@ static struct tracked *find_tracked(pid_t pid)
 	return i < tr.n && tr.t[i].pid == pid ? &tr.t[i] : NULL;
 }
 
-void tree_track(pid_t leader, const char *type, const char *name, const char *run_id)
+int tree_track(pid_t leader, void *owner, const char *type, const char *name,
+	       const char *run_id)
 {
 	struct tracked *t;
 	char *ident;
@@ -495,14 +497,14 @@ void tree_track(pid_t leader, const char *type, const char *name, const char *ru
 
 	len = asprintf(&ident, "%s%c%s%c%s", type, 0, name, 0, run_id);
 	if (len < 0)
-		return;
+		return -ENOMEM;
 	if (tr.n == tr.cap) {
 		size_t cap = tr.cap ? tr.cap * 2 : 16;
 		struct tracked *v = realloc(tr.t, cap * sizeof(*v));
 
 		if (!v) {
 			free(ident);
-			return;
+			return -ENOMEM;
 		}
 		tr.t = v;
 		tr.cap = cap;
@@ -520,8 +522,17 @@ void tree_track(pid_t leader, const char *type, const char *name, const char *ru
 	}
 	t->pid = leader;
 	t->exited = 0;
+	t->owner = owner;
 	t->ident = ident;
 	t->len = (size_t)len + 1;
+	return 0;
+}
+
+void *tree_owner(pid_t leader)
+{
+	struct tracked *t = find_tracked(leader);
+
+	return t && !t->exited ? t->owner : NULL;
 }
 
 void tree_leader_exited(pid_t leader)
@@ -535,11 +546,11 @@ void tree_leader_exited(pid_t leader)
 		sweep_soon();
 }
 
-void tree_untrack(pid_t leader)
+void tree_untrack(pid_t leader, const void *owner)
 {
 	struct tracked *t = find_tracked(leader);
 
-	if (!t)
+	if (!t || t->owner != owner)
 		return;
 	free(t->ident);
 	memmove(t, t + 1, (size_t)(&tr.t[tr.n] - (t + 1)) * sizeof(*t));

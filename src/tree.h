@@ -54,12 +54,19 @@ int tree_cg_watch(struct tree_cg *g, void (*fn)(void *), void *arg);
 /* Kills what is left, removes the folder (at once or when empty), frees. */
 void tree_cg_free(struct tree_cg *g);
 
-/* Subreaper mode: the job processes being tracked. A leader registers with
- * its identity (the variables it was started with) and says when it exited;
- * orphans whose identity matches no live leader are killed and reaped. */
-void tree_track(pid_t leader, const char *type, const char *name, const char *run_id);
+/* The job processes being tracked, sorted by pid. A leader registers with
+ * its owner (child.c's child, which the reaper finds by pid) and its
+ * identity (the variables it was started with) and says when it exited;
+ * in subreaper mode, orphans whose identity matches no live leader are
+ * killed and reaped. tree_track: 0, or -ENOMEM (not tracked). */
+int tree_track(pid_t leader, void *owner, const char *type, const char *name,
+	       const char *run_id);
+/* The owner of leader while it is tracked and has not exited, or NULL. */
+void *tree_owner(pid_t leader);
 void tree_leader_exited(pid_t leader);
-void tree_untrack(pid_t leader);
+/* Forgets leader, when owner is still the one tracked under its pid (a
+ * pid reused by a newer leader stays). */
+void tree_untrack(pid_t leader, const void *owner);
 
 /* Looks at the host's children now: reaps the dead, kills orphans of jobs
  * that are gone. Also run on every SIGCHLD. */
