@@ -8,12 +8,19 @@ from conftest import BIN, PASSWORD, USER, Host, wait_for
 from test_runs import deploy, start_run, wait_run
 
 LOOP = "trap 'echo got TERM; exit 3' TERM\necho $WEBJOBS_SHUTDOWN_FILE > shutdown-path\n" \
-       "while true; do sleep 0.1; done\n"
+       "echo trapped\nwhile true; do sleep 0.1; done\n"
 
 
 def run_log(h, name, rid):
     p = h.data_dir("triggered", name) / rid / "output_log.txt"
     return p.read_text() if p.exists() else ""  # made once the run begins
+
+
+def wait_trapped(h, name, rid):
+    """Running is recorded when the job's process exists, which can be
+    before its shell has read the trap line: a SIGTERM sent then kills it
+    outright. The scripts here say "trapped" once the trap is set."""
+    assert wait_for(lambda: "INFO] trapped" in run_log(h, name, rid), timeout=10)
 
 
 def abort(h, name, rid=None):
@@ -28,6 +35,7 @@ def test_abort_a_run(home):
         rid = start_run(h, "loop")
         assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/loop/history/{rid}").json()
                         ["status"] == "Running", timeout=10)
+        wait_trapped(h, "loop", rid)
         r = abort(h, "loop", rid)
         assert r.status == 202 and r.body == b""
         assert r.header("Location").endswith(f"/api/triggeredwebjobs/loop/history/{rid}")
@@ -57,12 +65,11 @@ def test_abort_kills_after_the_wait(home):
     """A run that ignores SIGTERM is killed after its stopping_wait_time."""
     h = Host(home).start()
     try:
-        deploy(h, "stubborn", "trap '' TERM\nwhile true; do sleep 0.1; done\n")
+        deploy(h, "stubborn", "trap '' TERM\necho trapped\nwhile true; do sleep 0.1; done\n")
         h.request("PUT", "/api/triggeredwebjobs/stubborn/settings",
                   body=b'{"stopping_wait_time": 1}')
         rid = start_run(h, "stubborn")
-        assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/stubborn/history/{rid}").json()
-                        ["status"] == "Running", timeout=10)
+        wait_trapped(h, "stubborn", rid)
         t = time.time()
         assert abort(h, "stubborn").status == 202
         assert wait_run(h, "stubborn", rid)["status"] == "Aborted"
@@ -330,8 +337,8 @@ def test_schedule_ticks_follow_the_policy(home):
         assert h.stop() == 0
 
 
-ALLOW = "echo cwd=$(pwd) shut=$WEBJOBS_SHUTDOWN_FILE\n" \
-        "trap 'echo got TERM; exit 3' TERM\nwhile true; do sleep 0.1; done\n"
+ALLOW = "trap 'echo got TERM; exit 3' TERM\n" \
+        "echo cwd=$(pwd) shut=$WEBJOBS_SHUTDOWN_FILE\nwhile true; do sleep 0.1; done\n"
 
 
 def test_allow_policy_across_instances(home):
