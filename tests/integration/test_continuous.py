@@ -85,12 +85,15 @@ def test_graceful_stop_shutdown_file_and_children(host, tmp_path):
     child_got = tmp_path / "child"
     # The child traps SIGTERM; the main script ignores it (after starting
     # the child, whose trap would not take otherwise) and watches the file.
-    deploy(host, "g", f"(trap 'echo term > {child_got}; exit 0' TERM; while true; do sleep 0.1; done) &\n"
-                      "trap '' TERM\n"
+    # Each says when its trap is set: a SIGTERM before that would end it.
+    ready = tmp_path / "ready"
+    deploy(host, "g", f"(trap 'echo term > {child_got}; exit 0' TERM; echo > {ready}.child; "
+                      "while true; do sleep 0.1; done) &\n"
+                      f"trap '' TERM\necho > {ready}\n"
                       f"while [ ! -e \"$WEBJOBS_SHUTDOWN_FILE\" ]; do sleep 0.1; done\n"
                       f"echo saw-shutdown > {seen}\nwait\n", kind="continuous")
     assert wait_for(lambda: cjob(host, "g")["status"] == "Running")
-    time.sleep(0.3)
+    assert wait_for(lambda: ready.exists() and (tmp_path / "ready.child").exists(), timeout=10)
     host.request("POST", "/api/continuouswebjobs/g/stop")
     assert wait_for(lambda: seen.exists(), timeout=10)
     assert wait_for(lambda: child_got.exists(), timeout=10)
