@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 void files_temp_name(const char *prefix, char *buf, size_t size)
@@ -350,4 +352,21 @@ int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
 	if (rc < 0)
 		files_remove_tree(AT_FDCWD, tmp);
 	return rc;
+}
+
+int files_local_fs(int fd)
+{
+	struct statfs s;
+
+	if (fstatfs(fd, &s) < 0)
+		return 0;
+	switch ((unsigned long)s.f_type) {
+	case EXT4_SUPER_MAGIC:
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+		return 1;
+	default:
+		return 0;
+	}
 }

@@ -64,4 +64,11 @@ int files_refresh_copy(const char *src, const char *dst, int uid, int gid);
 /* A name for a temporary entry: prefix + random hex, in buf. */
 void files_temp_name(const char *prefix, char *buf, size_t size);
 
+/* 1 for a local file system (ext4, xfs, btrfs, tmpfs): one syncfs writes
+ * every record's file and folder in one batch (docs/DECISIONS.md, "The
+ * run journal"), and every change to it is seen by inotify here. Over
+ * FUSE (GlusterFS) or NFS neither holds: another machine's changes make
+ * no event. */
+int files_local_fs(int fd);
+
 #endif

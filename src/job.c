@@ -407,9 +407,24 @@ static int by_run_id(const void *a, const void *b)
 	return memcmp(a, b, RUN_ID_LEN);
 }
 
+/* Room for one more run id. */
+static int grow_runs(struct job *j)
+{
+	if (j->nruns == j->runs_cap) {
+		size_t cap = j->runs_cap ? j->runs_cap * 2 : 64;
+		void *v = realloc(j->runs, cap * sizeof(*j->runs));
+
+		if (!v)
+			return -ENOMEM;
+		j->runs = v;
+		j->runs_cap = cap;
+	}
+	return 0;
+}
+
 /* One entry of the data folder: a marker, an instance's status file or
  * a run folder. -ENOMEM when the run list cannot grow. */
-static int data_entry(struct job *j, int dfd, const struct dirent *de, size_t *cap)
+static int data_entry(struct job *j, int dfd, const struct dirent *de)
 {
 	const char *name = de->d_name;
 
@@ -423,56 +438,28 @@ static int data_entry(struct job *j, int dfd, const struct dirent *de, size_t *c
 	} else if (j->type == JOB_TRIGGERED && time_is_run_id(name) &&
 		   /* d_type saves a stat per run folder (a job may keep thousands) */
 		   (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN && is_dir_at(dfd, name)))) {
-		if (j->nruns == *cap) {
-			void *v = realloc(j->runs, (*cap = *cap ? *cap * 2 : 64) * sizeof(*j->runs));
-
-			if (!v)
-				return -ENOMEM;
-			j->runs = v;
-		}
+		if (grow_runs(j) < 0)
+			return -ENOMEM;
 		memcpy(j->runs[j->nruns++], name, RUN_ID_LEN + 1);
 	}
 	return 0;
 }
 
-int job_scan_data(struct job *j, const struct home *h)
+/* The newest readable record of the listed runs, from data folder dfd;
+ * was/had: what was known before. */
+static void load_latest(struct job *j, int dfd, struct runrec *was, int had)
 {
-	struct files_dir d;
-	const struct dirent *de;
-	int dfd;
-	size_t cap = 0;
-
-	struct runrec was = j->latest;
-	int had = j->has_latest;
-
-	j->body_valid = 0;
-	j->using_sdk = j->has_sched_log = 0;
-	j->nruns = 0;
 	j->has_latest = 0;
 	memset(&j->latest, 0, sizeof(j->latest));
-	free_inst(j);
-	dfd = job_open_data(j, h);
-	if (dfd < 0) {
-		runrec_free(&was);
-		return errno == ENOENT ? 0 : -errno;
-	}
-	/* Fresh, at offset 0; only *at calls use it after the listing. */
-	files_dir_init(&d, dfd);
-	while (j->nruns < MAX_ENTRIES && (de = files_dir_next(&d)))
-		if (data_entry(j, dfd, de, &cap) < 0)
-			break;
-	j->inst_known = j->type == JOB_CONTINUOUS;
-	if (j->nruns > 1)
-		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);
 	for (size_t k = j->nruns; k-- > 0;) {
 		int rc = runrec_load(dfd, j->runs[k], &j->latest);
 
 		/* A record being replaced may be missing or short for a moment
 		 * to a reader on another machine (GlusterFS): what was known of
 		 * the same run stands until the next read. */
-		if (rc < 0 && had && strcmp(was.id, j->runs[k]) == 0) {
-			j->latest = was;
-			memset(&was, 0, sizeof(was));
+		if (rc < 0 && had && strcmp(was->id, j->runs[k]) == 0) {
+			j->latest = *was;
+			memset(was, 0, sizeof(*was));
 			rc = 0;
 		}
 		if (rc == 0) {
@@ -483,12 +470,90 @@ int job_scan_data(struct job *j, const struct home *h)
 		}
 	}
 	/* The same for a listing that missed the run's folder for a moment. */
-	if (!j->has_latest && had && is_dir_at(dfd, was.id)) {
-		j->latest = was;
-		memset(&was, 0, sizeof(was));
+	if (!j->has_latest && had && is_dir_at(dfd, was->id)) {
+		j->latest = *was;
+		memset(was, 0, sizeof(*was));
 		j->has_latest = 1;
 	}
-	runrec_free(&was);
+	runrec_free(was);
+}
+
+int job_scan_data(struct job *j, const struct home *h)
+{
+	struct files_dir d;
+	const struct dirent *de;
+	int dfd;
+
+	j->body_valid = 0;
+	j->using_sdk = j->has_sched_log = 0;
+	j->nruns = 0;
+	free_inst(j);
+	dfd = job_open_data(j, h);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* Fresh, at offset 0. */
+	files_dir_init(&d, dfd);
+	while (j->nruns < MAX_ENTRIES && (de = files_dir_next(&d)))
+		if (data_entry(j, dfd, de) < 0)
+			break;
+	j->inst_known = j->type == JOB_CONTINUOUS;
+	if (j->nruns > 1)
+		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);
 	close(dfd);
+	return 0;
+}
+
+int job_reload_latest(struct job *j, const struct home *h)
+{
+	struct runrec was = j->latest;
+	int had = j->has_latest, dfd;
+
+	if (!j->nruns && !had)
+		return 0; /* nothing to read (a continuous job: never) */
+	j->body_valid = 0;
+	dfd = job_open_data(j, h);
+	if (dfd < 0) {
+		/* The folder is gone: so are its runs (its own event says so). */
+		j->has_latest = 0;
+		memset(&j->latest, 0, sizeof(j->latest));
+		runrec_free(&was);
+		return errno == ENOENT ? 0 : -errno;
+	}
+	load_latest(j, dfd, &was, had);
+	close(dfd);
+	return 0;
+}
+
+int job_note_run(struct job *j, const char *id, int came)
+{
+	size_t lo = 0, hi = j->nruns;
+	int found;
+
+	if (!time_is_run_id(id))
+		return -EINVAL;
+	while (lo < hi) { /* the first id not below id */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(j->runs[mid], id, RUN_ID_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	found = lo < j->nruns && memcmp(j->runs[lo], id, RUN_ID_LEN) == 0;
+	if (!came == !found)
+		return 0;
+	j->body_valid = 0;
+	if (!came) {
+		memmove(j->runs[lo], j->runs[lo + 1], (j->nruns - lo - 1) * sizeof(*j->runs));
+		j->nruns--;
+		return 0;
+	}
+	if (j->nruns >= MAX_ENTRIES)
+		return -ENOSPC;
+	if (grow_runs(j) < 0)
+		return -ENOMEM;
+	memmove(j->runs[lo + 1], j->runs[lo], (j->nruns - lo) * sizeof(*j->runs));
+	memcpy(j->runs[lo], id, RUN_ID_LEN + 1);
+	j->nruns++;
 	return 0;
 }

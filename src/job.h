@@ -34,9 +34,16 @@ int job_scan_bin(struct job *j, const struct home *h);
  * negative errno. Safe on any thread. */
 int job_probe(int dfd, char *run_command, size_t size);
 
-/* Re-reads the data folder (runs, markers). Returns 0 or a negative
- * errno. */
+/* Lists the data folder again (runs, markers); the newest record is read
+ * by job_reload_latest. Returns 0 or a negative errno. */
 int job_scan_data(struct job *j, const struct home *h);
+/* A run folder id came (1) or went (0) in the job's data folder, as an
+ * inotify event named it: the run list is kept without a listing. 0, or
+ * a negative errno (the caller then re-reads the folder). */
+int job_note_run(struct job *j, const char *id, int came);
+/* Re-reads the newest readable record of the runs listed (the list is
+ * current). Returns 0 or a negative errno. */
+int job_reload_latest(struct job *j, const struct home *h);
 
 /* 1 when the job has a runnable script and is shown in the API. */
 int job_listed(const struct job *j);

@@ -31,7 +31,7 @@ struct job {
 	int using_sdk;
 	int has_sched_log;
 	char (*runs)[RUN_ID_LEN + 1]; /* ascending */
-	size_t nruns;
+	size_t nruns, runs_cap;
 	struct runrec latest; /* the newest readable run */
 	int has_latest, latest_out, latest_err;
 	char **inst;           /* continuous: the instances' status files seen */

@@ -9,9 +9,12 @@
  * An event only marks a job dirty; dirty jobs are re-read before the next
  * read of the registry or 50 ms after the event, whichever is first. So a
  * burst of thousands of events (a zip unpacked over a job) costs one read.
+ * One kind of event is applied at once: a triggered job's run folder that
+ * came or went, by its name, so that a run's start and end cost a read of
+ * the newest record and no listing of the job's runs.
  */
 #define _GNU_SOURCE
-#include "registry.h"
+#include "registry_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,110 +27,9 @@
 #include <unistd.h>
 
 #include "evq.h"
+#include "files.h"
 #include "log.h"
 #include "swap.h"
-#include "wdmap.h"
-
-#define SETTLE_MS 50
-/* A triggered job's runs' change is read in the background after this
- * long: a run's start and end, one read (docs/DECISIONS.md, "Schedule
- * fire latency: a tick's runs are one batch"). Requests read at once. */
-#define DATA_SETTLE_MS 500
-#define MASK_TYPE (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
-#define MASK_BIN (MASK_TYPE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
-#define MASK_DATA (MASK_TYPE | IN_CLOSE_WRITE)
-
-enum role { ROLE_TYPE_BIN, ROLE_TYPE_DATA, ROLE_BIN, ROLE_DATA, ROLE_RUN };
-
-struct entry {
-	struct job *job;
-	enum job_type type;
-	int bin_dirty, data_dirty, queued;
-	uint64_t data_at; /* loop time (ms) it became data_dirty */
-	int noticed;    /* a notice for the listeners waits in the queue */
-	int bin_wd[JOB_MAX_DEPTH + 1];
-	int nbin;
-	int data_wd, run_wd;
-	int data_moved; /* its data folder itself came or went: watched anew */
-	char run_watched[RUN_ID_LEN + 1]; /* the run folder run_wd watches */
-};
-
-struct table {
-	struct entry **v; /* sorted by name */
-	size_t n, cap;
-	struct job **listed; /* view handed out by registry_list */
-	size_t nlisted;
-};
-
-struct registry {
-	uv_loop_t *loop;
-	struct home *h;
-	int ifd;
-	uv_poll_t poll;
-	uv_timer_t settle;
-	int handles;
-	struct table t[2];
-	struct entry **queue; /* dirty entries */
-	size_t nqueue, capqueue;
-	struct wdmap w;
-	int type_wd[2][2]; /* [bin|data][type] */
-	int parent_wd[2];  /* the folders holding the type folders */
-	int type_gone[2][2];
-	int rescan_all;
-	registry_local_fn local;
-	void *local_arg;
-	registry_listener listener[4];
-	void *listener_arg[4];
-	int nlisteners;
-	/* Jobs re-read since the listeners were last told, as names (an
-	 * entry may be gone by then); told from the loop's event queue. */
-	struct notice *notices;
-	size_t nnotices, capnotices;
-	int notice_posted;
-	int listening; /* 0 during the first read: start-up replays instead */
-};
-
-struct notice {
-	enum job_type type;
-	char *name;
-};
-
-/* ---- the watches ---- */
-
-/* Adds a watch; returns the wd or -1 (the entry is then re-read on
- * every access instead: see entry_fresh). */
-static int watch_add(struct registry *r, int dfd, const char *path,
-		     uint32_t mask, enum role role, enum job_type type,
-		     struct entry *e)
-{
-	char full[PATH_MAX];
-	int wd;
-
-	if (wdmap_reserve(&r->w) < 0)
-		return -1;
-	snprintf(full, sizeof(full), "/proc/self/fd/%d/%s", dfd, path);
-	wd = inotify_add_watch(r->ifd, full, mask | IN_EXCL_UNLINK);
-	if (wd < 0) {
-		if (errno == ENOSPC)
-			log_warn("out of inotify watches: raise fs.inotify.max_user_watches");
-		return -1;
-	}
-	wdmap_set(&r->w, wdmap_slot(&r->w, wd), wd, role, type, e);
-	return wd;
-}
-
-static void watch_rm(struct registry *r, int *wd)
-{
-	struct wdmap_slot *s;
-
-	if (*wd <= 0)
-		return;
-	inotify_rm_watch(r->ifd, *wd);
-	s = wdmap_slot(&r->w, *wd);
-	if (s->wd == *wd)
-		s->owner = NULL; /* kept with no owner until its IN_IGNORED */
-	*wd = -1;
-}
 
 /* ---- the tables ---- */
 
@@ -158,15 +60,15 @@ static size_t tfind(const struct table *t, const char *name, int *found)
 	return lo;
 }
 
-static void on_settle(uv_timer_t *t);
 #define SETTLE_BUDGET_NS (4 * 1000 * 1000ull)
 
-static void enqueue(struct registry *r, struct entry *e, int bin, int data)
+void registry_enqueue(struct registry *r, struct entry *e, int bin, int data)
 {
 	if (data && !e->data_dirty && r->loop)
 		e->data_at = uv_now(r->loop);
 	e->bin_dirty |= bin;
-	e->data_dirty |= data;
+	if (data > e->data_dirty)
+		e->data_dirty = data;
 	if (!e->queued) {
 		if (r->nqueue == r->capqueue) {
 			size_t cap = r->capqueue ? r->capqueue * 2 : 64;
@@ -181,10 +83,10 @@ static void enqueue(struct registry *r, struct entry *e, int bin, int data)
 		e->queued = 1;
 	}
 	if (r->handles && !uv_is_active((uv_handle_t *)&r->settle))
-		uv_timer_start(&r->settle, on_settle, SETTLE_MS, 0);
+		uv_timer_start(&r->settle, registry_on_settle, SETTLE_MS, 0);
 }
 
-static struct entry *entry_get(struct registry *r, enum job_type type,
+struct entry *registry_entry(struct registry *r, enum job_type type,
 			       const char *name, int create)
 {
 	struct table *t = &r->t[type];
@@ -215,17 +117,17 @@ static struct entry *entry_get(struct registry *r, enum job_type type,
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
 	t->v[i] = e;
 	t->n++;
-	enqueue(r, e, 1, 1);
+	registry_enqueue(r, e, 1, DATA_ALL);
 	return e;
 }
 
 static void entry_unwatch(struct registry *r, struct entry *e)
 {
 	for (int k = 0; k < e->nbin; k++)
-		watch_rm(r, &e->bin_wd[k]);
+		registry_watch_rm(r, &e->bin_wd[k]);
 	e->nbin = 0;
-	watch_rm(r, &e->data_wd);
-	watch_rm(r, &e->run_wd);
+	registry_watch_rm(r, &e->data_wd);
+	registry_watch_rm(r, &e->run_wd);
 }
 
 static void entry_remove(struct registry *r, struct entry *e)
@@ -277,7 +179,7 @@ static void deliver(void *obj, int event)
 	r->nnotices = r->capnotices = 0;
 	r->notice_posted = 0;
 	for (size_t k = 0; k < n; k++) {
-		struct entry *e = entry_get(r, v[k].type, v[k].name, 0);
+		struct entry *e = registry_entry(r, v[k].type, v[k].name, 0);
 		struct job *j = e && job_listed(e->job) ? e->job : NULL;
 
 		if (e)
@@ -334,6 +236,26 @@ static int entry_refresh(struct registry *r, struct entry *e)
 	return alive;
 }
 
+/* Moves the run watch of e to its newest run folder. */
+static void watch_newest(struct registry *r, struct entry *e)
+{
+	const struct home *h = r->h;
+	const struct job *j = e->job;
+	const char *newest = job_newest_run(j);
+	char path[PATH_MAX];
+
+	if (e->run_wd < 0 || !newest || strcmp(newest, e->run_watched) != 0) {
+		registry_watch_rm(r, &e->run_wd);
+		e->run_watched[0] = '\0';
+	}
+	if (newest && e->run_wd < 0) {
+		snprintf(path, sizeof(path), "%s/%s", job_name(j), newest);
+		e->run_wd = registry_watch_add(r, h->data_fd[e->type], path, MASK_DATA, ROLE_RUN,
+				      e->type, e);
+		snprintf(e->run_watched, sizeof(e->run_watched), "%s", newest);
+	}
+}
+
 static int entry_refresh_files(struct registry *r, struct entry *e)
 {
 	struct home *h = r->h;
@@ -352,7 +274,7 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 
 		e->bin_dirty = 0;
 		for (int k = 0; k < e->nbin; k++)
-			watch_rm(r, &e->bin_wd[k]);
+			registry_watch_rm(r, &e->bin_wd[k]);
 		e->nbin = 0;
 		rc = job_scan_bin(j, h);
 		if (rc == 0) {
@@ -363,7 +285,7 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 		 * script folder: a change in any of them can change the
 		 * script folder. */
 		snprintf(path, sizeof(path), "%s", job_name(j));
-		e->bin_wd[e->nbin++] = watch_add(r, h->jobs_fd[type], path,
+		e->bin_wd[e->nbin++] = registry_watch_add(r, h->jobs_fd[type], path,
 						 MASK_BIN, ROLE_BIN, type, e);
 		for (const char *p = job_script_dir(j); *p;) {
 			const char *slash = strchr(p, '/');
@@ -375,36 +297,29 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 			path[plen] = '/';
 			memcpy(path + plen + 1, p, len);
 			path[plen + 1 + len] = '\0';
-			e->bin_wd[e->nbin++] = watch_add(r, h->jobs_fd[type], path,
+			e->bin_wd[e->nbin++] = registry_watch_add(r, h->jobs_fd[type], path,
 							 MASK_BIN, ROLE_BIN, type, e);
 			p += len + (slash ? 1 : 0);
 		}
 	}
-	if (e->data_dirty) {
-		const char *newest;
-		char path[PATH_MAX];
-
-		e->data_dirty = 0;
-		/* A run's start or end: the same folders stay watched (a watch
-		 * follows its folder, and the folder's events came through it). */
+	if (e->data_dirty == DATA_ALL) {
+		/* The folder is watched before it is listed, and its newest run
+		 * before its record is read: a change that falls between comes
+		 * as an event, applied to what was read (the run list's events
+		 * are idempotent). The same folders stay watched when they can
+		 * (a watch follows its folder). */
 		if (e->data_moved)
-			watch_rm(r, &e->data_wd);
+			registry_watch_rm(r, &e->data_wd);
 		e->data_moved = 0;
-		job_scan_data(j, h);
 		if (e->data_wd < 0)
-			e->data_wd = watch_add(r, h->data_fd[type], job_name(j),
+			e->data_wd = registry_watch_add(r, h->data_fd[type], job_name(j),
 					       MASK_DATA, ROLE_DATA, type, e);
-		newest = job_newest_run(j);
-		if (e->run_wd < 0 || !newest || strcmp(newest, e->run_watched) != 0) {
-			watch_rm(r, &e->run_wd);
-			e->run_watched[0] = '\0';
-		}
-		if (newest && e->run_wd < 0) {
-			snprintf(path, sizeof(path), "%s/%s", job_name(j), newest);
-			e->run_wd = watch_add(r, h->data_fd[type], path,
-					      MASK_DATA, ROLE_RUN, type, e);
-			snprintf(e->run_watched, sizeof(e->run_watched), "%s", newest);
-		}
+		job_scan_data(j, h);
+	}
+	if (e->data_dirty != DATA_NONE) {
+		e->data_dirty = DATA_NONE;
+		watch_newest(r, e);
+		job_reload_latest(j, h);
 	}
 	return 1;
 }
@@ -425,9 +340,9 @@ static void scan_type(struct registry *r, enum job_type type)
 
 		if (de->d_name[0] == '.')
 			continue;
-		e = entry_get(r, type, de->d_name, 1);
+		e = registry_entry(r, type, de->d_name, 1);
 		if (e)
-			enqueue(r, e, 1, 1);
+			registry_enqueue(r, e, 1, DATA_ALL);
 	}
 	if (d)
 		closedir(d);
@@ -435,7 +350,7 @@ static void scan_type(struct registry *r, enum job_type type)
 	 * every data folder is watched anew (it may have been replaced). */
 	for (size_t i = 0; i < t->n; i++) {
 		t->v[i]->data_moved = 1;
-		enqueue(r, t->v[i], 1, 1);
+		registry_enqueue(r, t->v[i], 1, DATA_ALL);
 	}
 }
 
@@ -446,14 +361,16 @@ static void reopen_type(struct registry *r, int k, enum job_type t)
 	int rc = home_reopen(r->h, t, k);
 
 	r->type_gone[k][t] = 0;
-	watch_rm(r, &r->type_wd[k][t]);
+	registry_watch_rm(r, &r->type_wd[k][t]);
 	r->rescan_all = 1;
 	if (rc < 0) {
 		if (rc != -ENOENT)
 			log_error("cannot open a jobs folder of the home: %s", strerror(-rc));
 		return;
 	}
-	r->type_wd[k][t] = watch_add(r, k ? r->h->data_fd[t] : r->h->jobs_fd[t], ".",
+	if (k)
+		r->evented[t] = files_local_fs(r->h->data_fd[t]);
+	r->type_wd[k][t] = registry_watch_add(r, k ? r->h->data_fd[t] : r->h->jobs_fd[t], ".",
 				     MASK_TYPE, k ? ROLE_TYPE_DATA : ROLE_TYPE_BIN,
 				     t, NULL);
 }
@@ -483,9 +400,13 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t bud
 		    int lazy)
 {
 	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0, next = 0, w;
-	struct entry *want = type >= 0 && name ? entry_get(r, (enum job_type)type, name, 0) : NULL;
+	struct entry *want = type >= 0 && name ? registry_entry(r, (enum job_type)type, name, 0) : NULL;
 	size_t kept = 0;
 
+	/* The events of changes made before this moment (the host's own
+	 * writes of a run included) are applied first: a run list kept from
+	 * names is then as current as a listing. */
+	registry_read_events(r);
 	for (int k = 0; k < 2; k++)
 		for (int t = 0; t < 2; t++)
 			if (r->type_gone[k][t])
@@ -516,7 +437,7 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t bud
 	}
 	r->nqueue = kept;
 	if (kept && r->handles)
-		uv_timer_start(&r->settle, on_settle, next, 0);
+		uv_timer_start(&r->settle, registry_on_settle, next, 0);
 }
 
 void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns)
@@ -529,100 +450,11 @@ void registry_refresh(struct registry *r)
 	registry_refresh_for(r, -1, NULL, 0);
 }
 
-/* ---- inotify events ---- */
-
-static void on_name(struct registry *r, enum job_type type, const char *name,
-		    int bin)
-{
-	struct entry *e = entry_get(r, type, name, bin);
-
-	if (e && !bin)
-		e->data_moved = 1;
-	if (e)
-		enqueue(r, e, bin, !bin);
-	if (r->local)
-		r->local(r->local_arg, type, name, bin);
-}
-
-static void on_event(struct registry *r, const struct inotify_event *ev)
-{
-	struct wdmap_slot *s;
-	struct entry *e;
-
-	if (ev->mask & IN_Q_OVERFLOW) {
-		log_warn("inotify queue overflow: re-reading every job");
-		r->rescan_all = 1;
-		if (r->local)
-			r->local(r->local_arg, JOB_TYPE_NONE, NULL, 1);
-		return;
-	}
-	for (int k = 0; k < 2; k++) {
-		if (ev->wd == r->parent_wd[k] && ev->len) {
-			/* A type folder was removed, replaced or created. */
-			for (int t = 0; t < 2; t++)
-				if (strcmp(ev->name, home_type_name((enum job_type)t)) == 0)
-					r->type_gone[k][t] = 1;
-			return;
-		}
-		for (int t = 0; t < 2; t++)
-			if (ev->wd == r->type_wd[k][t] && ev->wd > 0) {
-				if (ev->len && ev->name[0] != '.')
-					on_name(r, (enum job_type)t, ev->name, k == 0);
-				return;
-			}
-	}
-	if (!r->w.cap)
-		return;
-	s = wdmap_slot(&r->w, ev->wd);
-	if (s->wd != ev->wd)
-		return;
-	if (ev->mask & IN_IGNORED) {
-		s->wd = -1; /* tombstone; the owner re-adds when it re-reads */
-		if ((e = s->owner)) {
-			for (int k = 0; k < e->nbin; k++)
-				if (e->bin_wd[k] == ev->wd)
-					e->bin_wd[k] = -1;
-			if (e->data_wd == ev->wd)
-				e->data_wd = -1;
-			if (e->run_wd == ev->wd)
-				e->run_wd = -1;
-		}
-		return;
-	}
-	if (!(e = s->owner))
-		return;
-	enqueue(r, e, s->role == ROLE_BIN, s->role != ROLE_BIN);
-	if (r->local)
-		r->local(r->local_arg, e->type, job_name(e->job), s->role == ROLE_BIN);
-}
-
-static void on_settle(uv_timer_t *t)
+void registry_on_settle(uv_timer_t *t)
 {
 	/* A storm of changes (1,000 jobs restarting) is read a few ms at a
 	 * time: requests are answered in between. */
 	refresh(t->data, -1, NULL, SETTLE_BUDGET_NS, 1);
-}
-
-static void on_inotify(uv_poll_t *p, int status, int events)
-{
-	struct registry *r = p->data;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
-
-	(void)events;
-	if (status < 0)
-		return;
-	while ((n = read(r->ifd, buf, sizeof(buf))) > 0) {
-		for (char *q = buf; q < buf + n;) {
-			const struct inotify_event *ev = (const void *)q;
-
-			on_event(r, ev);
-			q += sizeof(*ev) + ev->len;
-		}
-	}
-	if (r->nqueue || r->rescan_all || r->type_gone[0][0] || r->type_gone[0][1] ||
-	    r->type_gone[1][0] || r->type_gone[1][1])
-		uv_timer_start(&r->settle, on_settle, SETTLE_MS, 0);
 }
 
 /* ---- public ---- */
@@ -645,20 +477,21 @@ struct registry *registry_new(uv_loop_t *loop, struct home *h)
 		return NULL;
 	}
 	for (int t = 0; t < 2; t++) {
-		r->type_wd[0][t] = watch_add(r, h->jobs_fd[t], ".", MASK_TYPE,
+		r->evented[t] = files_local_fs(h->data_fd[t]);
+		r->type_wd[0][t] = registry_watch_add(r, h->jobs_fd[t], ".", MASK_TYPE,
 					     ROLE_TYPE_BIN, (enum job_type)t, NULL);
-		r->type_wd[1][t] = watch_add(r, h->data_fd[t], ".", MASK_TYPE,
+		r->type_wd[1][t] = registry_watch_add(r, h->data_fd[t], ".", MASK_TYPE,
 					     ROLE_TYPE_DATA, (enum job_type)t, NULL);
 	}
-	r->parent_wd[0] = watch_add(r, h->fd, "site/wwwroot/App_Data/jobs", MASK_TYPE,
+	r->parent_wd[0] = registry_watch_add(r, h->fd, "site/wwwroot/App_Data/jobs", MASK_TYPE,
 				    ROLE_TYPE_BIN, JOB_TRIGGERED, NULL);
-	r->parent_wd[1] = watch_add(r, h->fd, "data/jobs", MASK_TYPE, ROLE_TYPE_DATA,
+	r->parent_wd[1] = registry_watch_add(r, h->fd, "data/jobs", MASK_TYPE, ROLE_TYPE_DATA,
 				    JOB_TRIGGERED, NULL);
 	uv_poll_init(loop, &r->poll, r->ifd);
 	uv_timer_init(loop, &r->settle);
 	r->poll.data = r->settle.data = r;
 	r->handles = 2;
-	uv_poll_start(&r->poll, UV_READABLE, on_inotify);
+	uv_poll_start(&r->poll, UV_READABLE, registry_on_inotify);
 	scan_type(r, JOB_TRIGGERED);
 	scan_type(r, JOB_CONTINUOUS);
 	registry_refresh(r);
@@ -706,7 +539,7 @@ void registry_on_local(struct registry *r, registry_local_fn fn, void *arg)
 struct job *registry_find(struct registry *r, enum job_type t,
 			  const char *name)
 {
-	struct entry *e = entry_get(r, t, name, 0);
+	struct entry *e = registry_entry(r, t, name, 0);
 
 	return e && job_listed(e->job) ? e->job : NULL;
 }
@@ -728,26 +561,37 @@ size_t registry_list(struct registry *r, enum job_type type, struct job ***out)
 	return t->nlisted;
 }
 
-void registry_touch(struct registry *r, enum job_type t, const char *name)
+/* Marks job name dirty (bin: its binaries too; data: DATA_*, or -1 for
+ * a change of its runs made here) and tells the local listener. */
+static void touch(struct registry *r, enum job_type t, const char *name, int bin, int data)
 {
-	struct entry *e = entry_get(r, t, name, 1);
+	struct entry *e = registry_entry(r, t, name, bin);
 
+	/* Where every change makes an event and the data folder is watched,
+	 * the events name the runs that came and went. */
+	if (e && data < 0)
+		data = r->evented[t] && e->data_wd >= 0 && !e->data_moved ? DATA_LATEST : DATA_ALL;
 	if (e)
-		enqueue(r, e, 1, 1);
+		registry_enqueue(r, e, bin, data);
 	/* The host's own writes are changes made through this machine too
 	 * (their inotify events may come to a watch already replaced). */
 	if (r->local)
-		r->local(r->local_arg, t, name, 1);
+		r->local(r->local_arg, t, name, bin);
+}
+
+void registry_touch(struct registry *r, enum job_type t, const char *name)
+{
+	touch(r, t, name, 1, DATA_ALL);
 }
 
 void registry_touch_data(struct registry *r, enum job_type t, const char *name)
 {
-	struct entry *e = entry_get(r, t, name, 0);
+	touch(r, t, name, 0, DATA_ALL);
+}
 
-	if (e)
-		enqueue(r, e, 0, 1);
-	if (r->local)
-		r->local(r->local_arg, t, name, 0);
+void registry_touch_runs(struct registry *r, enum job_type t, const char *name)
+{
+	touch(r, t, name, 0, -1);
 }
 
 void registry_replay(struct registry *r, enum job_type t, registry_listener fn, void *arg)

@@ -75,5 +75,10 @@ void registry_touch(struct registry *r, enum job_type t, const char *name);
 /* The same for the job's data folder only (runs, markers): its binaries,
  * and so its working copy, stay as they are. */
 void registry_touch_data(struct registry *r, enum job_type t, const char *name);
+/* The same for a change the host itself made to the job's runs (a run
+ * folder, a record, a log): on a local file system whose data folder is
+ * watched, its events already name what changed, and only the newest
+ * record is read again; elsewhere, as registry_touch_data. */
+void registry_touch_runs(struct registry *r, enum job_type t, const char *name);
 
 #endif

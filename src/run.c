@@ -247,7 +247,7 @@ static enum state finish(struct run *r)
 		rn->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, r->l.name);
+	registry_touch_runs(rn->c.registry, JOB_TRIGGERED, r->l.name);
 	if (r->why != WHY_DELETED)
 		metrics_run_finished(r->l.name, r->rec.status,
 				     (double)(r->rec.end - r->rec.start) / TICKS_PER_SEC);

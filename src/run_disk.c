@@ -270,7 +270,7 @@ void run_go_live(struct runner *rn, struct run *r, const struct job *j, int lock
 		rn->runs->prev = r;
 	rn->runs = r;
 	run_post(r, E_BEGIN);
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
+	registry_touch_runs(rn->c.registry, JOB_TRIGGERED, job_name(j));
 }
 
 /* Under the run lock (a slot also takes the door): runs left in the slot
@@ -548,7 +548,7 @@ static void abort_dead(struct runner *rn, int jfd, const char *name, struct runr
 	webhook_emit(registry_find(rn->c.registry, JOB_TRIGGERED, name), "failure", rec, dfd);
 	log_info("run %s of %s was in progress when its host stopped: Aborted", rec->id, name);
 	close(dfd);
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, name);
+	registry_touch_runs(rn->c.registry, JOB_TRIGGERED, name);
 }
 
 /* 1 for a record of a run that took a lock and has not ended. */

@@ -25,11 +25,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "evq.h"
@@ -95,27 +93,6 @@ static void sync_fd(int fd, int *rc)
 		if (fsync(fd) < 0 && *rc == 0)
 			*rc = -errno;
 		close(fd);
-	}
-}
-
-/* 1 for a local file system (ext4, xfs, btrfs, tmpfs), where one syncfs
- * writes every record's file and folder in one batch; over FUSE
- * (GlusterFS) or NFS a syncfs may not reach the server, so each file is
- * synced (docs/DECISIONS.md, "The run journal"). */
-static int local_fs(int fd)
-{
-	struct statfs s;
-
-	if (fstatfs(fd, &s) < 0)
-		return 0;
-	switch ((unsigned long)s.f_type) {
-	case EXT4_SUPER_MAGIC:
-	case XFS_SUPER_MAGIC:
-	case BTRFS_SUPER_MAGIC:
-	case TMPFS_MAGIC:
-		return 1;
-	default:
-		return 0;
 	}
 }
 
@@ -475,7 +452,7 @@ int run_journal_open(struct runner *rn)
 	if (rc < 0)
 		goto fail;
 	rn->active = 0;
-	rn->whole_fs = local_fs(home->data_fd[JOB_TRIGGERED]);
+	rn->whole_fs = files_local_fs(home->data_fd[JOB_TRIGGERED]);
 	uv_timer_init(rn->loop, &rn->ckpt);
 	rn->ckpt.data = rn;
 	rn->ckpt_open = 1;

@@ -232,7 +232,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		return rc;
 	}
 	close(jfd);
-	registry_touch_data(rn->c.registry, JOB_TRIGGERED, job_name(j));
+	registry_touch_runs(rn->c.registry, JOB_TRIGGERED, job_name(j));
 	return 0;
 }
 

@@ -138,7 +138,7 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 	joblog_sys(l, is_error, "%s", text);
 	joblog_close(l);
 	free(text);
-	registry_touch_data(s->c.registry, JOB_TRIGGERED, name);
+	registry_touch_runs(s->c.registry, JOB_TRIGGERED, name);
 }
 
 /* ---- time ---- */
@@ -231,7 +231,7 @@ static void fire(struct scheduler *s, struct entry *e)
 	}
 	/* A run of another instance may have been written since the last
 	 * event: read the job's runs again. */
-	registry_touch_data(s->c.registry, JOB_TRIGGERED, e->name);
+	registry_touch_runs(s->c.registry, JOB_TRIGGERED, e->name);
 	j = registry_find(s->c.registry, JOB_TRIGGERED, e->name);
 	if (!j)
 		return;

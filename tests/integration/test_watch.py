@@ -1,4 +1,5 @@
 """The registry follows the disk: changes appear within one second (SPEC 8.1)."""
+import json
 import os
 import shutil
 import time
@@ -123,6 +124,62 @@ def test_a_data_folder_made_anew_is_watched_anew(host):
                    '"EndTime":"2024-01-01T15:00:02Z"}')
     os.rename(tmp, d / "status")
     assert wait_for(lambda: latest().get("status") == "Failed", timeout=1.0)
+
+
+def test_run_folders_that_come_and_go_are_seen_at_once(host):
+    """A triggered job's run list is kept from the names inotify gives
+    (docs/DECISIONS.md, "The run list kept from inotify's names"): run
+    folders made, renamed (as a recycled run is), removed, and files that
+    only look like runs, are in the very next answer as a listing would
+    have them — no waiting for the background pass."""
+    host.add_job("triggered", "k")
+    assert wait_for(lambda: names(host) == ["k"])
+    data = host.data_dir("triggered", "k")
+
+    def rec(status, hour):
+        return {"Trigger": "x", "Status": status, "StartTime": f"2024-01-01T{hour}:00:00Z",
+                "EndTime": f"2024-01-01T{hour}:00:01Z"}
+
+    def check(latest):
+        on_disk = sorted((p.name for p in data.iterdir() if p.is_dir()), reverse=True)
+        runs = host.get("/api/triggeredwebjobs/k/history").json()["runs"]
+        readable = [i for i in on_disk if (data / i / "status").exists()]
+        assert [r["id"] for r in runs] == readable
+        got = host.get("/api/triggeredwebjobs/k").json()["latest_run"]
+        assert (got or {}).get("id") == latest, (got, latest)
+
+    ids = [f"2024010112{m:02d}001234" for m in range(3)]
+    for i, rid in enumerate(ids):
+        host.add_run("k", rid, rec("Success", "12"))
+    assert wait_for(lambda: (host.get("/api/triggeredwebjobs/k").json()["latest_run"] or {})
+                    .get("id") == ids[-1], timeout=1.0)
+    check(ids[-1])
+    # The oldest renamed to a newer id, as the host recycles a run folder.
+    newer = "202401011300001234"
+    os.rename(data / ids[0], data / newer)
+    check(newer)
+    # The newest removed: the one before it is the latest again.
+    shutil.rmtree(data / newer)
+    check(ids[-1])
+    # A file named like a run is not a run.
+    (data / "202401011400001234").write_text("not a run\n")
+    check(ids[-1])
+    # A run folder with no record yet: the newest readable one stays latest;
+    # its record, written by rename, makes it the latest.
+    d = data / "202401011500001234"
+    d.mkdir()
+    check(ids[-1])
+    (d / "status.tmp").write_text(json.dumps(rec("Failed", "15")))
+    os.rename(d / "status.tmp", d / "status")
+    check(d.name)
+    assert host.get("/api/triggeredwebjobs/k").json()["latest_run"]["status"] == "Failed"
+    # A folder moved in from elsewhere, and one moved out.
+    outside = data.parent / "elsewhere"
+    outside.mkdir()
+    os.rename(data / ids[1], outside / ids[1])
+    check(d.name)
+    os.rename(outside / ids[1], data / "202401011600001234")
+    check("202401011600001234")
 
 
 def test_many_jobs_at_once(host):
