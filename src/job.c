@@ -153,6 +153,14 @@ const char *job_latest_status(const struct job *j)
 	return j->has_latest ? j->latest.status : NULL;
 }
 
+const char (*job_runs(const struct job *j, size_t *n))[RUN_ID_LEN + 1]
+{
+	*n = j->nruns;
+	return (const char (*)[RUN_ID_LEN + 1])j->runs;
+}
+
+int job_runs_capped(const struct job *j) { return j->nruns >= MAX_ENTRIES; }
+
 const char *job_newest_run(const struct job *j)
 {
 	return j->nruns ? j->runs[j->nruns - 1] : NULL;

@@ -51,6 +51,10 @@ int job_listed(const struct job *j);
 /* The script folder relative to the job folder ("" or "a/b"). */
 const char *job_script_dir(const struct job *j);
 
+/* The run folders listed, ascending (*n of them). */
+const char (*job_runs(const struct job *j, size_t *n))[RUN_ID_LEN + 1];
+/* 1 when the listing stopped at its cap (more folders than listed). */
+int job_runs_capped(const struct job *j);
 /* The run folder of the newest run, or NULL. */
 const char *job_newest_run(const struct job *j);
 /* The status recorded for the newest run, or NULL (no run). */

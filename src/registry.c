@@ -594,6 +594,21 @@ void registry_touch_runs(struct registry *r, enum job_type t, const char *name)
 	touch(r, t, name, 0, -1);
 }
 
+int registry_runs_now(struct registry *r, const char *name,
+		      const char (**ids)[RUN_ID_LEN + 1], size_t *n)
+{
+	struct entry *e;
+
+	registry_read_events(r);
+	e = registry_entry(r, JOB_TRIGGERED, name, 0);
+	if (!e || !r->evented[JOB_TRIGGERED] || r->rescan_all || r->type_gone[1][JOB_TRIGGERED] ||
+	    e->data_wd < 0 || e->data_moved || e->data_dirty == DATA_ALL ||
+	    job_runs_capped(e->job))
+		return -1;
+	*ids = job_runs(e->job, n);
+	return 0;
+}
+
 void registry_replay(struct registry *r, enum job_type t, registry_listener fn, void *arg)
 {
 	struct job **jobs;

@@ -81,4 +81,13 @@ void registry_touch_data(struct registry *r, enum job_type t, const char *name);
  * record is read again; elsewhere, as registry_touch_data. */
 void registry_touch_runs(struct registry *r, enum job_type t, const char *name);
 
+/* The run folders of triggered job name, ascending, as they are now —
+ * when the registry's list is exact: a local file system, the job's data
+ * folder watched and listed, no event missed. The events the kernel holds
+ * are applied first (run lists change, no job is freed or re-read). *ids
+ * points into the registry, valid until the next call into it. 0, or -1 when the caller
+ * must list the folder itself. */
+int registry_runs_now(struct registry *r, const char *name,
+		      const char (**ids)[RUN_ID_LEN + 1], size_t *n);
+
 #endif

@@ -41,13 +41,38 @@ static int runs_in_slot(int dfd, const char *id)
 	return live;
 }
 
+int run_ids(struct runner *rn, const char *name, int jfd, char (**ids)[RUN_ID_LEN + 1])
+{
+	const char (*known)[RUN_ID_LEN + 1];
+	size_t n;
+	char **names;
+	int k;
+
+	/* The registry's list is as good as a listing when it is exact
+	 * (docs/DECISIONS.md, "The run list kept from inotify's names"),
+	 * and costs no walk of the folder. */
+	if (registry_runs_now(rn->c.registry, name, &known, &n) == 0) {
+		if (!(*ids = malloc((n ? n : 1) * sizeof(**ids))))
+			return -ENOMEM;
+		memcpy(*ids, known, n * sizeof(**ids));
+		return (int)n;
+	}
+	if ((k = files_list(jfd, time_is_run_id, SIZE_MAX, &names)) < 0)
+		return k;
+	if ((*ids = malloc((k ? (size_t)k : 1) * sizeof(**ids))))
+		for (int i = 0; i < k; i++)
+			memcpy((*ids)[i], names[i], RUN_ID_LEN + 1);
+	files_free_names(names, k);
+	return *ids ? k : -ENOMEM;
+}
+
 /* Deletes the oldest runs so that `keep` remain; returns the newest id
  * left (or "") in newest. */
-int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
-		     char *recycle, int64_t occurrence)
+int run_trim_history(int dfd, char (*ids)[RUN_ID_LEN + 1], int n, long long keep,
+		     char newest[RUN_ID_LEN + 1], int spare_live, char *recycle,
+		     int64_t occurrence)
 {
-	char **ids;
-	int n = files_list(dfd, time_is_run_id, SIZE_MAX, &ids), last = -1;
+	int last = -1;
 	int64_t t;
 
 	newest[0] = '\0';
@@ -56,10 +81,8 @@ int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int s
 	if (keep < 0)
 		keep = 0;
 	/* The run id is its start to 100 us; the tick is whole seconds. */
-	if (occurrence && n > 0 && time_parse_run_id(ids[n - 1], &t) == 0 && t >= occurrence) {
-		files_free_names(ids, n);
+	if (occurrence && n > 0 && time_parse_run_id(ids[n - 1], &t) == 0 && t >= occurrence)
 		return -EALREADY;
-	}
 	for (int i = 0; i < n; i++) {
 		if ((long long)(n - i) > keep && !(spare_live && runs_in_slot(dfd, ids[i]))) {
 			if (last >= 0)
@@ -73,7 +96,6 @@ int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int s
 		memcpy(recycle, ids[last], RUN_ID_LEN + 1);
 	else if (last >= 0)
 		files_remove_tree(dfd, ids[last]);
-	files_free_names(ids, n < 0 ? 0 : n);
 	return 0;
 }
 
@@ -294,17 +316,23 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
  * new run's id and folder made — the trimmed run's folder when there is
  * one, emptied but still under its name, old (else old is ""). Returns
  * the folder's fd or -errno (a reason in err). */
-static int new_folder(struct runner *rn, int jfd, int slot, int64_t occurrence,
-		      char id[RUN_ID_LEN + 1], int64_t *start, char old[RUN_ID_LEN + 1],
-		      int *logged, char *err, size_t errsz)
+static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
+		      int64_t occurrence, char id[RUN_ID_LEN + 1], int64_t *start,
+		      char old[RUN_ID_LEN + 1], int *logged, char *err, size_t errsz)
 {
-	char newest[RUN_ID_LEN + 1], line[256];
+	char newest[RUN_ID_LEN + 1], line[256], (*ids)[RUN_ID_LEN + 1];
 	size_t len;
-	int dfd, rc = run_trim_history(jfd, hostcfg_get(rn->c.cfg)->history_size - 1, newest,
-				       slot > 0, old, occurrence);
+	int dfd, rc = run_ids(rn, name, jfd, &ids);
 
+	if (rc >= 0) {
+		rc = run_trim_history(jfd, ids, rc, hostcfg_get(rn->c.cfg)->history_size - 1,
+				      newest, slot > 0, old, occurrence);
+		free(ids);
+	}
 	if (rc < 0) {
-		snprintf(err, errsz, "this tick was already run");
+		snprintf(err, errsz, rc == -EALREADY ? "this tick was already run"
+						     : "cannot list the job's runs: %s",
+			 strerror(-rc));
 		return rc;
 	}
 	run_new_id(rn, newest, id, start);
@@ -366,7 +394,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	if ((dfd = new_folder(rn, jfd, slot, occurrence, id, &start, old, &logged, err,
+	if ((dfd = new_folder(rn, job_name(j), jfd, slot, occurrence, id, &start, old, &logged, err,
 			      errsz)) < 0) {
 		rc = dfd;
 		goto fail;

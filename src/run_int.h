@@ -136,15 +136,20 @@ int run_journal_open(struct runner *rn);
 /* Shutdown: no more checkpoints; after the loop: the last sync. */
 void run_journal_stop(struct runner *rn);
 void run_journal_close(struct runner *rn);
-/* Deletes the oldest runs so that keep remain; the newest id left (or "")
- * in newest. spare_live: runs still running in a slot of their own
+/* Deletes the oldest of the n runs ids (ascending) of data folder dfd so
+ * that keep remain; the newest id left (or "") in newest. spare_live: runs still running in a slot of their own
  * (concurrency allow) are kept. recycle (may be NULL): the newest of the
  * runs to delete is left in place and named there (else ""), for the
  * caller to turn into its new run's folder (run_recycle). occurrence
  * (ticks, 0: none): when the newest run started at or after it (another
  * instance ran this tick), nothing is deleted and -EALREADY returned. */
-int run_trim_history(int dfd, long long keep, char newest[RUN_ID_LEN + 1], int spare_live,
-		     char *recycle, int64_t occurrence);
+int run_trim_history(int dfd, char (*ids)[RUN_ID_LEN + 1], int n, long long keep,
+		     char newest[RUN_ID_LEN + 1], int spare_live, char *recycle,
+		     int64_t occurrence);
+/* The run folders of job name (data folder jfd) as they are now,
+ * ascending, in *ids (to free): the registry's list when it is exact,
+ * else a listing. Their number, or a negative errno. */
+int run_ids(struct runner *rn, const char *name, int jfd, char (**ids)[RUN_ID_LEN + 1]);
 /* Empties run folder old of job folder jfd for a new run: all but its
  * status file, the status spare and the output log go; the log holds
  * only line (len bytes: the new run's first, RUN_FIRST_LINE), *logged

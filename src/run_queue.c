@@ -193,6 +193,7 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 	enum policy p = run_policy(j);
 	long long max = settings_int(job_settings(j), "queue_max", QUEUE_MAX_DEFAULT);
 	char newest[RUN_ID_LEN + 1], active[RUN_ID_LEN + 1], replaced[RUN_ID_LEN + 1], user[64];
+	char (*ids)[RUN_ID_LEN + 1];
 	int jfd, queued, rc;
 	int64_t start;
 
@@ -202,9 +203,15 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(errno));
 		return -errno;
 	}
-	if ((rc = run_trim_history(jfd, LLONG_MAX, newest, 0, NULL, occurrence)) < 0) {
+	if ((rc = run_ids(rn, job_name(j), jfd, &ids)) >= 0) {
+		rc = run_trim_history(jfd, ids, rc, LLONG_MAX, newest, 0, NULL, occurrence);
+		free(ids);
+	}
+	if (rc < 0) {
 		close(jfd);
-		snprintf(err, errsz, "this tick was already run");
+		snprintf(err, errsz, rc == -EALREADY ? "this tick was already run"
+						     : "cannot list the job's runs: %s",
+			 strerror(-rc));
 		return rc;
 	}
 	if (max <= 0)

@@ -3,6 +3,7 @@ crash recovery and shutdown."""
 import io
 import json
 import os
+import shutil
 import re
 import signal
 import stat
@@ -425,6 +426,43 @@ def test_history_trimmed(home):
         runs = h.get("/api/triggeredwebjobs/t/history").json()["runs"]
         assert [r["id"] for r in runs] == list(reversed(ids[-5:]))
         assert sorted(p for p in os.listdir(h.data_dir("triggered", "t")) if p.isdigit()) == ids[-5:]
+    finally:
+        assert h.stop() == 0
+
+
+def test_history_trimmed_counts_folders_made_behind_its_back(home):
+    """A run's start takes the job's runs from the registry's list when it
+    is exact (docs/DECISIONS.md, "The run list kept from inotify's
+    names"): run folders made or removed by hand a moment before are
+    counted as a listing would count them, and a folder with a later id
+    than the clock's makes the next run's id later still."""
+    h = Host(home, env={"WEBJOBS_HISTORY_SIZE": "4"}).start()
+    try:
+        deploy(h, "t", "echo\n")
+        first = start_run(h, "t")
+        wait_run(h, "t", first)
+        data = h.data_dir("triggered", "t")
+        rec = {"Trigger": "x", "Status": "Success", "StartTime": "2001-01-01T00:00:00Z",
+               "EndTime": "2001-01-01T00:00:01Z"}
+        by_hand = [f"20010101000{k}000000" for k in range(3)]
+        for rid in by_hand:
+            h.add_run("t", rid, rec)
+        rid = start_run(h, "t")
+        wait_run(h, "t", rid)
+        # Five were there with the new one: the oldest went.
+        assert sorted(p.name for p in data.iterdir() if p.is_dir()) == by_hand[1:] + [first, rid]
+        # One removed by hand: nothing more goes.
+        shutil.rmtree(data / by_hand[1])
+        rid2 = start_run(h, "t")
+        wait_run(h, "t", rid2)
+        assert sorted(p.name for p in data.iterdir() if p.is_dir()) == [by_hand[2], first, rid, rid2]
+        # A folder from the future: the next id comes after it.
+        future = "209901010000000000"
+        h.add_run("t", future, rec)
+        rid3 = start_run(h, "t")
+        assert rid3 > future
+        wait_run(h, "t", rid3)
+        assert sorted(p.name for p in data.iterdir() if p.is_dir()) == [first, rid, rid2, future, rid3][1:]
     finally:
         assert h.stop() == 0
 
