@@ -199,13 +199,17 @@ struct clone_args_v2 {
 struct vm_child {
 	const struct process_req *r;
 	const char *path;
-	int err; /* the errno of a failed exec */
+	int err;       /* the errno of a failed exec */
+	int64_t first; /* boot_ticks() as the child began */
 };
+
+static int64_t boot_ticks(void);
 
 static int vm_child_main(void *arg)
 {
 	struct vm_child *v = arg;
 
+	v->first = boot_ticks();
 	exec_child(v->r, v->path, -1, &v->err);
 }
 
@@ -239,7 +243,7 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
 		return rc;
 	before = boot_ticks();
 	if (r->cgroup_fd < 0) {
-		struct vm_child v = { r, path, 0 };
+		struct vm_child v = { r, path, 0, -1 };
 
 		/* With CLONE_PARENT the exit signal is the caller's own. The
 		 * child shares our memory until its exec: a failure is told
@@ -250,6 +254,11 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
 			return errno;
 		*pid = (pid_t)child;
 		rc = v.err;
+		/* The kernel stamps the child's start as it makes it, before
+		 * the child's first instruction: between our reading and the
+		 * child's own, a few µs apart rather than across its exec. */
+		if (before >= 0 && v.first == before)
+			*start = before;
 		goto started;
 	}
 	if (pipe2(report, O_CLOEXEC) < 0)
@@ -275,7 +284,7 @@ started:
 	/* The kernel stamped the child's start between our two readings of
 	 * its clock: when both fall in one tick, that tick is its start
 	 * time, and nobody needs to read /proc for it. */
-	if (*pid > 0 && before >= 0 && boot_ticks() == before)
+	if (*pid > 0 && before >= 0 && *start < 0 && boot_ticks() == before)
 		*start = before;
 	return rc;
 }

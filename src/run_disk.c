@@ -54,7 +54,8 @@ int run_ids(struct runner *rn, const char *name, int jfd, char (**ids)[RUN_ID_LE
 	if (registry_runs_now(rn->c.registry, name, &known, &n) == 0) {
 		if (!(*ids = malloc((n ? n : 1) * sizeof(**ids))))
 			return -ENOMEM;
-		memcpy(*ids, known, n * sizeof(**ids));
+		if (n)
+			memcpy(*ids, known, n * sizeof(**ids));
 		return (int)n;
 	}
 	if ((k = files_list(jfd, time_is_run_id, SIZE_MAX, &names)) < 0)
