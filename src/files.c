@@ -79,6 +79,21 @@ const struct dirent *files_dir_next(struct files_dir *d)
 	}
 }
 
+int files_open_read(int dfd, const char *path, int flags)
+{
+	static int noatime = O_NOATIME;
+	int fd = openat(dfd, path, flags | noatime);
+
+	/* Refused when the host owns neither the file nor CAP_FOWNER: then
+	 * it is not asked for again. */
+	if (fd < 0 && errno == EPERM && noatime) {
+		fd = openat(dfd, path, flags);
+		if (fd >= 0)
+			noatime = 0;
+	}
+	return fd;
+}
+
 int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
 {
 	struct files_dir d;
@@ -87,7 +102,7 @@ int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
 	size_t n = 0, cap = 0;
 
 	*out = NULL;
-	files_dir_init(&d, openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	files_dir_init(&d, files_open_read(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (d.fd < 0)
 		return -errno;
 	while (n < max && (de = files_dir_next(&d))) {

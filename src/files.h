@@ -34,6 +34,12 @@ int files_remove_tree(int dfd, const char *name);
  * Returns 0 or -errno. */
 int files_copy_tree(int sfd, const char *src, int dfd, const char *dst);
 
+/* openat(dfd, path, flags) for reading, with O_NOATIME where the kernel
+ * allows it: on a disk mounted relatime, reading a folder or file after
+ * each change of it would write its inode again (docs/DECISIONS.md, "The
+ * run list kept from inotify's names"). */
+int files_open_read(int dfd, const char *path, int flags);
+
 /* Writes all of buf to fd (retrying short writes and EINTR). Returns 0 or
  * -errno. */
 int files_write_all(int fd, const void *buf, size_t len);

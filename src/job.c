@@ -398,8 +398,8 @@ int job_scan_bin(struct job *j, const struct home *h)
 
 int job_open_data(const struct job *j, const struct home *h)
 {
-	return openat(h->data_fd[j->type], j->name,
-		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return files_open_read(h->data_fd[j->type], j->name,
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 int job_file_exists(int dfd, const char *id, const char *file)

@@ -145,7 +145,7 @@ static int recycle_keeps(int dfd, const struct dirent *de, const char *line, siz
  * deletion, then the new run with its record. */
 int run_recycle(int jfd, const char *old, const char *line, size_t len, int *logged)
 {
-	int dfd = openat(jfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = files_open_read(jfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	const struct dirent *de;
 	struct files_dir d;
 

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
+
 #define RECORD_MAX_SIZE (256 * 1024)
 
 static const json_t *get_ci(const json_t *obj, const char *key)
@@ -141,7 +143,7 @@ int runrec_load(int dfd, const char *id, struct runrec *r)
 	if (!time_is_run_id(id))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/status", id);
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = files_open_read(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -EINVAL;
 	rc = -EINVAL;
