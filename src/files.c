@@ -186,6 +186,28 @@ int files_write_swap(int dfd, const char *name, const char *spare, const void *d
 	return -errno;
 }
 
+int files_write_in_place(int dfd, const char *name, const void *data, size_t len)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), rc = 0;
+	const char *p = data;
+
+	if (fd < 0)
+		return -errno;
+	for (size_t done = 0; rc == 0 && done < len;) {
+		ssize_t n = pwrite(fd, p + done, len - done, (off_t)done);
+
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0)
+			done += (size_t)n;
+	}
+	if (rc == 0 && ftruncate(fd, (off_t)len) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
 int files_remove_tree(int dfd, const char *name)
 {
 	int rc = 0;

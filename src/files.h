@@ -20,6 +20,12 @@
 int files_write_swap(int dfd, const char *name, const char *spare, const void *data,
 		     size_t len);
 
+/* Writes data over the content of name, an existing plain file of folder
+ * dfd, and cuts it to len: one inode, no rename, and so no reader's
+ * guarantee — for a file nobody may read whole meanwhile. Not synced.
+ * Returns 0 or -errno (-ENOENT when there is no such file). */
+int files_write_in_place(int dfd, const char *name, const void *data, size_t len);
+
 /* Writes data as name in folder dfd: a temporary file, then rename. With
  * durable, the file and the folder are fsync'ed. Returns 0 or -errno. */
 int files_write_atomic(int dfd, const char *name, const void *data,

@@ -279,6 +279,17 @@ static int rename_recycled(int jfd, char *old, const char *id)
 	return 0;
 }
 
+/* The first record of a recycled folder, still under the old run's id:
+ * written over the old record in place (docs/DECISIONS.md, "The recycled
+ * record in place"). Its readers are those of a run being deleted, and
+ * the folder shows the new id only once the record is whole. */
+static int write_recycled(int dfd, const char *text)
+{
+	int rc = files_write_in_place(dfd, "status", text, strlen(text));
+
+	return rc == -ENOENT ? files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text)) : rc;
+}
+
 /* run_record, and run_record_recycled when old is not NULL. */
 static int record(struct runner *rn, const char *name, int dfd, const struct runrec *rec,
 		  int durable, int jfd, char *old)
@@ -300,7 +311,8 @@ static int record(struct runner *rn, const char *name, int dfd, const struct run
 		 * writes under a name of its own. */
 		rc = durable & RECORD_FOREIGN
 			     ? files_write_atomic(dfd, "status", text, strlen(text), 0644, 0)
-			     : files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text));
+			     : old ? write_recycled(dfd, text)
+				   : files_write_swap(dfd, "status", STATUS_SPARE, text, strlen(text));
 		if (rc == 0 && old)
 			rc = rename_recycled(jfd, old, rec->id);
 		if (rc == 0 && durable && append(rn, name, rec->id, text) < 0)
