@@ -65,6 +65,33 @@ def test_every_two_seconds(host):
     assert nxt.second % 2 == 0
 
 
+def test_scheduler_log_rolls_over(home):
+    """A line that takes the scheduler log past WEBJOBS_LOG_MAX_SIZE is
+    written, then the log is moved to job_scheduler_prev.log and begun
+    anew: each file holds whole lines."""
+    h = Host(home, env={"WEBJOBS_LOG_MAX_SIZE": "400"}).start()
+    try:
+        deploy(h, "r", "true\n")
+        put_settings(h, "r", {"schedule": "* * * * * *"})
+        data = h.data_dir("triggered", "r")
+        assert wait_for(lambda: (data / "job_scheduler_prev.log").exists(), timeout=15)
+        put_settings(h, "r", {})
+        time.sleep(0.5)
+        prev = (data / "job_scheduler_prev.log").read_text()
+        cur = (data / "job_scheduler.log").read_text()
+        # Each file holds whole lines; the moved one went past the size
+        # with its last line, the current one has not reached it.
+        assert prev.endswith("\n") and len(prev.encode()) > 400
+        assert len(prev.encode()) - len(prev.splitlines(True)[-1].encode()) <= 400
+        assert len(cur.encode()) <= 400
+        for text in (prev, cur):
+            for line in text.splitlines():
+                assert SCHED_LINE.match(line), line
+        assert "WebJob invoked" in prev
+    finally:
+        assert h.stop() == 0
+
+
 def test_change_remove_and_invalid(host):
     deploy(host, "c", "echo c\n")
     put_settings(host, "c", {"schedule": "0 0 0 1 1 *"})
