@@ -159,7 +159,7 @@ const char (*job_runs(const struct job *j, size_t *n))[RUN_ID_LEN + 1]
 	return (const char (*)[RUN_ID_LEN + 1])j->runs;
 }
 
-int job_runs_capped(const struct job *j) { return j->nruns >= MAX_ENTRIES; }
+int job_runs_partial(const struct job *j) { return j->runs_partial || j->nruns >= MAX_ENTRIES; }
 
 const char *job_newest_run(const struct job *j)
 {
@@ -489,21 +489,28 @@ static void load_latest(struct job *j, int dfd, struct runrec *was, int had)
 int job_scan_data(struct job *j, const struct home *h)
 {
 	struct files_dir d;
-	const struct dirent *de;
+	const struct dirent *de = NULL;
 	int dfd;
 
 	j->body_valid = 0;
 	j->using_sdk = j->has_sched_log = 0;
 	j->nruns = 0;
+	j->runs_partial = 1;
 	free_inst(j);
 	dfd = job_open_data(j, h);
-	if (dfd < 0)
+	if (dfd < 0) {
+		j->runs_partial = errno != ENOENT;
 		return errno == ENOENT ? 0 : -errno;
+	}
 	/* Fresh, at offset 0. */
 	files_dir_init(&d, dfd);
+	errno = 0;
 	while (j->nruns < MAX_ENTRIES && (de = files_dir_next(&d)))
 		if (data_entry(j, dfd, de) < 0)
 			break;
+	/* A listing that stopped short (no memory, an error reading it, the
+	 * cap) is not the whole folder. */
+	j->runs_partial = de != NULL || errno != 0;
 	j->inst_known = j->type == JOB_CONTINUOUS;
 	if (j->nruns > 1)
 		qsort(j->runs, j->nruns, sizeof(*j->runs), by_run_id);

@@ -53,8 +53,9 @@ const char *job_script_dir(const struct job *j);
 
 /* The run folders listed, ascending (*n of them). */
 const char (*job_runs(const struct job *j, size_t *n))[RUN_ID_LEN + 1];
-/* 1 when the listing stopped at its cap (more folders than listed). */
-int job_runs_capped(const struct job *j);
+/* 1 when the run list may lack folders: its listing stopped short (an
+ * error, no memory, the cap of MAX_ENTRIES). */
+int job_runs_partial(const struct job *j);
 /* The run folder of the newest run, or NULL. */
 const char *job_newest_run(const struct job *j);
 /* The status recorded for the newest run, or NULL (no run). */

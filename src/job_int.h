@@ -32,6 +32,7 @@ struct job {
 	int has_sched_log;
 	char (*runs)[RUN_ID_LEN + 1]; /* ascending */
 	size_t nruns, runs_cap;
+	int runs_partial;      /* the last listing did not end: some may be missing */
 	struct runrec latest; /* the newest readable run */
 	int has_latest, latest_out, latest_err;
 	char **inst;           /* continuous: the instances' status files seen */

@@ -603,7 +603,7 @@ int registry_runs_now(struct registry *r, const char *name,
 	e = registry_entry(r, JOB_TRIGGERED, name, 0);
 	if (!e || !r->evented[JOB_TRIGGERED] || r->rescan_all || r->type_gone[1][JOB_TRIGGERED] ||
 	    e->data_wd < 0 || e->data_moved || e->data_dirty == DATA_ALL ||
-	    job_runs_capped(e->job))
+	    job_runs_partial(e->job))
 		return -1;
 	*ids = job_runs(e->job, n);
 	return 0;
