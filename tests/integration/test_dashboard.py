@@ -80,8 +80,19 @@ def open_page(d, h, frag, until_css):
         f"{frag}: {until_css} never appeared: {d.find_element(By.TAG_NAME, 'body').text[:500]}"
 
 
+def fresh(fn):
+    """fn() again while the page re-renders under it (a poll brought news
+    between finding an element and reading it)."""
+    for _ in range(50):
+        try:
+            return fn()
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return fn()
+
+
 def text(d, css):
-    return d.find_element(By.CSS_SELECTOR, css).text
+    return fresh(lambda: d.find_element(By.CSS_SELECTOR, css).text)
 
 
 def console_errors(d):
@@ -179,8 +190,9 @@ def test_actions_by_clicking(browser, host, tmp_path):
     script = tmp_path / "hello.sh"
     script.write_text("echo hello from $WEBJOBS_COMMAND_ARGUMENTS\nsleep 30\n")
     click(d, "details.deploy summary")
-    d.find_element(By.CSS_SELECTOR, "details.deploy input[type=text]").send_keys("hello")
-    d.find_element(By.CSS_SELECTOR, "details.deploy input[type=file]").send_keys(str(script))
+    fresh(lambda: d.find_element(By.CSS_SELECTOR, "details.deploy input[type=text]").send_keys("hello"))
+    fresh(lambda: d.find_element(By.CSS_SELECTOR, "details.deploy input[type=file]")
+          .send_keys(str(script)))
     assert wait_for(lambda: h.get("/api/triggeredwebjobs/hello").status == 200, timeout=10)
     # Run with arguments: a space and a '+' reach the job as typed.
     assert wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "input[aria-label='Arguments for hello']"),
@@ -215,8 +227,8 @@ def test_actions_by_clicking(browser, host, tmp_path):
     click(d, "main .actions button", "Stop")
     assert wait_for(lambda: api(h, "/api/continuouswebjobs/daemon")["status"] == "Stopped",
                     timeout=10)
-    assert wait_for(lambda: any(b.text == "Start" for b in
-                                d.find_elements(By.CSS_SELECTOR, "main .actions button")), timeout=5)
+    assert wait_for(lambda: fresh(lambda: any(b.text == "Start" for b in d.find_elements(
+        By.CSS_SELECTOR, "main .actions button"))), timeout=5)
     click(d, "main .actions button", "Start")
     assert wait_for(lambda: api(h, "/api/continuouswebjobs/daemon")["status"] != "Stopped",
                     timeout=10)
