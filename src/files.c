@@ -188,19 +188,11 @@ int files_write_swap(int dfd, const char *name, const char *spare, const void *d
 
 int files_write_in_place(int dfd, const char *name, const void *data, size_t len)
 {
-	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), rc = 0;
-	const char *p = data;
+	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return -errno;
-	for (size_t done = 0; rc == 0 && done < len;) {
-		ssize_t n = pwrite(fd, p + done, len - done, (off_t)done);
-
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n > 0)
-			done += (size_t)n;
-	}
+	rc = files_write_all(fd, data, len); /* a fresh fd: from offset 0 */
 	if (rc == 0 && ftruncate(fd, (off_t)len) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

@@ -259,7 +259,7 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
 		 * child's own, a few µs apart rather than across its exec. */
 		if (before >= 0 && v.first == before)
 			*start = before;
-		goto started;
+		return rc;
 	}
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return errno;
@@ -280,11 +280,10 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
 			rc = e;
 	}
 	close(report[0]);
-started:
-	/* The kernel stamped the child's start between our two readings of
-	 * its clock: when both fall in one tick, that tick is its start
-	 * time, and nobody needs to read /proc for it. */
-	if (*pid > 0 && before >= 0 && *start < 0 && boot_ticks() == before)
+	/* No memory shared with this child: the second reading comes after
+	 * its exec. When both fall in one tick, that tick is its start time,
+	 * and nobody needs to read /proc for it. */
+	if (*pid > 0 && before >= 0 && boot_ticks() == before)
 		*start = before;
 	return rc;
 }

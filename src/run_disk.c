@@ -330,12 +330,12 @@ static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
 				      newest, slot > 0, old, occurrence);
 		free(ids);
 	}
-	if (rc < 0) {
-		snprintf(err, errsz, rc == -EALREADY ? "this tick was already run"
-						     : "cannot list the job's runs: %s",
-			 strerror(-rc));
+	if (rc == -EALREADY)
+		snprintf(err, errsz, "this tick was already run");
+	else if (rc < 0)
+		snprintf(err, errsz, "cannot list the job's runs: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	run_new_id(rn, newest, id, start);
 	*logged = 0;
 	len = old[0] ? joblog_sys_line(line, sizeof(line), rn->c.instance, RUN_FIRST_LINE) : 0;

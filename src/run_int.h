@@ -137,10 +137,11 @@ int run_journal_open(struct runner *rn);
 void run_journal_stop(struct runner *rn);
 void run_journal_close(struct runner *rn);
 /* Deletes the oldest of the n runs ids (ascending) of data folder dfd so
- * that keep remain; the newest id left (or "") in newest. spare_live: runs still running in a slot of their own
- * (concurrency allow) are kept. recycle (may be NULL): the newest of the
- * runs to delete is left in place and named there (else ""), for the
- * caller to turn into its new run's folder (run_recycle). occurrence
+ * that keep remain; the newest id left (or "") in newest. spare_live:
+ * runs still running in a slot of their own (concurrency allow) are
+ * kept. recycle (may be NULL): the newest of the runs to delete is left
+ * in place and named there (else ""), for the caller to turn into its
+ * new run's folder (run_recycle). occurrence
  * (ticks, 0: none): when the newest run started at or after it (another
  * instance ran this tick), nothing is deleted and -EALREADY returned. */
 int run_trim_history(int dfd, char (*ids)[RUN_ID_LEN + 1], int n, long long keep,

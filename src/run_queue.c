@@ -209,9 +209,10 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 	}
 	if (rc < 0) {
 		close(jfd);
-		snprintf(err, errsz, rc == -EALREADY ? "this tick was already run"
-						     : "cannot list the job's runs: %s",
-			 strerror(-rc));
+		if (rc == -EALREADY)
+			snprintf(err, errsz, "this tick was already run");
+		else
+			snprintf(err, errsz, "cannot list the job's runs: %s", strerror(-rc));
 		return rc;
 	}
 	if (max <= 0)
