@@ -95,11 +95,16 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(slab, sizeof(slab));
 }
 
+static void collect_until(const struct child *c);
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct child *c = s->data;
 	int k = s == (uv_stream_t *)&c->pipe[1];
 
+	/* Its answer first (it ran, so the helper has sent it): the log
+	 * says Running before the job's first line. */
+	collect_until(c);
 	if (n > 0) {
 		uv_os_fd_t fd;
 
@@ -161,6 +166,11 @@ static void reaped(struct child *c, int st)
 	maybe_done(c);
 }
 
+static void collect_all(void);
+static void collect_ready(void);
+static int collect_one(int wait);
+static int owed(void);
+
 static void on_reap(uv_idle_t *h)
 {
 	uint64_t until = uv_hrtime() + REAP_BUDGET_NS;
@@ -174,7 +184,15 @@ static void on_reap(uv_idle_t *h)
 			uv_idle_stop(h); /* none left that ended */
 			return;
 		}
-		if ((c = tree_owner(pid)))
+		/* Unknown: an orphan's, the helper's — or a spawn's whose
+		 * answer is still to be read (the answers come in order:
+		 * read until it is known, or none is owed). */
+		if (!(c = tree_owner(pid)) && owed()) {
+			while (!(c = tree_owner(pid)) && owed())
+				collect_one(1);
+			collect_ready();
+		}
+		if (c)
 			reaped(c, st);
 		else
 			spawner_reaped(pid); /* else an orphan: nothing more to do */
@@ -194,18 +212,24 @@ static void on_cg_event(void *arg)
 	maybe_done(arg);
 }
 
-/* Spawns a drain's actions sent to the helper, their answers read at the
- * drain's end (evq's hook): the helper clones while the host goes on with
- * the next run, and the host does not sleep on each answer (docs/
- * DECISIONS.md, "The cost of a scheduled run"). Oldest first, as the
- * helper answers; at most MAX_IN_FLIGHT unread, so that neither side's
- * socket buffer fills while the other waits. */
-#define MAX_IN_FLIGHT 32
+/* Spawns a drain's actions sent to the helper (src/spawner.c keeps at
+ * most 32 with it, the rest queued), their answers read as they come —
+ * the helper's socket polled by the loop, the drain's end reading those
+ * already there: the helper clones while the host goes on with the next
+ * run, and the loop never sleeps on an answer, so a burst of spawns
+ * neither waits on each nor holds up the API (docs/DECISIONS.md, "The
+ * cost of a scheduled run", "Answers as they come"). Oldest first, as the
+ * helper answers. A child's answer is read before its output, and before
+ * a pid nobody knows is taken for an orphan's. */
 
 static struct {
 	struct child **v;
 	size_t head, n, cap;
 	int hooked;
+	uv_poll_t poll; /* on the helper's socket while answers are owed */
+	int poll_init;  /* 1: initialised (2: tried and failed) */
+	int poll_fd;    /* the socket it polls, -1 once given up */
+	int polling;
 } pend;
 
 /* The leader is known: tracked, watched, found by the reaper. */
@@ -222,18 +246,36 @@ static void track(struct child *c, const char *type, const char *name, const cha
 	}
 }
 
-/* Reads the answer to the oldest spawn sent and tells its owner. */
-static void collect_one(void)
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} room;
+
+size_t child_spawn_room(void)
+{
+	return pend.n < SPAWNER_MAX_OUT ? SPAWNER_MAX_OUT - pend.n : 0;
+}
+
+void child_on_room(void (*fn)(void *), void *arg)
+{
+	room.fn = fn;
+	room.arg = arg;
+}
+
+/* Reads the answer to the oldest spawn sent and tells its owner: 1, or 0
+ * when it has not come and wait is 0. */
+static int collect_one(int wait)
 {
 	struct child *c = pend.v[pend.head];
 	struct process_req fds = { .out_fd = c->wfd[0], .err_fd = c->wfd[1],
 				   .cgroup_fd = c->cg ? tree_cg_fd(c->cg) : -1 };
 	char err[512];
-	int rc;
+	int rc = process_spawn_result(&fds, wait, &c->pid, &c->start_time, err, sizeof(err));
 
+	if (rc == -EAGAIN)
+		return 0;
 	pend.head = (pend.head + 1) % pend.cap;
 	pend.n--;
-	rc = process_spawn_result(&fds, &c->pid, &c->start_time, err, sizeof(err));
 	close(c->wfd[0]);
 	close(c->wfd[1]);
 	c->pending = 0;
@@ -246,7 +288,7 @@ static void collect_one(void)
 		track(c, c->ident[0], c->ident[1], c->ident[2]);
 		if (c->pending_sig && !c->exited)
 			child_kill(c, c->pending_sig);
-		c->ops.started(c->arg, NULL);
+		c->ops.started(c->arg, c, NULL);
 	} else {
 		/* Never ran: over once its pipes are at their end (no writer
 		 * is left), as a process that exited 127. */
@@ -254,7 +296,7 @@ static void collect_one(void)
 		c->exited = 1;
 		c->wstatus = 127 << 8;
 		if (!c->freed)
-			c->ops.started(c->arg, err);
+			c->ops.started(c->arg, c, err);
 		uv_timer_start(&c->grace, on_grace, PIPE_GRACE_MS, 0);
 		maybe_done(c);
 	}
@@ -266,23 +308,92 @@ static void collect_one(void)
 	}
 	if (--c->handles == 0)
 		free(c);
+	if (room.fn)
+		room.fn(room.arg);
+	return 1;
+}
+
+static int owed(void)
+{
+	return pend.n > 0;
+}
+
+static void poll_stop(void)
+{
+	if (pend.polling)
+		uv_poll_stop(&pend.poll);
+	pend.polling = 0;
+}
+
+static void on_answers(uv_poll_t *h, int status, int events)
+{
+	(void)h;
+	(void)status;
+	(void)events;
+	collect_ready();
+}
+
+/* The answers already there; the loop polls for the rest. */
+static void collect_ready(void)
+{
+	while (pend.n && collect_one(0))
+		;
+	if (!pend.n) {
+		poll_stop();
+		tree_spawns_answered();
+		return;
+	}
+	if (!pend.polling && pend.poll_init == 1 && pend.poll_fd >= 0 &&
+	    spawner_fd() == pend.poll_fd &&
+	    uv_poll_start(&pend.poll, UV_READABLE, on_answers) == 0)
+		pend.polling = 1;
+	if (!pend.polling)
+		collect_all(); /* no poll: wait for them */
+}
+
+static void collect_all(void)
+{
+	while (pend.n)
+		collect_one(1);
+	poll_stop();
+	tree_spawns_answered();
+}
+
+static void collect_until(const struct child *c)
+{
+	while (c->pending && pend.n)
+		collect_one(1);
+}
+
+/* The helper is given up (its socket is about to close). */
+static void on_spawner_stop(void)
+{
+	poll_stop();
+	pend.poll_fd = -1;
 }
 
 static void collect(void *arg)
 {
 	(void)arg;
-	while (pend.n)
-		collect_one();
+	collect_ready();
 }
 
 /* Room for one more spawn sent (and the drain's hook that reads the
  * answers): 1, or 0 when there is none (the spawn waits for its answer). */
-static int pend_ready(void)
+static int pend_ready(uv_loop_t *loop)
 {
 	if (!pend.hooked) {
 		if (evq_on_drained(collect, NULL) < 0)
 			return 0;
 		pend.hooked = 1;
+	}
+	if (!pend.poll_init && spawner_fd() >= 0) {
+		pend.poll_init = 2;
+		if (uv_poll_init(loop, &pend.poll, spawner_fd()) == 0) {
+			pend.poll_init = 1;
+			pend.poll_fd = spawner_fd();
+			spawner_on_stop(on_spawner_stop);
+		}
 	}
 	if (pend.n == pend.cap) {
 		size_t cap = pend.cap ? pend.cap * 2 : 64;
@@ -308,14 +419,12 @@ static int start(struct child *c, struct process_req *req, const struct child_op
 {
 	int rc;
 
-	if (!ops->started || !evq_draining() || !pend_ready()) {
+	if (!ops->started || !evq_draining() || !pend_ready(c->loop)) {
 		/* Answers come in order: the ones waiting first, so that this
 		 * spawn can wait for its own through the helper too. */
-		collect(NULL);
+		collect_all();
 		return process_spawn(req, &c->pid, &c->start_time, err, errsz);
 	}
-	if (pend.n >= MAX_IN_FLIGHT)
-		collect_one();
 	rc = process_spawn_send(req, &c->pid, &c->start_time, err, errsz);
 	if (rc != 1)
 		return rc;
@@ -388,11 +497,12 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req,
 		uv_idle_init(loop, &rq.idle);
 		rq.init = 1;
 		tree_on_sigchld(on_sigchld);
+		tree_on_owed(owed);
 	}
 	if (!c->pending) {
 		track(c, req->type, req->name, req->run_id);
 		if (ops->started)
-			ops->started(arg, NULL);
+			ops->started(arg, c, NULL);
 	}
 	return c;
 fail:
@@ -463,15 +573,22 @@ void child_free(struct child *c)
 
 void child_close(void)
 {
-	collect(NULL);
+	collect_all();
 	if (pend.hooked)
 		evq_off_drained(collect);
 	pend.hooked = 0;
+	if (pend.poll_init == 1) {
+		spawner_on_stop(NULL);
+		uv_close((uv_handle_t *)&pend.poll, NULL);
+	}
+	pend.poll_init = 0;
+	pend.poll_fd = -1;
 	free(pend.v);
 	pend.v = NULL;
 	pend.head = pend.n = pend.cap = 0;
 	if (rq.init) {
 		tree_on_sigchld(NULL);
+		tree_on_owed(NULL);
 		uv_close((uv_handle_t *)&rq.idle, NULL);
 	}
 	rq.init = 0;

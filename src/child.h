@@ -31,10 +31,11 @@ struct child_ops {
 	/* May be NULL. When set, a spawn made during a drain of the event
 	 * queue is only sent to the spawn helper, and this comes with its
 	 * result at the drain's end (else at once, from child_spawn): err
-	 * NULL, started, child_pid and child_start_time known; or why it
-	 * could not start, and done follows (as an exit with 127). Until
-	 * then child_pid is 0 and a child_kill waits. */
-	void (*started)(void *arg, const char *err);
+	 * NULL, started, child_pid(c) and child_start_time(c) known (c is
+	 * the child child_spawn returns, or is about to); or why it could
+	 * not start, and done follows (as an exit with 127). Until then
+	 * child_pid is 0 and a child_kill waits. */
+	void (*started)(void *arg, struct child *c, const char *err);
 };
 
 /* Starts program/argv/envp/cwd of req (its fds are set here); its output
@@ -57,6 +58,13 @@ void child_kill(struct child *c, int sig);
 /* Releases the child (after done, or to abandon it: the group is killed
  * and no callback comes any more). Memory goes when libuv closed all. */
 void child_free(struct child *c);
+
+/* How many more spawns the helper takes now (those sent beyond it wait
+ * in a queue, holding their pipes): a caller that starts many at will
+ * (the supervisor) starts that many, and again when fn(arg) says room
+ * was made (one caller). */
+size_t child_spawn_room(void);
+void child_on_room(void (*fn)(void *), void *arg);
 
 /* Closes the reap queue's handle when the host winds down (every child
  * has been reaped by then). */

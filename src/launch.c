@@ -108,7 +108,7 @@ int launch_make_copy(const struct launch *l)
 				  process_user_gid());
 }
 
-static void write_pid_file(const struct launch *l, const struct child *c)
+void launch_write_pid(const struct launch *l, const struct child *c)
 {
 	static pid_t host_pid;
 	static int64_t host_start; /* the host's own, read once per process */
@@ -196,8 +196,6 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	req.run_id = a->run_id;
 	unlink(l->shutdown_file);
 	c = child_spawn(loop, &req, log, ops, arg, err, errsz);
-	if (c && a->pid_file)
-		write_pid_file(l, c);
 out:
 	free(script);
 	free(cwd);

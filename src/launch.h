@@ -52,13 +52,11 @@ int launch_copy_fresh(const struct launch *l, const struct job *j);
 int launch_make_copy(const struct launch *l);
 
 /* Per start: the run id ("" for continuous jobs), the raw arguments ("" for
- * none), WEBJOBS_PORT (0: none), whether to leave a pid file that a host
- * killed with -9 finds at its next start, and the attempt of the run. */
+ * none), WEBJOBS_PORT (0: none) and the attempt of the run. */
 struct launch_args {
 	const char *run_id;
 	const char *arguments;
 	int port;
-	int pid_file;
 	int attempt;        /* WEBJOBS_RUN_ATTEMPT (triggered runs), 0: none */
 };
 
@@ -71,6 +69,10 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 
 /* The graceful stop: the shutdown file, then SIGTERM to the process. */
 void launch_ask_stop(const struct launch *l, struct child *c);
+
+/* Leaves the pid file that a host killed with -9 finds at its next start
+ * (continuous jobs; once c's pid is known: child_ops.started). */
+void launch_write_pid(const struct launch *l, const struct child *c);
 
 /* Removes the pid file (the process is down). */
 void launch_forget_pid(const struct launch *l);

@@ -1,6 +1,6 @@
 /*
- * process: posix_spawn with the attributes of a job process, and the /proc
- * readings that identify and measure a job's processes.
+ * process: the spawn of a job process (through the spawn helper, else
+ * a clone of our own, both CLONE_VFORK), and the /proc readings that identify and measure a job's processes.
  */
 #define _GNU_SOURCE
 #include "process.h"
@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sched.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +108,7 @@ int process_user_can_reach(const char *path, char *bad, size_t size)
 }
 int process_user_gid(void) { return run_gid; }
 
-/* posix_spawn cannot change the user: a job that must run as another user
+/* A spawn does not change the user: a job that must run as another user
  * is started through util-linux's setpriv, which drops to it (real and
  * effective ids, no supplementary groups) and execs the job in place, so
  * the pid the host watches is the job's. */
@@ -162,6 +161,25 @@ int process_resolve(const char *program, char *out, size_t size)
 	return ENOENT;
 }
 
+/* The signals a spawn resets to their default: all of them, unless the
+ * caller said its dispositions are settled (process_signals_settled). */
+static struct {
+	int settled;
+	sigset_t set;
+} not_default;
+
+void process_signals_settled(void)
+{
+	struct sigaction old;
+
+	sigemptyset(&not_default.set);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 &&
+		    ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL))
+			sigaddset(&not_default.set, sig);
+	not_default.settled = 1;
+}
+
 /* The child side of process_clone_exec: only system calls, then exec. */
 static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 						 const char *path, int report, int *shared)
@@ -171,8 +189,12 @@ static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 	int null, e;
 
 	setsid();
+	/* A handled signal would be default after the exec anyway; one
+	 * ignored would stay ignored; before the exec a handler must not run
+	 * in a child that shares our memory. */
 	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
+		if (sig != SIGKILL && sig != SIGSTOP &&
+		    (!not_default.settled || sigismember(&not_default.set, sig) == 1))
 			sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -226,7 +248,7 @@ static int64_t boot_ticks(void)
 	return hz > 0 ? ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec) / (1000000000 / hz) : -1;
 }
 
-int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start)
+static int clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start)
 {
 	/* The CLONE_VM child's stack (the helper is one thread, one spawn at
 	 * a time): no page tables copied, as posix_spawn does. */
@@ -288,9 +310,26 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
 	return rc;
 }
 
-/* clone3(CLONE_INTO_CGROUP | CLONE_VFORK): the parent waits until the
- * child has exec'ed (or failed, which it reports on a close-on-exec pipe). */
-static int spawn_into_cgroup(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
+int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (not_default.settled)
+		return clone_exec(r, parent, pid, start);
+	/* Handlers of ours: none may run in the child before it has set
+	 * them to their default (it then unblocks everything itself). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = clone_exec(r, parent, pid, start);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* The spawn done here (clone3 with CLONE_INTO_CGROUP for a cgroup, else
+ * a CLONE_VM clone, both CLONE_VFORK): the parent waits until the child
+ * has exec'ed (or failed, which it reports). */
+static int spawn_here(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 			     size_t errsz)
 {
 	int rc = process_clone_exec(r, 0, pid, start);
@@ -322,9 +361,6 @@ static int helper_answer(const struct process_req *r, int rc, pid_t pid, char *e
 static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		       size_t errsz, int send)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, all;
 	int rc;
 
 	/* The helper first: its small descriptor table is copied, not ours. */
@@ -335,31 +371,10 @@ static int spawn_plain(const struct process_req *r, pid_t *pid, int64_t *start, 
 	rc = send ? -ENOSYS : spawner_spawn(r, pid, start);
 	if (rc >= 0)
 		return helper_answer(r, rc, *pid, err, errsz);
-	if (r->cgroup_fd >= 0)
-		return spawn_into_cgroup(r, pid, start, err, errsz);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, r->out_fd, 1);
-	posix_spawn_file_actions_adddup2(&fa, r->err_fd, 2);
-	if (r->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
-	rc = strchr(r->program, '/')
-		     ? posix_spawn(pid, r->program, &fa, &at, r->argv, r->envp)
-		     : posix_spawnp(pid, r->program, &fa, &at, r->argv, r->envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc) {
-		spawn_error(r, rc, err, errsz);
-		return -rc;
-	}
-	return 0;
+	/* Ours, not glibc's posix_spawn: that one leaves its two internal
+	 * signals (32, 33) ignored in the job when the host has handlers
+	 * for them, and an ignored signal outlives the exec. */
+	return spawn_here(r, pid, start, err, errsz);
 }
 
 extern char **environ;
@@ -513,13 +528,15 @@ static int spawn_as(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	return rc;
 }
 
-int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			 size_t errsz)
+int process_spawn_result(const struct process_req *r, int wait, pid_t *pid, int64_t *start,
+			 char *err, size_t errsz)
 {
 	char program[1024];
 	struct process_req named = *r;
-	int rc = spawner_receive(r, pid, start, program, sizeof(program));
+	int rc = spawner_receive(r, wait, pid, start, program, sizeof(program));
 
+	if (rc == -EAGAIN)
+		return rc;
 	named.program = program;
 	if (rc < 0)
 		snprintf(err, errsz, "cannot start the process: %s", strerror(-rc));

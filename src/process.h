@@ -47,6 +47,10 @@ int process_resolve(const char *program, char *out, size_t size);
  * child's start time as process_start_time would read it, when it could
  * be told without /proc (almost always), else -1. */
 int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start);
+/* The caller's signal dispositions will not change any more (the spawn
+ * helper, once set up): its spawns reset only the signals not at their
+ * default then (SIG_IGN survives an exec), not all 64 — 12 µs a spawn. */
+void process_signals_settled(void);
 
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
  * one-line reason naming the program in err (exec failures included).
@@ -89,9 +93,10 @@ int process_free_port(void);
 int process_spawn_send(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
 		       size_t errsz);
 /* The result of the oldest spawn sent, as process_spawn's; r gives its
- * descriptors (should the helper have failed, the host spawns it). */
-int process_spawn_result(const struct process_req *r, pid_t *pid, int64_t *start, char *err,
-			 size_t errsz);
+ * descriptors (should the helper have failed, the host spawns it).
+ * Without wait, -EAGAIN while the helper has not answered yet. */
+int process_spawn_result(const struct process_req *r, int wait, pid_t *pid, int64_t *start,
+			 char *err, size_t errsz);
 
 /* The state letter of a process (field 3 of /proc/PID/stat: 'R', 'S',
  * 'Z'...), or 0 when it cannot be read. */

@@ -280,10 +280,11 @@ static void on_done(void *arg, int wstatus)
 }
 
 /* The spawn's result (child.h): STARTED, with the reason when it failed. */
-static void on_started(void *arg, const char *err)
+static void on_started(void *arg, struct child *c, const char *err)
 {
 	struct run *r = arg;
 
+	(void)c;
 	free(r->start_err);
 	r->start_err = err ? strdup(err) : NULL;
 	if (err && !r->start_err)
@@ -356,7 +357,7 @@ static enum state a_nothing(struct run *r, enum event e)
 
 static enum state a_spawn(struct run *r, enum event e)
 {
-	struct launch_args a = { r->id, r->rec.arguments ? r->rec.arguments : "", 0, 0,
+	struct launch_args a = { r->id, r->rec.arguments ? r->rec.arguments : "", 0,
 				 ++r->attempt };
 	int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
 	uint64_t every = limit > 0 && limit * 250 < 5000 ? (uint64_t)limit * 250 : 5000;

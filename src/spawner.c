@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -42,6 +43,7 @@ struct answer {
 };
 
 static int sock = -1;
+static void (*on_stop)(void);
 static pid_t helper = 0;
 static int helper_fd = -1; /* its pidfd: never a signal to a pid reused */
 
@@ -158,6 +160,7 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t host)
 	sigaction(SIGHUP, &ign, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	process_signals_settled();
 	for (;;)
 		serve_one(3, buf, argv, envp);
 }
@@ -198,40 +201,57 @@ static void give_up(const char *why, int e)
 	spawner_stop();
 }
 
-/* Requests sent whose answers are still to be read, oldest first: each
- * kept whole, for the host to spawn itself should the helper fail before
- * it answers. */
+/* Waits until the socket is ready for events (the loop may have made it
+ * non-blocking to poll it): 1, or 0 when it cannot tell. */
+static int ready(short events)
+{
+	struct pollfd p = { .fd = sock, .events = events };
+	int n;
+
+	while ((n = poll(&p, 1, -1)) < 0 && errno == EINTR)
+		;
+	return n == 1;
+}
+
+/* Requests whose answers are still to be read, oldest first: each kept
+ * whole, for the host to spawn itself should the helper fail before it
+ * answers. The first `out` are sent; the rest wait for room (at most
+ * SPAWNER_MAX_OUT unanswered with the helper, so that neither side's socket buffer
+ * fills while the other waits, and no spawn waits on an answer). */
+
+struct entry {
+	char *buf;
+	size_t len;
+	int fds[3], nfds;
+	int unsent; /* could not be sent (too big): spawned here */
+};
+
 static struct {
-	char **buf;
-	size_t *len;
-	size_t head, n, cap;
+	struct entry *v;
+	size_t head, n, cap, out;
 } sent;
 
-static int sent_push(char *buf, size_t len)
+static struct entry *at(size_t i)
+{
+	return &sent.v[(sent.head + i) % sent.cap];
+}
+
+static int sent_push(const struct entry *e)
 {
 	if (sent.n == sent.cap) {
 		size_t cap = sent.cap ? sent.cap * 2 : 64;
-		char **b = malloc(cap * sizeof(*b));
-		size_t *l = malloc(cap * sizeof(*l));
+		struct entry *v = malloc(cap * sizeof(*v));
 
-		if (!b || !l) {
-			free(b);
-			free(l);
+		if (!v)
 			return -ENOMEM;
-		}
-		for (size_t i = 0; i < sent.n; i++) {
-			b[i] = sent.buf[(sent.head + i) % sent.cap];
-			l[i] = sent.len[(sent.head + i) % sent.cap];
-		}
-		free(sent.buf);
-		free(sent.len);
-		sent.buf = b;
-		sent.len = l;
+		for (size_t i = 0; i < sent.n; i++)
+			v[i] = *at(i);
+		free(sent.v);
+		sent.v = v;
 		sent.head = 0;
 		sent.cap = cap;
 	}
-	sent.buf[(sent.head + sent.n) % sent.cap] = buf;
-	sent.len[(sent.head + sent.n) % sent.cap] = len;
+	sent.v[(sent.head + sent.n) % sent.cap] = *e;
 	sent.n++;
 	return 0;
 }
@@ -273,51 +293,75 @@ static char *message(const struct process_req *r, size_t *out_len)
 	return buf;
 }
 
-int spawner_send(const struct process_req *r)
+/* Sends e: 0, or an errno (the socket is full only while the helper
+ * reads: waited for). */
+static int transmit(const struct entry *e)
 {
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(3 * sizeof(int))];
 	} c;
-	int fds[3] = { r->out_fd, r->err_fd, r->cgroup_fd };
-	int nfds = r->cgroup_fd >= 0 ? 3 : 2;
-	struct iovec iov;
+	struct iovec iov = { e->buf, e->len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
-			    .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int)) };
+			    .msg_controllen = CMSG_SPACE((size_t)e->nfds * sizeof(int)) };
 	struct cmsghdr *cm;
-	size_t len = 0;
-	char *buf;
 	ssize_t n;
 
-	if (sock < 0)
-		return -ENOSYS;
-	if (!(buf = message(r, &len)))
-		return errno ? -errno : -ENOMEM;
-	if (sent_push(buf, len) < 0) {
-		free(buf);
-		return -ENOMEM;
-	}
-	iov.iov_base = buf;
-	iov.iov_len = len;
 	memset(&c, 0, sizeof(c));
 	cm = CMSG_FIRSTHDR(&m);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+	cm->cmsg_len = CMSG_LEN((size_t)e->nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), e->fds, (size_t)e->nfds * sizeof(int));
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 &&
+	       (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && ready(POLLOUT))))
 		;
-	if (n < 0) {
-		int e = errno;
+	return n < 0 ? errno : 0;
+}
 
-		sent.n--; /* not sent, the newest: the caller spawns it */
-		free(buf);
-		if (e == EMSGSIZE)
-			return -EMSGSIZE;
-		give_up("cannot send a request", e);
-		return -EPIPE;
+/* Sends the requests waiting, while there is room. */
+static void flush(void)
+{
+	while (sock >= 0 && sent.out < sent.n && sent.out < SPAWNER_MAX_OUT) {
+		struct entry *e = at(sent.out);
+		int rc = transmit(e);
+
+		if (rc == EMSGSIZE) {
+			e->unsent = 1; /* the host spawns this one */
+		} else if (rc) {
+			give_up("cannot send a request", rc);
+			return;
+		}
+		sent.out++;
 	}
-	return 0;
+}
+
+int spawner_send(const struct process_req *r)
+{
+	struct entry e = { NULL, 0, { r->out_fd, r->err_fd, r->cgroup_fd },
+			   r->cgroup_fd >= 0 ? 3 : 2, 0 };
+	int rc;
+
+	if (sock < 0)
+		return -ENOSYS;
+	if (!(e.buf = message(r, &e.len)))
+		return errno ? -errno : -ENOMEM;
+	if (sent_push(&e) < 0) {
+		free(e.buf);
+		return -ENOMEM;
+	}
+	if (sent.out < sent.n - 1 || sent.out >= SPAWNER_MAX_OUT)
+		return 0; /* sent once the answers before it made room */
+	if ((rc = transmit(&e)) == 0) {
+		sent.out++;
+		return 0;
+	}
+	sent.n--; /* not sent, the newest: the caller spawns it */
+	free(e.buf);
+	if (rc == EMSGSIZE)
+		return -EMSGSIZE;
+	give_up("cannot send a request", rc);
+	return -EPIPE;
 }
 
 /* A request sent, spawned by the host itself (the helper failed before
@@ -347,12 +391,21 @@ static int spawn_here(const char *buf, size_t len, const struct process_req *r, 
 	return rc;
 }
 
-int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
-		    size_t psize)
+int spawner_fd(void)
+{
+	return sock;
+}
+
+void spawner_on_stop(void (*fn)(void))
+{
+	on_stop = fn;
+}
+
+int spawner_receive(const struct process_req *r, int wait, pid_t *pid, int64_t *start,
+		    char *program, size_t psize)
 {
 	struct answer a;
-	char *buf;
-	size_t len;
+	struct entry e;
 	ssize_t n = -1;
 	int rc;
 
@@ -360,28 +413,36 @@ int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, cha
 	*start = -1;
 	if (!sent.n)
 		return -ENOENT;
-	buf = sent.buf[sent.head];
-	len = sent.len[sent.head];
-	sent.head = (sent.head + 1) % sent.cap;
-	sent.n--;
-	/* The program, first of the strings, for the caller's messages. */
-	snprintf(program, psize, "%.*s", (int)strnlen(buf + sizeof(struct head),
-						      len - sizeof(struct head)),
-		 buf + sizeof(struct head));
-	if (sock >= 0) {
-		while ((n = recv(sock, &a, sizeof(a), 0)) < 0 && errno == EINTR)
+	if (!sent.out)
+		flush(); /* the oldest waits to be sent: it is now */
+	if (sock >= 0 && sent.out && !at(0)->unsent) {
+		while ((n = recv(sock, &a, sizeof(a), MSG_DONTWAIT)) < 0 &&
+		       (errno == EINTR ||
+			(wait && (errno == EAGAIN || errno == EWOULDBLOCK) && ready(POLLIN))))
 			;
+		if (n < 0 && !wait && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -EAGAIN;
 		if (n != (ssize_t)sizeof(a))
 			give_up("no answer", n < 0 ? errno : EPIPE);
 	}
+	e = *at(0);
+	sent.head = (sent.head + 1) % sent.cap;
+	sent.n--;
+	if (sent.out)
+		sent.out--;
+	/* The program, first of the strings, for the caller's messages. */
+	snprintf(program, psize, "%.*s", (int)strnlen(e.buf + sizeof(struct head),
+						      e.len - sizeof(struct head)),
+		 e.buf + sizeof(struct head));
 	if (n == (ssize_t)sizeof(a)) {
 		*pid = (pid_t)a.pid;
 		*start = a.start;
 		rc = a.err;
 	} else {
-		rc = spawn_here(buf, len, r, pid, start);
+		rc = spawn_here(e.buf, e.len, r, pid, start);
 	}
-	free(buf);
+	free(e.buf);
+	flush(); /* room for one more */
 	return rc;
 }
 
@@ -397,7 +458,7 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start)
 		return -EBUSY;
 	if ((rc = spawner_send(r)) < 0)
 		return rc;
-	return spawner_receive(r, pid, start, program, sizeof(program));
+	return spawner_receive(r, 1, pid, start, program, sizeof(program));
 }
 
 /* The helper ended by itself (it was reaped already): no more requests. */
@@ -417,6 +478,8 @@ void spawner_reaped(pid_t pid)
 
 void spawner_stop(void)
 {
+	if (sock >= 0 && on_stop)
+		on_stop();
 	if (sock >= 0)
 		close(sock);
 	sock = -1;

@@ -20,6 +20,9 @@
 
 struct process_req;
 
+/* Requests with the helper at once, unanswered; more wait in the host. */
+#define SPAWNER_MAX_OUT 32
+
 /* Forks the helper; 0, or a negative errno (jobs are then spawned by the
  * host itself). Called first thing in serve, before any thread. */
 int spawner_start(void);
@@ -36,9 +39,14 @@ int spawner_spawn(const struct process_req *r, pid_t *pid, int64_t *start);
 int spawner_send(const struct process_req *r);
 /* The answer to the oldest request sent, as spawner_spawn's; when the
  * helper failed before it answered, the host spawns that request itself
- * with r's descriptors. program: the request's program, for messages. */
-int spawner_receive(const struct process_req *r, pid_t *pid, int64_t *start, char *program,
-		    size_t psize);
+ * with r's descriptors. program: the request's program, for messages.
+ * Without wait, -EAGAIN (and nothing read) while the answer has not come. */
+int spawner_receive(const struct process_req *r, int wait, pid_t *pid, int64_t *start,
+		    char *program, size_t psize);
+/* The socket the answers come on (readable: one is there), or -1. */
+int spawner_fd(void);
+/* fn is called before the socket is closed (the helper is given up). */
+void spawner_on_stop(void (*fn)(void));
 /* The reaper of the host's children reaped pid: when it was the helper
  * (killed), jobs are spawned by the host from now on. */
 void spawner_reaped(pid_t pid);

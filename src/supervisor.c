@@ -2,13 +2,13 @@
  * supervisor: the state machine of each continuous job on this instance.
  *
  * table:
- *   state \ event  START    STOP     EXIT     TIMER    CHANGED  DELETED  SHUTDOWN READY    FAILED
- *   STOPPED        begin    -        -        -        -        remove   halt     -        -
- *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -
- *   STARTING       -        defer    -        -        defer    defer    defer    spawn    failed
- *   RUNNING        -        stop     went     -        stop     doom     stop     -        -
- *   PENDING        -        halt     -        begin    begin    remove   halt     -        -
- *   STOPPING       -        -        stopped  kill     -        doom     -        -        -
+ *   state \ event  START    STOP     EXIT     TIMER    CHANGED  DELETED  SHUTDOWN READY    FAILED   STARTED
+ *   STOPPED        begin    -        -        -        -        remove   halt     -        -        -
+ *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -        -
+ *   STARTING       -        defer    failed   -        defer    defer    defer    spawn    failed   started
+ *   RUNNING        -        stop     went     -        stop     doom     stop     -        -        -
+ *   PENDING        -        halt     -        begin    begin    remove   halt     -        -        -
+ *   STOPPING       -        -        stopped  kill     -        doom     -        -        -        -
  * end of table (checked against the code by tests/unit/test_supervisor.c)
  *
  * "-" is an explicit no-op (PENDING x START too: a re-read of the job that
@@ -22,9 +22,14 @@
  * 5 s), snapshot the job, then make the working copy (thread pool) or go
  * straight to the spawn queue. STARTING waits for READY (its turn in the
  * spawn queue, at most 64 spawns per loop turn) or FAILED (the copy or the
- * spawn failed: treated as an exit, so the restart delay applies); events
- * that come meanwhile are deferred and posted again when it leaves
- * STARTING (the last one wins: each reconciles from the job as it is then).
+ * spawn failed: treated as an exit, so the restart delay applies). spawn
+ * sends the spawn to the helper with the drain's others (src/child.c) and
+ * STARTING waits on for STARTED, the helper's answer read at the drain's
+ * end: RUNNING (the status and its log line were written with the answer,
+ * before the loop could read any of the job's output), or the spawn
+ * failed and the EXIT that follows is a failed start. Events that come
+ * while STARTING are deferred and posted again when it leaves STARTING
+ * (the last one wins: each reconciles from the job as it is then).
  * stop: shutdown file + SIGTERM to the group, SIGKILL after
  * stopping_wait_time; what follows (stay stopped, start again, remove, exit)
  * is decided when the process is down. doom: the job was deleted, SIGKILL
@@ -68,14 +73,15 @@
 enum state { S_STOPPED, S_INACTIVE, S_STARTING, S_RUNNING, S_PENDING, S_STOPPING, S_COUNT };
 enum event {
 	E_START, E_STOP, E_EXIT, E_TIMER, E_CHANGED, E_DELETED, E_SHUTDOWN, E_READY, E_FAILED,
-	E_COUNT
+	E_STARTED, E_COUNT
 };
 
 static const char *const state_names[S_COUNT] = {
 	"STOPPED", "INACTIVE", "STARTING", "RUNNING", "PENDING", "STOPPING"
 };
 static const char *const event_names[E_COUNT] = {
-	"START", "STOP", "EXIT", "TIMER", "CHANGED", "DELETED", "SHUTDOWN", "READY", "FAILED"
+	"START", "STOP", "EXIT", "TIMER", "CHANGED", "DELETED", "SHUTDOWN", "READY", "FAILED",
+	"STARTED"
 };
 static const char *const status_names[S_COUNT] = {
 	"Stopped", "InactiveInstance", "Starting", "Running", "PendingRestart", "Stopping"
@@ -88,7 +94,9 @@ struct sv {
 	int queued;
 	char *name;
 	enum state state;
-	int published;         /* the state was written once */
+	enum state shown;      /* the state status_{inst} says (S_COUNT: none yet) */
+	int spawning;          /* inside launch_spawn: an answer comes at once */
+	int answer;            /* the spawn's answer: 1 started, -1 failed, 0 none */
 	int deferred;          /* an event that came while STARTING, or -1 */
 	int deleted;           /* the job is gone: free once down */
 	struct launch l;       /* what the job was when it was started */
@@ -174,7 +182,29 @@ static void on_done(void *arg, int wstatus)
 	post(v, E_EXIT);
 }
 
-static const struct child_ops sv_child_ops = { NULL, on_done, NULL };
+/* The helper's answer (child.h). Started: its pid file now, and — unless
+ * the answer came inside a_spawn, which goes RUNNING itself — the status
+ * Running with its log line, before the loop reads any of the job's
+ * output; STARTED then sets the state. */
+static void on_started(void *arg, struct child *c, const char *err)
+{
+	struct sv *v = arg;
+
+	if (err) {
+		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
+		v->answer = -1;
+	} else {
+		launch_write_pid(&v->l, c);
+		v->answer = 1;
+		if (!v->spawning) {
+			v->shown = S_RUNNING;
+			publish(v, status_names[S_RUNNING]);
+		}
+	}
+	post(v, E_STARTED);
+}
+
+static const struct child_ops sv_child_ops = { NULL, on_done, on_started };
 
 static void work_copy(uv_work_t *w)
 {
@@ -186,8 +216,11 @@ static void work_copy(uv_work_t *w)
 static void on_spawn_turn(uv_idle_t *h)
 {
 	struct supervisor *s = h->data;
+	size_t room = child_spawn_room();
 
-	for (int k = 0; k < SPAWNS_PER_TURN && s->qhead; k++) {
+	/* No more than the helper takes at once: the rest wait here, not
+	 * holding pipes in its queue; room made brings them (on_room). */
+	for (size_t k = 0; k < SPAWNS_PER_TURN && k < room && s->qhead; k++) {
 		struct sv *v = s->qhead;
 
 		s->qhead = v->qnext;
@@ -197,8 +230,16 @@ static void on_spawn_turn(uv_idle_t *h)
 		v->qnext = NULL;
 		post(v, E_READY);
 	}
-	if (!s->qhead)
+	if (!s->qhead || !room)
 		uv_idle_stop(h);
+}
+
+static void on_room(void *arg)
+{
+	struct supervisor *s = arg;
+
+	if (s->qhead)
+		uv_idle_start(&s->idle, on_spawn_turn);
 }
 
 static void queue_spawn(struct sv *v)
@@ -348,26 +389,44 @@ static void replay_deferred(struct sv *v)
 	v->deferred = -1;
 }
 
-static enum state a_spawn(struct sv *v, enum event e)
+/* The helper's answer: RUNNING, or (failed) STARTING until the EXIT that
+ * follows. Nothing when no answer is owed. */
+static enum state a_started(struct sv *v, enum event e)
 {
-	struct launch_args a = { "", "", process_free_port(), 1, 0 };
-	char err[512];
+	int answer = v->answer;
 
 	(void)e;
+	v->answer = 0;
+	if (answer <= 0)
+		return v->state;
+	replay_deferred(v);
+	return S_RUNNING;
+}
+
+static enum state a_spawn(struct sv *v, enum event e)
+{
+	struct launch_args a = { "", "", process_free_port(), 0 };
+	char err[512];
+
 	if (v->deleted || v->s->shutting) {
 		/* Going away meanwhile: the deferred event frees it. */
 		replay_deferred(v);
 		return S_STOPPED;
 	}
+	if (v->child)
+		return v->state; /* one process at a time: its answer is owed */
 	v->started_ms = uv_now(v->s->loop);
+	v->answer = 0;
+	v->spawning = 1;
 	v->child = launch_spawn(v->s->loop, &v->l, &a, v->log, &sv_child_ops, v, err, sizeof(err));
+	v->spawning = 0;
 	if (!v->child) {
 		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
 		post(v, E_FAILED);
 		return S_STARTING;
 	}
-	replay_deferred(v);
-	return S_RUNNING;
+	/* Answered at once (no drain under way): RUNNING now. */
+	return v->answer > 0 ? a_started(v, e) : S_STARTING;
 }
 
 static enum state a_defer(struct sv *v, enum event e)
@@ -444,10 +503,13 @@ static enum state a_went(struct sv *v, enum event e)
 	return S_PENDING;
 }
 
-/* The copy or the spawn failed: logged, then as an exit with code 127. */
+/* The copy or the spawn failed (FAILED; EXIT after a failed answer):
+ * logged, then as an exit with code 127. */
 static enum state a_failed(struct sv *v, enum event e)
 {
-	joblog_sys(v->log, 1, "%s", v->fail);
+	if (v->fail[0])
+		joblog_sys(v->log, 1, "%s", v->fail);
+	v->fail[0] = '\0';
 	v->wstatus = 127 << 8;
 	v->started_ms = uv_now(v->s->loop);
 	replay_deferred(v);
@@ -490,13 +552,13 @@ struct cell {
 #define C(f) { a_##f, #f }
 #define NO { a_nothing, "-" }
 static const struct cell table[S_COUNT][E_COUNT] = {
-	/*             START     STOP      EXIT        TIMER     CHANGED   DELETED    SHUTDOWN  READY     FAILED */
-	[S_STOPPED]  = { C(begin), NO,       NO,         NO,       NO,       C(remove), C(halt),  NO,       NO },
-	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO },
-	[S_STARTING] = { NO,       C(defer), NO,         NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed) },
-	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO },
-	[S_PENDING]  = { NO,       C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO },
-	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO },
+	/*             START     STOP      EXIT        TIMER     CHANGED   DELETED    SHUTDOWN  READY     FAILED     STARTED */
+	[S_STOPPED]  = { C(begin), NO,       NO,         NO,       NO,       C(remove), C(halt),  NO,       NO,        NO },
+	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO,        NO },
+	[S_STARTING] = { NO,       C(defer), C(failed),  NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed), C(started) },
+	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO,        NO },
+	[S_PENDING]  = { NO,       C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO,        NO },
+	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO,        NO },
 };
 #undef C
 #undef NO
@@ -508,9 +570,9 @@ static void dispatch(void *obj, int event)
 	struct sv *v = obj;
 	enum state next = table[v->state][event].fn(v, (enum event)event);
 
-	if (next != v->state || !v->published) {
-		v->state = next;
-		v->published = 1;
+	v->state = next;
+	if (next != v->shown) {
+		v->shown = next;
 		publish(v, status_names[next]);
 	}
 }
@@ -619,6 +681,7 @@ static struct sv *add(struct supervisor *s, const char *name)
 	v->deferred = -1;
 	v->status_fd = v->singleton_fd = v->dfd = -1;
 	v->state = S_STOPPED;
+	v->shown = S_COUNT;
 	if (open_files(v) < 0)
 		log_warn("job %s: cannot open its data folder", name);
 	uv_timer_init(s->loop, &v->timer);
@@ -674,6 +737,7 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 	launch_kill_leftovers(c->temp);
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
+	child_on_room(on_room, s);
 	registry_listen(c->registry, on_registry, s);
 	registry_replay(c->registry, JOB_CONTINUOUS, on_start_up, s);
 	return s;
@@ -729,6 +793,7 @@ static void check_shutdown(struct supervisor *s)
 	if (s->shutting && !s->jobs && s->done) {
 		void (*done)(void *) = s->done;
 
+		child_on_room(NULL, NULL);
 		uv_close((uv_handle_t *)&s->idle, NULL);
 		s->done = NULL;
 		done(s->done_arg);
@@ -750,6 +815,8 @@ void supervisor_shutdown(struct supervisor *s, void (*done)(void *), void *arg)
 
 void supervisor_free(struct supervisor *s)
 {
+	if (s)
+		child_on_room(NULL, NULL);
 	free(s);
 }
 

@@ -270,10 +270,25 @@ static void sweep_soon(void)
 }
 
 static void (*on_exit_fn)(void);
+static int (*owed_fn)(void);
+static int put_off; /* a sweep left children alone: answers were owed */
 
 void tree_on_sigchld(void (*fn)(void))
 {
 	on_exit_fn = fn;
+}
+
+void tree_on_owed(int (*owed)(void))
+{
+	owed_fn = owed;
+}
+
+void tree_spawns_answered(void)
+{
+	if (put_off) {
+		put_off = 0;
+		sweep_soon();
+	}
 }
 
 static void on_sigchld(uv_poll_t *h, int status, int events)
@@ -619,6 +634,12 @@ static void sweep_child(pid_t pid)
 		return; /* a leader: child.c's reaper has it */
 	if (pid == spawner_pid())
 		return; /* the spawn helper: reaped by child.c's reaper if it ends */
+	if (owed_fn && owed_fn()) {
+		/* Perhaps a spawn whose answer is unread: neither reaped
+		 * (its status is its job's) nor killed. Later. */
+		put_off = 1;
+		return;
+	}
 	if (process_state(pid) == 'Z') {
 		waitpid(pid, NULL, WNOHANG);
 		return;

@@ -75,6 +75,11 @@ void tree_sweep(void);
 /* fn is called at every SIGCHLD, before the sweep is planned: the reaper
  * of the job processes (child.c). */
 void tree_on_sigchld(void (*fn)(void));
+/* owed says 1 while spawns' answers are still unread (child.c): a child
+ * not tracked may be one of those, so the sweep leaves such children
+ * alone until tree_spawns_answered, which sweeps again if it did. */
+void tree_on_owed(int (*owed)(void));
+void tree_spawns_answered(void);
 
 /* Stops the SIGCHLD handle (shutdown). */
 void tree_close(void);

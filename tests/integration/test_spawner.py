@@ -55,3 +55,25 @@ def test_without_the_helper_the_host_starts_jobs_itself(home, host, tmp_path):
         assert run["status"] == "Success"
         assert "still" in host.get(run["output_url"].split(str(host.port), 1)[1]).text()
     assert not [c for c in children(host.proc.pid) if comm(c) == "webjobs-spawn"]
+
+
+def test_jobs_start_with_no_signal_ignored_or_blocked(home, host, tmp_path):
+    """The helper ignores SIGINT and SIGHUP (a ^C is the host's to handle):
+    its spawns set those back, and the helper alone skips the other 60
+    (process_signals_settled); a job started by the host itself gets the
+    same."""
+    script = f"grep -E '^Sig(Ign|Blk)' /proc/self/status > {tmp_path}/$1\n"
+    host.add_job("triggered", "sig", {"run.sh": script})
+
+    def run(name):
+        r = host.request("POST", f"/api/triggeredwebjobs/sig/run?arguments={name}")
+        assert r.status == 202
+        assert wait_for(lambda: (tmp_path / name).exists(), timeout=10)
+        time.sleep(0.1)
+        return (tmp_path / name).read_text().split()
+
+    zero = ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+    assert run("by-helper") == zero
+    os.kill(helper_of(host), 9)
+    time.sleep(0.3)
+    assert run("by-host") == zero

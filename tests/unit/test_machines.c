@@ -50,6 +50,8 @@ struct child {
 };
 
 static struct child *children;
+static void (*room_fn)(void *);
+static void *room_arg;
 static int next_pid = 1000;
 static int fail_spawns, fail_answers;
 
@@ -88,15 +90,35 @@ static void answer_all(void)
 		if (!c)
 			return;
 		c->pending = 0;
+		if (room_fn)
+			room_fn(room_arg);
 		if (fail_answers) {
 			c->alive = 0;
-			c->ops.started(c->arg, "fake start failure");
+			c->ops.started(c->arg, c, "fake start failure");
 			c->ops.done(c->arg, 127 << 8);
 		} else {
 			c->pid = next_pid++;
-			c->ops.started(c->arg, NULL);
+			c->ops.started(c->arg, c, NULL);
 		}
 	}
+}
+
+/* The helper's room: 32 answers owed at most, as src/child.c; an answer
+ * read makes room (the supervisor's on_room). */
+
+size_t child_spawn_room(void)
+{
+	size_t owed = 0;
+
+	for (struct child *c = children; c; c = c->next)
+		owed += c->pending;
+	return owed < 32 ? 32 - owed : 0;
+}
+
+void child_on_room(void (*fn)(void *), void *arg)
+{
+	room_fn = fn;
+	room_arg = arg;
 }
 
 pid_t child_pid(const struct child *c) { return c->pid; }
@@ -296,7 +318,7 @@ static void reach(const char *name, const char *st)
 static const char *const states[] = { "STOPPED", "INACTIVE", "STARTING", "RUNNING",
 				      "PENDING", "STOPPING" };
 static const char *const events[] = { "START", "STOP", "EXIT", "TIMER", "CHANGED",
-				      "DELETED", "SHUTDOWN", "READY", "FAILED" };
+				      "DELETED", "SHUTDOWN", "READY", "FAILED", "STARTED" };
 
 static void on_host_changed(void *arg, const struct hostcfg *old)
 {
@@ -398,19 +420,47 @@ static void every_state_and_event(void **state)
 		}
 }
 
-/* A failed spawn is its own event: the job waits its restart time. */
-static void failed_spawn_waits(void **state)
+/* A new job name whose start fails while *failing is set: it must wait
+ * its restart time. */
+static void start_failing(const char *name, int *failing)
 {
 	struct supervisor_probe p;
 
-	(void)state;
-	fail_spawns = 1;
-	make_job("failing", 0, 0);
+	*failing = 1;
+	make_job(name, 0, 0);
 	settle();
-	fail_spawns = 0;
-	assert_string_equal(state_of("failing", &p), "PENDING");
+	*failing = 0;
+	assert_string_equal(state_of(name, &p), "PENDING");
 	assert_true(p.timer_active);
-	invariants("failing", "failed spawn");
+	invariants(name, "failed start");
+}
+
+/* A failed spawn is its own event: the job waits its restart time. */
+static void failed_spawn_waits(void **state)
+{
+	(void)state;
+	start_failing("failing", &fail_spawns);
+}
+
+/* The helper's answer says the process could not start: a failed start
+ * in the log (once), and the job waits its restart time. */
+static void failed_answer_waits(void **state)
+{
+	char path[300], text[8192];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	start_failing("lost", &fail_answers);
+	snprintf(path, sizeof(path), "%s/data/jobs/continuous/lost/job_log.txt", root);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(text, "Job failed to start: fake start failure"));
+	assert_null(strstr(strstr(text, "fake start failure") + 1, "fake start failure"));
+	assert_null(strstr(text, "Status changed to Running"));
+	assert_non_null(strstr(text, "Status changed to PendingRestart"));
 }
 
 /* Events that come while STARTING wait, then apply in the new state. */
@@ -441,15 +491,20 @@ static void random_walk(void **state)
 	settle();
 	for (int step = 0; step < 5000; step++) {
 		const char *name = names[rand() % 4];
-		int what = rand() % 12;
+		int what = rand() % 15;
 
-		/* EXIT comes from the process alone, never out of turn. */
+		/* EXIT comes from the process alone, never out of turn; the
+		 * helper's answers at any point (some saying the spawn failed). */
 		if (what < 9 && what != 2)
 			supervisor_inject(sup, name, events[what]);
 		else if (what == 2 || what == 9)
 			exit_child(name, (rand() % 3) << 8);
 		else if (what == 10)
 			make_job(name, name[1] == '3', rand() % 2);
+		else if (what == 12)
+			answer_all();
+		else if (what == 13)
+			fail_answers = rand() % 4 == 0;
 		else
 			settle();
 		if (rand() % 4 == 0)
@@ -459,6 +514,7 @@ static void random_walk(void **state)
 		if (live_children(name) > 1)
 			fail_msg("step %d: two processes of %s", step, name);
 	}
+	fail_answers = 0;
 	settle();
 	for (int i = 0; i < 4; i++)
 		invariants(names[i], "random walk");
@@ -722,6 +778,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(every_state_and_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_spawn_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_answer_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
