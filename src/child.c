@@ -225,6 +225,7 @@ static void on_cg_event(void *arg)
 static struct {
 	struct child **v;
 	size_t head, n, cap;
+	size_t waited;  /* of n, those read at the drain's end (answer_later 0) */
 	int hooked;
 	uv_poll_t poll; /* on the helper's socket while answers are owed */
 	int poll_init;  /* 1: initialised (2: tried and failed) */
@@ -276,6 +277,8 @@ static int collect_one(int wait)
 		return 0;
 	pend.head = (pend.head + 1) % pend.cap;
 	pend.n--;
+	if (!c->ops.answer_later)
+		pend.waited--;
 	close(c->wfd[0]);
 	close(c->wfd[1]);
 	c->pending = 0;
@@ -372,9 +375,12 @@ static void on_spawner_stop(void)
 	pend.poll_fd = -1;
 }
 
+/* The drain's end: the answers it waits for, then those already there. */
 static void collect(void *arg)
 {
 	(void)arg;
+	while (pend.waited)
+		collect_one(1);
 	collect_ready();
 }
 
@@ -437,6 +443,8 @@ static int start(struct child *c, struct process_req *req, const struct child_op
 	c->handles++; /* held until the answer is read */
 	pend.v[(pend.head + pend.n) % pend.cap] = c;
 	pend.n++;
+	if (!ops->answer_later)
+		pend.waited++;
 	return 1;
 }
 
@@ -585,7 +593,7 @@ void child_close(void)
 	pend.poll_fd = -1;
 	free(pend.v);
 	pend.v = NULL;
-	pend.head = pend.n = pend.cap = 0;
+	pend.head = pend.n = pend.cap = pend.waited = 0;
 	if (rq.init) {
 		tree_on_sigchld(NULL);
 		tree_on_owed(NULL);

@@ -36,6 +36,11 @@ struct child_ops {
 	 * not start, and done follows (as an exit with 127). Until then
 	 * child_pid is 0 and a child_kill waits. */
 	void (*started)(void *arg, struct child *c, const char *err);
+	/* With started: 0, the answer is read at the end of the drain that
+	 * sent the spawn (the loop waits for it there: one turn for a burst
+	 * of runs); 1, whenever it comes (the loop polls the helper's socket,
+	 * never waiting: a restart storm's spawns do not hold up the API). */
+	int answer_later;
 };
 
 /* Starts program/argv/envp/cwd of req (its fds are set here); its output

@@ -297,7 +297,7 @@ static void on_started(void *arg, struct child *c, const char *err)
 	run_post(r, E_STARTED);
 }
 
-static const struct child_ops run_child_ops = { on_output, on_done, on_started };
+static const struct child_ops run_child_ops = { on_output, on_done, on_started, 0 };
 
 /* The idle timeout: no output and no CPU time in the run's processes. */
 static void on_idle_check(uv_timer_t *t)

@@ -204,7 +204,7 @@ static void on_started(void *arg, struct child *c, const char *err)
 	post(v, E_STARTED);
 }
 
-static const struct child_ops sv_child_ops = { NULL, on_done, on_started };
+static const struct child_ops sv_child_ops = { NULL, on_done, on_started, 1 };
 
 static void work_copy(uv_work_t *w)
 {
