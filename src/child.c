@@ -213,12 +213,13 @@ static void on_cg_event(void *arg)
 }
 
 /* Spawns a drain's actions sent to the helper (src/spawner.c keeps at
- * most 32 with it, the rest queued), their answers read as they come —
- * the helper's socket polled by the loop, the drain's end reading those
- * already there: the helper clones while the host goes on with the next
- * run, and the loop never sleeps on an answer, so a burst of spawns
- * neither waits on each nor holds up the API (docs/DECISIONS.md, "The
- * cost of a scheduled run", "Answers as they come"). Oldest first, as the
+ * most 32 with it, the rest queued): the helper clones while the host goes
+ * on with the next one. A run's answer is read at the end of the drain
+ * that sent it, the loop waiting there (one turn for a burst of runs); a
+ * continuous job's whenever it comes, the helper's socket polled by the
+ * loop, so that a restart storm's spawns never hold up the API
+ * (child_ops.answer_later; docs/DECISIONS.md, "The cost of a scheduled
+ * run", "Answers as they come, for continuous jobs"). Oldest first, as the
  * helper answers. A child's answer is read before its output, and before
  * a pid nobody knows is taken for an orphan's. */
 

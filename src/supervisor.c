@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@
 #include "process.h"
 #include "webhook.h"
 #include "settings.h"
+#include "spawnq.h"
 
 #define SINGLETON_RETRY_MS 5000
 #define LONG_RUN_MS (120 * 1000)
@@ -90,8 +92,7 @@ static const char *const status_names[S_COUNT] = {
 struct sv {
 	struct supervisor *s;
 	struct sv *next;
-	struct sv *qnext;      /* in the spawn queue */
-	int queued;
+	struct spawnq_node qn; /* in the spawn queue */
 	char *name;
 	enum state state;
 	enum state shown;      /* the state status_{inst} says (S_COUNT: none yet) */
@@ -118,8 +119,7 @@ struct supervisor {
 	uv_loop_t *loop;
 	struct supervisor_config c;
 	struct sv *jobs;
-	struct sv *qhead, *qtail; /* jobs waiting for their spawn */
-	uv_idle_t idle;
+	struct spawnq spawns;  /* jobs waiting for their spawn */
 	int shutting;
 	void (*done)(void *);
 	void *done_arg;
@@ -213,68 +213,14 @@ static void work_copy(uv_work_t *w)
 	v->copy_rc = launch_make_copy(&v->l);
 }
 
-static void on_spawn_turn(uv_idle_t *h)
+static void on_ready(struct spawnq_node *n)
 {
-	struct supervisor *s = h->data;
-	size_t room = child_spawn_room();
-
-	/* No more than the helper takes at once: the rest wait here, not
-	 * holding pipes in its queue; room made brings them (on_room). */
-	for (size_t k = 0; k < SPAWNS_PER_TURN && k < room && s->qhead; k++) {
-		struct sv *v = s->qhead;
-
-		s->qhead = v->qnext;
-		if (!s->qhead)
-			s->qtail = NULL;
-		v->queued = 0;
-		v->qnext = NULL;
-		post(v, E_READY);
-	}
-	if (!s->qhead || !room)
-		uv_idle_stop(h);
-}
-
-static void on_room(void *arg)
-{
-	struct supervisor *s = arg;
-
-	if (s->qhead)
-		uv_idle_start(&s->idle, on_spawn_turn);
+	post((struct sv *)((char *)n - offsetof(struct sv, qn)), E_READY);
 }
 
 static void queue_spawn(struct sv *v)
 {
-	struct supervisor *s = v->s;
-
-	if (v->queued)
-		return;
-	v->queued = 1;
-	if (s->qtail)
-		s->qtail->qnext = v;
-	else
-		s->qhead = v;
-	s->qtail = v;
-	uv_idle_start(&s->idle, on_spawn_turn);
-}
-
-static void unqueue(struct sv *v)
-{
-	struct supervisor *s = v->s;
-	struct sv *prev = NULL;
-
-	if (!v->queued)
-		return;
-	for (struct sv *q = s->qhead; q; prev = q, q = q->qnext)
-		if (q == v) {
-			if (prev)
-				prev->qnext = v->qnext;
-			else
-				s->qhead = v->qnext;
-			if (s->qtail == v)
-				s->qtail = prev;
-			break;
-		}
-	v->queued = 0;
+	spawnq_push(&v->s->spawns, &v->qn);
 }
 
 static void after_copy(uv_work_t *w, int status)
@@ -654,7 +600,7 @@ static void sv_free(struct sv *v)
 			break;
 		}
 	evq_forget(v);
-	unqueue(v);
+	spawnq_remove(&s->spawns, &v->qn);
 	child_free(v->child);
 	v->child = NULL;
 	release_singleton(v);
@@ -735,9 +681,7 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 	s->loop = loop;
 	s->c = *c;
 	launch_kill_leftovers(c->temp);
-	uv_idle_init(loop, &s->idle);
-	s->idle.data = s;
-	child_on_room(on_room, s);
+	spawnq_init(&s->spawns, loop, SPAWNS_PER_TURN, on_ready);
 	registry_listen(c->registry, on_registry, s);
 	registry_replay(c->registry, JOB_CONTINUOUS, on_start_up, s);
 	return s;
@@ -793,8 +737,7 @@ static void check_shutdown(struct supervisor *s)
 	if (s->shutting && !s->jobs && s->done) {
 		void (*done)(void *) = s->done;
 
-		child_on_room(NULL, NULL);
-		uv_close((uv_handle_t *)&s->idle, NULL);
+		spawnq_close(&s->spawns);
 		s->done = NULL;
 		done(s->done_arg);
 	}
