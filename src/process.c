@@ -168,10 +168,26 @@ static struct {
 	sigset_t set;
 } not_default;
 
+/* glibc keeps its own two signals (32 and 33) out of sigaction's reach;
+ * ignored by whoever started the host, they would stay ignored in every
+ * job: set to their default by the system call itself. Only the handler
+ * is given (the rest of the kernel's struct zero, its layout aside). */
+static void reserved_signals_default(void)
+{
+	struct {
+		void *handler;
+		unsigned long rest[4];
+	} dfl = { NULL, { 0 } }; /* SIG_DFL */
+
+	for (int sig = 32; sig <= 33; sig++)
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, (size_t)8);
+}
+
 void process_signals_settled(void)
 {
 	struct sigaction old;
 
+	reserved_signals_default();
 	sigemptyset(&not_default.set);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 &&
@@ -196,6 +212,8 @@ static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 		if (sig != SIGKILL && sig != SIGSTOP &&
 		    (!not_default.settled || sigismember(&not_default.set, sig) == 1))
 			sigaction(sig, &dfl, NULL);
+	if (!not_default.settled)
+		reserved_signals_default();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	null = open("/dev/null", O_RDONLY);

@@ -267,3 +267,51 @@ def test_stop_start_reach_other_instances(home):
     finally:
         for h in hosts:
             assert h.stop() == 0
+
+
+def test_many_start_together_and_again_without_the_helper(home):
+    """Spawns sent to the helper together, their answers read as they come
+    (docs/DECISIONS.md, "Answers as they come, for continuous jobs"): every
+    job Running once, its log saying so before its first line; then every
+    job process killed and the helper too, while their restarts' answers
+    may be owed: each job comes back, exactly once."""
+    from test_spawner import helper_of
+    n, marker = 60, f"{87000 + os.getpid() % 500}"
+    h = Host(home, env=FAST)
+    for i in range(n):
+        h.add_job("continuous", f"m{i:02d}", {"run.sh": f"echo first\nexec sleep {marker}\n"})
+    h.start()
+    try:
+        def running():
+            body = h.get("/api/continuouswebjobs").text()
+            return body.count('"status":"Running"') == n
+
+        def processes():
+            return sum(1 for p in os.listdir("/proc") if p.isdigit() and
+                       _cmdline(p) == f"sleep\0{marker}\0")
+
+        assert wait_for(running, timeout=20)
+        assert wait_for(lambda: processes() == n, timeout=10)
+        for i in range(n):
+            text = log_text(h, f"m{i:02d}")
+            assert text.index("Status changed to Running") < text.index("] first"), text
+        for p in os.listdir("/proc"):
+            if p.isdigit() and _cmdline(p) == f"sleep\0{marker}\0":
+                os.kill(int(p), signal.SIGKILL)
+        time.sleep(0.9)  # WEBJOBS_RESTART_TIME is 1 s: the restarts are under way
+        os.kill(helper_of(h), signal.SIGKILL)
+        assert wait_for(lambda: processes() == n and running(), timeout=20)
+        time.sleep(0.5)
+        assert processes() == n
+        for i in range(n):
+            assert log_text(h, f"m{i:02d}").count("] first") == 2
+    finally:
+        assert h.stop() == 0, h.proc.stderr.read()
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read()
+    except OSError:
+        return ""
