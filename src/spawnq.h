@@ -16,12 +16,14 @@
 struct spawnq_node {
 	struct spawnq_node *next;
 	int queued;
+	int released; /* ready told, not yet taken */
 };
 
 struct spawnq {
 	uv_idle_t idle;
 	struct spawnq_node *head, *tail;
 	size_t per_turn;
+	size_t released; /* ready told, its spawn not yet made (spawnq_taken) */
 	void (*ready)(struct spawnq_node *n); /* its turn came (it left the queue) */
 };
 
@@ -30,7 +32,11 @@ void spawnq_init(struct spawnq *q, uv_loop_t *loop, size_t per_turn,
 		 void (*ready)(struct spawnq_node *n));
 /* Queues n (nothing when it is queued already). */
 void spawnq_push(struct spawnq *q, struct spawnq_node *n);
-/* Takes n out of the queue, if it is in it. */
+/* The owner has acted on n's ready (spawned, or found it had nothing to
+ * spawn): until then n counts against the helper's room. */
+void spawnq_taken(struct spawnq *q, struct spawnq_node *n);
+/* Takes n out of the queue, if it is in it (and out of the count of
+ * those released: its owner goes away). */
 void spawnq_remove(struct spawnq *q, struct spawnq_node *n);
 /* Ends the queue (what is still in it stays there); its handle closes. */
 void spawnq_close(struct spawnq *q);

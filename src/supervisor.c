@@ -516,6 +516,8 @@ static void dispatch(void *obj, int event)
 	struct sv *v = obj;
 	enum state next = table[v->state][event].fn(v, (enum event)event);
 
+	if (event == E_READY)
+		spawnq_taken(&v->s->spawns, &v->qn); /* its spawn made, or none due */
 	v->state = next;
 	if (next != v->shown) {
 		v->shown = next;

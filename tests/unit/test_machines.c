@@ -463,6 +463,44 @@ static void failed_answer_waits(void **state)
 	assert_non_null(strstr(text, "Status changed to PendingRestart"));
 }
 
+/* Many jobs at once: no more spawns owed their answer than the helper
+ * takes (32), however many turns pass before the answers — the READYs
+ * released and not yet acted on count too; then every job runs. */
+static void spawns_wait_for_room(void **state)
+{
+	char name[32];
+	size_t most = 0;
+
+	(void)state;
+	for (int i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "many%02d", i);
+		make_job(name, 0, 0);
+	}
+	for (int turn = 0; turn < 40; turn++) {
+		size_t owed = 0;
+
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (turn % 3)
+			evq_drain(turn % 2 ? 5 : 100000);
+		for (struct child *c = children; c; c = c->next)
+			owed += c->pending;
+		most = owed > most ? owed : most;
+		if (turn == 20)
+			answer_all();
+	}
+	assert_true(most > 0);
+	assert_true(most <= 32);
+	for (int i = 0; i < 30; i++)
+		settle();
+	for (int i = 0; i < 80; i++) {
+		struct supervisor_probe p;
+
+		snprintf(name, sizeof(name), "many%02d", i);
+		assert_string_equal(state_of(name, &p), "RUNNING");
+		invariants(name, "many at once");
+	}
+}
+
 /* Events that come while STARTING wait, then apply in the new state. */
 static void deferred_stop(void **state)
 {
@@ -779,6 +817,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(every_state_and_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_spawn_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_answer_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(spawns_wait_for_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
