@@ -453,6 +453,8 @@ static enum state a_went(struct sv *v, enum event e)
  * logged, then as an exit with code 127. */
 static enum state a_failed(struct sv *v, enum event e)
 {
+	if (v->child)
+		return v->state; /* its process is still to answer or end */
 	if (v->fail[0])
 		joblog_sys(v->log, 1, "%s", v->fail);
 	v->fail[0] = '\0';

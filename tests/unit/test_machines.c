@@ -501,6 +501,31 @@ static void spawns_wait_for_room(void **state)
 	}
 }
 
+/* STARTING with its spawn sent, the answer not yet read: a FAILED or an
+ * EXIT out of turn changes nothing (its process is still to answer); the
+ * answer then makes it RUNNING. */
+static void failed_while_answer_owed(void **state)
+{
+	struct supervisor_probe p;
+
+	(void)state;
+	make_job("owed", 0, 0);
+	for (int i = 0; i < 5; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		evq_drain(100000);
+	}
+	assert_string_equal(state_of("owed", &p), "STARTING");
+	assert_true(p.has_child);
+	supervisor_inject(sup, "owed", "FAILED");
+	supervisor_inject(sup, "owed", "EXIT");
+	evq_drain(100000);
+	assert_string_equal(state_of("owed", &p), "STARTING");
+	assert_true(p.has_child);
+	settle();
+	assert_string_equal(state_of("owed", &p), "RUNNING");
+	invariants("owed", "failed while answer owed");
+}
+
 /* Events that come while STARTING wait, then apply in the new state. */
 static void deferred_stop(void **state)
 {
@@ -818,6 +843,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failed_spawn_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_answer_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(spawns_wait_for_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_while_answer_owed, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
