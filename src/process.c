@@ -1,6 +1,7 @@
 /*
- * process: the spawn of a job process (through the spawn helper, else
- * a clone of our own, both CLONE_VFORK), and the /proc readings that identify and measure a job's processes.
+ * process: the spawn of a job process (through the spawn helper, else a
+ * clone of our own, both CLONE_VFORK), and the /proc readings that
+ * identify and measure a job's processes.
  */
 #define _GNU_SOURCE
 #include "process.h"

@@ -216,9 +216,9 @@ static int ready(short events)
 /* Requests whose answers are still to be read, oldest first: each kept
  * whole, for the host to spawn itself should the helper fail before it
  * answers. The first `out` are sent; the rest wait for room (at most
- * SPAWNER_MAX_OUT unanswered with the helper, so that neither side's socket buffer
- * fills while the other waits, and no spawn waits on an answer). */
-
+ * SPAWNER_MAX_OUT unanswered with the helper, so that neither side's
+ * socket buffer fills while the other waits, and no spawn waits on an
+ * answer). */
 struct entry {
 	char *buf;
 	size_t len;

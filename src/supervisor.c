@@ -23,11 +23,11 @@
  * straight to the spawn queue. STARTING waits for READY (its turn in the
  * spawn queue, at most 64 spawns per loop turn) or FAILED (the copy or the
  * spawn failed: treated as an exit, so the restart delay applies). spawn
- * sends the spawn to the helper with the drain's others (src/child.c) and
- * STARTING waits on for STARTED, the helper's answer read at the drain's
- * end: RUNNING (the status and its log line were written with the answer,
- * before the loop could read any of the job's output), or the spawn
- * failed and the EXIT that follows is a failed start. Events that come
+ * sends the spawn to the helper (src/child.c) and STARTING waits on for
+ * STARTED, the helper's answer, read whenever it comes (the loop never
+ * waits for it): RUNNING (the status and its log line were written with
+ * the answer, before the loop could read any of the job's output), or the
+ * spawn failed and the EXIT that follows is a failed start. Events that come
  * while STARTING are deferred and posted again when it leaves STARTING
  * (the last one wins: each reconciles from the job as it is then).
  * stop: shutdown file + SIGTERM to the group, SIGKILL after
