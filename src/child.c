@@ -229,7 +229,7 @@ static struct {
 	size_t waited;  /* of n, those read at the drain's end (answer_later 0) */
 	int hooked;
 	uv_poll_t poll; /* on the helper's socket while answers are owed */
-	int poll_init;  /* 1: initialised (2: tried and failed) */
+	int poll_init;  /* 1: initialised (2: tried and failed, 3: closed) */
 	int poll_fd;    /* the socket it polls, -1 once given up */
 	int polling;
 } pend;
@@ -369,10 +369,15 @@ static void collect_until(const struct child *c)
 		collect_one(1);
 }
 
-/* The helper is given up (its socket is about to close). */
+/* The helper is given up (its socket is about to close): the poll goes
+ * now, while its descriptor is still the socket — closed later, libuv's
+ * removal from epoll could hit a descriptor that took the number. */
 static void on_spawner_stop(void)
 {
 	poll_stop();
+	if (pend.poll_init == 1)
+		uv_close((uv_handle_t *)&pend.poll, NULL);
+	pend.poll_init = 3; /* closed: the helper is not started again */
 	pend.poll_fd = -1;
 }
 
