@@ -541,18 +541,21 @@ static void deferred_stop(void **state)
 	invariants("deferred", "deferred stop");
 }
 
-/* A random walk: 5,000 events and exits in any order on four jobs. */
+/* A random walk: 5,000 events and exits in any order on four jobs
+ * (WALK_STEPS and WALK_SEED make a longer or another one by hand). */
 static void random_walk(void **state)
 {
 	const char *names[] = { "w0", "w1", "w2", "w3" };
+	const char *steps = getenv("WALK_STEPS"), *seed = getenv("WALK_SEED");
+	long n = steps ? atol(steps) : 5000;
 
 	(void)state;
-	srand(11);
+	srand(seed ? (unsigned)atol(seed) : 11);
 	for (int i = 0; i < 4; i++) {
 		make_job(names[i], i == 3, 0);
 	}
 	settle();
-	for (int step = 0; step < 5000; step++) {
+	for (long step = 0; step < n; step++) {
 		const char *name = names[rand() % 4];
 		int what = rand() % 15;
 
@@ -575,7 +578,7 @@ static void random_walk(void **state)
 		if (rand() % 3 == 0)
 			uv_run(&loop, UV_RUN_NOWAIT);
 		if (live_children(name) > 1)
-			fail_msg("step %d: two processes of %s", step, name);
+			fail_msg("step %ld: two processes of %s", step, name);
 	}
 	fail_answers = 0;
 	settle();
