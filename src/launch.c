@@ -108,32 +108,21 @@ int launch_make_copy(const struct launch *l)
 				  process_user_gid());
 }
 
-void launch_write_pid(const struct launch *l, const struct child *c)
+/* What a continuous job's pid file holds after its pid and start time:
+ * the host's, so that a host that finds the file at its start ends the
+ * job only when the host that wrote it is gone (another host may share
+ * --temp). Only the start-up of a host reads the file. */
+static const char *host_tail(void)
 {
 	static pid_t host_pid;
-	static int64_t host_start; /* the host's own, read once per process */
-	char text[128];
-	/* The job's pid and start time, then the host's: a host that finds
-	 * the file at its start ends the job only when the host that wrote it
-	 * is gone (another host may share --temp). Rewritten in place: a
-	 * new file per spawn cost a new inode, 76 % of the host's time in a
-	 * restart storm on ext4 (docs/DECISIONS.md, "A restart storm"); only
-	 * the start-up of a host reads it, and a line cut short matches no
-	 * live process (pid and start time must both match). */
-	int n, fd;
+	static char tail[64];
 
 	if (host_pid != getpid()) {
 		host_pid = getpid();
-		host_start = process_start_time(host_pid);
+		snprintf(tail, sizeof(tail), "%d %lld", (int)host_pid,
+			 (long long)process_start_time(host_pid));
 	}
-	n = snprintf(text, sizeof(text), "%d %lld %d %lld\n", (int)child_pid(c),
-		     (long long)child_start_time(c), (int)host_pid, (long long)host_start);
-	fd = open(l->pid_file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd >= 0) {
-		if (pwrite(fd, text, (size_t)n, 0) == n)
-			(void)!ftruncate(fd, n);
-		close(fd);
-	}
+	return tail;
 }
 
 struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
@@ -194,6 +183,11 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	req.type = home_type_name(l->type);
 	req.name = l->name;
 	req.run_id = a->run_id;
+	if (l->type == JOB_CONTINUOUS) {
+		/* Written by the spawner as the job starts (process.h). */
+		req.pid_file = l->pid_file;
+		req.pid_tail = host_tail();
+	}
 	unlink(l->shutdown_file);
 	c = child_spawn(loop, &req, log, ops, arg, err, errsz);
 out:

@@ -61,7 +61,10 @@ struct launch_args {
 };
 
 /* Logs "Run script ...", removes the shutdown file and starts the process.
- * Returns NULL with a reason in err (bad arguments, a failed spawn). */
+ * A continuous job's pid file (found by a host killed with -9 at its next
+ * start) is written by the spawner as the process starts, before any turn
+ * of the loop. Returns NULL with a reason in err (bad arguments, a failed
+ * spawn). */
 struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 			   const struct launch_args *a, struct joblog *log,
 			   const struct child_ops *ops, void *arg, char *err,
@@ -69,10 +72,6 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 
 /* The graceful stop: the shutdown file, then SIGTERM to the process. */
 void launch_ask_stop(const struct launch *l, struct child *c);
-
-/* Leaves the pid file that a host killed with -9 finds at its next start
- * (continuous jobs; once c's pid is known: child_ops.started). */
-void launch_write_pid(const struct launch *l, const struct child *c);
 
 /* Removes the pid file (the process is down). */
 void launch_forget_pid(const struct launch *l);

@@ -2,8 +2,8 @@
  * spawner: the spawn helper (spawner.h).
  *
  * A request is one SOCK_SEQPACKET message: a head (counts), then NUL-
- * terminated strings — the program, the folder ("" for none), argv, the
- * environment — with the output and error pipes' write ends (and the
+ * terminated strings — the program, the folder ("" for none), the pid
+ * file ("" for none) and its tail, argv, the environment — with the output and error pipes' write ends (and the
  * cgroup folder) attached by SCM_RIGHTS. The answer: the errno of the
  * exec (0), the pid and its start time, in the order of the requests. A
  * drain of the loop's event queue sends its spawns without waiting and
@@ -60,28 +60,30 @@ static int parse(char *buf, size_t len, const struct head *h, char **argv, char 
 		 struct process_req *r)
 {
 	char *p = buf + sizeof(*h), *end = buf + len;
-	char *s[2];
+	char *s[4];
 	size_t n = 0;
 
 	if (h->argc == 0 || h->argc >= MAX_STRINGS || h->envc >= MAX_STRINGS)
 		return -EINVAL;
-	for (size_t i = 0; i < 2 + (size_t)h->argc + h->envc; i++) {
+	for (size_t i = 0; i < 4 + (size_t)h->argc + h->envc; i++) {
 		char *z = memchr(p, '\0', (size_t)(end - p));
 
 		if (!z)
 			return -EINVAL;
-		if (i < 2)
+		if (i < 4)
 			s[i] = p;
-		else if (i < 2 + h->argc)
+		else if (i < 4 + h->argc)
 			argv[n++] = p;
 		else
-			envp[i - 2 - h->argc] = p;
+			envp[i - 4 - h->argc] = p;
 		p = z + 1;
 	}
 	argv[h->argc] = NULL;
 	envp[h->envc] = NULL;
 	r->program = s[0];
 	r->cwd = s[1][0] ? s[1] : NULL;
+	r->pid_file = s[2][0] ? s[2] : NULL;
+	r->pid_tail = s[3];
 	r->argv = argv;
 	r->envp = envp;
 	return 0;
@@ -262,14 +264,15 @@ static char *message(const struct process_req *r, size_t *out_len)
 {
 	struct head h = { 0, 0, r->cgroup_fd >= 0 ? 3 : 2, r->cgroup_fd >= 0 };
 	size_t len = sizeof(h);
-	const char *lead[2] = { r->program, r->cwd ? r->cwd : "" };
+	const char *lead[4] = { r->program, r->cwd ? r->cwd : "", r->pid_file ? r->pid_file : "",
+				r->pid_tail ? r->pid_tail : "" };
 	char *buf;
 
 	while (r->argv[h.argc])
 		h.argc++;
 	while (r->envp[h.envc])
 		h.envc++;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		len += strlen(lead[i]) + 1;
 	for (uint32_t i = 0; i < h.argc; i++)
 		len += strlen(r->argv[i]) + 1;
@@ -283,7 +286,7 @@ static char *message(const struct process_req *r, size_t *out_len)
 		return NULL;
 	memcpy(buf, &h, sizeof(h));
 	len = sizeof(h);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		len += (size_t)(stpcpy(buf + len, lead[i]) - (buf + len)) + 1;
 	for (uint32_t i = 0; i < h.argc; i++)
 		len += (size_t)(stpcpy(buf + len, r->argv[i]) - (buf + len)) + 1;

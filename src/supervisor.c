@@ -182,10 +182,11 @@ static void on_done(void *arg, int wstatus)
 	post(v, E_EXIT);
 }
 
-/* The helper's answer (child.h). Started: its pid file now, and — unless
- * the answer came inside a_spawn, which goes RUNNING itself — the status
- * Running with its log line, before the loop reads any of the job's
- * output; STARTED then sets the state. */
+/* The helper's answer (child.h); the pid file is written already, by
+ * whoever spawned (launch_spawn). Started: unless the answer came inside
+ * a_spawn, which goes RUNNING itself — the status Running with its log
+ * line, before the loop reads any of the job's output; STARTED then sets
+ * the state. */
 static void on_started(void *arg, struct child *c, const char *err)
 {
 	struct sv *v = arg;
@@ -194,7 +195,6 @@ static void on_started(void *arg, struct child *c, const char *err)
 		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
 		v->answer = -1;
 	} else {
-		launch_write_pid(&v->l, c);
 		v->answer = 1;
 		if (!v->spawning) {
 			v->shown = S_RUNNING;

@@ -1,7 +1,8 @@
 /* Unit tests of the spawn's own account of a child: the start time a spawn
  * reports (without /proc) is the one /proc gives, whether the host clones
  * or the spawn helper does; an exec that fails is told with its errno
- * (through shared memory on the CLONE_VM path, a pipe on clone3's). */
+ * (through shared memory on the CLONE_VM path, a pipe on clone3's); the
+ * pid file is written by whoever spawns, the helper before it answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "process.h"
@@ -96,12 +98,83 @@ static void test_a_failed_exec_is_told_with_its_errno(void **state)
 	close(null);
 }
 
+/* The pid file's "PID START TAIL" line: 1 when it names a process that
+ * /proc knows with that start time and the tail is tail (*pid set). */
+static int pid_file_names(const char *file, const char *tail, pid_t *pid)
+{
+	char text[200] = "", want[100];
+	long long start;
+	int p, n = 0;
+	FILE *f = fopen(file, "re");
+
+	if (!f)
+		return 0;
+	if (!fgets(text, sizeof(text), f))
+		text[0] = '\0';
+	fclose(f);
+	if (sscanf(text, "%d %lld %n", &p, &start, &n) != 2 || n == 0)
+		return 0;
+	snprintf(want, sizeof(want), "%s\n", tail);
+	*pid = p;
+	return strcmp(text + n, want) == 0 && process_start_time(p) == start;
+}
+
+static void test_the_pid_file_is_written_by_the_spawn(void **state)
+{
+	char file[] = "/tmp/webjobs-pidfile-XXXXXX";
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), fd = mkstemp(file);
+	struct process_req r = req("/bin/true", null);
+	int64_t start;
+	pid_t pid, named = 0;
+	char program[64];
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	/* Longer before than after: the rewrite in place is cut to size. */
+	fd = open(file, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "9999999 99999999999 this is a long line that was there\n", 56),
+			 56);
+	close(fd);
+	r.pid_file = file;
+	r.pid_tail = "123 456";
+	assert_int_equal(process_clone_exec(&r, 0, &pid, &start), 0);
+	assert_true(pid_file_names(file, "123 456", &named));
+	assert_int_equal(named, pid);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+
+	/* The helper's, read before its answer is: the file names the job
+	 * while the host has not learnt its pid yet. */
+	truncate(file, 0);
+	assert_int_equal(spawner_start(), 0);
+	r.pid_tail = "7 8";
+	assert_int_equal(spawner_send(&r), 0);
+	for (int i = 0; i < 5000 && !pid_file_names(file, "7 8", &named); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	assert_true(pid_file_names(file, "7 8", &named));
+	assert_int_equal(spawner_receive(&r, 1, &pid, &start, program, sizeof(program)), 0);
+	assert_int_equal(named, pid);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+
+	/* An exec that fails leaves the file as it was. */
+	truncate(file, 0);
+	r = req("/nonexistent/program", null);
+	r.pid_file = file;
+	assert_int_equal(spawner_spawn(&r, &pid, &start), ENOENT);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_false(pid_file_names(file, "", &named));
+	spawner_stop();
+	unlink(file);
+	close(null);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_start_time_told_is_procs),
 		cmocka_unit_test(test_the_helper_tells_the_start_time_too),
 		cmocka_unit_test(test_a_failed_exec_is_told_with_its_errno),
+		cmocka_unit_test(test_the_pid_file_is_written_by_the_spawn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
