@@ -370,7 +370,7 @@ int spawner_send(const struct process_req *r)
 /* A request sent, spawned by the host itself (the helper failed before
  * it answered): its strings from the message kept, its descriptors from
  * r. */
-static int spawn_here(const char *buf, size_t len, const struct process_req *r, pid_t *pid,
+static int spawn_kept(const char *buf, size_t len, const struct process_req *r, pid_t *pid,
 		      int64_t *start)
 {
 	char **argv = calloc(MAX_STRINGS + 1, sizeof(*argv));
@@ -442,7 +442,7 @@ int spawner_receive(const struct process_req *r, int wait, pid_t *pid, int64_t *
 		*start = a.start;
 		rc = a.err;
 	} else {
-		rc = spawn_here(e.buf, e.len, r, pid, start);
+		rc = spawn_kept(e.buf, e.len, r, pid, start);
 	}
 	free(e.buf);
 	flush(); /* room for one more */
