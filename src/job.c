@@ -539,6 +539,26 @@ int job_reload_latest(struct job *j, const struct home *h)
 	return 0;
 }
 
+int job_set_latest(struct job *j, const struct runrec *rec, int has_out, int has_err)
+{
+	struct runrec copy;
+	int rc = job_note_run(j, rec->id, 1);
+
+	if (rc < 0)
+		return rc;
+	if (strcmp(job_newest_run(j), rec->id) != 0)
+		return 0;
+	if (runrec_copy(&copy, rec) < 0)
+		return -ENOMEM;
+	runrec_free(&j->latest);
+	j->latest = copy;
+	j->has_latest = 1;
+	j->latest_out = has_out;
+	j->latest_err = has_err;
+	j->body_valid = 0;
+	return 1;
+}
+
 int job_note_run(struct job *j, const char *id, int came)
 {
 	size_t lo = 0, hi = j->nruns;

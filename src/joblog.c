@@ -340,6 +340,11 @@ int joblog_error(const struct joblog *l)
 	return l ? l->error : 0;
 }
 
+int joblog_has_err(const struct joblog *l)
+{
+	return l && l->fd[1] >= 0;
+}
+
 void joblog_close(struct joblog *l)
 {
 	if (!l)

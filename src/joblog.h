@@ -48,6 +48,8 @@ void joblog_end(struct joblog *l, enum joblog_stream s);
 
 /* The first write error seen (negative errno), or 0. */
 int joblog_error(const struct joblog *l);
+/* 1 once the stderr lines' file is open (created with the first line). */
+int joblog_has_err(const struct joblog *l);
 
 /* Formats one line into buf: "[MM/dd/yyyy HH:mm:ss > inst: LEVEL] text\n".
  * Returns its length. Pure (ticks given). */

@@ -236,12 +236,21 @@ static int entry_refresh(struct registry *r, struct entry *e)
 	return alive;
 }
 
-/* Moves the run watch of e to its newest run folder. */
+/* 1 when e's newest run is the host's own, its record the one noted. */
+static int own_newest(const struct entry *e)
+{
+	const char *newest = job_newest_run(e->job);
+
+	return newest && e->own_run[0] && strcmp(newest, e->own_run) == 0;
+}
+
+/* Moves the run watch of e to its newest run folder (none for a run of
+ * the host's own). */
 static void watch_newest(struct registry *r, struct entry *e)
 {
 	const struct home *h = r->h;
 	const struct job *j = e->job;
-	const char *newest = job_newest_run(j);
+	const char *newest = own_newest(e) ? NULL : job_newest_run(j);
 	char path[PATH_MAX];
 
 	if (e->run_wd < 0 || !newest || strcmp(newest, e->run_watched) != 0) {
@@ -317,9 +326,12 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 		job_scan_data(j, h);
 	}
 	if (e->data_dirty != DATA_NONE) {
+		int own = e->data_dirty == DATA_LATEST && own_newest(e);
+
 		e->data_dirty = DATA_NONE;
 		watch_newest(r, e);
-		job_reload_latest(j, h);
+		if (!own)
+			job_reload_latest(j, h);
 	}
 	return 1;
 }
@@ -592,6 +604,22 @@ void registry_touch_data(struct registry *r, enum job_type t, const char *name)
 void registry_touch_runs(struct registry *r, enum job_type t, const char *name)
 {
 	touch(r, t, name, 0, -1);
+}
+
+void registry_note_run(struct registry *r, const char *name, const struct runrec *rec,
+		       int has_out, int has_err)
+{
+	struct entry *e = registry_entry(r, JOB_TRIGGERED, name, 0);
+
+	if (!e)
+		return;
+	if (job_set_latest(e->job, rec, has_out, has_err) == 1) {
+		snprintf(e->own_run, sizeof(e->own_run), "%s", rec->id);
+		if (e->run_wd >= 0 && strcmp(e->run_watched, rec->id) == 0)
+			watch_newest(r, e);
+	} else if (strcmp(e->own_run, rec->id) == 0) {
+		e->own_run[0] = '\0'; /* not the newest: read as any other */
+	}
 }
 
 int registry_runs_now(struct registry *r, const char *name,

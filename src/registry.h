@@ -81,6 +81,18 @@ void registry_touch_data(struct registry *r, enum job_type t, const char *name);
  * record is read again; elsewhere, as registry_touch_data. */
 void registry_touch_runs(struct registry *r, enum job_type t, const char *name);
 
+/* The host wrote record rec of run rec->id of triggered job name, a run
+ * it runs (not one that waits in a queue: another instance may start
+ * it), whose folder is in place; has_out, has_err: whether its logs
+ * exist. When it is the job's newest run, rec is its newest record from
+ * now on, kept from these calls, and its folder is not watched: the run's
+ * owner is the only writer of its record while it lives (another
+ * instance writes only its abort marker, polled), so reading back what
+ * the host wrote itself cost a watch moved and a record read per run
+ * (docs/DECISIONS.md, "The host's own runs are not read back"). */
+void registry_note_run(struct registry *r, const char *name, const struct runrec *rec,
+		       int has_out, int has_err);
+
 /* The run folders of triggered job name, ascending, as they are now —
  * when the registry's list is exact: a local file system, the job's data
  * folder watched and listed, no event missed. The events the kernel holds

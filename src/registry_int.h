@@ -42,6 +42,10 @@ struct entry {
 	int data_wd, run_wd;
 	int data_moved; /* its data folder itself came or went: watched anew */
 	char run_watched[RUN_ID_LEN + 1]; /* the run folder run_wd watches */
+	/* The newest run when this host runs it and its record in memory is
+	 * the one it last wrote (registry_note_run): not watched, not read
+	 * back. */
+	char own_run[RUN_ID_LEN + 1];
 };
 
 struct table {

@@ -106,6 +106,13 @@ void runner_free(struct runner *rn)
 
 /* ---- records ---- */
 
+void run_note(struct run *r)
+{
+	if (!runrec_waiting(&r->rec))
+		registry_note_run(r->rn->c.registry, r->l.name, &r->rec, r->has_out || r->log_begun,
+				  r->has_err);
+}
+
 int run_write_record(struct run *r, int durable)
 {
 	int rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
@@ -113,6 +120,8 @@ int run_write_record(struct run *r, int durable)
 	if (rc < 0)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
 			  strerror(-rc));
+	else
+		run_note(r);
 	return rc;
 }
 
@@ -223,6 +232,8 @@ static enum state finish(struct run *r)
 	r->rec.end = time_now_ticks();
 	if (!r->log && r->why != WHY_DELETED)
 		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+	r->has_out |= r->log != NULL;
+	r->has_err |= joblog_has_err(r->log);
 	record_end(r);
 	joblog_close(r->log);
 	r->log = NULL;
@@ -269,6 +280,10 @@ static void on_output(void *arg)
 	struct run *r = arg;
 
 	r->last_activity = uv_now(r->rn->loop);
+	if (!r->has_err && joblog_has_err(r->log)) {
+		r->has_err = 1; /* its first stderr line made error_log.txt */
+		run_note(r);
+	}
 }
 
 static void on_done(void *arg, int wstatus)
@@ -425,6 +440,9 @@ static enum state a_begin(struct run *r, enum event e)
 	if (!r->log) {
 		log_error("run %s of %s: cannot open its log: %s", r->id, r->l.name, strerror(errno));
 		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);
+	} else if (!r->has_out) {
+		r->has_out = 1;
+		run_note(r);
 	}
 	if (!r->log_begun)
 		joblog_sys(r->log, 0, "%s", RUN_FIRST_LINE);

@@ -353,6 +353,19 @@ static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
 	return dfd;
 }
 
+/* The run's first record, durable: into recycled folder old (renamed to
+ * the run's id once written; old is then "") or its new folder. */
+static int first_record(struct run *r, int jfd, char *old)
+{
+	int rc;
+
+	if (!old[0])
+		return run_write_record(r, 1);
+	if ((rc = run_record_recycled(r->rn, r->l.name, jfd, old, r->dfd, &r->rec)) == 0)
+		run_note(r);
+	return rc;
+}
+
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
 		 char *err, size_t errsz)
@@ -407,8 +420,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	r->dfd = dfd;
 	r->log_begun = logged;
-	if ((rc = old[0] ? run_record_recycled(rn, job_name(j), jfd, old, dfd, &r->rec)
-			 : run_write_record(r, 1)) < 0) {
+	if ((rc = first_record(r, jfd, old)) < 0) {
 		r->dfd = -1;
 		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
 		goto fail;

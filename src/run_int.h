@@ -58,6 +58,7 @@ struct run {
 	int abort_said;        /* "Run aborted by ..." is in the log */
 	int abort_posted;      /* the marker was seen and ABORT posted */
 	int log_begun;         /* RUN_FIRST_LINE is in the log already */
+	int has_out, has_err;  /* its output_log.txt, error_log.txt exist */
 };
 
 /* A run the records of one journal file describe (run_journal.c). */
@@ -98,8 +99,13 @@ struct runner {
 void run_post(struct run *r, enum event e);
 /* Frees what a run owns besides its handles and fds. */
 void run_free(struct run *r);
-/* Writes the run's record (durably when asked). */
+/* Writes the run's record (durably when asked), and tells the registry
+ * (run_note). */
 int run_write_record(struct run *r, int durable);
+/* Tells the registry the run's record and which of its logs exist, as
+ * they are on disk now (registry_note_run) — a run that waits in a queue
+ * excepted: another instance may start it. */
+void run_note(struct run *r);
 
 /* ---- the run journal (run_journal.c) ---- */
 

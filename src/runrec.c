@@ -163,6 +163,20 @@ out:
 	return rc;
 }
 
+int runrec_copy(struct runrec *dst, const struct runrec *src)
+{
+	*dst = *src;
+	dst->trigger = src->trigger ? strdup(src->trigger) : NULL;
+	dst->instance = src->instance ? strdup(src->instance) : NULL;
+	dst->arguments = src->arguments ? strdup(src->arguments) : NULL;
+	if ((src->trigger && !dst->trigger) || (src->instance && !dst->instance) ||
+	    (src->arguments && !dst->arguments)) {
+		runrec_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void runrec_free(struct runrec *r)
 {
 	free(r->trigger);

@@ -42,6 +42,9 @@ char *runrec_serialize(const struct runrec *r);
 int runrec_load(int dfd, const char *id, struct runrec *r);
 
 void runrec_free(struct runrec *r);
+/* dst becomes a copy of src (its strings its own). 0, or -ENOMEM (dst
+ * then empty). */
+int runrec_copy(struct runrec *dst, const struct runrec *src);
 
 /* 1 when a run of the job whose data folder is jfd holds lock slot
  * (any instance: F_OFD_GETLK sees every process's locks). Slot 0 is the

@@ -611,3 +611,41 @@ def test_run_ids_increase(host):
         ids.append(rid)
     assert ids == sorted(ids) and len(set(ids)) == 5
     assert all(len(i) == 18 and i.isdigit() for i in ids)
+
+
+def test_the_newest_run_is_shown_as_its_files_say(home):
+    """A host keeps the record of its own newest run as it wrote it, not
+    read back from disk (registry_note_run): what it shows must be what
+    another instance, which reads the files, shows — through a run's
+    stages, a first stderr line mid-run (error_url), history folders
+    recycled, and a newer run by the other instance."""
+    env = {"WEBJOBS_HISTORY_SIZE": "2"}
+    a = Host(home, env=env, instance="inst-a").start()
+    b = Host(home, env=env, instance="inst-b").start()
+
+    def latest(h):
+        r = h.get("/api/triggeredwebjobs/j")
+        assert r.status == 200
+        run = r.json()["latest_run"]
+        return json.loads(r.text().replace(h.prefix, "PREFIX"))["latest_run"] if run else None
+
+    try:
+        deploy(a, "j", "echo out\nsleep 0.6\necho err >&2\nsleep 1\nexit 3\n")
+        for i in range(4):
+            h = a if i < 3 else b
+            rid = start_run(h, "j")
+            assert wait_for(lambda: (latest(h) or {}).get("id") == rid, timeout=5)
+            shown = latest(h)
+            assert shown["status"] in ("Initializing", "Running") and shown["error_url"] is None
+            assert wait_for(lambda: latest(h)["status"] == "Running" and latest(h)["error_url"],
+                            timeout=5), latest(h)
+            assert latest(h)["output_url"]
+            wait_run(h, "j", rid)
+            assert wait_for(lambda: latest(a) == latest(b), timeout=5), (latest(a), latest(b))
+            assert latest(a)["id"] == rid and latest(a)["status"] == "Failed"
+            assert latest(a)["output_url"] and latest(a)["error_url"]
+        runs = sorted(p.name for p in a.data_dir("triggered", "j").iterdir() if p.is_dir())
+        assert len(runs) == 2 and runs[-1] == rid
+    finally:
+        assert b.stop() == 0
+        assert a.stop() == 0
