@@ -455,6 +455,18 @@ static int added(const char *e, char *const *adds)
 	return 0;
 }
 
+/* 1 when host variable e is not passed on: a dropped name or one of
+ * adds. Every name dropped starts with 'W' or 'N', and so do the adds
+ * unless odd_adds: the rest of the host's variables pass after one
+ * comparison. */
+static int held_back(const char *e, const char *const *dropped, char *const *adds,
+		     int odd_adds)
+{
+	if (e[0] != 'W' && e[0] != 'N')
+		return odd_adds && added(e, adds);
+	return named(e, dropped) || added(e, adds);
+}
+
 char **process_env(char *const *adds)
 {
 	static const char *const dropped[] = {
@@ -468,37 +480,41 @@ char **process_env(char *const *adds)
 		"WEBJOBS_PORT", "WEBROOT_PATH", "WEBSITE_TRIGGERED_JOB_RUNNING_",
 		"WEBSITE_ALWAYS_ON_JOB_RUNNING_", NULL
 	};
-	size_t n = 0, cap = 1;
-	char **env;
+	size_t n = 0, cap = 1, bytes = 0;
+	int odd = 0;
+	char **env, *p;
 
+	for (char *const *a = adds; *a; a++) {
+		odd |= (*a)[0] != 'W' && (*a)[0] != 'N';
+		cap++;
+		bytes += strlen(*a) + 1;
+	}
 	for (char **e = environ; *e; e++)
-		cap++;
-	for (char *const *a = adds; *a; a++)
-		cap++;
-	env = calloc(cap, sizeof(*env));
+		if (!held_back(*e, dropped, adds, odd)) {
+			cap++;
+			bytes += strlen(*e) + 1;
+		}
+	/* One block: the pointers, then the strings (a spawn is a burst of
+	 * these: one allocation, not one per variable). */
+	env = malloc(cap * sizeof(*env) + bytes);
 	if (!env)
 		return NULL;
-	for (char **e = environ; *e; e++) {
-		if (named(*e, dropped) || added(*e, adds))
-			continue;
-		if (!(env[n++] = strdup(*e)))
-			goto fail;
+	p = (char *)(env + cap);
+	for (char **e = environ; *e; e++)
+		if (!held_back(*e, dropped, adds, odd)) {
+			env[n++] = p;
+			p = stpcpy(p, *e) + 1;
+		}
+	for (char *const *a = adds; *a; a++) {
+		env[n++] = p;
+		p = stpcpy(p, *a) + 1;
 	}
-	for (char *const *a = adds; *a; a++)
-		if (!(env[n++] = strdup(*a)))
-			goto fail;
+	env[n] = NULL;
 	return env;
-fail:
-	process_env_free(env);
-	return NULL;
 }
 
 void process_env_free(char **env)
 {
-	if (!env)
-		return;
-	for (char **p = env; *p; p++)
-		free(*p);
 	free(env);
 }
 
