@@ -147,3 +147,35 @@ def test_bad_auth_file_exit_2(home, tmp_path):
     r = run("serve", "--home", str(home), "--listen", "127.0.0.1:0", "--auth-file",
             str(tmp_path / "missing"))
     assert r.returncode == 2 and "missing" in r.stderr
+
+
+def test_checks_at_once_after_the_start(home):
+    """Requests that come the moment the host says it listens, at once,
+    are answered as any other — right, wrong, unknown user, and an upload
+    (checked before its body is taken). (A build that hashed
+    WEBJOBS_PASSWORD on the thread pool during the start, not kept — see
+    docs/DECISIONS.md — had them wait for that hash: this test failed when
+    they were not let go.)"""
+    import concurrent.futures
+    for _ in range(3):
+        h = Host(home).start()
+        try:
+            calls = [
+                lambda: h.get("/api/triggeredwebjobs").status,
+                lambda: h.get("/api/triggeredwebjobs", password="wrong").status,
+                lambda: h.get("/api/triggeredwebjobs", user="nobody").status,
+                lambda: h.request("PUT", "/api/triggeredwebjobs/up", body=b"echo up\n",
+                                  headers={"Content-Disposition":
+                                           "attachment; filename=run.sh"}).status,
+                lambda: h.request("PUT", "/api/triggeredwebjobs/up2", body=b"echo up\n",
+                                  password="wrong",
+                                  headers={"Content-Disposition":
+                                           "attachment; filename=run.sh"}).status,
+            ]
+            with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+                got = [f.result(timeout=20) for f in [pool.submit(c) for c in calls]]
+            assert got == [200, 401, 401, 200, 401]
+            assert h.get("/api/triggeredwebjobs/up").status == 200
+            assert h.get("/api/triggeredwebjobs/up2").status == 404
+        finally:
+            assert h.stop() == 0
