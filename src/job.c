@@ -369,9 +369,6 @@ int job_scan_bin(struct job *j, const struct home *h)
 	dfd = openat(h->jobs_fd[j->type], j->name,
 		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
-		j->exists = 0;
-		free(j->run_command);
-		j->run_command = NULL;
 		/* EBADF: the type folder itself is gone. */
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
 			       errno == EBADF

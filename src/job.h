@@ -26,7 +26,8 @@ const char *job_name(const struct job *j);
 enum job_type job_type(const struct job *j);
 
 /* Re-reads the binaries folder. Returns 1 when the folder exists (listed
- * or not), 0 when it is gone, or a negative errno. */
+ * or not), 0 when it is gone (the job left as it was), or a negative
+ * errno. */
 int job_scan_bin(struct job *j, const struct home *h);
 
 /* Looks for a runnable script in the job folder dfd (descending through
