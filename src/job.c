@@ -536,14 +536,18 @@ int job_reload_latest(struct job *j, const struct home *h)
 	return 0;
 }
 
-int job_set_latest(struct job *j, const struct runrec *rec, int has_out, int has_err)
+int job_set_latest(struct job *j, const struct runrec *rec, int placed, int has_out,
+		   int has_err)
 {
 	struct runrec copy;
-	int rc = job_note_run(j, rec->id, 1);
+	const char *newest;
+	int rc = placed ? job_note_run(j, rec->id, 1) : 0;
 
 	if (rc < 0)
 		return rc;
-	if (strcmp(job_newest_run(j), rec->id) != 0)
+	/* Not placed just now: its folder may have gone since (its event
+	 * took it out of the list), and is not put back. */
+	if (!(newest = job_newest_run(j)) || strcmp(newest, rec->id) != 0)
 		return 0;
 	if (runrec_copy(&copy, rec) < 0)
 		return -ENOMEM;

@@ -45,12 +45,13 @@ int job_note_run(struct job *j, const char *id, int came);
 /* Re-reads the newest readable record of the runs listed (the list is
  * current). Returns 0 or a negative errno. */
 int job_reload_latest(struct job *j, const struct home *h);
-/* The record rec, as written to disk just now, of a run whose folder is
- * in place: its id joins the run list and, when it is the newest run,
- * rec becomes the job's newest record (has_out, has_err: whether its
- * logs exist) without a read. 1 when it became the newest, 0 when it is
- * not the newest, or a negative errno (nothing changed but the list). */
-int job_set_latest(struct job *j, const struct runrec *rec, int has_out, int has_err);
+/* The record rec, as written to disk just now: when its run is the
+ * newest listed, rec becomes the job's newest record (has_out, has_err:
+ * whether its logs exist) without a read; with placed (its folder was put
+ * in place just now) its id joins the run list first. 1 when it became
+ * the newest, 0 when it is not the newest, or a negative errno. */
+int job_set_latest(struct job *j, const struct runrec *rec, int placed, int has_out,
+		   int has_err);
 
 /* 1 when the job has a runnable script and is shown in the API. */
 int job_listed(const struct job *j);

@@ -620,13 +620,13 @@ void registry_touch_runs(struct registry *r, enum job_type t, const char *name)
 }
 
 void registry_note_run(struct registry *r, const char *name, const struct runrec *rec,
-		       int has_out, int has_err)
+		       int placed, int has_out, int has_err)
 {
 	struct entry *e = registry_entry(r, JOB_TRIGGERED, name, 0);
 
 	if (!e)
 		return;
-	if (job_set_latest(e->job, rec, has_out, has_err) == 1) {
+	if (job_set_latest(e->job, rec, placed, has_out, has_err) == 1) {
 		snprintf(e->own_run, sizeof(e->own_run), "%s", rec->id);
 		if (e->run_wd >= 0 && strcmp(e->run_watched, rec->id) == 0)
 			watch_newest(r, e);

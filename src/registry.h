@@ -83,15 +83,16 @@ void registry_touch_runs(struct registry *r, enum job_type t, const char *name);
 
 /* The host wrote record rec of run rec->id of triggered job name, a run
  * it runs (not one that waits in a queue: another instance may start
- * it), whose folder is in place; has_out, has_err: whether its logs
- * exist. When it is the job's newest run, rec is its newest record from
+ * it); placed: its folder was put in place just now (else a run not in
+ * the list — its folder removed since — is left out); has_out, has_err:
+ * whether its logs exist. When it is the job's newest run, rec is its newest record from
  * now on, kept from these calls, and its folder is not watched: the run's
  * owner is the only writer of its record while it lives (another
  * instance writes only its abort marker, polled), so reading back what
  * the host wrote itself cost a watch moved and a record read per run
  * (docs/DECISIONS.md, "The host's own runs are not read back"). */
 void registry_note_run(struct registry *r, const char *name, const struct runrec *rec,
-		       int has_out, int has_err);
+		       int placed, int has_out, int has_err);
 
 /* The run folders of triggered job name, ascending, as they are now —
  * when the registry's list is exact: a local file system, the job's data

@@ -106,11 +106,11 @@ void runner_free(struct runner *rn)
 
 /* ---- records ---- */
 
-void run_note(struct run *r)
+void run_note(struct run *r, int placed)
 {
-	if (!runrec_waiting(&r->rec))
-		registry_note_run(r->rn->c.registry, r->l.name, &r->rec, r->has_out || r->log_begun,
-				  r->has_err);
+	if (!runrec_waiting(&r->rec) && r->why != WHY_DELETED)
+		registry_note_run(r->rn->c.registry, r->l.name, &r->rec, placed,
+				  r->has_out || r->log_begun, r->has_err);
 }
 
 int run_write_record(struct run *r, int durable)
@@ -121,7 +121,7 @@ int run_write_record(struct run *r, int durable)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
 			  strerror(-rc));
 	else
-		run_note(r);
+		run_note(r, 0);
 	return rc;
 }
 
@@ -282,7 +282,7 @@ static void on_output(void *arg)
 	r->last_activity = uv_now(r->rn->loop);
 	if (!r->has_err && joblog_has_err(r->log)) {
 		r->has_err = 1; /* its first stderr line made error_log.txt */
-		run_note(r);
+		run_note(r, 0);
 	}
 }
 
@@ -446,7 +446,7 @@ static enum state a_begin(struct run *r, enum event e)
 		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);
 	} else if (!r->has_out) {
 		r->has_out = 1;
-		run_note(r);
+		run_note(r, 0);
 	}
 	if (!r->log_begun)
 		joblog_sys(r->log, 0, "%s", RUN_FIRST_LINE);

@@ -359,10 +359,10 @@ static int first_record(struct run *r, int jfd, char *old)
 {
 	int rc;
 
-	if (!old[0])
-		return run_write_record(r, 1);
-	if ((rc = run_record_recycled(r->rn, r->l.name, jfd, old, r->dfd, &r->rec)) == 0)
-		run_note(r);
+	rc = old[0] ? run_record_recycled(r->rn, r->l.name, jfd, old, r->dfd, &r->rec)
+		    : run_record(r->rn, r->l.name, r->dfd, &r->rec, 1);
+	if (rc == 0)
+		run_note(r, 1); /* in place now, under the run's id */
 	return rc;
 }
 

@@ -103,9 +103,10 @@ void run_free(struct run *r);
  * (run_note). */
 int run_write_record(struct run *r, int durable);
 /* Tells the registry the run's record and which of its logs exist, as
- * they are on disk now (registry_note_run) — a run that waits in a queue
- * excepted: another instance may start it. */
-void run_note(struct run *r);
+ * they are on disk now (registry_note_run; placed: its folder was put in
+ * place just now) — a run that waits in a queue excepted (another
+ * instance may start it), and one whose job was deleted. */
+void run_note(struct run *r, int placed);
 
 /* ---- the run journal (run_journal.c) ---- */
 

@@ -649,3 +649,27 @@ def test_the_newest_run_is_shown_as_its_files_say(home):
     finally:
         assert b.stop() == 0
         assert a.stop() == 0
+
+
+def test_a_run_folder_removed_during_its_run_stays_gone(host, tmp_path):
+    """A run's records after its folder was removed by hand (the host still
+    writes them, into the folder it holds open) do not bring the run back
+    into the job's history or latest_run."""
+    go = tmp_path / "go"
+    deploy(host, "gone", f"while [ ! -e {go} ]; do sleep 0.05; done\necho done\n")
+    first = start_run(host, "gone")
+    go.touch()
+    wait_run(host, "gone", first)
+    go.unlink()
+    rid = start_run(host, "gone")
+    assert wait_for(lambda: host.get(f"/api/triggeredwebjobs/gone/history/{rid}").json()
+                    .get("status") == "Running", timeout=10)
+    shutil.rmtree(host.data_dir("triggered", "gone") / rid)
+    assert wait_for(lambda: host.get(f"/api/triggeredwebjobs/gone/history/{rid}").status
+                    == 404, timeout=5)
+    go.touch()
+    time.sleep(1.5)  # the run ends and writes its last records
+    runs = [r["id"] for r in host.get("/api/triggeredwebjobs/gone/history").json()["runs"]]
+    assert runs == [first]
+    assert host.get("/api/triggeredwebjobs/gone").json()["latest_run"]["id"] == first
+    assert host.get(f"/api/triggeredwebjobs/gone/history/{rid}").status == 404
