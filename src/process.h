@@ -1,9 +1,10 @@
 /*
- * process: starting a job's process with posix_spawn (glibc: clone with
- * CLONE_VM | CLONE_VFORK), so the loop is not blocked for a time that grows
- * with the host's memory as fork() would (docs/DECISIONS.md). Into a
- * cgroup, clone3 with CLONE_INTO_CGROUP instead (glibc 2.36 has no
- * posix_spawn for it): a copy-on-write child that execs at once. The child
+ * process: starting a job's process — by the spawn helper, else by the
+ * host — with a clone of CLONE_VM | CLONE_VFORK (what glibc's posix_spawn
+ * does, without its signals 32/33 left ignored in the child), so the loop
+ * is not blocked for a time that grows with the host's memory as fork()
+ * would (docs/DECISIONS.md). Into a cgroup, clone3 with CLONE_INTO_CGROUP
+ * instead: a copy-on-write child that execs at once. The child
  * is the leader of a new session and process group, has default signal
  * dispositions and an empty mask, stdin on /dev/null, stdout and stderr on
  * the given fds.

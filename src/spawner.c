@@ -3,8 +3,9 @@
  *
  * A request is one SOCK_SEQPACKET message: a head (counts), then NUL-
  * terminated strings — the program, the folder ("" for none), the pid
- * file ("" for none) and its tail, argv, the environment — with the output and error pipes' write ends (and the
- * cgroup folder) attached by SCM_RIGHTS. The answer: the errno of the
+ * file ("" for none) and its tail, argv, the environment — with the
+ * output and error pipes' write ends (and the cgroup folder) attached by
+ * SCM_RIGHTS. The answer: the errno of the
  * exec (0), the pid and its start time, in the order of the requests. A
  * drain of the loop's event queue sends its spawns without waiting and
  * reads the answers at its end (child.c); elsewhere the host waits for

@@ -96,7 +96,6 @@ struct sv {
 	char *name;
 	enum state state;
 	enum state shown;      /* the state status_{inst} says (S_COUNT: none yet) */
-	int spawning;          /* inside launch_spawn: an answer comes at once */
 	int answer;            /* the spawn's answer: 1 started, -1 failed, 0 none */
 	int deferred;          /* an event that came while STARTING, or -1 */
 	int deleted;           /* the job is gone: free once down */
@@ -196,7 +195,9 @@ static void on_started(void *arg, struct child *c, const char *err)
 		v->answer = -1;
 	} else {
 		v->answer = 1;
-		if (!v->spawning) {
+		/* v->child is still NULL inside launch_spawn (an answer at
+		 * once), set when the answer comes later. */
+		if (v->child) {
 			v->shown = S_RUNNING;
 			publish(v, status_names[S_RUNNING]);
 		}
@@ -363,9 +364,7 @@ static enum state a_spawn(struct sv *v, enum event e)
 		return v->state; /* one process at a time: its answer is owed */
 	v->started_ms = uv_now(v->s->loop);
 	v->answer = 0;
-	v->spawning = 1;
 	v->child = launch_spawn(v->s->loop, &v->l, &a, v->log, &sv_child_ops, v, err, sizeof(err));
-	v->spawning = 0;
 	if (!v->child) {
 		snprintf(v->fail, sizeof(v->fail), "Job failed to start: %s", err);
 		post(v, E_FAILED);
