@@ -74,15 +74,16 @@ int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 
 int launch_use_slot(struct launch *l, int slot)
 {
-	char *work = NULL, *shut = NULL;
+	char *work = NULL, *shut = NULL, *pid = NULL;
 
 	l->slot = slot;
 	if (slot <= 1)
 		return 0;
-	if (!l->in_place && asprintf(&work, "%s-%d", l->work_root, slot) < 0)
-		return -ENOMEM;
-	if (asprintf(&shut, "%s-%d", l->shutdown_file, slot) < 0) {
+	if ((!l->in_place && asprintf(&work, "%s-%d", l->work_root, slot) < 0) ||
+	    asprintf(&shut, "%s-%d", l->shutdown_file, slot) < 0 ||
+	    asprintf(&pid, "%s-%d", l->pid_file, slot) < 0) {
 		free(work);
+		free(shut);
 		return -ENOMEM;
 	}
 	if (work) {
@@ -91,6 +92,8 @@ int launch_use_slot(struct launch *l, int slot)
 	}
 	free(l->shutdown_file);
 	l->shutdown_file = shut;
+	free(l->pid_file);
+	l->pid_file = pid;
 	return 0;
 }
 
@@ -108,10 +111,10 @@ int launch_make_copy(const struct launch *l)
 				  process_user_gid());
 }
 
-/* What a continuous job's pid file holds after its pid and start time:
- * the host's, so that a host that finds the file at its start ends the
- * job only when the host that wrote it is gone (another host may share
- * --temp). Only the start-up of a host reads the file. */
+/* What a pid file holds after the job's pid and start time: the host's,
+ * so that a host that finds the file at its start ends the job only when
+ * the host that wrote it is gone (another host may share --temp). Only
+ * the start-up of a host reads the file. */
 static const char *host_tail(void)
 {
 	static pid_t host_pid;
@@ -183,11 +186,9 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	req.type = home_type_name(l->type);
 	req.name = l->name;
 	req.run_id = a->run_id;
-	if (l->type == JOB_CONTINUOUS) {
-		/* Written by the spawner as the job starts (process.h). */
-		req.pid_file = l->pid_file;
-		req.pid_tail = host_tail();
-	}
+	/* Written by the spawner as the job starts (process.h). */
+	req.pid_file = l->pid_file;
+	req.pid_tail = host_tail();
 	unlink(l->shutdown_file);
 	c = child_spawn(loop, &req, log, ops, arg, err, errsz);
 out:
@@ -215,44 +216,77 @@ void launch_forget_pid(const struct launch *l)
 		(void)!truncate(l->pid_file, 0);
 }
 
-/* Processes of continuous jobs that a host killed with -9 left running
- * (their pid files survived it) are ended before anything starts: pid and
- * start time must both match, so a recycled pid is never killed, and the
- * host that wrote the file must be gone, so a host sharing --temp (the
- * same instance id twice on one machine) never loses its jobs to another
- * one's start. */
+/* The process named by pid file `file` (of job `name`) is killed when it
+ * still runs and the host that wrote the file is gone; the file goes. */
+static void kill_leftover(const char *file, const char *what, const char *name)
+{
+	FILE *f = fopen(file, "re");
+	int pid, host = 0, n;
+	long long start, host_start = 0;
+
+	if (!f)
+		return;
+	n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
+	fclose(f);
+	if (n == 4 && host > 1 && host != getpid() && process_start_time(host) == host_start)
+		return; /* its host lives: another host sharing --temp */
+	if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
+		kill(-pid, SIGKILL);
+		log_warn("%s job %s: killed process group %d left by a crash", what, name, pid);
+	}
+	unlink(file);
+}
+
+/* 1 for "pid" and "pid-{slot}", the names of a job's pid files. */
+static int is_pid_name(const char *n)
+{
+	if (strncmp(n, "pid", 3) != 0)
+		return 0;
+	if (!n[3])
+		return 1;
+	if (n[3] != '-' || !n[4])
+		return 0;
+	for (n += 4; *n; n++)
+		if (*n < '0' || *n > '9')
+			return 0;
+	return 1;
+}
+
+/* Processes that a host killed with -9 left running (their pid files
+ * survived it) are ended before anything starts: pid and start time must
+ * both match, so a recycled pid is never killed, and the host that wrote
+ * the file must be gone, so a host sharing --temp (the same instance id
+ * twice on one machine) never loses its jobs to another one's start. A
+ * triggered job has a file per run slot. */
 void launch_kill_leftovers(const char *temp)
 {
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
+	for (int t = 0; t < 2; t++) {
+		const char *type = home_type_name(t ? JOB_CONTINUOUS : JOB_TRIGGERED);
+		char path[PATH_MAX];
+		DIR *d;
+		struct dirent *de;
 
-	snprintf(path, sizeof(path), "%s/jobs/continuous", temp);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		char file[PATH_MAX + 300];
-		FILE *f;
-		int pid, host = 0, n;
-		long long start, host_start = 0;
+		snprintf(path, sizeof(path), "%s/jobs/%s", temp, type);
+		d = opendir(path);
+		while (d && (de = readdir(d))) {
+			char job[PATH_MAX + 300], file[2 * PATH_MAX];
+			DIR *jd;
+			struct dirent *fe;
 
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "%s/%s/pid", path, de->d_name);
-		f = fopen(file, "re");
-		if (!f)
-			continue;
-		n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
-		fclose(f);
-		if (n == 4 && host > 1 && host != getpid() &&
-		    process_start_time(host) == host_start)
-			continue; /* its host lives: another host sharing --temp */
-		if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
-			kill(-pid, SIGKILL);
-			log_warn("continuous job %s: killed process group %d left by a crash",
-				 de->d_name, pid);
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(job, sizeof(job), "%s/%s", path, de->d_name);
+			jd = opendir(job);
+			while (jd && (fe = readdir(jd))) {
+				if (!is_pid_name(fe->d_name))
+					continue;
+				snprintf(file, sizeof(file), "%s/%s", job, fe->d_name);
+				kill_leftover(file, type, de->d_name);
+			}
+			if (jd)
+				closedir(jd);
 		}
-		unlink(file);
+		if (d)
+			closedir(d);
 	}
-	if (d)
-		closedir(d);
 }

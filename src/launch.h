@@ -28,7 +28,7 @@ struct launch {
 	char *bin_root;                 /* the job's binaries folder */
 	char *work_root;                /* where it runs from: a copy or bin_root */
 	char *shutdown_file;            /* {temp}/jobs/{type}/{name}/shutdown */
-	char *pid_file;                 /* {temp}/jobs/{type}/{name}/pid */
+	char *pid_file;                 /* {temp}/jobs/{type}/{name}/pid[-{slot}] */
 	int slot;                       /* run slot (concurrency allow), 0: none */
 };
 
@@ -40,8 +40,9 @@ int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 void launch_clear(struct launch *l);
 
 /* A run in slot k > 1 of a job under concurrency allow gets its own
- * working copy ("copy-{k}") and shutdown file ("shutdown-{k}"), so runs
- * at once neither share files nor stop each other. 0 or -ENOMEM. */
+ * working copy ("copy-{k}"), shutdown file ("shutdown-{k}") and pid file
+ * ("pid-{k}"), so runs at once neither share files nor stop each other.
+ * 0 or -ENOMEM. */
 int launch_use_slot(struct launch *l, int slot);
 
 /* 1 when the working copy is current (or the job runs in place). */
@@ -61,9 +62,9 @@ struct launch_args {
 };
 
 /* Logs "Run script ...", removes the shutdown file and starts the process.
- * A continuous job's pid file (found by a host killed with -9 at its next
- * start) is written by the spawner as the process starts, before any turn
- * of the loop. Returns NULL with a reason in err (bad arguments, a failed
+ * Its pid file (found by a host killed with -9 at its next start) is
+ * written by the spawner as the process starts, before any turn of the
+ * loop. Returns NULL with a reason in err (bad arguments, a failed
  * spawn). */
 struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 			   const struct launch_args *a, struct joblog *log,
@@ -76,8 +77,9 @@ void launch_ask_stop(const struct launch *l, struct child *c);
 /* Removes the pid file (the process is down). */
 void launch_forget_pid(const struct launch *l);
 
-/* At start-up: ends the processes of continuous jobs that a host killed
- * with -9 left running (their pid files under temp survived it). */
+/* At start-up, before any job starts: ends the processes of jobs that a
+ * host killed with -9 left running (their pid files under temp survived
+ * it). */
 void launch_kill_leftovers(const char *temp);
 
 #endif

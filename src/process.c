@@ -335,23 +335,27 @@ static int clone_exec(const struct process_req *r, int parent, pid_t *pid, int64
  * with a job running that the file does not name: a host killed then
  * would leave it to run. Rewritten in place: a new file per spawn cost a
  * new inode, 76 % of the host's time in a restart storm on ext4
- * (docs/DECISIONS.md, "A restart storm"); a line cut short matches no
- * live process (pid and start time must both match). */
+ * (docs/DECISIONS.md, "A restart storm"). The line is padded with spaces
+ * to PID_LINE bytes, so that it always covers the one before and needs no
+ * truncate (a call per run); a line cut short matches no live process
+ * (pid and start time must both match). */
+#define PID_LINE 96
 static void record_pid(const struct process_req *r, pid_t pid, int64_t *start)
 {
-	char text[160];
+	char text[PID_LINE + 1];
 	int n, fd;
 
 	if (*start < 0)
 		*start = process_start_time(pid);
-	n = snprintf(text, sizeof(text), "%d %lld %s\n", (int)pid, (long long)*start,
+	n = snprintf(text, sizeof(text), "%d %lld %s", (int)pid, (long long)*start,
 		     r->pid_tail ? r->pid_tail : "");
-	if (n <= 0 || (size_t)n >= sizeof(text))
+	if (n <= 0 || n >= PID_LINE)
 		return;
+	memset(text + n, ' ', (size_t)(PID_LINE - 1 - n));
+	text[PID_LINE - 1] = '\n';
 	fd = open(r->pid_file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd >= 0) {
-		if (pwrite(fd, text, (size_t)n, 0) == n)
-			(void)!ftruncate(fd, n);
+		(void)!pwrite(fd, text, PID_LINE, 0);
 		close(fd);
 	}
 }

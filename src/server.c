@@ -26,6 +26,7 @@
 #include "evq.h"
 #include "home.h"
 #include "http.h"
+#include "launch.h"
 #include "log.h"
 #include "notify.h"
 #include "options.h"
@@ -313,6 +314,7 @@ static void start_jobs(struct server *s)
 		webhook_start(&wcfg);
 		free(base);
 	}
+	launch_kill_leftovers(s->opt.temp);
 	s->runner = s->cfg ? runner_new(s->loop, &rcfg) : NULL;
 	if (s->runner)
 		runner_recover(s->runner);

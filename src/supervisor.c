@@ -683,7 +683,6 @@ struct supervisor *supervisor_new(uv_loop_t *loop, const struct supervisor_confi
 		return NULL;
 	s->loop = loop;
 	s->c = *c;
-	launch_kill_leftovers(c->temp);
 	spawnq_init(&s->spawns, loop, SPAWNS_PER_TURN, on_ready);
 	registry_listen(c->registry, on_registry, s);
 	registry_replay(c->registry, JOB_CONTINUOUS, on_start_up, s);

@@ -185,6 +185,45 @@ def test_cgroup_leftovers_of_a_crash_are_ended(home, tmp_path, cgroup2):
         assert h2.stop() == 0
 
 
+def test_leftovers_of_a_crash_are_ended_by_their_pid_files(home, tmp_path):
+    """Without a cgroup, what a host killed with -9 left running is found
+    by the pid files the spawner wrote as each job started (under --temp):
+    a continuous job's, and a triggered run's even when the crash came
+    before its record named its pid (the window between the spawn and the
+    Running record, made here by taking the pid out of the record)."""
+    import json
+    temp = tmp_path / "temp"
+    h = Host(home, extra_args=("--temp", str(temp)))
+    h.add_job("continuous", "c", {"run.sh": f"echo $$ > {tmp_path}/c\nsleep 300\n"})
+    h.start()
+    deploy(h, "long", f"echo $$ > {tmp_path}/t\nsleep 300\n")
+    rid = start_run(h, "long")
+    for f in ("c", "t"):
+        assert wait_for(lambda: (tmp_path / f).exists() and
+                        (tmp_path / f).read_text().strip(), timeout=10)
+    pids = [int((tmp_path / f).read_text()) for f in ("c", "t")]
+    assert wait_for(lambda: h.get(f"/api/triggeredwebjobs/long/history/{rid}").json()
+                    ["status"] == "Running")
+    h.proc.kill()
+    h.proc.wait()
+    assert all(alive(p) for p in pids)
+    status = h.data_dir("triggered", "long") / rid / "status"
+    rec = json.loads(status.read_text())
+    assert rec.pop("Pid") == pids[1]
+    rec.pop("PidStart")
+    rec["Status"] = "Initializing"
+    status.write_text(json.dumps(rec, separators=(",", ":")))
+    h2 = Host(home, extra_args=("--temp", str(temp))).start()
+    try:
+        assert wait_for(lambda: not any(alive(p) for p in pids), timeout=5)
+        assert wait_run(h2, "long", rid)["status"] == "Aborted"
+    finally:
+        assert h2.stop() == 0
+    log = h2.proc.stderr.read()
+    assert f"continuous job c: killed process group {pids[0]} left by a crash" in log, log
+    assert f"triggered job long: killed process group {pids[1]} left by a crash" in log, log
+
+
 def test_bad_cgroup_flag(home, tmp_path):
     r = subprocess.run([os.environ.get("WEBJOBS_BIN", "build/webjobs"), "serve", "--home",
                         str(home), "--listen", "127.0.0.1:0", "--cgroup", str(tmp_path / "x"),
