@@ -343,21 +343,20 @@ static void chown_tree(int dfd, const char *name, int uid, int gid)
 	closedir(d);
 }
 
-int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
+int files_make_parent(const char *path)
 {
-	char tmp[PATH_MAX], *parent;
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
 	int rc = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.new", dst) >= (int)sizeof(tmp))
+	if (!slash || slash == path)
+		return 0;
+	if ((size_t)(slash - path) >= sizeof(parent))
 		return -ENAMETOOLONG;
-	files_remove_tree(AT_FDCWD, tmp);
-	parent = strdup(dst);
-	if (!parent)
-		return -ENOMEM;
-	if (strrchr(parent, '/'))
-		*strrchr(parent, '/') = '\0';
-	/* mkdir -p of the parent, one component at a time. */
-	for (char *p = parent + 1; *parent && rc == 0; p++) {
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	/* mkdir -p, one component at a time. */
+	for (char *p = parent + 1; rc == 0; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 
@@ -369,7 +368,18 @@ int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
 				break;
 		}
 	}
-	free(parent);
+	return rc;
+}
+
+int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
+{
+	char tmp[PATH_MAX];
+	int rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", dst) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	files_remove_tree(AT_FDCWD, tmp);
+	rc = files_make_parent(dst);
 	if (rc == 0)
 		rc = files_copy_tree(AT_FDCWD, src, AT_FDCWD, tmp);
 	if (rc == 0 && uid >= 0)

@@ -68,6 +68,9 @@ const struct dirent *files_dir_next(struct files_dir *d);
 int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out);
 void files_free_names(char **names, int n);
 
+/* mkdir -p of the folder that path (absolute) is in. 0 or -errno. */
+int files_make_parent(const char *path);
+
 /* Makes dst (an absolute path) a fresh copy of the tree src: copied to
  * "dst.new", given to uid:gid (when uid >= 0), then renamed over the old
  * copy. Blocking. Returns 0 or -errno. */

@@ -28,6 +28,7 @@ struct stream {
 
 struct joblog {
 	int dfd;
+	int own_dfd; /* 0: borrowed, the caller closes it after the log */
 	int fd[2]; /* main, err (-1 until needed) */
 	char *err_name;
 	char inst6[7];
@@ -78,21 +79,28 @@ struct joblog *joblog_open(int dfd, const char *main_name,
 	return joblog_adopt(dup(dfd), main_name, err_name, inst);
 }
 
-struct joblog *joblog_adopt(int dfd, const char *main_name,
-			    const char *err_name, const char *inst)
+/* A log on folder dfd (closed with it when own), its main file main_fd
+ * (opened here when -1). Both are closed at once when it cannot be made. */
+static struct joblog *make(int dfd, int own, int main_fd, const char *main_name,
+			   const char *err_name, const char *inst)
 {
 	struct joblog *l = calloc(1, sizeof(*l));
 
 	if (!l) {
-		if (dfd >= 0)
+		if (dfd >= 0 && own)
 			close(dfd);
+		if (main_fd >= 0)
+			close(main_fd);
 		return NULL;
 	}
 	snprintf(l->inst6, sizeof(l->inst6), "%s", inst);
 	l->fd[1] = -1;
 	l->dfd = dfd;
-	l->fd[0] = dfd < 0 ? -1 : openat(dfd, main_name,
-			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	l->own_dfd = own;
+	l->fd[0] = main_fd >= 0 ? main_fd
+		   : dfd < 0	 ? -1
+				 : openat(dfd, main_name,
+					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
 	l->main_name = strdup(main_name);
 	if (l->dfd < 0 || l->fd[0] < 0 || !l->main_name ||
 	    (err_name && !(l->err_name = strdup(err_name)))) {
@@ -100,6 +108,18 @@ struct joblog *joblog_adopt(int dfd, const char *main_name,
 		return NULL;
 	}
 	return l;
+}
+
+struct joblog *joblog_adopt(int dfd, const char *main_name,
+			    const char *err_name, const char *inst)
+{
+	return make(dfd, 1, -1, main_name, err_name, inst);
+}
+
+struct joblog *joblog_borrow(int dfd, int main_fd, const char *main_name,
+			     const char *err_name, const char *inst)
+{
+	return make(dfd, 0, main_fd, main_name, err_name, inst);
 }
 
 void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max)
@@ -355,7 +375,7 @@ void joblog_close(struct joblog *l)
 		free(l->s[k].part);
 		free(l->buf[k]);
 	}
-	if (l->dfd >= 0)
+	if (l->dfd >= 0 && l->own_dfd)
 		close(l->dfd);
 	free(l->err_name);
 	free(l->main_name);

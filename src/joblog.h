@@ -26,6 +26,12 @@ struct joblog *joblog_open(int dfd, const char *main_name,
  * the log cannot be opened): no dup for a folder opened for the log. */
 struct joblog *joblog_adopt(int dfd, const char *main_name,
 			    const char *err_name, const char *inst);
+/* joblog_open on a folder the caller keeps open for longer than the log
+ * (not dup'ed, not closed with it), and with its main file already open
+ * in append mode when main_fd >= 0 (closed with the log, or at once when
+ * the log cannot be made): a run's log, whose folder the run holds. */
+struct joblog *joblog_borrow(int dfd, int main_fd, const char *main_name,
+			     const char *err_name, const char *inst);
 void joblog_close(struct joblog *l);
 
 /* Rolls the main file over to prev_name (replacing it) whenever it passes

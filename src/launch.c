@@ -61,9 +61,7 @@ int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 		l->shutdown_file = NULL;
 	if (dir && (asprintf(&l->pid_file, "%s/pid", dir) < 0))
 		l->pid_file = NULL;
-	if (dir)
-		home_mkdirs(AT_FDCWD, dir);
-	free(dir);
+	free(dir); /* made when a file in it is (a call less per run) */
 	if (!l->name || !l->run_command || !l->bin_root || !l->work_root ||
 	    !l->shutdown_file || !l->pid_file) {
 		launch_clear(l);
@@ -189,7 +187,6 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	/* Written by the spawner as the job starts (process.h). */
 	req.pid_file = l->pid_file;
 	req.pid_tail = host_tail();
-	unlink(l->shutdown_file);
 	c = child_spawn(loop, &req, log, ops, arg, err, errsz);
 out:
 	free(script);
@@ -200,56 +197,103 @@ out:
 	return c;
 }
 
-void launch_ask_stop(const struct launch *l, struct child *c)
+/* Creates file path (its folder too, when missing); -1 or an fd. */
+static int create_in_temp(const char *path)
 {
-	int fd = open(l->shutdown_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd >= 0 || errno != ENOENT || files_make_parent(path) < 0)
+		return fd;
+	return open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+}
+
+void launch_ask_stop(struct launch *l, struct child *c)
+{
+	int fd = create_in_temp(l->shutdown_file);
 
 	if (fd >= 0)
 		close(fd);
+	l->stop_asked = 1;
 	child_kill(c, SIGTERM);
 }
 
-void launch_forget_pid(const struct launch *l)
+void launch_ended(struct launch *l)
 {
-	/* Emptied, not removed: the next spawn reuses the file. */
-	if (l->pid_file)
+	/* Emptied, not removed: the next spawn reuses the file. A triggered
+	 * run's is left as it is: it names a process gone, and the next run
+	 * rewrites it. */
+	if (l->type == JOB_CONTINUOUS && l->pid_file)
 		(void)!truncate(l->pid_file, 0);
+	if (l->stop_asked && l->shutdown_file)
+		unlink(l->shutdown_file);
+	l->stop_asked = 0;
 }
 
 /* The process named by pid file `file` (of job `name`) is killed when it
- * still runs and the host that wrote the file is gone; the file goes. */
-static void kill_leftover(const char *file, const char *what, const char *name)
+ * still runs and the host that wrote the file is gone; the file goes.
+ * Returns 1 when that host lives (another host sharing --temp). */
+static int kill_leftover(const char *file, const char *what, const char *name)
 {
 	FILE *f = fopen(file, "re");
 	int pid, host = 0, n;
 	long long start, host_start = 0;
 
 	if (!f)
-		return;
+		return 0;
 	n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
 	fclose(f);
 	if (n == 4 && host > 1 && host != getpid() && process_start_time(host) == host_start)
-		return; /* its host lives: another host sharing --temp */
+		return 1;
 	if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
 		kill(-pid, SIGKILL);
 		log_warn("%s job %s: killed process group %d left by a crash", what, name, pid);
 	}
 	unlink(file);
+	return 0;
 }
 
-/* 1 for "pid" and "pid-{slot}", the names of a job's pid files. */
-static int is_pid_name(const char *n)
+/* 1 for `base` and `base`-{slot}: the names of a job's pid files and
+ * shutdown files. */
+static int slot_name(const char *n, const char *base)
 {
-	if (strncmp(n, "pid", 3) != 0)
+	size_t len = strlen(base);
+
+	if (strncmp(n, base, len) != 0)
 		return 0;
-	if (!n[3])
+	if (!n[len])
 		return 1;
-	if (n[3] != '-' || !n[4])
+	if (n[len] != '-' || !n[len + 1])
 		return 0;
-	for (n += 4; *n; n++)
+	for (n += len + 1; *n; n++)
 		if (*n < '0' || *n > '9')
 			return 0;
 	return 1;
+}
+
+/* The leftovers in one job's folder under temp: its processes (pid
+ * files), then its shutdown files — asked for by a stop the crash cut
+ * short, they would stop the next process at once (a process's own is
+ * removed when it ends, not before each spawn) — unless the folder is
+ * another live host's too. */
+static void job_leftovers(const char *dir, const char *type, const char *name)
+{
+	char file[PATH_MAX + 600];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int lives = 0;
+
+	for (int pass = 0; d && pass < 2; pass++) {
+		rewinddir(d);
+		while ((de = readdir(d))) {
+			snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
+			if (pass == 0 && slot_name(de->d_name, "pid"))
+				lives |= kill_leftover(file, type, name);
+			else if (pass == 1 && !lives && slot_name(de->d_name, "shutdown"))
+				unlink(file);
+		}
+	}
+	if (d)
+		closedir(d);
 }
 
 /* Processes that a host killed with -9 left running (their pid files
@@ -269,22 +313,12 @@ void launch_kill_leftovers(const char *temp)
 		snprintf(path, sizeof(path), "%s/jobs/%s", temp, type);
 		d = opendir(path);
 		while (d && (de = readdir(d))) {
-			char job[PATH_MAX + 300], file[2 * PATH_MAX];
-			DIR *jd;
-			struct dirent *fe;
+			char job[PATH_MAX + 300];
 
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(job, sizeof(job), "%s/%s", path, de->d_name);
-			jd = opendir(job);
-			while (jd && (fe = readdir(jd))) {
-				if (!is_pid_name(fe->d_name))
-					continue;
-				snprintf(file, sizeof(file), "%s/%s", job, fe->d_name);
-				kill_leftover(file, type, de->d_name);
-			}
-			if (jd)
-				closedir(jd);
+			job_leftovers(job, type, de->d_name);
 		}
 		if (d)
 			closedir(d);

@@ -30,6 +30,7 @@ struct launch {
 	char *shutdown_file;            /* {temp}/jobs/{type}/{name}/shutdown */
 	char *pid_file;                 /* {temp}/jobs/{type}/{name}/pid[-{slot}] */
 	int slot;                       /* run slot (concurrency allow), 0: none */
+	int stop_asked;                 /* the shutdown file was made for it */
 };
 
 /* What this start of job j needs, taken now (l is cleared first; it must
@@ -61,7 +62,7 @@ struct launch_args {
 	int attempt;        /* WEBJOBS_RUN_ATTEMPT (triggered runs), 0: none */
 };
 
-/* Logs "Run script ...", removes the shutdown file and starts the process.
+/* Logs "Run script ..." and starts the process.
  * Its pid file (found by a host killed with -9 at its next start) is
  * written by the spawner as the process starts, before any turn of the
  * loop. Returns NULL with a reason in err (bad arguments, a failed
@@ -72,14 +73,16 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 			   size_t errsz);
 
 /* The graceful stop: the shutdown file, then SIGTERM to the process. */
-void launch_ask_stop(const struct launch *l, struct child *c);
+void launch_ask_stop(struct launch *l, struct child *c);
 
-/* Removes the pid file (the process is down). */
-void launch_forget_pid(const struct launch *l);
+/* The process is down: a continuous job's pid file is emptied, and the
+ * shutdown file, when a stop made it, removed (a spawn does not look for
+ * one: at start-up, launch_kill_leftovers removes those a crash left). */
+void launch_ended(struct launch *l);
 
 /* At start-up, before any job starts: ends the processes of jobs that a
  * host killed with -9 left running (their pid files under temp survived
- * it). */
+ * it), and removes the shutdown files it left. */
 void launch_kill_leftovers(const char *temp);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "process.h"
+#include "files.h"
 #include "spawner.h"
 
 #include <ctype.h>
@@ -354,6 +355,9 @@ static void record_pid(const struct process_req *r, pid_t pid, int64_t *start)
 	memset(text + n, ' ', (size_t)(PID_LINE - 1 - n));
 	text[PID_LINE - 1] = '\n';
 	fd = open(r->pid_file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* Its folder is made by the first file made in it. */
+	if (fd < 0 && errno == ENOENT && files_make_parent(r->pid_file) == 0)
+		fd = open(r->pid_file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd >= 0) {
 		(void)!pwrite(fd, text, PID_LINE, 0);
 		close(fd);

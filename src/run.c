@@ -132,12 +132,29 @@ static void set_status(struct run *r, const char *status, int durable)
 	joblog_sys(r->log, 0, "Status changed to %s", status);
 }
 
+/* The run's log: on the run's folder, which outlives it (finish closes
+ * the log first), and on the file the recycle left open with the run's
+ * first line, when it did (two calls less than an open and a dup). */
+static struct joblog *open_log(struct run *r)
+{
+	int fd = r->log_fd;
+
+	r->log_fd = -1;
+	if (fd >= 0 && fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return joblog_borrow(r->dfd, fd, "output_log.txt", "error_log.txt", r->rn->c.instance);
+}
+
 /* ---- the end of a run ---- */
 
 void run_free(struct run *r)
 {
 	evq_forget(r);
 	joblog_close(r->log);
+	if (r->log_fd >= 0)
+		close(r->log_fd);
 	runrec_free(&r->rec);
 	launch_clear(&r->l);
 	free(r->aborter);
@@ -231,7 +248,7 @@ static enum state finish(struct run *r)
 
 	r->rec.end = time_now_ticks();
 	if (!r->log && r->why != WHY_DELETED)
-		r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+		r->log = open_log(r);
 	r->has_out |= r->log != NULL;
 	r->has_err |= joblog_has_err(r->log);
 	record_end(r);
@@ -290,6 +307,7 @@ static void on_done(void *arg, int wstatus)
 {
 	struct run *r = arg;
 
+	launch_ended(&r->l);
 	r->wstatus = wstatus;
 	run_post(r, E_EXIT);
 }
@@ -440,7 +458,7 @@ static enum state a_begin(struct run *r, enum event e)
 
 	/* The log is opened here, after the reply: one file less to create
 	 * before the 202. */
-	r->log = joblog_open(r->dfd, "output_log.txt", "error_log.txt", rn->c.instance);
+	r->log = open_log(r);
 	if (!r->log) {
 		log_error("run %s of %s: cannot open its log: %s", r->id, r->l.name, strerror(errno));
 		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);

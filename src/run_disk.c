@@ -109,7 +109,7 @@ int run_trim_history(int dfd, char (*ids)[RUN_ID_LEN + 1], int n, long long keep
  * ext4 with a synchronous discard, 31 us of CPU and ~80 us of wall time
  * against ~10 us; docs/DECISIONS.md, "The cost of a scheduled run"). */
 static int recycle_keeps(int dfd, const struct dirent *de, const char *line, size_t len,
-			 int *logged)
+			 int *log_fd)
 {
 	struct stat st;
 	int fd;
@@ -126,8 +126,11 @@ static int recycle_keeps(int dfd, const struct dirent *de, const char *line, siz
 	fd = openat(dfd, de->d_name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	*logged = len && pwrite(fd, line, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0;
-	if (!*logged && ftruncate(fd, 0) < 0) {
+	if (len && pwrite(fd, line, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0) {
+		*log_fd = fd; /* the run's log, from its BEGIN on */
+		return 1;
+	}
+	if (ftruncate(fd, 0) < 0) {
 		close(fd);
 		return 0; /* the old output cannot go: the file does */
 	}
@@ -143,18 +146,18 @@ static int recycle_keeps(int dfd, const struct dirent *de, const char *line, siz
  * record is written into it and then it is renamed
  * (run_record_recycled): a reader sees the old run half gone, as with a
  * deletion, then the new run with its record. */
-int run_recycle(int jfd, const char *old, const char *line, size_t len, int *logged)
+int run_recycle(int jfd, const char *old, const char *line, size_t len, int *log_fd)
 {
 	int dfd = files_open_read(jfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	const struct dirent *de;
 	struct files_dir d;
 
-	*logged = 0;
+	*log_fd = -1;
 	if (dfd < 0)
 		return -errno;
 	files_dir_init(&d, dfd); /* fresh: its offset is 0, and nothing reads it after */
 	while ((de = files_dir_next(&d)))
-		if (!recycle_keeps(dfd, de, line, len, logged))
+		if (!recycle_keeps(dfd, de, line, len, log_fd))
 			files_remove_tree(dfd, de->d_name);
 	return dfd;
 }
@@ -247,7 +250,7 @@ struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 	if (!r)
 		return NULL;
 	r->rn = rn;
-	r->lock_fd = r->dfd = -1;
+	r->lock_fd = r->dfd = r->log_fd = -1;
 	memcpy(r->id, id, RUN_ID_LEN + 1);
 	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
 	r->rec.start = start;
@@ -319,7 +322,7 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
  * the folder's fd or -errno (a reason in err). */
 static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
 		      int64_t occurrence, char id[RUN_ID_LEN + 1], int64_t *start,
-		      char old[RUN_ID_LEN + 1], int *logged, char *err, size_t errsz)
+		      char old[RUN_ID_LEN + 1], int *log_fd, char *err, size_t errsz)
 {
 	char newest[RUN_ID_LEN + 1], line[256], (*ids)[RUN_ID_LEN + 1];
 	size_t len;
@@ -337,9 +340,9 @@ static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
 	if (rc < 0)
 		return rc;
 	run_new_id(rn, newest, id, start);
-	*logged = 0;
+	*log_fd = -1;
 	len = old[0] ? joblog_sys_line(line, sizeof(line), rn->c.instance, RUN_FIRST_LINE) : 0;
-	dfd = old[0] ? run_recycle(jfd, old, line, len, logged) : -1;
+	dfd = old[0] ? run_recycle(jfd, old, line, len, log_fd) : -1;
 	if (dfd < 0 && old[0]) {
 		files_remove_tree(jfd, old);
 		old[0] = '\0';
@@ -372,7 +375,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 {
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
 	enum policy p = run_policy(j);
-	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot, logged = 0;
+	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot, log_fd = -1;
 	char old[RUN_ID_LEN + 1] = "";
 	struct run *r = NULL;
 	int64_t start;
@@ -408,7 +411,7 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	if ((dfd = new_folder(rn, job_name(j), jfd, slot, occurrence, id, &start, old, &logged, err,
+	if ((dfd = new_folder(rn, job_name(j), jfd, slot, occurrence, id, &start, old, &log_fd, err,
 			      errsz)) < 0) {
 		rc = dfd;
 		goto fail;
@@ -419,7 +422,9 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		goto fail;
 	}
 	r->dfd = dfd;
-	r->log_begun = logged;
+	r->log_begun = log_fd >= 0;
+	r->log_fd = log_fd;
+	log_fd = -1;
 	if ((rc = first_record(r, jfd, old)) < 0) {
 		r->dfd = -1;
 		snprintf(err, errsz, "cannot write the run's status: %s", strerror(-rc));
@@ -434,6 +439,8 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 fail:
 	if (r)
 		run_free(r);
+	if (log_fd >= 0)
+		close(log_fd);
 	if (dfd >= 0) {
 		close(dfd);
 		files_remove_tree(jfd, old[0] ? old : id);

@@ -58,6 +58,8 @@ struct run {
 	int abort_said;        /* "Run aborted by ..." is in the log */
 	int abort_posted;      /* the marker was seen and ABORT posted */
 	int log_begun;         /* RUN_FIRST_LINE is in the log already */
+	int log_fd;            /* the log, open since the recycle wrote that
+				* line: BEGIN's (-1: none) */
 	int has_out, has_err;  /* its output_log.txt, error_log.txt exist */
 };
 
@@ -160,11 +162,12 @@ int run_trim_history(int dfd, char (*ids)[RUN_ID_LEN + 1], int n, long long keep
 int run_ids(struct runner *rn, const char *name, int jfd, char (**ids)[RUN_ID_LEN + 1]);
 /* Empties run folder old of job folder jfd for a new run: all but its
  * status file, the status spare and the output log go; the log holds
- * only line (len bytes: the new run's first, RUN_FIRST_LINE), *logged
- * set when it does (else it is empty). No inode is created or freed.
+ * only line (len bytes: the new run's first, RUN_FIRST_LINE), and stays
+ * open in *log_fd when it does (else it is empty, *log_fd -1). No inode
+ * is created or freed.
  * Returns the folder's fd or -errno; the new run's first record renames
  * it (run_record_recycled). */
-int run_recycle(int jfd, const char *old, const char *line, size_t len, int *logged);
+int run_recycle(int jfd, const char *old, const char *line, size_t len, int *log_fd);
 /* A run's first log line (its text), written by BEGIN — or by the
  * recycle, with the folder (log_begun). */
 #define RUN_FIRST_LINE "Status changed to Initializing"

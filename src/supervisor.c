@@ -174,7 +174,7 @@ static void on_done(void *arg, int wstatus)
 {
 	struct sv *v = arg;
 
-	launch_forget_pid(&v->l);
+	launch_ended(&v->l);
 	v->wstatus = wstatus;
 	child_free(v->child);
 	v->child = NULL;

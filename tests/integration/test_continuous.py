@@ -98,6 +98,14 @@ def test_graceful_stop_shutdown_file_and_children(host, tmp_path):
     assert wait_for(lambda: seen.exists(), timeout=10)
     assert wait_for(lambda: child_got.exists(), timeout=10)
     assert wait_for(lambda: cjob(host, "g")["status"] == "Stopped", timeout=10)
+    # The shutdown file went with the process: the next one, started
+    # again, does not find it (a spawn does not look for one).
+    for f in (seen, ready, tmp_path / "ready.child"):
+        f.unlink()
+    host.request("POST", "/api/continuouswebjobs/g/start")
+    assert wait_for(lambda: ready.exists() and (tmp_path / "ready.child").exists(), timeout=10)
+    time.sleep(0.5)
+    assert not seen.exists()
 
 
 def test_stop_kills_after_wait(host, tmp_path):

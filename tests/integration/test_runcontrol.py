@@ -1,6 +1,7 @@
 """Run control beyond Kudu (docs/API.md, "Run control"): aborting a run,
 on the instance that got the request or on another one."""
 import os
+import re
 import subprocess
 import time
 
@@ -57,6 +58,29 @@ def test_abort_a_run(home):
         assert wait_for(lambda: abort(h, "loop").status == 409, timeout=10)
         assert abort(h, "loop").json() == {"Message": "No run is in progress."}
         assert 'webjobs_run_aborts_total{job="loop"} 2' in h.get("/metrics").text()
+    finally:
+        assert h.stop() == 0
+
+
+def test_the_shutdown_file_goes_with_the_run(home):
+    """The shutdown file a graceful abort made is removed when the process
+    ends, so the next run does not find it at its start."""
+    h = Host(home).start()
+    try:
+        deploy(h, "watch", "echo shut=$WEBJOBS_SHUTDOWN_FILE\n"
+                           "[ -e \"$WEBJOBS_SHUTDOWN_FILE\" ] && echo there-at-start\n" + LOOP)
+        rid = start_run(h, "watch")
+        wait_trapped(h, "watch", rid)
+        path = re.search(r"INFO\] shut=(\S+)", run_log(h, "watch", rid)).group(1)
+        assert abort(h, "watch", rid).status == 202
+        assert wait_run(h, "watch", rid)["status"] == "Aborted"
+        assert "INFO] got TERM" in run_log(h, "watch", rid)
+        assert not os.path.exists(path)
+        rid = start_run(h, "watch")
+        wait_trapped(h, "watch", rid)
+        assert "there-at-start" not in run_log(h, "watch", rid)
+        assert abort(h, "watch", rid).status == 202
+        assert wait_run(h, "watch", rid)["status"] == "Aborted"
     finally:
         assert h.stop() == 0
 
