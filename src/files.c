@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void files_temp_name(const char *prefix, char *buf, size_t size)
@@ -341,6 +343,18 @@ static void chown_tree(int dfd, const char *name, int uid, int gid)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			chown_tree(dirfd(d), de->d_name, uid, gid);
 	closedir(d);
+}
+
+int files_open_beneath(int dfd, const char *rel, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
 }
 
 int files_make_parent(const char *path)

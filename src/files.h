@@ -68,6 +68,10 @@ const struct dirent *files_dir_next(struct files_dir *d);
 int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out);
 void files_free_names(char **names, int n);
 
+/* openat2 of rel beneath dfd, through no symbolic link (nor magic
+ * link) and never above dfd; O_CLOEXEC added. An fd or -errno. */
+int files_open_beneath(int dfd, const char *rel, int flags, unsigned mode);
+
 /* mkdir -p of the folder that path (absolute) is in. 0 or -errno. */
 int files_make_parent(const char *path);
 

@@ -245,24 +245,43 @@ static void emit(struct joblog *l, enum joblog_stream s, const char *text,
 		add_line(l, 1, "ERR ", text, len);
 }
 
-void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
+static void sys_line(struct joblog *l, int is_error, int now, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void sys_line(struct joblog *l, int is_error, int now, const char *fmt, va_list ap)
 {
 	char *text;
-	va_list ap;
 	int n;
 
 	if (!l)
 		return;
 	/* Never cut here: a line over the line limit is cut into pieces
 	 * like any other (add_line). */
-	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	add_line(l, 0, is_error ? "SYS ERR " : "SYS INFO", text, (size_t)n);
-	flush(l);
+	if (now)
+		flush(l);
 	free(text);
+}
+
+void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sys_line(l, is_error, 1, fmt, ap);
+	va_end(ap);
+}
+
+void joblog_sys_held(struct joblog *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sys_line(l, 0, 0, fmt, ap);
+	va_end(ap);
 }
 
 /* Adds bytes to the unfinished line, cutting it at the line limit. */
@@ -369,6 +388,7 @@ void joblog_close(struct joblog *l)
 {
 	if (!l)
 		return;
+	flush(l); /* a held line */
 	for (int k = 0; k < 2; k++) {
 		if (l->fd[k] >= 0)
 			close(l->fd[k]);

@@ -44,6 +44,11 @@ void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max);
 /* A system line: "SYS INFO" or, with is_error, "SYS ERR ". */
 void joblog_sys(struct joblog *l, int is_error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A "SYS INFO" line held back: written with the next line (or at the
+ * close), in one write with it — for a line a flushed one always
+ * follows soon (the spawn's, before its answer's). */
+void joblog_sys_held(struct joblog *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Output bytes of one stream; whole lines are written at once. */
 void joblog_output(struct joblog *l, enum joblog_stream s, const char *data,

@@ -115,14 +115,13 @@ int launch_make_copy(const struct launch *l)
  * the start-up of a host reads the file. */
 static const char *host_tail(void)
 {
-	static pid_t host_pid;
 	static char tail[64];
 
-	if (host_pid != getpid()) {
-		host_pid = getpid();
-		snprintf(tail, sizeof(tail), "%d %lld", (int)host_pid,
-			 (long long)process_start_time(host_pid));
-	}
+	/* Once: only the host spawns (not the helper it forks), and getpid
+	 * is a call each time. */
+	if (!tail[0])
+		snprintf(tail, sizeof(tail), "%d %lld", (int)getpid(),
+			 (long long)process_start_time(getpid()));
 	return tail;
 }
 
@@ -141,8 +140,10 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 
 	char bad[1024];
 
-	joblog_sys(log, 0, "Run script '%s' with script host - '%s'", l->run_command,
-		   l->host->name);
+	/* Held: the answer's "Running" (or the failure's line) goes with it,
+	 * one write for both. */
+	joblog_sys_held(log, "Run script '%s' with script host - '%s'", l->run_command,
+			l->host->name);
 	/* A copy lives under --temp, which start-up requires the user to
 	 * reach; an in-place job runs from the home, which it only warns of. */
 	if (l->in_place && !process_user_can_reach(l->work_root, bad, sizeof(bad))) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cron.h"
+#include "files.h"
 #include "joblog.h"
 #include "log.h"
 #include "metrics.h"
@@ -119,22 +120,32 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
 {
 	const struct home *h = s->c.home;
-	char *text;
+	int data = h->data_fd[JOB_TRIGGERED], dfd, fd, n;
+	char *text, main[300], prev[300];
 	struct joblog *l;
 	va_list ap;
-	int dfd, n;
 
 	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((dfd = home_open_dir(h->data_fd[JOB_TRIGGERED], name)) < 0) {
+	snprintf(main, sizeof(main), "%s/job_scheduler.log", name);
+	/* One call beneath the data folder (no symbolic link on the way, as
+	 * home_open_dir's O_NOFOLLOW): not the job's folder opened first, and
+	 * closed after. Its folder is made when it is missing. */
+	fd = files_open_beneath(data, main, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
+	if (fd >= 0) {
+		l = joblog_borrow(data, fd, main, NULL, s->c.instance);
+		snprintf(prev, sizeof(prev), "%s/job_scheduler_prev.log", name);
+	} else if ((dfd = home_open_dir(data, name)) >= 0) {
+		l = joblog_adopt(dfd, "job_scheduler.log", NULL, s->c.instance);
+		snprintf(prev, sizeof(prev), "job_scheduler_prev.log");
+	} else {
 		free(text);
 		return;
 	}
-	l = joblog_adopt(dfd, "job_scheduler.log", NULL, s->c.instance);
-	joblog_set_rollover(l, "job_scheduler_prev.log", hostcfg_get(s->c.cfg)->log_max_size);
+	joblog_set_rollover(l, prev, hostcfg_get(s->c.cfg)->log_max_size);
 	joblog_sys(l, is_error, "%s", text);
 	joblog_close(l);
 	free(text);

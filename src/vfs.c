@@ -17,13 +17,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,14 +92,7 @@ out:
 
 int vfs_open(int hfd, const char *rel, int flags, unsigned mode)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, hfd, *rel ? rel : ".", &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
+	return files_open_beneath(hfd, *rel ? rel : ".", flags, mode);
 }
 
 /* Creates the folders of rel (all of it when whole, else all but the last
