@@ -369,6 +369,9 @@ int files_make_parent(const char *path)
 		return -ENAMETOOLONG;
 	memcpy(parent, path, (size_t)(slash - path));
 	parent[slash - path] = '\0';
+	/* Mostly only the last is missing: one call, not one per component. */
+	if (mkdir(parent, 0755) == 0 || errno == EEXIST)
+		return 0;
 	/* mkdir -p, one component at a time. */
 	for (char *p = parent + 1; rc == 0; p++) {
 		if (*p == '/' || *p == '\0') {

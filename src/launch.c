@@ -61,7 +61,13 @@ int launch_snapshot(struct launch *l, const struct home *h, const char *temp,
 		l->shutdown_file = NULL;
 	if (dir && (asprintf(&l->pid_file, "%s/pid", dir) < 0))
 		l->pid_file = NULL;
-	free(dir); /* made when a file in it is (a call less per run) */
+	/* A triggered job's is made when a file in it first is (a call less
+	 * per run); a continuous job's here, at each of its starts, rare: the
+	 * helper, which makes all the spawns of a host's start, is spared the
+	 * failed open and the mkdir. */
+	if (dir && t == JOB_CONTINUOUS)
+		home_mkdirs(AT_FDCWD, dir);
+	free(dir);
 	if (!l->name || !l->run_command || !l->bin_root || !l->work_root ||
 	    !l->shutdown_file || !l->pid_file) {
 		launch_clear(l);
