@@ -300,7 +300,8 @@ def test_start_up_tells_each_job_once(home):
 def test_a_host_sharing_temp_does_not_end_anothers_jobs(tmp_path):
     """Two hosts on one machine with the same --temp: the second one's
     start (which ends what a crashed host left) must not kill the first
-    one's continuous job, whose host is alive."""
+    one's continuous job, whose host is alive, nor remove its shutdown
+    file."""
     homes = [pathlib.Path(tempfile.mkdtemp(prefix="webjobs-test-")) for _ in range(2)]
     temp = tmp_path / "shared-temp"
     a = Host(homes[0], extra_args=("--temp", str(temp)))
@@ -311,9 +312,15 @@ def test_a_host_sharing_temp_does_not_end_anothers_jobs(tmp_path):
         assert wait_for(lambda: (tmp_path / "pid").exists() and
                         (tmp_path / "pid").read_text().strip(), timeout=10)
         pid = int((tmp_path / "pid").read_text())
+        # A stop of a's under way (its shutdown file made): b's start
+        # leaves it too.
+        shutdown = temp / "jobs/continuous/c/shutdown"
+        shutdown.write_text("")
         b = Host(homes[1], extra_args=("--temp", str(temp))).start()
         time.sleep(0.5)
         assert alive(pid)
+        assert shutdown.exists()
+        shutdown.unlink()
     finally:
         if b:
             assert b.stop() == 0
