@@ -216,11 +216,17 @@ static int create_in_temp(const char *path)
 
 void launch_ask_stop(struct launch *l, struct child *c)
 {
-	int fd = create_in_temp(l->shutdown_file);
+	int fd;
 
-	if (fd >= 0)
-		close(fd);
-	l->stop_asked = 1;
+	/* A stop acted on after the process exited (its exit's event still
+	 * queued behind a request's) makes no file: nothing would remove it
+	 * before the next process, which would stop at once. */
+	if (c && !child_exited(c)) {
+		fd = create_in_temp(l->shutdown_file);
+		if (fd >= 0)
+			close(fd);
+		l->stop_asked = 1;
+	}
 	child_kill(c, SIGTERM);
 }
 

@@ -66,6 +66,12 @@ struct child *child_spawn(uv_loop_t *loop, struct process_req *req, struct joblo
 		snprintf(err, errsz, "fake spawn failure");
 		return NULL;
 	}
+	/* No process finds a shutdown file at its start: a stop's file goes
+	 * with the process it was made for (launch_ended), whatever the
+	 * order of the stop, the exit and the next start. */
+	for (char *const *e = req->envp; *e; e++)
+		if (strncmp(*e, "WEBJOBS_SHUTDOWN_FILE=", 22) == 0 && access(*e + 22, F_OK) == 0)
+			fail_msg("%s starts with its shutdown file %s there", req->name, *e + 22);
 	c = calloc(1, sizeof(*c));
 	c->ops = *ops;
 	c->arg = arg;
@@ -541,6 +547,26 @@ static void deferred_stop(void **state)
 	invariants("deferred", "deferred stop");
 }
 
+/* A stop acted on after its process exited (the EXIT still queued: a
+ * request's STOP goes first) makes no shutdown file, which the next
+ * process would find at its start (the fake child_spawn checks). */
+static void stop_after_the_exit(void **state)
+{
+	struct supervisor_probe p;
+
+	(void)state;
+	reach("late", "RUNNING");
+	assert_int_equal(exit_child("late", 0), 1);
+	evq_request(1);
+	supervisor_inject(sup, "late", "STOP");
+	evq_request(0);
+	settle();
+	/* Not disabled: it starts again. */
+	assert_string_equal(state_of("late", &p), "RUNNING");
+	assert_int_equal(live_children("late"), 1);
+	invariants("late", "stop after the exit");
+}
+
 /* A random walk: 5,000 events and exits in any order on four jobs
  * (WALK_STEPS and WALK_SEED make a longer or another one by hand). */
 static void random_walk(void **state)
@@ -723,6 +749,27 @@ static void reach_run(const char *name, const char *st, int copy_fails)
 	run_invariants(name, last_id, 0, "reach");
 }
 
+/* The same for a run: an abort acted on after its process exited, then
+ * the job's next run. */
+static void abort_after_the_exit(void **state)
+{
+	int has_child;
+
+	(void)state;
+	reach_run("late", "RUNNING", 0);
+	assert_int_equal(exit_child("late", 1 << 8), 1);
+	evq_request(1);
+	runner_inject(rn, "late", "ABORT");
+	evq_request(0);
+	settle();
+	assert_string_equal(run_state("late", &has_child), "GONE");
+	assert_int_equal(start_run("late"), 0);
+	settle();
+	assert_int_equal(live_children("late"), 1);
+	assert_int_equal(exit_child("late", 0), 1);
+	settle();
+}
+
 static void every_run_state_and_event(void **state)
 {
 	(void)state;
@@ -848,10 +895,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(spawns_wait_for_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_while_answer_owed, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(stop_after_the_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_start_is_not_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_run_at_a_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(abort_after_the_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(copy_failure_fails_the_run, setup, teardown),
 	};
 
