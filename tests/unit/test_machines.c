@@ -567,6 +567,30 @@ static void stop_after_the_exit(void **state)
 	invariants("late", "stop after the exit");
 }
 
+/* A job deleted while it stops (its shutdown file made, its process
+ * abandoned: no exit comes) and deployed again under its name: the new
+ * process finds no shutdown file either. */
+static void deleted_while_stopping(void **state)
+{
+	struct supervisor_probe p;
+	char dir[256];
+
+	(void)state;
+	reach("again", "STOPPING");
+	snprintf(dir, sizeof(dir), "%s/jobs/continuous/again/shutdown", temp);
+	assert_int_equal(access(dir, F_OK), 0);
+	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/again", root);
+	assert_int_equal(files_remove_tree(AT_FDCWD, dir), 0);
+	registry_touch(reg, JOB_CONTINUOUS, "again");
+	registry_refresh(reg);
+	settle();
+	assert_string_equal(state_of("again", &p), "GONE");
+	make_job("again", 0, 0);
+	settle();
+	assert_string_equal(state_of("again", &p), "RUNNING");
+	invariants("again", "deleted while stopping");
+}
+
 /* A random walk: 5,000 events and exits in any order on four jobs
  * (WALK_STEPS and WALK_SEED make a longer or another one by hand). */
 static void random_walk(void **state)
@@ -896,6 +920,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failed_while_answer_owed, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_after_the_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(deleted_while_stopping, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_run_state_and_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_start_is_not_retried, setup, teardown),
