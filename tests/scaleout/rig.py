@@ -211,6 +211,9 @@ class Rig:
                 m.stop(signal.SIGKILL)
             except Exception:
                 pass
+            # A host killed with -9 leaves its jobs to its next start,
+            # which never comes here: they run from its --temp.
+            sh("pkill", "-9", "-f", f"{m.temp}/", check=False)
         for m in self.machines:
             # (A partitioned mount answers ENOTCONN even to a stat.)
             sh("umount", "-l", str(m.mount), check=False)
