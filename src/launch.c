@@ -287,26 +287,40 @@ static int slot_name(const char *n, const char *base)
  * files), then its shutdown files — asked for by a stop the crash cut
  * short, they would stop the next process at once (a process's own is
  * removed when it ends, not before each spawn) — unless the folder is
- * another live host's too. */
-static void job_leftovers(const char *dir, const char *type, const char *name)
+ * another live host's too. A continuous job has one of each, opened by
+ * name; a triggered job's slots are listed, once. */
+static void job_leftovers(const char *dir, enum job_type t, const char *name)
 {
-	char file[PATH_MAX + 600];
-	DIR *d = opendir(dir);
+	char file[PATH_MAX + 600], shut[130][16];
+	const char *type = home_type_name(t);
+	int lives, n = 0;
 	struct dirent *de;
-	int lives = 0;
+	DIR *d;
 
-	for (int pass = 0; d && pass < 2; pass++) {
-		rewinddir(d);
-		while ((de = readdir(d))) {
-			snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
-			if (pass == 0 && slot_name(de->d_name, "pid"))
-				lives |= kill_leftover(file, type, name);
-			else if (pass == 1 && !lives && slot_name(de->d_name, "shutdown"))
-				unlink(file);
-		}
+	if (t == JOB_CONTINUOUS) {
+		snprintf(file, sizeof(file), "%s/pid", dir);
+		lives = kill_leftover(file, type, name);
+		snprintf(file, sizeof(file), "%s/shutdown", dir);
+		if (!lives)
+			unlink(file);
+		return;
 	}
-	if (d)
-		closedir(d);
+	if (!(d = opendir(dir)))
+		return;
+	lives = 0;
+	while ((de = readdir(d))) {
+		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
+		if (slot_name(de->d_name, "pid"))
+			lives |= kill_leftover(file, type, name);
+		else if (slot_name(de->d_name, "shutdown") && n < 130 &&
+			 strlen(de->d_name) < sizeof(shut[0]))
+			memcpy(shut[n++], de->d_name, strlen(de->d_name) + 1);
+	}
+	closedir(d);
+	for (int i = 0; i < n && !lives; i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, shut[i]);
+		unlink(file);
+	}
 }
 
 /* Processes that a host killed with -9 left running (their pid files
@@ -317,8 +331,9 @@ static void job_leftovers(const char *dir, const char *type, const char *name)
  * triggered job has a file per run slot. */
 void launch_kill_leftovers(const char *temp)
 {
-	for (int t = 0; t < 2; t++) {
-		const char *type = home_type_name(t ? JOB_CONTINUOUS : JOB_TRIGGERED);
+	for (int k = 0; k < 2; k++) {
+		enum job_type t = k ? JOB_CONTINUOUS : JOB_TRIGGERED;
+		const char *type = home_type_name(t);
 		char path[PATH_MAX];
 		DIR *d;
 		struct dirent *de;
@@ -331,7 +346,7 @@ void launch_kill_leftovers(const char *temp)
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(job, sizeof(job), "%s/%s", path, de->d_name);
-			job_leftovers(job, type, de->d_name);
+			job_leftovers(job, t, de->d_name);
 		}
 		if (d)
 			closedir(d);

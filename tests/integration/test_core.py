@@ -213,14 +213,17 @@ def test_leftovers_of_a_crash_are_ended_by_their_pid_files(home, tmp_path):
     rec.pop("PidStart")
     rec["Status"] = "Initializing"
     status.write_text(json.dumps(rec, separators=(",", ":")))
-    # A stop the crash cut short left its shutdown file: it goes too.
+    # Stops the crash cut short left their shutdown files: they go too
+    # (a continuous job's; a triggered job's, of a run slot).
     shutdown = temp / "jobs/continuous/c/shutdown"
     shutdown.write_text("")
+    slot_shutdown = temp / "jobs/triggered/long/shutdown-2"
+    slot_shutdown.write_text("")
     h2 = Host(home, extra_args=("--temp", str(temp))).start()
     try:
         assert wait_for(lambda: not any(alive(p) for p in pids), timeout=5)
         assert wait_run(h2, "long", rid)["status"] == "Aborted"
-        assert not shutdown.exists()
+        assert not shutdown.exists() and not slot_shutdown.exists()
     finally:
         assert h2.stop() == 0
     log = h2.proc.stderr.read()
