@@ -7,6 +7,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,11 @@ struct auth {
 	uint64_t cache[CACHE_SIZE];
 	unsigned next_slot;
 	struct client clients[CLIENTS];
+	/* WEBJOBS_PASSWORD's hash, made on a thread of its own while the
+	 * host starts its jobs; joined at the first check (settle). */
+	pthread_t hasher;
+	int hashing;
+	char *env_user, *env_pass, *env_hash;
 };
 
 struct ticket {
@@ -295,6 +301,47 @@ static int make_default(struct auth *a, const char *home, FILE *out,
 	return rc;
 }
 
+static void *hash_env(void *arg)
+{
+	struct auth *a = arg;
+
+	a->env_hash = auth_hash_password(a->env_pass);
+	return NULL;
+}
+
+/* yescrypt takes ~18 ms here: the host's jobs start meanwhile. */
+static int start_hashing(struct auth *a, const struct auth_source *src, char *err,
+			 size_t errsz)
+{
+	a->env_user = strdup(src->env_user);
+	a->env_pass = strdup(src->env_pass);
+	if (!a->env_user || !a->env_pass || pthread_create(&a->hasher, NULL, hash_env, a) != 0) {
+		snprintf(err, errsz, "cannot hash WEBJOBS_PASSWORD");
+		return -1;
+	}
+	a->hashing = 1;
+	return 0;
+}
+
+/* Waits for WEBJOBS_PASSWORD's hash, if it is being made, and takes it:
+ * every check comes here first. Without it (out of memory) every
+ * credential is refused, and said so. */
+static void settle(struct auth *a)
+{
+	if (!a->hashing)
+		return;
+	pthread_join(a->hasher, NULL);
+	a->hashing = 0;
+	explicit_bzero(a->env_pass, strlen(a->env_pass));
+	free(a->env_pass);
+	a->env_pass = NULL;
+	if (!a->env_hash || add_user(a, a->env_user, a->env_hash) < 0 ||
+	    !(a->dummy_hash = strdup(a->env_hash)))
+		log_error("cannot hash WEBJOBS_PASSWORD: every credential is refused");
+	free(a->env_hash);
+	a->env_hash = NULL;
+}
+
 struct auth *auth_new(uv_loop_t *loop, const struct auth_source *src,
 		      FILE *out, char *err, size_t errsz)
 {
@@ -313,17 +360,11 @@ struct auth *auth_new(uv_loop_t *loop, const struct auth_source *src,
 	if (src->auth_file) {
 		rc = load_file(a, src->auth_file, err, errsz);
 	} else if (src->env_user && src->env_pass && *src->env_user) {
-		char *hash;
-
 		if (!auth_user_valid(src->env_user)) {
 			snprintf(err, errsz, "WEBJOBS_USERNAME is not a valid user name");
 			goto fail;
 		}
-		hash = auth_hash_password(src->env_pass);
-		rc = hash ? add_user(a, src->env_user, hash) : -ENOMEM;
-		free(hash);
-		if (rc < 0)
-			snprintf(err, errsz, "cannot hash WEBJOBS_PASSWORD");
+		return start_hashing(a, src, err, errsz) < 0 ? (auth_free(a), NULL) : a;
 	} else {
 		rc = make_default(a, src->home, out, err, errsz);
 	}
@@ -342,6 +383,11 @@ void auth_free(struct auth *a)
 {
 	if (!a)
 		return;
+	settle(a);
+	if (a->env_pass) /* the thread was not started */
+		explicit_bzero(a->env_pass, strlen(a->env_pass));
+	free(a->env_pass);
+	free(a->env_user);
 	for (int i = 0; i < a->nusers; i++) {
 		free(a->users[i].name);
 		free(a->users[i].hash);
@@ -530,6 +576,9 @@ static enum auth_result prepare(struct auth *a, const char *header,
 	int user = -1;
 
 	*out = NULL;
+	settle(a);
+	if (!a->dummy_hash)
+		return AUTH_DENIED;
 	if (!header || strncasecmp(header, "Basic ", 6) != 0 ||
 	    strlen(header) >= MAX_HEADER)
 		return AUTH_DENIED;

@@ -96,7 +96,8 @@ int files_open_read(int dfd, const char *path, int flags)
 	return fd;
 }
 
-int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
+/* Lists the open folder fd from where its position stands. */
+static int list_fd(int fd, int (*keep)(const char *name), size_t max, char ***out)
 {
 	struct files_dir d;
 	const struct dirent *de;
@@ -104,9 +105,7 @@ int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
 	size_t n = 0, cap = 0;
 
 	*out = NULL;
-	files_dir_init(&d, files_open_read(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	if (d.fd < 0)
-		return -errno;
+	files_dir_init(&d, fd);
 	while (n < max && (de = files_dir_next(&d))) {
 		if (keep && !keep(de->d_name))
 			continue;
@@ -121,11 +120,27 @@ int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
 			break;
 		n++;
 	}
-	close(d.fd);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), by_name);
 	*out = v;
 	return (int)n;
+}
+
+int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out)
+{
+	int fd = files_open_read(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	n = list_fd(fd, keep, max, out);
+	close(fd);
+	return n;
+}
+
+int files_list_own(int fd, int (*keep)(const char *name), size_t max, char ***out)
+{
+	return list_fd(fd, keep, max, out);
 }
 
 void files_free_names(char **names, int n)

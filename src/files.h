@@ -66,6 +66,9 @@ void files_dir_init(struct files_dir *d, int fd);
 const struct dirent *files_dir_next(struct files_dir *d);
 
 int files_list(int dfd, int (*keep)(const char *name), size_t max, char ***out);
+/* The same of the folder fd itself, which the caller opened and owns
+ * (freshly opened: the listing moves its position): no second descriptor. */
+int files_list_own(int fd, int (*keep)(const char *name), size_t max, char ***out);
 void files_free_names(char **names, int n);
 
 /* openat2 of rel beneath dfd, through no symbolic link (nor magic

@@ -241,31 +241,39 @@ out:
 	}
 }
 
-/* Chooses the script in the script folder sfd. */
-static void choose_script(struct job *j, int sfd, char **names, int n)
+/* Chooses the script in the script folder sfd; *chosen_st is its stat
+ * (zeros when there is none). */
+static void choose_script(struct job *j, int sfd, char **names, int n, struct stat *chosen_st)
 {
+	struct stat *sts;
 	struct script_entry *e = calloc((size_t)n + 1, sizeof(*e));
 	size_t chosen;
 	const struct script_host *host;
 
+	memset(chosen_st, 0, sizeof(*chosen_st));
 	free(j->run_command);
 	j->run_command = NULL;
 	j->host = NULL;
-	if (!e)
+	sts = calloc((size_t)n + 1, sizeof(*sts));
+	if (!e || !sts) {
+		free(e);
+		free(sts);
 		return;
+	}
 	for (int i = 0; i < n; i++) {
-		struct stat st;
-
 		e[i].name = names[i];
-		if (fstatat(sfd, names[i], &st, 0) == 0) {
-			e[i].is_file = S_ISREG(st.st_mode);
-			e[i].is_exec = (st.st_mode & 0111) != 0;
+		if (fstatat(sfd, names[i], &sts[i], 0) == 0) {
+			e[i].is_file = S_ISREG(sts[i].st_mode);
+			e[i].is_exec = (sts[i].st_mode & 0111) != 0;
+		} else {
+			memset(&sts[i], 0, sizeof(sts[i]));
 		}
 	}
 	host = script_select(e, (size_t)n, &chosen);
 	if (host) {
 		const char *file = names[chosen];
 
+		*chosen_st = sts[chosen];
 		j->host = host;
 		if (*j->script_dir) {
 			if (asprintf(&j->run_command, "%s/%s", j->script_dir,
@@ -275,6 +283,7 @@ static void choose_script(struct job *j, int sfd, char **names, int n)
 			j->run_command = strdup(file);
 		}
 	}
+	free(sts);
 	free(e);
 }
 
@@ -291,7 +300,7 @@ static int descend(int *dfd, char *dir, size_t dirsz, char ***names)
 		int sub;
 		size_t len;
 
-		n = files_list(*dfd, NULL, MAX_ENTRIES, names);
+		n = files_list_own(*dfd, NULL, MAX_ENTRIES, names);
 		if (n != 1 || depth == JOB_MAX_DEPTH || !is_dir_at(*dfd, (*names)[0]))
 			return n;
 		sub = openat(*dfd, (*names)[0],
@@ -311,15 +320,17 @@ static int descend(int *dfd, char *dir, size_t dirsz, char ***names)
 int job_probe(int dfd, char *run_command, size_t size)
 {
 	char dir[PATH_MAX], **names = NULL;
-	int fd = dup(dfd), n, found = 0;
+	/* A description of its own: the listing moves its position. */
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n, found = 0;
 	struct job tmp = { 0 };
+	struct stat st;
 
 	if (fd < 0)
 		return -errno;
 	n = descend(&fd, dir, sizeof(dir), &names);
 	if (n > 0) {
 		tmp.script_dir = dir;
-		choose_script(&tmp, fd, names, n);
+		choose_script(&tmp, fd, names, n, &st);
 		if (tmp.run_command) {
 			snprintf(run_command, size, "%s", tmp.run_command);
 			found = 1;
@@ -332,22 +343,19 @@ int job_probe(int dfd, char *run_command, size_t size)
 }
 
 /* Bumps bin_gen when the job's content differs from the last scan: the
- * job folder's inode (a deploy swaps it), the script, its size and mtime,
- * and settings.job. */
-static void update_gen(struct job *j, const struct home *h, int sfd)
+ * job folder's inode (a deploy swaps it), the script (sst: its stat, as
+ * choose_script took it), its size and mtime, and settings.job. */
+static void update_gen(struct job *j, const struct home *h, const struct stat *sst)
 {
-	struct stat jst = { 0 }, sst = { 0 };
+	struct stat jst = { 0 };
 	char *settings = json_dumps(j->settings, JSON_COMPACT);
-	const char *file = j->run_command ? strrchr(j->run_command, '/') : NULL;
 	uint64_t sig[6];
 	uint64_t v;
 
 	fstatat(h->jobs_fd[j->type], j->name, &jst, AT_SYMLINK_NOFOLLOW);
-	if (j->run_command)
-		fstatat(sfd, file ? file + 1 : j->run_command, &sst, 0);
 	sig[0] = jst.st_ino;
-	sig[1] = (uint64_t)sst.st_size;
-	sig[2] = (uint64_t)sst.st_mtim.tv_sec * 1000000000u + (uint64_t)sst.st_mtim.tv_nsec;
+	sig[1] = (uint64_t)sst->st_size;
+	sig[2] = (uint64_t)sst->st_mtim.tv_sec * 1000000000u + (uint64_t)sst->st_mtim.tv_nsec;
 	sig[3] = j->run_command ? job_hash_bytes(j->run_command, strlen(j->run_command)) : 0;
 	sig[4] = settings ? job_hash_bytes(settings, strlen(settings)) : 0;
 	sig[5] = j->error ? job_hash_bytes(j->error, strlen(j->error)) : 0;
@@ -363,6 +371,7 @@ int job_scan_bin(struct job *j, const struct home *h)
 {
 	char dir[PATH_MAX];
 	char **names = NULL;
+	struct stat sst;
 	int dfd, n;
 
 	j->body_valid = 0;
@@ -384,11 +393,11 @@ int job_scan_bin(struct job *j, const struct home *h)
 		close(dfd);
 		return -ENOMEM;
 	}
-	choose_script(j, dfd, names, n < 0 ? 0 : n);
+	choose_script(j, dfd, names, n < 0 ? 0 : n, &sst);
 	read_settings(j, dfd);
 	j->disabled = faccessat(dfd, "disable.job", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	files_free_names(names, n < 0 ? 0 : n);
-	update_gen(j, h, dfd);
+	update_gen(j, h, &sst);
 	close(dfd);
 	return 1;
 }

@@ -298,12 +298,6 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 	struct job *j = e->job;
 	enum job_type type = e->type;
 
-	if (e->bin_dirty && swap_pending(h->jobs_fd[type], job_name(j))) {
-		/* A deploy is between its renames (a file system without
-		 * RENAME_EXCHANGE): the job stays as it was until its new
-		 * folder is in place, which is an event of its own. */
-		e->bin_dirty = 0;
-	}
 	if (e->bin_dirty) {
 		int rc;
 
@@ -316,11 +310,12 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 			entry_remove(r, e);
 			return 0;
 		}
-		/* Gone while a deploy is between its renames since the check
-		 * above (seen on another machine of a shared home: a 404 in
-		 * test_deploy_and_redeploy_without_rename_exchange): the job
-		 * stays as it was, unwatched; its new folder's arrival is an
-		 * event of its own. */
+		/* Gone because a deploy is between its renames (a file system
+		 * without RENAME_EXCHANGE; seen on another machine of a shared
+		 * home: a 404 in test_deploy_and_redeploy_without_rename_exchange):
+		 * the job stays as it was, unwatched, until its new folder is in
+		 * place, which is an event of its own. Asked only when the
+		 * folder is found gone: a stat less per read of a job. */
 		if (rc != 0)
 			watch_bin(r, e);
 	}
