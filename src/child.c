@@ -232,6 +232,7 @@ static struct {
 	int poll_init;  /* 1: initialised (2: tried and failed, 3: closed) */
 	int poll_fd;    /* the socket it polls, -1 once given up */
 	int polling;
+	int hold;       /* child_hold_answers */
 } pend;
 
 /* The leader is known: tracked, watched, found by the reaper. */
@@ -385,9 +386,23 @@ static void on_spawner_stop(void)
 static void collect(void *arg)
 {
 	(void)arg;
+	if (pend.hold) {
+		while (pend.n && collect_one(0))
+			;
+		return;
+	}
 	while (pend.waited)
 		collect_one(1);
 	collect_ready();
+}
+
+void child_hold_answers(int on)
+{
+	pend.hold = on;
+	/* Those there now are read; should no drain follow to wait for the
+	 * rest, the loop polls for them. */
+	if (!on && pend.n)
+		collect_ready();
 }
 
 /* Room for one more spawn sent (and the drain's hook that reads the

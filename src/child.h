@@ -71,6 +71,12 @@ void child_free(struct child *c);
 size_t child_spawn_room(void);
 void child_on_room(void (*fn)(void *), void *arg);
 
+/* on: the end of a drain reads the answers of runs' spawns that are there
+ * already and waits for none — the scheduler's tick sends a part's spawns
+ * and accepts the next part while the helper clones; off (after the
+ * tick): the next drain's end waits for all of them, as usual. */
+void child_hold_answers(int on);
+
 /* Closes the reap queue's handle when the host winds down (every child
  * has been reaped by then). */
 void child_close(void);

@@ -28,8 +28,9 @@ struct joblog *joblog_adopt(int dfd, const char *main_name,
 			    const char *err_name, const char *inst);
 /* joblog_open on a folder the caller keeps open for longer than the log
  * (not dup'ed, not closed with it), and with its main file already open
- * in append mode when main_fd >= 0 (closed with the log, or at once when
- * the log cannot be made): a run's log, whose folder the run holds. */
+ * when main_fd >= 0, its offset at the file's end (append mode, or the
+ * host as the file's one writer); closed with the log, or at once when
+ * the log cannot be made: a run's log, whose folder the run holds. */
 struct joblog *joblog_borrow(int dfd, int main_fd, const char *main_name,
 			     const char *err_name, const char *inst);
 void joblog_close(struct joblog *l);

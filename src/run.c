@@ -134,16 +134,13 @@ static void set_status(struct run *r, const char *status, int durable)
 
 /* The run's log: on the run's folder, which outlives it (finish closes
  * the log first), and on the file the recycle left open with the run's
- * first line, when it did (two calls less than an open and a dup). */
+ * first line, its offset at the line's end, when it did (two calls less
+ * than an open and a dup). */
 static struct joblog *open_log(struct run *r)
 {
 	int fd = r->log_fd;
 
 	r->log_fd = -1;
-	if (fd >= 0 && fcntl(fd, F_SETFL, O_APPEND) < 0) {
-		close(fd);
-		fd = -1;
-	}
 	return joblog_borrow(r->dfd, fd, "output_log.txt", "error_log.txt", r->rn->c.instance);
 }
 

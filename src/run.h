@@ -44,6 +44,10 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
  * share one sync of the run journal, at the end (docs/DECISIONS.md, "The
  * run journal"); their processes start after it. */
 void runner_batch(struct runner *rn, int begin);
+/* Syncs what the open batch wrote so far; the batch stays open (its runs
+ * keep sharing its start): the processes of its runs so far may start
+ * while it goes on (the scheduler's tick, in parts). */
+void runner_batch_sync(struct runner *rn);
 
 /* Kills this host's run of the named job, if any (the job is being
  * deleted); the run ends Aborted. */

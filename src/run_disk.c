@@ -126,7 +126,10 @@ static int recycle_keeps(int dfd, const struct dirent *de, const char *line, siz
 	fd = openat(dfd, de->d_name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (len && pwrite(fd, line, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0) {
+	/* write, not pwrite: the file's offset (0, freshly opened) moves to
+	 * the line's end, where the run's next lines go — the host is the
+	 * log's one writer, so it needs no O_APPEND (a fcntl less a run). */
+	if (len && write(fd, line, len) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0) {
 		*log_fd = fd; /* the run's log, from its BEGIN on */
 		return 1;
 	}

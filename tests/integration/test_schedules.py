@@ -1,7 +1,9 @@
 """Schedules (SPEC 9): firing, changes, errors, the missed-run rule, exactly
 once across instances, and `webjobs cron`."""
+import calendar
 import collections
 import json
+import os
 import re
 import subprocess
 import time
@@ -131,6 +133,39 @@ def test_schedule_in_deployed_zip_and_hand_edit(host):
     deploy(host, "hand", "echo h\n")
     (host.bin_dir("triggered", "hand") / "settings.job").write_text('{"schedule": "* * * * * *"}')
     assert wait_for(lambda: len(runs(host, "hand")) >= 1, timeout=3)
+
+
+def test_a_ticks_many_jobs_start_in_parts_of_one_batch(make_host):
+    """More due jobs than the tick's first two parts (4 and 32): they are
+    accepted in three parts, the first ones' processes sent to the helper
+    while the rest are accepted (docs/DECISIONS.md, "Schedule fire
+    latency"). Every job runs at every tick, after its second, and the runs
+    of one tick share one start."""
+    h = make_host()
+    n = 40
+    for i in range(n):
+        h.add_job("triggered", f"p{i:02d}", {"run.sh": "echo \"seen $EPOCHREALTIME\"\n"},
+                  settings='{"schedule": "* * * * * *"}')
+    h.start()
+    time.sleep(4.5)
+    assert h.stop() == 0
+    ticks = collections.defaultdict(dict)  # second -> {job: run id}
+    for i in range(n):
+        d = h.data_dir("triggered", f"p{i:02d}")
+        for rid in os.listdir(d):
+            if re.fullmatch(r"\d{18}", rid):
+                ticks[rid[:14]][f"p{i:02d}"] = rid
+    full = sorted(t for t, runs_of in ticks.items() if len(runs_of) == n)
+    # The last full tick may have been cut short by the stop.
+    assert len(full) >= 2, {t: len(r) for t, r in ticks.items()}
+    for t in full[:-1]:
+        assert len(set(ticks[t].values())) == 1, ticks[t]  # one batch, one start
+        second = calendar.timegm(time.strptime(t, "%Y%m%d%H%M%S"))
+        for name, rid in ticks[t].items():
+            d = h.data_dir("triggered", name) / rid
+            assert json.loads((d / "status").read_text())["Status"] == "Success", name
+            seen = re.search(r"seen (\d+\.\d+)", (d / "output_log.txt").read_text())
+            assert seen and float(seen.group(1)) >= second, (name, rid)
 
 
 def test_running_tick_skipped(host):
