@@ -241,39 +241,46 @@ out:
 	}
 }
 
-/* Chooses the script in the script folder sfd; *chosen_st is its stat
- * (zeros when there is none). */
-static void choose_script(struct job *j, int sfd, char **names, int n, struct stat *chosen_st)
+/* What update_gen takes of the script: its size and time. */
+struct file_sig {
+	off_t size;
+	struct timespec mtim;
+};
+
+/* Chooses the script in the script folder sfd; *chosen is its size and
+ * time (zeros when there is none). */
+static void choose_script(struct job *j, int sfd, char **names, int n, struct file_sig *chosen)
 {
-	struct stat *sts;
 	struct script_entry *e = calloc((size_t)n + 1, sizeof(*e));
-	size_t chosen;
+	struct file_sig *sigs = calloc((size_t)n + 1, sizeof(*sigs));
+	size_t pick;
 	const struct script_host *host;
 
-	memset(chosen_st, 0, sizeof(*chosen_st));
+	memset(chosen, 0, sizeof(*chosen));
 	free(j->run_command);
 	j->run_command = NULL;
 	j->host = NULL;
-	sts = calloc((size_t)n + 1, sizeof(*sts));
-	if (!e || !sts) {
+	if (!e || !sigs) {
 		free(e);
-		free(sts);
+		free(sigs);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
+		struct stat st;
+
 		e[i].name = names[i];
-		if (fstatat(sfd, names[i], &sts[i], 0) == 0) {
-			e[i].is_file = S_ISREG(sts[i].st_mode);
-			e[i].is_exec = (sts[i].st_mode & 0111) != 0;
-		} else {
-			memset(&sts[i], 0, sizeof(sts[i]));
+		if (fstatat(sfd, names[i], &st, 0) == 0) {
+			e[i].is_file = S_ISREG(st.st_mode);
+			e[i].is_exec = (st.st_mode & 0111) != 0;
+			sigs[i].size = st.st_size;
+			sigs[i].mtim = st.st_mtim;
 		}
 	}
-	host = script_select(e, (size_t)n, &chosen);
+	host = script_select(e, (size_t)n, &pick);
 	if (host) {
-		const char *file = names[chosen];
+		const char *file = names[pick];
 
-		*chosen_st = sts[chosen];
+		*chosen = sigs[pick];
 		j->host = host;
 		if (*j->script_dir) {
 			if (asprintf(&j->run_command, "%s/%s", j->script_dir,
@@ -283,7 +290,7 @@ static void choose_script(struct job *j, int sfd, char **names, int n, struct st
 			j->run_command = strdup(file);
 		}
 	}
-	free(sts);
+	free(sigs);
 	free(e);
 }
 
@@ -323,7 +330,7 @@ int job_probe(int dfd, char *run_command, size_t size)
 	/* A description of its own: the listing moves its position. */
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n, found = 0;
 	struct job tmp = { 0 };
-	struct stat st;
+	struct file_sig st;
 
 	if (fd < 0)
 		return -errno;
@@ -343,9 +350,9 @@ int job_probe(int dfd, char *run_command, size_t size)
 }
 
 /* Bumps bin_gen when the job's content differs from the last scan: the
- * job folder's inode (a deploy swaps it), the script (sst: its stat, as
- * choose_script took it), its size and mtime, and settings.job. */
-static void update_gen(struct job *j, const struct home *h, const struct stat *sst)
+ * job folder's inode (a deploy swaps it), the script's size and mtime
+ * (sst, as choose_script read them), and settings.job. */
+static void update_gen(struct job *j, const struct home *h, const struct file_sig *sst)
 {
 	struct stat jst = { 0 };
 	char *settings = json_dumps(j->settings, JSON_COMPACT);
@@ -354,8 +361,8 @@ static void update_gen(struct job *j, const struct home *h, const struct stat *s
 
 	fstatat(h->jobs_fd[j->type], j->name, &jst, AT_SYMLINK_NOFOLLOW);
 	sig[0] = jst.st_ino;
-	sig[1] = (uint64_t)sst->st_size;
-	sig[2] = (uint64_t)sst->st_mtim.tv_sec * 1000000000u + (uint64_t)sst->st_mtim.tv_nsec;
+	sig[1] = (uint64_t)sst->size;
+	sig[2] = (uint64_t)sst->mtim.tv_sec * 1000000000u + (uint64_t)sst->mtim.tv_nsec;
 	sig[3] = j->run_command ? job_hash_bytes(j->run_command, strlen(j->run_command)) : 0;
 	sig[4] = settings ? job_hash_bytes(settings, strlen(settings)) : 0;
 	sig[5] = j->error ? job_hash_bytes(j->error, strlen(j->error)) : 0;
@@ -371,7 +378,7 @@ int job_scan_bin(struct job *j, const struct home *h)
 {
 	char dir[PATH_MAX];
 	char **names = NULL;
-	struct stat sst;
+	struct file_sig sst;
 	int dfd, n;
 
 	j->body_valid = 0;

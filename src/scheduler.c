@@ -286,8 +286,9 @@ static void on_timer(uv_timer_t *t)
 	 * processes sent to the spawn helper before the next is accepted:
 	 * the helper clones the first ones (~1 ms each) while the host
 	 * accepts the rest (~0.1 ms each), where it waited for them all
-	 * (docs/DECISIONS.md, "Schedule fire latency"). Its answers are read
-	 * after the tick (child_hold_answers). */
+	 * (docs/DECISIONS.md, "Schedule fire latency: a tick's runs are
+	 * one batch"). Its answers are read after the tick
+	 * (child_hold_answers). */
 	runner_batch(s->c.runner, 1);
 	child_hold_answers(1);
 	while (s->hn && s->heap[0]->next * 1000 <= now) {
