@@ -111,7 +111,6 @@ struct sv {
 	uv_work_t work;
 	int copy_rc;
 	int status_fd, singleton_fd, dfd;
-	int files_tried;       /* open_files ran (at its first event) */
 	struct joblog *log;
 };
 
@@ -516,18 +515,7 @@ static const struct cell table[S_COUNT][E_COUNT] = {
 static void dispatch(void *obj, int event)
 {
 	struct sv *v = obj;
-	enum state next;
-
-	/* Its files are made at its first event, not when it is added: at
-	 * start-up the first spawns go out while the later jobs' files are
-	 * still to make (docs/DECISIONS.md, "A thousand continuous jobs'
-	 * start"). */
-	if (!v->files_tried) {
-		v->files_tried = 1;
-		if (open_files(v) < 0)
-			log_warn("job %s: cannot open its data folder", v->name);
-	}
-	next = table[v->state][event].fn(v, (enum event)event);
+	enum state next = table[v->state][event].fn(v, (enum event)event);
 
 	if (event == E_READY)
 		spawnq_taken(&v->s->spawns, &v->qn); /* its spawn made, or none due */
@@ -643,6 +631,8 @@ static struct sv *add(struct supervisor *s, const char *name)
 	v->status_fd = v->singleton_fd = v->dfd = -1;
 	v->state = S_STOPPED;
 	v->shown = S_COUNT;
+	if (open_files(v) < 0)
+		log_warn("job %s: cannot open its data folder", name);
 	uv_timer_init(s->loop, &v->timer);
 	v->timer.data = v;
 	v->next = s->jobs;
