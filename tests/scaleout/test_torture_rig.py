@@ -69,8 +69,15 @@ def problems(machines, home, state):
                     errors.append(f"machine {m.n}: {kind} {name} deployed ({v}) but not listed")
                 elif k == kind:
                     run = home / "site/wwwroot/App_Data/jobs" / kind / name / "run.sh"
-                    if not run.exists() or f"echo {v}\n" not in run.read_text():
-                        errors.append(f"{kind} {name}: not the files of its last deploy {v}")
+                    try:
+                        text = run.read_text()
+                    except OSError as e:
+                        # ESTALE: the FUSE client of this mount read a
+                        # folder another machine's deploy had just swapped
+                        # (seen once); not settled yet, asked again.
+                        text = f"({e.strerror})"
+                    if f"echo {v}\n" not in text:
+                        errors.append(f"{kind} {name}: not the files of its last deploy {v}: {text!r}")
             for name in listed:
                 if (kind, name) not in state["jobs"]:
                     errors.append(f"machine {m.n}: {kind} {name} listed but deleted")
@@ -80,7 +87,11 @@ def problems(machines, home, state):
             if not st.exists():
                 errors.append(f"run {rid} of {name}: accepted but lost")
                 continue
-            status = json.loads(st.read_text()).get("Status")
+            try:
+                status = json.loads(st.read_text()).get("Status")
+            except OSError as e:  # ESTALE as above: asked again
+                errors.append(f"run {rid} of {name}: status unreadable ({e.strerror})")
+                continue
             if status in ("Initializing", "Running"):
                 views = [json.loads(m.request("GET", f"/api/triggeredwebjobs/{name}/history/{rid}")
                                     [2]).get("status") for m in machines]
