@@ -48,9 +48,11 @@ int evq_draining(void);
 void evq_forget(void *obj);
 
 /* Runs queued events until none is left or max ran; returns how many ran.
- * Called by the loop (its idle handle, and the API at the top of each
- * request, so that a request sees what the requests before it caused);
- * tests call it to step a machine. A call made while a drain is under way
+ * Called by the loop (its idle handle; the API at the top of each
+ * request, so that a request sees what the requests before it caused;
+ * the scheduler's timer between the parts of a tick, so that a part's
+ * spawns go out before the next part is accepted — never from inside a
+ * module's call); tests call it to step a machine. A call made while a drain is under way
  * returns 0 at once: actions never run inside one another. */
 size_t evq_drain(size_t max);
 /* The same, but events of the other lane only while budget_ns lasts (at
