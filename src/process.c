@@ -167,6 +167,7 @@ int process_resolve(const char *program, char *out, size_t size)
  * caller said its dispositions are settled (process_signals_settled). */
 static struct {
 	int settled;
+	int stdin_null; /* the caller's own 0 is /dev/null: its children keep it */
 	sigset_t set;
 } not_default;
 
@@ -198,6 +199,11 @@ void process_signals_settled(void)
 	not_default.settled = 1;
 }
 
+void process_stdin_is_null(void)
+{
+	not_default.stdin_null = 1;
+}
+
 /* The child side of process_clone_exec: only system calls, then exec. */
 static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 						 const char *path, int report, int *shared)
@@ -218,9 +224,13 @@ static void __attribute__((noreturn)) exec_child(const struct process_req *r,
 		reserved_signals_default();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	null = open("/dev/null", O_RDONLY);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(r->out_fd, 1) < 0 || dup2(r->err_fd, 2) < 0 ||
-	    (r->cwd && chdir(r->cwd) < 0))
+	/* Its stdin on /dev/null: the caller's own when that is it (the
+	 * spawn helper's: two calls less a spawn), else opened — close-on-exec,
+	 * its copy as 0 being the only one the job gets. */
+	if (!not_default.stdin_null &&
+	    ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || dup2(null, 0) < 0))
+		goto fail;
+	if (dup2(r->out_fd, 1) < 0 || dup2(r->err_fd, 2) < 0 || (r->cwd && chdir(r->cwd) < 0))
 		goto fail;
 	execve(path, r->argv, r->envp);
 fail:

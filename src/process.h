@@ -55,6 +55,9 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
  * helper, once set up): its spawns reset only the signals not at their
  * default then (SIG_IGN survives an exec), not all 64 — 12 µs a spawn. */
 void process_signals_settled(void);
+/* The caller's descriptor 0 is /dev/null and stays so (the spawn helper):
+ * its spawns' stdin is that one, not /dev/null opened again. */
+void process_stdin_is_null(void);
 
 /* Starts the process. Returns 0 with *pid, or a negative errno with a
  * one-line reason naming the program in err (exec failures included).

@@ -139,19 +139,21 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t host)
 	static char *argv[MAX_STRINGS + 1], *envp[MAX_STRINGS + 1];
 	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int null;
+	int null, rd;
 
 	/* Gone with the host, whatever its end. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != host)
 		_exit(0);
 	prctl(PR_SET_NAME, "webjobs-spawn");
-	/* Its descriptors: three on /dev/null and the socket as 3, nothing
-	 * else (the socket is moved out of the way first). */
+	/* Its descriptors: three on /dev/null (0 read-only: every job's
+	 * stdin, process_stdin_is_null) and the socket as 3, nothing else
+	 * (the socket is moved out of the way first). */
 	fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-	    dup3(fd, 3, O_CLOEXEC) < 0)
+	rd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || null < 0 || rd < 0 || dup2(rd, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0 || dup3(fd, 3, O_CLOEXEC) < 0)
 		_exit(1);
 	syscall(SYS_close_range, 4u, ~0u, 0u);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -164,6 +166,7 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t host)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	process_signals_settled();
+	process_stdin_is_null();
 	for (;;)
 		serve_one(3, buf, argv, envp);
 }

@@ -77,3 +77,38 @@ def test_jobs_start_with_no_signal_ignored_or_blocked(home, host, tmp_path):
     os.kill(helper_of(host), 9)
     time.sleep(0.3)
     assert run("by-host") == zero
+
+
+def test_a_job_gets_three_descriptors_and_a_read_only_stdin(home, host, tmp_path):
+    """Its stdin on /dev/null, read-only, its stdout and stderr the host's
+    pipes, and nothing else — whether the helper started it (its children
+    keep the helper's own /dev/null as 0) or the host did (/dev/null
+    opened close-on-exec: no copy of it outlives the exec). Read from
+    /proc while the job's shell waits (its own 255, the script, aside)."""
+    host.add_job("triggered", "fds", {"run.sh": f"echo $$ > {tmp_path}/$1.t\n"
+                                                f"mv {tmp_path}/$1.t {tmp_path}/$1\nsleep 3\n"})
+
+    def run(name):
+        r = host.request("POST", f"/api/triggeredwebjobs/fds/run?arguments={name}")
+        assert r.status == 202
+        assert wait_for(lambda: (tmp_path / name).exists(), timeout=10)
+        pid = int((tmp_path / name).read_text())
+        fds = {}
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if fd != "255":
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    flags = [x for x in f.read().split("\n") if x.startswith("flags:")][0]
+                fds[int(fd)] = (os.readlink(f"/proc/{pid}/fd/{fd}"), int(flags.split()[1], 8))
+        assert host.request("POST", "/api/triggeredwebjobs/fds/abort").status == 202
+        return fds
+
+    for name in ("by-helper", "by-host"):
+        fds = run(name)
+        assert sorted(fds) == [0, 1, 2], fds
+        assert fds[0][0] == "/dev/null" and fds[0][1] & 3 == os.O_RDONLY, fds
+        assert fds[1][0].startswith("pipe:") and fds[2][0].startswith("pipe:"), fds
+        assert wait_for(lambda: host.get("/api/triggeredwebjobs/fds").json()
+                        ["latest_run"]["status"] != "Running", timeout=10)
+        if name == "by-helper":
+            os.kill(helper_of(host), 9)
+            time.sleep(0.3)
