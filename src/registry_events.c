@@ -167,6 +167,12 @@ void registry_read_events(struct registry *r)
 			on_event(r, ev);
 			q += sizeof(*ev) + ev->len;
 		}
+		/* A read gives every event that fits: room left for the
+		 * largest one means none was left. No read more to hear
+		 * EAGAIN — a call a run accepted (its own events since the
+		 * last one). One that comes later is as one after that. */
+		if ((size_t)n + sizeof(struct inotify_event) + NAME_MAX + 1 <= sizeof(buf))
+			break;
 	}
 }
 

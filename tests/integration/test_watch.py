@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import signal
 import time
 
 from conftest import wait_for
@@ -181,6 +182,43 @@ def test_run_folders_that_come_and_go_are_seen_at_once(host):
     os.rename(outside / ids[1], data / "202401011600001234")
     check("202401011600001234")
 
+
+
+def test_more_run_folders_at_once_than_one_read_of_events_holds(host):
+    """2,000 run folders moved in while the host is stopped: some 94 KiB
+    of inotify events, six reads of the registry's 16 KiB buffer; the
+    reads go on while a read came back full, and stop at one with room
+    left (no read more to hear EAGAIN): the next answer lists every
+    folder."""
+    host.add_job("triggered", "many")
+    assert wait_for(lambda: "many" in names(host))
+    data = host.data_dir("triggered", "many")
+    # A run first: its data folder made and watched.
+    assert host.request("POST", "/api/triggeredwebjobs/many/run").status == 202
+    assert wait_for(lambda: [r["status"] for r in host.get(
+        "/api/triggeredwebjobs/many/history").json()["runs"]] == ["Success"], timeout=10)
+    first = host.get("/api/triggeredwebjobs/many/history").json()["runs"][0]["id"]
+    outside = host.home / "staging"
+    outside.mkdir()
+    ids = [f"20240102{k // 3600:02d}{k // 60 % 60:02d}{k % 60:02d}0000" for k in range(2000)]
+    for rid in ids:
+        (outside / rid).mkdir()
+        (outside / rid / "status").write_text(json.dumps(
+            {"Trigger": "x", "Status": "Success", "StartTime": "2024-01-02T00:00:00Z",
+             "EndTime": "2024-01-02T00:00:01Z"}))
+    os.kill(host.proc.pid, signal.SIGSTOP)
+    try:
+        for rid in ids:
+            os.rename(outside / rid, data / rid)
+    finally:
+        os.kill(host.proc.pid, signal.SIGCONT)
+    runs = host.get("/api/triggeredwebjobs/many/history").json()["runs"]
+    assert [r["id"] for r in runs] == sorted(ids + [first], reverse=True)
+    # And one more after them, alone: its event in a read of its own.
+    os.rename(data / ids[0], data / "202401030000000000")
+    runs = host.get("/api/triggeredwebjobs/many/history").json()["runs"]
+    assert [r["id"] for r in runs] == sorted(ids[1:] + [first, "202401030000000000"],
+                                                    reverse=True)
 
 def test_many_jobs_at_once(host):
     for i in range(300):
