@@ -1,5 +1,5 @@
 /* Unit tests of runrec (status records and run JSON), home names and
- * siphash. */
+ * siphash, and the status file written by exchange. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
 #include "home.h"
 #include "runrec.h"
 #include "siphash.h"
@@ -126,6 +132,46 @@ static void siphash_vectors(void **state)
 	assert_true(siphash24(key, in, 15) == 0xa129ca6149be45e5ULL);
 }
 
+/* Reads dir/name whole into buf. */
+static const char *slurp(int dfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* files_write_swap cuts the spare only when it was longer than the new
+ * record: each record is whole, whatever the lengths before it. */
+static void swap_lengths(void **state)
+{
+	const char *texts[] = { "{\"a\":1}", "{\"a\":1,\"longer\":true}", "{}",
+				"{\"b\":2222222}", "{\"b\":3333333}", "{\"c\":\"the longest one\"}",
+				"{\"d\":4}" };
+	char dir[] = "/tmp/webjobs-swap-XXXXXX", buf[256];
+	int dfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		assert_int_equal(files_write_swap(dfd, "status", ".status-prev", texts[i],
+						  strlen(texts[i])), 0);
+		assert_string_equal(slurp(dfd, "status", buf, sizeof(buf)), texts[i]);
+		if (i)
+			assert_string_equal(slurp(dfd, ".status-prev", buf, sizeof(buf)),
+					    texts[i - 1]);
+	}
+	unlinkat(dfd, "status", 0);
+	unlinkat(dfd, ".status-prev", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +180,7 @@ int main(void)
 		cmocka_unit_test(json_shape),
 		cmocka_unit_test(job_names),
 		cmocka_unit_test(siphash_vectors),
+		cmocka_unit_test(swap_lengths),
 	};
 	return cmocka_run_group_tests_name("runrec", tests, NULL, NULL);
 }
