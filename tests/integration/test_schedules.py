@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import time
 import zipfile
@@ -253,6 +254,58 @@ def test_ticks_in_parts_survive_random_changes(make_host):
         assert len(ids) >= 5, (n, sorted(ids))
     assert max(per_tick.values()) >= 6, per_tick
 
+
+
+def test_a_registry_notice_delivered_inside_a_tick_drops_entries_safely(make_host):
+    """The one order of events that lands a registry notice between two
+    parts of a tick, made on purpose: eight of twelve jobs due every
+    second have their folders removed 70 ms before the boundary (the
+    registry settles them 50 ms after reading the events), and the host is
+    stopped (SIGSTOP) from 45 ms before the boundary to 10 ms after it.
+    When it wakes, the settle timer and the tick are both overdue: the
+    settle posts its notices, and the tick's first part's drain delivers
+    them — the scheduler drops eight entries while it is between parts.
+    It must read its heap again after the drain: under the sanitizer
+    build, a tick that keeps the entry it read before the drain is a
+    heap-use-after-free. The folders come back at +400 ms; the four
+    others run at every tick."""
+    steady = [f"s{i}" for i in range(4)]
+    victims = [f"v{i}" for i in range(8)]
+    h = make_host()
+    for n in steady + victims:
+        h.add_job("triggered", n, {"run.sh": "echo hi\n"},
+                  settings='{"schedule": "* * * * * *"}')
+    h.start()
+    saved = h.home / "saved"
+    saved.mkdir()
+    for v in victims:
+        shutil.copytree(h.bin_dir("triggered", v), saved / v)
+    time.sleep(1.5)
+
+    def until(t):
+        while time.time() < t:
+            time.sleep(0.0005)
+
+    first = int(time.time()) + 1
+    for k in range(6):
+        b = first + k
+        until(b - 0.070)
+        for v in victims:
+            shutil.rmtree(h.bin_dir("triggered", v))
+        until(b - 0.045)
+        os.kill(h.proc.pid, signal.SIGSTOP)
+        until(b + 0.010)
+        os.kill(h.proc.pid, signal.SIGCONT)
+        until(b + 0.400)
+        for v in victims:
+            shutil.copytree(saved / v, h.bin_dir("triggered", v))
+    time.sleep(0.6)
+    assert h.stop() == 0, h.proc.stderr.read()
+    for n in steady:
+        ticks = {int(r[:14]) for r in os.listdir(h.data_dir("triggered", n))
+                 if re.fullmatch(r"\d{18}", r)}
+        want = {int(time.strftime("%Y%m%d%H%M%S", time.gmtime(first + k))) for k in range(6)}
+        assert want <= ticks, (n, sorted(want - ticks))
 
 def test_running_tick_skipped(host):
     deploy(host, "slow", "sleep 2.5\n")
