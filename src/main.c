@@ -2,10 +2,13 @@
  * main: the `webjobs` command and its subcommands.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "client.h"
@@ -230,8 +233,20 @@ static int cmd_cron(int argc, char **argv)
 	return 0;
 }
 
+/* Descriptors 0, 1 and 2 on /dev/null when they came closed: otherwise the
+ * first files opened take their numbers, and the log (stderr) writes into
+ * whichever file took 2 — a status, a log, the journal. */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+			_exit(1);
+}
+
 int main(int argc, char **argv)
 {
+	std_fds_open();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -130,3 +130,49 @@ def test_sighup_reopens_log_file(home, tmp_path):
     finally:
         assert h.stop() == 0
     assert "shutting down" in log.read_text()
+
+
+def test_started_with_its_standard_descriptors_closed(home):
+    """Started with 0, 1 and 2 closed (`<&- >&- 2>&-`), the host puts
+    /dev/null on them before it opens anything: else its first folders
+    and files take those numbers, and the log (stderr) is written into
+    whichever file took 2. Its jobs still get their own three."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    h = Host(home)
+    h.add_job("triggered", "std", {"run.sh": "echo to-out\necho to-err >&2\n"})
+    args = [a if a != "127.0.0.1:0" else f"127.0.0.1:{port}" for a in h.args]
+    h.proc = subprocess.Popen(["sh", "-c", 'exec "$@" <&- >&- 2>&-', "sh", *args,
+                               "--log-level", "info"], env=h.env)
+    h.port = port
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if h.get("/healthz").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        for fd in (0, 1, 2):
+            assert os.readlink(f"/proc/{h.proc.pid}/fd/{fd}") == "/dev/null"
+        r = h.request("POST", "/api/triggeredwebjobs/std/run")
+        assert r.status == 202
+        rid = r.header("Location").rsplit("/", 1)[1]
+        path = f"/api/triggeredwebjobs/std/history/{rid}"
+        deadline = time.time() + 10
+        while h.get(path).json()["status"] != "Success" and time.time() < deadline:
+            time.sleep(0.05)
+        run = h.get(path).json()
+        assert run["status"] == "Success"
+        out = h.get(run["output_url"].split(str(port), 1)[1]).text()
+        assert "to-out" in out and "to-err" in out
+    finally:
+        h.proc.send_signal(signal.SIGTERM)
+        assert h.proc.wait(15) == 0
+    # No log line went into a file of the home.
+    for d, _, files in os.walk(home):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                assert b" info: " not in fh.read(), os.path.join(d, f)
