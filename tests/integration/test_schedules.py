@@ -294,8 +294,10 @@ def test_a_registry_notice_delivered_inside_a_tick_drops_entries_safely(make_hos
             shutil.rmtree(h.bin_dir("triggered", v))
         until(b - 0.045)
         os.kill(h.proc.pid, signal.SIGSTOP)
-        until(b + 0.010)
-        os.kill(h.proc.pid, signal.SIGCONT)
+        try:
+            until(b + 0.010)
+        finally:
+            os.kill(h.proc.pid, signal.SIGCONT)
         until(b + 0.400)
         for v in victims:
             shutil.copytree(saved / v, h.bin_dir("triggered", v))
