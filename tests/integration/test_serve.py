@@ -5,7 +5,7 @@ import socket
 import subprocess
 import time
 
-from conftest import BIN, Host, PASSWORD, USER
+from conftest import BIN, Host, PASSWORD, USER, wait_for
 
 
 def run(*args, env=None, stdin=None, timeout=30):
@@ -148,24 +148,21 @@ def test_started_with_its_standard_descriptors_closed(home):
                                "--log-level", "info"], env=h.env)
     h.port = port
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
+        def healthy():
             try:
-                if h.get("/healthz").status == 200:
-                    break
+                return h.get("/healthz").status == 200
             except OSError:
-                time.sleep(0.05)
+                return False
+
+        assert wait_for(healthy, timeout=20)
         for fd in (0, 1, 2):
             assert os.readlink(f"/proc/{h.proc.pid}/fd/{fd}") == "/dev/null"
         r = h.request("POST", "/api/triggeredwebjobs/std/run")
         assert r.status == 202
         rid = r.header("Location").rsplit("/", 1)[1]
         path = f"/api/triggeredwebjobs/std/history/{rid}"
-        deadline = time.time() + 10
-        while h.get(path).json()["status"] != "Success" and time.time() < deadline:
-            time.sleep(0.05)
+        assert wait_for(lambda: h.get(path).json()["status"] == "Success", timeout=10)
         run = h.get(path).json()
-        assert run["status"] == "Success"
         out = h.get(run["output_url"].split(str(port), 1)[1]).text()
         assert "to-out" in out and "to-err" in out
     finally:
