@@ -259,6 +259,22 @@ size_t child_spawn_room(void)
 	return pend.n < SPAWNER_MAX_OUT ? SPAWNER_MAX_OUT - pend.n : 0;
 }
 
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} answered;
+
+size_t child_answers_owed(void)
+{
+	return pend.n;
+}
+
+void child_on_answered(void (*fn)(void *), void *arg)
+{
+	answered.fn = fn;
+	answered.arg = arg;
+}
+
 void child_on_room(void (*fn)(void *), void *arg)
 {
 	room.fn = fn;
@@ -315,6 +331,8 @@ static int collect_one(int wait)
 		free(c);
 	if (room.fn)
 		room.fn(room.arg);
+	if (!pend.n && answered.fn)
+		answered.fn(answered.arg);
 	return 1;
 }
 

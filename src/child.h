@@ -69,6 +69,12 @@ void child_free(struct child *c);
  * (the supervisor) starts that many, and again when fn(arg) says room
  * was made (one caller). */
 size_t child_spawn_room(void);
+/* How many spawns sent to the helper still owe their answer (> 0 while
+ * a burst is being cloned), and the one caller told (fn(arg), from
+ * inside the read of an answer: it should only plan its work) each time
+ * the last of them is read: the end of a burst. */
+size_t child_answers_owed(void);
+void child_on_answered(void (*fn)(void *), void *arg);
 void child_on_room(void (*fn)(void *), void *arg);
 
 /* on: the end of a drain reads the answers of runs' spawns that are there

@@ -35,6 +35,7 @@ struct joblog {
 	/* The "[MM/dd/yyyy HH:mm:ss > inst: " prefix of the current second,
 	 * formatted once a second rather than once a line. */
 	int64_t prefix_sec;
+	int64_t at;       /* joblog_set_time's, or 0: now */
 	char prefix[48];
 	size_t prefix_len;
 	struct stream s[2];
@@ -122,6 +123,12 @@ struct joblog *joblog_borrow(int dfd, int main_fd, const char *main_name,
 	return make(dfd, 0, main_fd, main_name, err_name, inst);
 }
 
+void joblog_set_time(struct joblog *l, int64_t ticks)
+{
+	if (l)
+		l->at = ticks;
+}
+
 void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max)
 {
 	struct stat st;
@@ -196,7 +203,7 @@ static void add_line(struct joblog *l, int k, const char *level,
 		     const char *text, size_t len)
 {
 	size_t need = len + 64, llen = strlen(level);
-	int64_t sec = time_now_ticks() / TICKS_PER_SEC;
+	int64_t sec = (l->at ? l->at : time_now_ticks()) / TICKS_PER_SEC;
 	char *p;
 
 	if (l->blen[k] + need > l->bcap[k]) {

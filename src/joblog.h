@@ -40,6 +40,10 @@ void joblog_close(struct joblog *l);
  * No line is dropped: a roll-over happens between lines. */
 void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max);
 
+/* The time (ticks) the lines written after carry, in place of now: a
+ * line written later than what it tells (0: now again). */
+void joblog_set_time(struct joblog *l, int64_t ticks);
+
 /* The writers below accept a NULL log and do nothing. */
 
 /* A system line: "SYS INFO" or, with is_error, "SYS ERR ". */

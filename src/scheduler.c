@@ -47,10 +47,20 @@ struct entry {
 	int heap;            /* index in the heap, -1 when out */
 };
 
+/* A "WebJob invoked" line held during its tick's burst. */
+struct held {
+	char *name;
+	int64_t at; /* ticks: when the run was invoked */
+};
+
 struct scheduler {
 	uv_loop_t *loop;
 	struct scheduler_config c;
 	uv_timer_t timer;
+	uv_timer_t lines;    /* writes the held lines */
+	int handles;         /* open: freed at 0 */
+	struct held *held;
+	size_t nheld, capheld;
 	struct entry **v;    /* every entry */
 	size_t n, cap;
 	struct entry **heap;
@@ -119,20 +129,22 @@ static void heap_add(struct scheduler *s, struct entry *e)
 
 /* ---- the scheduler log ---- */
 
-static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void flush_held(struct scheduler *s);
 
-static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
+/* A line of job name's scheduler log, written now; at: the time it
+ * carries (0: now). */
+static void vslog(struct scheduler *s, const char *name, int64_t at, int is_error,
+		  const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void vslog(struct scheduler *s, const char *name, int64_t at, int is_error,
+		  const char *fmt, va_list ap)
 {
 	const struct home *h = s->c.home;
 	int data = h->data_fd[JOB_TRIGGERED], dfd, fd, n;
 	char *text, main[300], prev[300];
 	struct joblog *l;
-	va_list ap;
 
-	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	snprintf(main, sizeof(main), "%s/job_scheduler.log", name);
@@ -151,10 +163,111 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 		return;
 	}
 	joblog_set_rollover(l, prev, hostcfg_get(s->c.cfg)->log_max_size);
+	joblog_set_time(l, at);
 	joblog_sys(l, is_error, "%s", text);
 	joblog_close(l);
 	free(text);
 	registry_touch_runs(s->c.registry, JOB_TRIGGERED, name);
+}
+
+static void slog_at(struct scheduler *s, const char *name, int64_t at, int is_error,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void slog_at(struct scheduler *s, const char *name, int64_t at, int is_error,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vslog(s, name, at, is_error, fmt, ap);
+	va_end(ap);
+}
+
+/* A line written now: after the held ones, which it follows. */
+static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
+{
+	va_list ap;
+
+	flush_held(s);
+	va_start(ap, fmt);
+	vslog(s, name, 0, is_error, fmt, ap);
+	va_end(ap);
+}
+
+/* The "WebJob invoked" lines of a tick wait until the helper has answered
+ * the tick's spawns: four calls a run (open, fstat, write, close) and the
+ * inotify event of the close, taken out of the ~100 ms in which the
+ * helper clones the tick's jobs on a machine their start keeps busy
+ * (docs/DECISIONS.md, "Schedule fire latency: a tick's runs are one
+ * batch"). Each carries the time of its invocation. LINES_MAX_MS bounds
+ * the wait should the helper never answer. */
+#define LINES_MAX_MS 1000
+
+static void flush_held(struct scheduler *s)
+{
+	struct held *v = s->held;
+	size_t n = s->nheld;
+
+	if (!n)
+		return;
+	/* The lines are taken first: a line's write may come back here. */
+	s->held = NULL;
+	s->nheld = s->capheld = 0;
+	if (!s->closing)
+		uv_timer_stop(&s->lines);
+	for (size_t i = 0; i < n; i++) {
+		slog_at(s, v[i].name, v[i].at, 0, "WebJob invoked");
+		free(v[i].name);
+	}
+	free(v);
+}
+
+static void on_lines(uv_timer_t *t)
+{
+	flush_held(t->data);
+}
+
+static void on_answered(void *arg)
+{
+	struct scheduler *s = arg;
+
+	if (s->nheld && !s->closing)
+		uv_timer_start(&s->lines, on_lines, 0, 0);
+}
+
+/* A drain's end: the spawns it sent are owed, or there were none. */
+static void on_drained(void *arg)
+{
+	struct scheduler *s = arg;
+
+	if (s->nheld && !s->closing && !child_answers_owed())
+		uv_timer_start(&s->lines, on_lines, 0, 0);
+}
+
+static void hold_invoked(struct scheduler *s, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (copy && s->nheld == s->capheld) {
+		size_t cap = s->capheld ? s->capheld * 2 : 64;
+		struct held *v = realloc(s->held, cap * sizeof(*v));
+
+		if (v) {
+			s->held = v;
+			s->capheld = cap;
+		}
+	}
+	if (!copy || s->nheld == s->capheld) {
+		free(copy);
+		slog(s, name, 0, "WebJob invoked");
+		return;
+	}
+	s->held[s->nheld].name = copy;
+	s->held[s->nheld].at = time_now_ticks();
+	s->nheld++;
 }
 
 /* ---- time ---- */
@@ -262,7 +375,7 @@ static void fire(struct scheduler *s, struct entry *e)
 		snprintf(err, sizeof(err), "out of memory");
 	cron_format_local(e->zone, occurrence, when, sizeof(when));
 	if (rc == 0)
-		slog(s, e->name, 0, "WebJob invoked");
+		hold_invoked(s, e->name);
 	else if (rc == -EBUSY)
 		slog(s, e->name, 0, "Skipped the schedule at %s: the job is already running", when);
 	else if (rc == -EALREADY)
@@ -322,6 +435,11 @@ static void on_timer(uv_timer_t *t)
 	}
 	runner_batch(s->c.runner, 0);
 	child_hold_answers(0);
+	/* The held lines: once the last part's spawns, sent by the next
+	 * drain, are answered (on_answered), or that drain sent none
+	 * (on_drained); LINES_MAX_MS at the latest. */
+	if (s->nheld && !uv_is_active((uv_handle_t *)&s->lines))
+		uv_timer_start(&s->lines, on_lines, LINES_MAX_MS, 0);
 	arm(s);
 }
 
@@ -456,7 +574,11 @@ struct scheduler *scheduler_new(uv_loop_t *loop, const struct scheduler_config *
 	s->loop = loop;
 	s->c = *c;
 	uv_timer_init(loop, &s->timer);
-	s->timer.data = s;
+	uv_timer_init(loop, &s->lines);
+	s->timer.data = s->lines.data = s;
+	s->handles = 2;
+	child_on_answered(on_answered, s);
+	evq_on_drained(on_drained, s);
 	registry_listen(c->registry, on_registry, s);
 	registry_replay(c->registry, JOB_TRIGGERED, on_registry, s);
 	return s;
@@ -484,10 +606,13 @@ static void on_closed(uv_handle_t *h)
 {
 	struct scheduler *s = h->data;
 
+	if (--s->handles > 0)
+		return;
 	while (s->n)
 		drop(s, s->n - 1);
 	free(s->v);
 	free(s->heap);
+	free(s->held);
 	free(s);
 }
 
@@ -495,7 +620,11 @@ void scheduler_close(struct scheduler *s)
 {
 	if (!s)
 		return;
+	flush_held(s);
 	s->closing = 1;
+	child_on_answered(NULL, NULL);
+	evq_off_drained(on_drained);
 	registry_listen(s->c.registry, NULL, s);
 	uv_close((uv_handle_t *)&s->timer, on_closed);
+	uv_close((uv_handle_t *)&s->lines, on_closed);
 }

@@ -309,6 +309,43 @@ def test_a_registry_notice_delivered_inside_a_tick_drops_entries_safely(make_hos
         want = {int(time.strftime("%Y%m%d%H%M%S", time.gmtime(first + k))) for k in range(6)}
         assert want <= ticks, (n, sorted(want - ticks))
 
+def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
+    """A tick's "WebJob invoked" lines are written once the spawn helper
+    has answered the tick's spawns, not between them — each with the
+    time of its invocation. The helper is stopped (SIGSTOP) from 300 ms
+    before a boundary to 1.5 s after it: the run is accepted at the
+    boundary (its id says so) but its line is not in the scheduler log
+    while the answer is owed; once the helper goes on, the line is
+    written, in the next second, and carries the boundary's."""
+    from test_spawner import helper_of
+    deploy(host, "w", "echo w\n")
+    put_settings(host, "w", {"schedule": "*/4 * * * * *"})
+    assert wait_for(lambda: any(r["status"] == "Success" for r in runs(host, "w")), timeout=6)
+    helper = helper_of(host)
+    b = (int(time.time()) // 4 + 1) * 4
+    if b - time.time() < 0.6:
+        b += 4
+    invoked = lambda: [t for _, t in sched_log(host, "w") if t == "WebJob invoked"]
+    path = host.data_dir("triggered", "w") / "job_scheduler.log"
+    before = len(invoked())
+    time.sleep(b - 0.3 - time.time())
+    os.kill(helper, signal.SIGSTOP)
+    try:
+        time.sleep(b + 0.6 - time.time())
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(b))
+        assert any(n.startswith(stamp) for n in os.listdir(host.data_dir("triggered", "w"))), \
+            "the run of the boundary is accepted"
+        assert len(invoked()) == before, "its line waits for the helper's answer"
+        time.sleep(b + 1.5 - time.time())
+    finally:
+        os.kill(helper, signal.SIGCONT)
+    assert wait_for(lambda: len(invoked()) == before + 1, timeout=5)
+    line = [x for x in path.read_text().splitlines() if x.endswith("WebJob invoked")][-1]
+    assert line.startswith("[" + time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(b)) + " > "), line
+    assert wait_for(lambda: [r["status"] for r in runs(host, "w")
+                             if r["id"].startswith(stamp)] == ["Success"], timeout=5)
+
+
 def test_running_tick_skipped(host):
     deploy(host, "slow", "sleep 2.5\n")
     put_settings(host, "slow", {"schedule": "* * * * * *"})

@@ -107,6 +107,28 @@ static void lines_and_streams(void **state)
 	close(dfd);
 }
 
+/* joblog_set_time: the lines after it carry the time given (a line
+ * written later than what it tells: the scheduler's held lines), until
+ * it is 0 again. */
+static void lines_at_a_given_time(void **state)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct joblog *l = joblog_open(dfd, "at.txt", NULL, "abcdefgh");
+	const char *text;
+
+	joblog_sys(l, 0, "now");
+	joblog_set_time(l, 17145668961234567LL);
+	joblog_sys(l, 0, "then");
+	joblog_set_time(l, 0);
+	joblog_sys(l, 0, "now again");
+	joblog_close(l);
+	text = slurp("at.txt");
+	assert_string_equal(levels(text), "SYS INFO|now\nSYS INFO|then\nSYS INFO|now again\n");
+	assert_non_null(strstr(text, "\n[05/01/2024 12:34:56 > abcdef: SYS INFO] then\n"));
+	assert_null(strstr(text, "2024 12:34:56 > abcdef: SYS INFO] now"));
+	close(dfd);
+}
+
 static void long_lines_cut(void **state)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -208,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(format),
 		cmocka_unit_test_setup(lines_and_streams, setup),
+		cmocka_unit_test_setup(lines_at_a_given_time, setup),
 		cmocka_unit_test_setup(long_lines_cut, setup),
 		cmocka_unit_test(entry_names),
 		cmocka_unit_test(modes),
