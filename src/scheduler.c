@@ -132,7 +132,8 @@ static void heap_add(struct scheduler *s, struct entry *e)
 static void flush_held(struct scheduler *s);
 
 /* A line of job name's scheduler log, written now; at: the time it
- * carries (0: now). */
+ * carries (0: now), that of a held line — whose job folder is not made
+ * again when it is gone: the job was deleted since its fire. */
 static void vslog(struct scheduler *s, const char *name, int64_t at, int is_error,
 		  const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
@@ -155,7 +156,7 @@ static void vslog(struct scheduler *s, const char *name, int64_t at, int is_erro
 	if (fd >= 0) {
 		l = joblog_borrow(data, fd, main, NULL, s->c.instance);
 		snprintf(prev, sizeof(prev), "%s/job_scheduler_prev.log", name);
-	} else if ((dfd = home_open_dir(data, name)) >= 0) {
+	} else if (!at && (dfd = home_open_dir(data, name)) >= 0) {
 		l = joblog_adopt(dfd, "job_scheduler.log", NULL, s->c.instance);
 		snprintf(prev, sizeof(prev), "job_scheduler_prev.log");
 	} else {

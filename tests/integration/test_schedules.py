@@ -346,6 +346,35 @@ def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
                              if r["id"].startswith(stamp)] == ["Success"], timeout=5)
 
 
+def test_a_held_line_of_a_deleted_job_makes_no_folder(host):
+    """The job is removed (its folders deleted on disk) while its tick's
+    line is held: the line goes with it — the scheduler log's folder,
+    which an ordinary line makes when it is missing, is not made again
+    for a job that is gone."""
+    from test_spawner import helper_of
+    deploy(host, "g", "echo g\n")
+    put_settings(host, "g", {"schedule": "*/4 * * * * *"})
+    assert wait_for(lambda: any(r["status"] == "Success" for r in runs(host, "g")), timeout=6)
+    helper = helper_of(host)
+    data = host.data_dir("triggered", "g")
+    b = (int(time.time()) // 4 + 1) * 4
+    if b - time.time() < 0.6:
+        b += 4
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(b))
+    time.sleep(b - 0.3 - time.time())
+    os.kill(helper, signal.SIGSTOP)
+    try:
+        assert wait_for(lambda: any(n.startswith(stamp) for n in os.listdir(data)),
+                        timeout=b + 1.4 - time.time()), "the run of the boundary is accepted"
+        shutil.rmtree(host.bin_dir("triggered", "g"))
+        shutil.rmtree(data)
+    finally:
+        os.kill(helper, signal.SIGCONT)
+    assert wait_for(lambda: host.get("/api/triggeredwebjobs/g").status == 404, timeout=5)
+    time.sleep(1.2)
+    assert not data.exists(), sorted(p.name for p in data.iterdir())
+
+
 def test_running_tick_skipped(host):
     deploy(host, "slow", "sleep 2.5\n")
     put_settings(host, "slow", {"schedule": "* * * * * *"})
