@@ -309,6 +309,7 @@ def test_a_registry_notice_delivered_inside_a_tick_drops_entries_safely(make_hos
         want = {int(time.strftime("%Y%m%d%H%M%S", time.gmtime(first + k))) for k in range(6)}
         assert want <= ticks, (n, sorted(want - ticks))
 
+
 def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
     """A tick's "WebJob invoked" lines are written once the spawn helper
     has answered the tick's spawns, not between them — each with the
@@ -325,7 +326,10 @@ def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
     b = (int(time.time()) // 4 + 1) * 4
     if b - time.time() < 0.6:
         b += 4
-    invoked = lambda: [t for _, t in sched_log(host, "w") if t == "WebJob invoked"]
+
+    def invoked():
+        return [t for _, t in sched_log(host, "w") if t == "WebJob invoked"]
+
     path = host.data_dir("triggered", "w") / "job_scheduler.log"
     before = len(invoked())
     time.sleep(b - 0.3 - time.time())
