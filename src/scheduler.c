@@ -131,23 +131,19 @@ static void heap_add(struct scheduler *s, struct entry *e)
 
 static void flush_held(struct scheduler *s);
 
+#define INVOKED "WebJob invoked"
+
 /* A line of job name's scheduler log, written now; at: the time it
  * carries (0: now), that of a held line — whose job folder is not made
  * again when it is gone: the job was deleted since its fire. */
-static void vslog(struct scheduler *s, const char *name, int64_t at, int is_error,
-		  const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-
-static void vslog(struct scheduler *s, const char *name, int64_t at, int is_error,
-		  const char *fmt, va_list ap)
+static void write_line(struct scheduler *s, const char *name, int64_t at, int is_error,
+		       const char *text)
 {
 	const struct home *h = s->c.home;
-	int data = h->data_fd[JOB_TRIGGERED], dfd, fd, n;
-	char *text, main[300], prev[300];
+	int data = h->data_fd[JOB_TRIGGERED], dfd, fd;
+	char main[300], prev[300];
 	struct joblog *l;
 
-	n = vasprintf(&text, fmt, ap);
-	if (n < 0)
-		return;
 	snprintf(main, sizeof(main), "%s/job_scheduler.log", name);
 	/* One call beneath the data folder (no symbolic link on the way, as
 	 * home_open_dir's O_NOFOLLOW): not the job's folder opened first, and
@@ -160,28 +156,13 @@ static void vslog(struct scheduler *s, const char *name, int64_t at, int is_erro
 		l = joblog_adopt(dfd, "job_scheduler.log", NULL, s->c.instance);
 		snprintf(prev, sizeof(prev), "job_scheduler_prev.log");
 	} else {
-		free(text);
 		return;
 	}
 	joblog_set_rollover(l, prev, hostcfg_get(s->c.cfg)->log_max_size);
 	joblog_set_time(l, at);
 	joblog_sys(l, is_error, "%s", text);
 	joblog_close(l);
-	free(text);
 	registry_touch_runs(s->c.registry, JOB_TRIGGERED, name);
-}
-
-static void slog_at(struct scheduler *s, const char *name, int64_t at, int is_error,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void slog_at(struct scheduler *s, const char *name, int64_t at, int is_error,
-		    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vslog(s, name, at, is_error, fmt, ap);
-	va_end(ap);
 }
 
 /* A line written now: after the held ones, which it follows. */
@@ -190,12 +171,18 @@ static void slog(struct scheduler *s, const char *name, int is_error, const char
 
 static void slog(struct scheduler *s, const char *name, int is_error, const char *fmt, ...)
 {
+	char *text;
 	va_list ap;
+	int n;
 
 	flush_held(s);
 	va_start(ap, fmt);
-	vslog(s, name, 0, is_error, fmt, ap);
+	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	write_line(s, name, 0, is_error, text);
+	free(text);
 }
 
 /* The "WebJob invoked" lines of a tick wait until the helper has answered
@@ -220,7 +207,7 @@ static void flush_held(struct scheduler *s)
 	if (!s->closing)
 		uv_timer_stop(&s->lines);
 	for (size_t i = 0; i < n; i++) {
-		slog_at(s, v[i].name, v[i].at, 0, "WebJob invoked");
+		write_line(s, v[i].name, v[i].at, 0, INVOKED);
 		free(v[i].name);
 	}
 	free(v);
@@ -231,16 +218,10 @@ static void on_lines(uv_timer_t *t)
 	flush_held(t->data);
 }
 
-static void on_answered(void *arg)
-{
-	struct scheduler *s = arg;
-
-	if (s->nheld && !s->closing)
-		uv_timer_start(&s->lines, on_lines, 0, 0);
-}
-
-/* A drain's end: the spawns it sent are owed, or there were none. */
-static void on_drained(void *arg)
+/* The last answer was read (child_on_answered), or a drain ended (its
+ * spawns are owed, or it sent none): the held lines are written at the
+ * loop's next turn once nothing is owed. */
+static void on_answers(void *arg)
 {
 	struct scheduler *s = arg;
 
@@ -263,7 +244,7 @@ static void hold_invoked(struct scheduler *s, const char *name)
 	}
 	if (!copy || s->nheld == s->capheld) {
 		free(copy);
-		slog(s, name, 0, "WebJob invoked");
+		slog(s, name, 0, INVOKED);
 		return;
 	}
 	s->held[s->nheld].name = copy;
@@ -437,8 +418,8 @@ static void on_timer(uv_timer_t *t)
 	runner_batch(s->c.runner, 0);
 	child_hold_answers(0);
 	/* The held lines: once the last part's spawns, sent by the next
-	 * drain, are answered (on_answered), or that drain sent none
-	 * (on_drained); LINES_MAX_MS at the latest. */
+	 * drain, are answered, or that drain sent none (on_answers);
+	 * LINES_MAX_MS at the latest. */
 	if (s->nheld && !uv_is_active((uv_handle_t *)&s->lines))
 		uv_timer_start(&s->lines, on_lines, LINES_MAX_MS, 0);
 	arm(s);
@@ -578,8 +559,8 @@ struct scheduler *scheduler_new(uv_loop_t *loop, const struct scheduler_config *
 	uv_timer_init(loop, &s->lines);
 	s->timer.data = s->lines.data = s;
 	s->handles = 2;
-	child_on_answered(on_answered, s);
-	evq_on_drained(on_drained, s);
+	child_on_answered(on_answers, s);
+	evq_on_drained(on_answers, s);
 	registry_listen(c->registry, on_registry, s);
 	registry_replay(c->registry, JOB_TRIGGERED, on_registry, s);
 	return s;
@@ -624,7 +605,7 @@ void scheduler_close(struct scheduler *s)
 	flush_held(s);
 	s->closing = 1;
 	child_on_answered(NULL, NULL);
-	evq_off_drained(on_drained);
+	evq_off_drained(on_answers);
 	registry_listen(s->c.registry, NULL, s);
 	uv_close((uv_handle_t *)&s->timer, on_closed);
 	uv_close((uv_handle_t *)&s->lines, on_closed);

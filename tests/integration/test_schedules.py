@@ -2,6 +2,7 @@
 once across instances, and `webjobs cron`."""
 import calendar
 import collections
+import contextlib
 import io
 import json
 import os
@@ -310,57 +311,19 @@ def test_a_registry_notice_delivered_inside_a_tick_drops_entries_safely(make_hos
         assert want <= ticks, (n, sorted(want - ticks))
 
 
-def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
-    """A tick's "WebJob invoked" lines are written once the spawn helper
-    has answered the tick's spawns, not between them — each with the
-    time of its invocation. The helper is stopped (SIGSTOP) from 300 ms
-    before a boundary to 1.5 s after it: the run is accepted at the
-    boundary (its id says so) but its line is not in the scheduler log
-    while the answer is owed; once the helper goes on, the line is
-    written, in the next second, and carries the boundary's."""
+@contextlib.contextmanager
+def helper_stopped_at_a_tick(host, name):
+    """Job name, run every 4 s, has run once; the spawn helper is stopped
+    (SIGSTOP) 300 ms before the next boundary and goes on when the block
+    ends. Yields the boundary (Unix seconds) and its run id's prefix, once
+    that run is accepted (its folder is there: the tick happened, its
+    spawn's answer is owed)."""
     from test_spawner import helper_of
-    deploy(host, "w", "echo w\n")
-    put_settings(host, "w", {"schedule": "*/4 * * * * *"})
-    assert wait_for(lambda: any(r["status"] == "Success" for r in runs(host, "w")), timeout=6)
+    deploy(host, name, f"echo {name}\n")
+    put_settings(host, name, {"schedule": "*/4 * * * * *"})
+    assert wait_for(lambda: any(r["status"] == "Success" for r in runs(host, name)), timeout=6)
     helper = helper_of(host)
-    b = (int(time.time()) // 4 + 1) * 4
-    if b - time.time() < 0.6:
-        b += 4
-
-    def invoked():
-        return [t for _, t in sched_log(host, "w") if t == "WebJob invoked"]
-
-    path = host.data_dir("triggered", "w") / "job_scheduler.log"
-    before = len(invoked())
-    time.sleep(b - 0.3 - time.time())
-    os.kill(helper, signal.SIGSTOP)
-    try:
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(b))
-        assert wait_for(lambda: any(n.startswith(stamp) for n in
-                                    os.listdir(host.data_dir("triggered", "w"))),
-                        timeout=b + 1.4 - time.time()), "the run of the boundary is accepted"
-        assert len(invoked()) == before, "its line waits for the helper's answer"
-        time.sleep(max(0, b + 1.5 - time.time()))
-    finally:
-        os.kill(helper, signal.SIGCONT)
-    assert wait_for(lambda: len(invoked()) == before + 1, timeout=5)
-    line = [x for x in path.read_text().splitlines() if x.endswith("WebJob invoked")][-1]
-    assert line.startswith("[" + time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(b)) + " > "), line
-    assert wait_for(lambda: [r["status"] for r in runs(host, "w")
-                             if r["id"].startswith(stamp)] == ["Success"], timeout=5)
-
-
-def test_a_held_line_of_a_deleted_job_makes_no_folder(host):
-    """The job is removed (its folders deleted on disk) while its tick's
-    line is held: the line goes with it — the scheduler log's folder,
-    which an ordinary line makes when it is missing, is not made again
-    for a job that is gone."""
-    from test_spawner import helper_of
-    deploy(host, "g", "echo g\n")
-    put_settings(host, "g", {"schedule": "*/4 * * * * *"})
-    assert wait_for(lambda: any(r["status"] == "Success" for r in runs(host, "g")), timeout=6)
-    helper = helper_of(host)
-    data = host.data_dir("triggered", "g")
+    data = host.data_dir("triggered", name)
     b = (int(time.time()) // 4 + 1) * 4
     if b - time.time() < 0.6:
         b += 4
@@ -370,10 +333,46 @@ def test_a_held_line_of_a_deleted_job_makes_no_folder(host):
     try:
         assert wait_for(lambda: any(n.startswith(stamp) for n in os.listdir(data)),
                         timeout=b + 1.4 - time.time()), "the run of the boundary is accepted"
-        shutil.rmtree(host.bin_dir("triggered", "g"))
-        shutil.rmtree(data)
+        yield b, stamp
     finally:
         os.kill(helper, signal.SIGCONT)
+
+
+def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
+    """A tick's "WebJob invoked" lines are written once the spawn helper
+    has answered the tick's spawns, not between them — each with the
+    time of its invocation. The helper is stopped from 300 ms before a
+    boundary to 1.5 s after it: the run is accepted at the boundary (its
+    id says so) but its line is not in the scheduler log while the answer
+    is owed; once the helper goes on, the line is written, in the next
+    second, and carries the boundary's."""
+    path = host.data_dir("triggered", "w") / "job_scheduler.log"
+
+    def invoked_at(t):
+        """The log's "WebJob invoked" lines that carry second t."""
+        head = "[" + time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(t)) + " > "
+        return [x for x in path.read_text().splitlines()
+                if x.startswith(head) and x.endswith("] WebJob invoked")]
+
+    with helper_stopped_at_a_tick(host, "w") as (b, stamp):
+        time.sleep(max(0, b + 1.5 - time.time()))
+        assert invoked_at(b) == [], "its line waits for the helper's answer"
+    # Written once the helper goes on (in a later second), with the
+    # boundary's time.
+    assert wait_for(lambda: len(invoked_at(b)) == 1, timeout=3), path.read_text()
+    assert wait_for(lambda: [r["status"] for r in runs(host, "w")
+                             if r["id"].startswith(stamp)] == ["Success"], timeout=5)
+
+
+def test_a_held_line_of_a_deleted_job_makes_no_folder(host):
+    """The job is removed (its folders deleted on disk) while its tick's
+    line is held: the line goes with it — the scheduler log's folder,
+    which an ordinary line makes when it is missing, is not made again
+    for a job that is gone."""
+    data = host.data_dir("triggered", "g")
+    with helper_stopped_at_a_tick(host, "g"):
+        shutil.rmtree(host.bin_dir("triggered", "g"))
+        shutil.rmtree(data)
     assert wait_for(lambda: host.get("/api/triggeredwebjobs/g").status == 404, timeout=5)
     time.sleep(1.2)
     assert not data.exists(), sorted(p.name for p in data.iterdir())
