@@ -10,10 +10,12 @@
 #include <stddef.h>
 
 #define INSTANCE_ID_MAX 64
+/* The longest status text kept, with its terminating NUL. */
+#define INSTANCE_STATUS_MAX 24
 
 struct instance_status {
 	char id[INSTANCE_ID_MAX + 1];
-	char status[24];
+	char status[INSTANCE_STATUS_MAX];
 };
 
 /* 1 when id is a valid instance id (1 to 64 of A-Za-z0-9._-). */

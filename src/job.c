@@ -101,6 +101,7 @@ void job_free(struct job *j)
 	runrec_free(&j->latest);
 	free(j->body);
 	free(j->rest);
+	free(j->body_detail);
 	free(j->body_prefix);
 	free(j);
 }

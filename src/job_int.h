@@ -6,6 +6,7 @@
 #define WEBJOBS_JOB_INT_H
 
 #include "job.h"
+#include "instances.h"
 
 #include "runrec.h"
 
@@ -42,6 +43,8 @@ struct job {
 	/* the cached body */
 	char *body;
 	char *rest;            /* continuous: the body after its status */
+	char body_status[INSTANCE_STATUS_MAX]; /* continuous: the status and */
+	char *body_detail;     /* detailed_status body was made with */
 	size_t body_len;
 	uint64_t body_hash;
 	char *body_prefix;

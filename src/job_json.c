@@ -86,17 +86,27 @@ static json_t *string_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* detailed_status and status of a continuous job from the live instances. */
-static void continuous_status(const struct job *j, const struct home *h,
-			      json_t *o)
+/* text as a JSON string, or NULL (out of memory, not UTF-8). */
+static char *json_text(const char *text)
+{
+	json_t *v = json_string(text);
+	char *s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+	json_decref(v);
+	return s;
+}
+
+/* status (copied to status) and detailed_status (returned, the caller
+ * frees it; NULL when out of memory) of a continuous job from the live
+ * instances: the detail is an "id - status" line per instance. */
+static char *continuous_state(const struct job *j, const struct home *h,
+			      char status[INSTANCE_STATUS_MAX])
 {
 	struct instance_status *v = NULL;
-	const char *status = j->disabled ? "Stopped" : "Initializing";
 	const char *active = NULL;
-	char *detail = NULL;
-	size_t dlen = 0;
+	char *detail;
+	size_t cap, at = 0;
 	int dfd = -1, n = 0, others = 0;
-	FILE *f = open_memstream(&detail, &dlen);
 
 	/* The files seen by the last read of the folder (a file made or
 	 * removed is an event that reads it again); each is asked whether
@@ -113,25 +123,27 @@ static void continuous_status(const struct job *j, const struct home *h,
 		n = instances_read(dfd, &v);
 	if (dfd >= 0)
 		close(dfd);
-	for (int i = 0; i < n; i++) {
-		if (f)
-			fprintf(f, "%s - %s\n", v[i].id, v[i].status);
+	for (int i = 0; i < n; i++)
 		if (strcmp(v[i].status, "InactiveInstance") != 0)
 			active = v[i].status;
+	snprintf(status, INSTANCE_STATUS_MAX, "%s",
+		 n > 0 ? (active ? active : "InactiveInstance")
+		       : j->disabled ? "Stopped" : "Initializing");
+	/* Each line fits: an id, " - ", a status, a newline. */
+	cap = 1 + (size_t)(n > 0 ? n : 0) * (sizeof(*v) + 4);
+	if ((detail = malloc(cap))) {
+		detail[0] = '\0';
+		for (int i = 0; i < n && at < cap; i++)
+			at += (size_t)snprintf(detail + at, cap - at, "%s - %s\n", v[i].id,
+					       v[i].status);
 	}
-	if (n > 0)
-		status = active ? active : "InactiveInstance";
-	if (f)
-		fclose(f);
-	json_object_set_new(o, "status", json_string(status));
-	json_object_set_new(o, "detailed_status", json_string(detail ? detail : ""));
-	free(detail);
 	free(v);
+	return detail;
 }
 
 /* The job's JSON; a continuous job's without status and detailed_status
- * when !with_status (continuous_body puts them in front). */
-static json_t *render(struct job *j, const struct home *h, const char *prefix, int with_status)
+ * (continuous_body puts them in front). */
+static json_t *render(struct job *j, const struct home *h, const char *prefix)
 {
 	json_t *o = json_object();
 	const char *type = home_type_name(j->type);
@@ -160,8 +172,6 @@ static json_t *render(struct job *j, const struct home *h, const char *prefix, i
 					       prefix, j->name)
 				: json_null());
 	} else {
-		if (with_status)
-			continuous_status(j, h, o);
 		json_object_set_new(
 			o, "log_url",
 			json_sprintf("%s/vfs/data/jobs/continuous/%s/job_log.txt",
@@ -194,25 +204,34 @@ static json_t *render(struct job *j, const struct home *h, const char *prefix, i
 static const char *continuous_body(struct job *j, const struct home *h, const char *prefix,
 				   size_t *len, uint64_t *hash)
 {
-	json_t *o, *st = json_object();
-	char *s, *d, *body = NULL;
+	json_t *o;
+	char status[INSTANCE_STATUS_MAX], *s, *d, *body = NULL;
+	char *detail = continuous_state(j, h, status);
 	size_t blen = 0;
+	int fresh = 0;
 	FILE *f;
 
 	if (!j->body_valid || !j->rest || !j->body_prefix || strcmp(j->body_prefix, prefix) != 0) {
-		o = render(j, h, prefix, 0);
+		o = render(j, h, prefix);
 		free(j->rest);
 		j->rest = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
 		free(j->body_prefix);
 		j->body_prefix = strdup(prefix);
 		j->body_valid = j->rest && j->rest[0] == '{' && j->rest[1] && j->body_prefix;
+		fresh = 1;
 	}
-	if (st)
-		continuous_status(j, h, st);
-	s = json_dumps(json_object_get(st, "status"), JSON_ENCODE_ANY);
-	d = json_dumps(json_object_get(st, "detailed_status"), JSON_ENCODE_ANY);
-	json_decref(st);
+	/* The body of the last call, when neither its rest nor its status
+	 * changed since: a listing of 1,000 jobs builds none of them. */
+	if (!fresh && j->body && detail && j->body_detail &&
+	    strcmp(status, j->body_status) == 0 && strcmp(detail, j->body_detail) == 0) {
+		free(detail);
+		*len = j->body_len;
+		*hash = j->body_hash;
+		return j->body;
+	}
+	s = json_text(status);
+	d = detail ? json_text(detail) : NULL;
 	if (j->body_valid && s && d && (f = open_memstream(&body, &blen))) {
 		fprintf(f, "{\"status\":%s,\"detailed_status\":%s,%s", s, d, j->rest + 1);
 		if (fclose(f) != 0) {
@@ -223,7 +242,12 @@ static const char *continuous_body(struct job *j, const struct home *h, const ch
 	free(s);
 	free(d);
 	free(j->body);
+	free(j->body_detail);
 	j->body = body;
+	j->body_detail = body ? detail : NULL;
+	if (!body)
+		free(detail);
+	snprintf(j->body_status, sizeof(j->body_status), "%s", status);
 	j->body_len = body ? blen : 0;
 	j->body_hash = body ? job_hash_bytes(body, blen) : 0;
 	*len = j->body_len;
@@ -244,7 +268,7 @@ const char *job_body(struct job *j, const struct home *h, const char *prefix,
 	if (j->body_valid && cacheable && j->body_prefix &&
 	    strcmp(j->body_prefix, prefix) == 0)
 		goto out;
-	o = render(j, h, prefix, 1);
+	o = render(j, h, prefix);
 	free(j->body);
 	j->body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
