@@ -593,10 +593,53 @@ static void dispatch(struct call *c)
 }
 
 /* Answers a request whose route is known and whose caller may proceed. */
-static void answer(struct call *c)
+static void on_jobs_read(void *arg);
+
+/* A request that needs the jobs while they are still being read at
+ * start-up waits for the read (src/registry.c): it never sees part of
+ * them, and the loop goes on starting the jobs read so far. 1 when c is
+ * held. */
+static int hold(struct call *c)
+{
+	struct api *api = c->api;
+
+	if (c->rc < 0 || c->m.route->handler == H_HEALTH || !registry_reading(api->registry))
+		return 0;
+	log_debug("%s %s waits for the first read of the jobs", http_method_name(c->req),
+		  http_path(c->req));
+	c->held = 1;
+	if (api->held_last)
+		api->held_last->next_held = c;
+	else
+		api->held = c;
+	api->held_last = c;
+	registry_when_read(api->registry, on_jobs_read, api);
+	return 1;
+}
+
+static void unhold(struct call *c)
+{
+	struct api *api = c->api;
+	struct call *prev = NULL;
+
+	for (struct call *p = api->held; p; prev = p, p = p->next_held)
+		if (p == c) {
+			*(prev ? &prev->next_held : &api->held) = c->next_held;
+			if (api->held_last == c)
+				api->held_last = prev;
+			break;
+		}
+	c->held = 0;
+	c->next_held = NULL;
+}
+
+/* Answers the request; 0, or 1 when it is held (and suspended). */
+static int answer(struct call *c)
 {
 	char allow[64];
 
+	if (hold(c))
+		return 1;
 	if (c->rc == -ENOENT) {
 		http_reply_error(c->req, 404, "No route matches %s %s.",
 				 http_method_name(c->req), http_path(c->req));
@@ -611,6 +654,20 @@ static void answer(struct call *c)
 		http_reply_error(c->req, 500, "Out of memory.");
 	} else {
 		dispatch(c);
+	}
+	return 0;
+}
+
+static void on_jobs_read(void *arg)
+{
+	struct api *api = arg;
+
+	while (api->held) {
+		struct call *c = api->held;
+
+		unhold(c);
+		if (!answer(c))
+			http_resume(c->req);
 	}
 }
 
@@ -628,9 +685,9 @@ static void on_auth(void *arg, int ok)
 	struct call *c = arg;
 
 	c->ticket = NULL;
-	if (ok)
-		answer(c);
-	else
+	if (ok && answer(c))
+		return; /* stays suspended */
+	if (!ok)
 		deny(c->req);
 	http_resume(c->req);
 }
@@ -686,13 +743,15 @@ static void on_complete(struct http_request *req, void *arg)
 	if (!c || c->refused)
 		return;
 	if (c->authed || (c->rc == 0 && (c->m.route->flags & NO_AUTH))) {
-		answer(c);
+		if (answer(c))
+			http_suspend(req);
 		return;
 	}
 	switch (auth_check(api->auth, http_header(req, "Authorization"),
 			   http_client(req), on_auth, c, &c->ticket)) {
 	case AUTH_OK:
-		answer(c);
+		if (answer(c))
+			http_suspend(req);
 		break;
 	case AUTH_DENIED:
 		deny(req);
@@ -712,6 +771,8 @@ static void on_done(struct http_request *req, void *arg)
 		return;
 	metrics_http(c->rc == 0 ? handler_names[c->m.route->handler] : "none", http_status(req));
 	auth_cancel(c->ticket);
+	if (c->held)
+		unhold(c); /* the host stops while it waits */
 	if (c->busy) {
 		/* A deploy is on the thread pool; its callback frees c. */
 		c->req = NULL;

@@ -25,6 +25,9 @@ struct api {
 	struct supervisor *supervisor;
 	const struct hostcfg_watch *cfg;
 	struct http_server *http;
+	/* Requests that came while the registry's first read goes on,
+	 * answered in order when it ends. */
+	struct call *held, *held_last;
 };
 
 /* The handlers to give http_server_start; arg is the struct api. */

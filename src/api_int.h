@@ -23,6 +23,8 @@ struct call {
 	struct vfs_call *vfs;  /* a file API request */
 	int busy;        /* work in flight that will come back to this call */
 	int refused;     /* answered when the headers came (cross-site) */
+	struct call *next_held; /* held until the jobs are read (api.c) */
+	int held;
 };
 
 /* "triggered" or "continuous". */

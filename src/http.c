@@ -382,6 +382,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 		return send_reply(req);
 	if (req->stage == ST_REPLIED)
 		return MHD_YES;
+	if (!req->suspended && s->closing) {
+		/* Woken by http_server_stop while it waited (its password
+		 * check, the first read of the jobs). */
+		http_reply_error(req, 503, "The host is stopping.");
+		return send_reply(req);
+	}
 	if (!req->suspended) {
 		/* The owner neither replied nor suspended: a bug, not a hang. */
 		log_error("request %s %s got no reply", req->method_name, req->path);

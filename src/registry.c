@@ -143,6 +143,8 @@ static void entry_remove(struct registry *r, struct entry *e)
 	for (size_t k = 0; k < r->nqueue; k++)
 		if (r->queue[k] == e)
 			r->queue[k] = NULL;
+	if (e->unread)
+		r->nunread--;
 	entry_unwatch(r, e);
 	job_free(e->job);
 	free(e);
@@ -402,6 +404,10 @@ static void refresh_queued(struct registry *r, size_t k)
 
 	e->queued = 0;
 	r->queue[k] = NULL;
+	if (e->unread) {
+		e->unread = 0;
+		r->nunread--;
+	}
 	entry_refresh(r, e);
 }
 
@@ -413,6 +419,17 @@ static uint64_t data_wait(const struct registry *r, const struct entry *e)
 	if (e->bin_dirty || e->type != JOB_TRIGGERED || age >= DATA_SETTLE_MS)
 		return 0;
 	return DATA_SETTLE_MS - age;
+}
+
+static void told_read(void *obj, int event)
+{
+	struct registry *r = obj;
+	void (*fn)(void *) = r->read_fn;
+
+	(void)event;
+	r->read_fn = NULL;
+	if (fn)
+		fn(r->read_arg);
 }
 
 /* registry_refresh_for; lazy (the settle pass): data_wait first. */
@@ -458,6 +475,8 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t bud
 	r->nqueue = kept;
 	if (kept && r->handles)
 		uv_timer_start(&r->settle, registry_on_settle, next, 0);
+	if (!r->nunread && r->read_fn)
+		evq_post(told_read, r, 0);
 }
 
 void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns)
@@ -513,10 +532,19 @@ struct registry *registry_new(uv_loop_t *loop, struct home *h)
 	r->handles = 2;
 	uv_poll_start(&r->poll, UV_READABLE, registry_on_inotify);
 	scan_type(r, JOB_TRIGGERED);
-	scan_type(r, JOB_CONTINUOUS);
 	registry_refresh(r);
-	/* Listeners learn of the jobs read so far from registry_replay. */
+	/* Listeners learn of the jobs read so far from registry_replay, of
+	 * the rest as they are read. The continuous jobs are read from the
+	 * loop, a few ms at a time (the settle pass): the first are started
+	 * while the rest are read (docs/DECISIONS.md, "A restart storm"). */
 	r->listening = 1;
+	scan_type(r, JOB_CONTINUOUS);
+	for (size_t k = 0; k < r->nqueue; k++)
+		if (r->queue[k] && !r->queue[k]->unread) {
+			r->queue[k]->unread = 1;
+			r->nunread++;
+		}
+	uv_timer_start(&r->settle, registry_on_settle, 0, 0);
 	return r;
 }
 
@@ -548,6 +576,19 @@ void registry_close(struct registry *r)
 	evq_forget(r);
 	uv_close((uv_handle_t *)&r->poll, on_closed);
 	uv_close((uv_handle_t *)&r->settle, on_closed);
+}
+
+int registry_reading(const struct registry *r)
+{
+	return r->nunread > 0;
+}
+
+void registry_when_read(struct registry *r, void (*fn)(void *), void *arg)
+{
+	r->read_fn = fn;
+	r->read_arg = arg;
+	if (!r->nunread)
+		evq_post(told_read, r, 0);
 }
 
 void registry_on_local(struct registry *r, registry_local_fn fn, void *arg)

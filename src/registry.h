@@ -16,7 +16,8 @@
 
 struct registry;
 
-/* Creates the registry and reads every job. Returns NULL on failure. */
+/* Creates the registry and reads every triggered job (the continuous
+ * ones are read from the loop, registry_reading). NULL on failure. */
 struct registry *registry_new(uv_loop_t *loop, struct home *h);
 
 /* Called from the loop's event queue after a job's binaries were re-read
@@ -42,6 +43,14 @@ void registry_replay(struct registry *r, enum job_type t, registry_listener fn, 
  * publishes them for other machines). fn NULL stops it. */
 typedef void (*registry_local_fn)(void *arg, enum job_type t, const char *name, int bin);
 void registry_on_local(struct registry *r, registry_local_fn fn, void *arg);
+
+/* 1 while the first read of the jobs goes on: the continuous jobs are
+ * read from the loop, a few ms at a time, after registry_new. A pure
+ * look-up. */
+int registry_reading(const struct registry *r);
+/* fn(arg), from the loop's event queue, once the first read has ended
+ * (at once when it has): one waiter, the last one given. */
+void registry_when_read(struct registry *r, void (*fn)(void *), void *arg);
 
 /* Stops watching; the registry is freed once its handles are closed. */
 void registry_close(struct registry *r);

@@ -37,6 +37,7 @@ struct entry {
 	int bin_dirty, data_dirty, queued; /* data_dirty: DATA_* */
 	uint64_t data_at; /* loop time (ms) it became data_dirty */
 	int noticed;    /* a notice for the listeners waits in the queue */
+	int unread;     /* queued by the first read, not read yet */
 	int bin_wd[JOB_MAX_DEPTH + 1];
 	int nbin;
 	int data_wd, run_wd;
@@ -82,6 +83,9 @@ struct registry {
 	size_t nnotices, capnotices;
 	int notice_posted;
 	int listening; /* 0 during the first read: start-up replays instead */
+	size_t nunread; /* entries with unread set */
+	void (*read_fn)(void *); /* registry_when_read */
+	void *read_arg;
 };
 
 struct notice {
