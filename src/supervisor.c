@@ -143,6 +143,11 @@ static void publish(struct sv *v, const char *status)
 	joblog_sys(v->log, 0, "Status changed to %s", status);
 }
 
+static int open_data(const struct home *h, const char *name)
+{
+	return openat(h->data_fd[JOB_CONTINUOUS], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 /* Opens the data folder, the log and this instance's status file. */
 static int open_files(struct sv *v)
 {
@@ -152,10 +157,13 @@ static int open_files(struct sv *v)
 	char name[INSTANCE_NAME_MAX];
 	int rc;
 
-	if ((rc = home_mkdirs(h->data_fd[JOB_CONTINUOUS], v->name)) < 0)
-		return rc;
-	v->dfd = openat(h->data_fd[JOB_CONTINUOUS], v->name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Made only when missing: at a restart of the host every folder is
+	 * there (a call less a job of its start). */
+	if ((v->dfd = open_data(h, v->name)) < 0 && errno == ENOENT) {
+		if ((rc = home_mkdirs(h->data_fd[JOB_CONTINUOUS], v->name)) < 0)
+			return rc;
+		v->dfd = open_data(h, v->name);
+	}
 	if (v->dfd < 0)
 		return -errno;
 	v->log = joblog_open(v->dfd, "job_log.txt", NULL, s->c.instance);
