@@ -429,6 +429,24 @@ def test_missed_run_old_logged_and_skipped(make_host):
     assert len(runs(h, "o")) == 1
 
 
+def test_many_missed_ticks_name_the_most_recent(make_host):
+    """Two days of a per-second schedule missed: counted to 10,000, and
+    the most recent found by a search, not by counting 172,800 fires (the
+    count used to stop at 100,000 and name the 100,000th as the most
+    recent, a day too early)."""
+    h = make_host()
+    h.add_job("triggered", "d", settings='{"schedule": "* * * * * *"}')
+    old_run(h, "d", 2 * 24 * 60)
+    t0 = datetime.now(timezone.utc)
+    h.start()
+    assert wait_for(lambda: any(t.startswith("Missed ") for _, t in sched_log(h, "d")), timeout=3)
+    missed = [t for _, t in sched_log(h, "d") if t.startswith("Missed ")][0]
+    m = re.match(r"Missed more than 10000 schedules, most recent at (\S+)$", missed)
+    assert m, missed
+    recent = datetime.fromisoformat(m.group(1))
+    assert abs((recent - t0).total_seconds()) < 5, missed
+
+
 def test_three_instances_fire_once(home):
     hosts = []
     try:
