@@ -666,7 +666,9 @@ static void on_jobs_read(void *arg)
 		struct call *c = api->held;
 
 		unhold(c);
-		if (!answer(c))
+		/* A call that went to the thread pool unanswered (a deploy,
+		 * a zip's upload) stays suspended: its own end resumes it. */
+		if (!answer(c) && http_replied(c->req))
 			http_resume(c->req);
 	}
 }

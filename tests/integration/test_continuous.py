@@ -332,14 +332,17 @@ def _cmdline(pid):
         return ""
 
 
-def test_a_request_while_the_jobs_are_read_waits_for_all(tmp_path):
+@pytest.mark.parametrize("first", ["deploy", "zip"])
+def test_a_request_while_the_jobs_are_read_waits_for_all(tmp_path, first):
     """The continuous jobs are read after the host listens, a few ms at a
     time, each started as it is read; a request in that time waits for
     the whole read: no answer shows part of the jobs (docs/API.md,
-    "Running the host"). 2,000 disabled jobs make the read ~0.1 s. The
-    home is in memory: ext4 here takes seconds to make 4,000 files just
-    after many were removed (its search for a free inode skips the ones
-    recently freed)."""
+    "Running the host"). The first request goes on to the thread pool (a
+    deploy, a zip's upload): held, it must stay suspended until that
+    answers. 2,000 disabled jobs make the read ~0.1 s. The home is in
+    memory: ext4 here takes seconds to make 4,000 files just after many
+    were removed (its search for a free inode skips the ones recently
+    freed)."""
     n = 2000
     shm = pathlib.Path("/dev/shm")
     home = pathlib.Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp_path)) / "home"
@@ -350,18 +353,25 @@ def test_a_request_while_the_jobs_are_read_waits_for_all(tmp_path):
         (d / "run.sh").write_text("exit 0\n")
         (d / "disable.job").write_text("")
     log = tmp_path / "host.log"
+    path = {"deploy": "/api/triggeredwebjobs/t",
+            "zip": "/api/zip/site/wwwroot/App_Data/jobs/triggered/t/"}[first]
     try:
         for _ in range(5):
             h = Host(home, extra_args=["--log-level", "debug", "--log-file", str(log)]).start()
             try:
+                put = (deploy(h, "t", "echo deployed\n") if first == "deploy" else
+                       h.request("PUT", path, body=make_zip({"run.sh": "echo deployed\n"})))
                 listing = h.get("/api/continuouswebjobs")
                 one = h.get("/api/continuouswebjobs/c1999")
+                got = h.get("/api/triggeredwebjobs/t")
             finally:
                 assert h.stop() == 0
+            assert put.status == 200, put.body
+            assert got.status == 200 and got.json()["name"] == "t"
             assert listing.status == 200 and len(listing.json()) == n
             assert one.status == 200 and one.json()["status"] == "Stopped"
-            if "waits for the first read of the jobs" in log.read_text():
-                break  # the listing came while the jobs were read
+            if f"PUT {path} waits for the first read" in log.read_text():
+                break  # it came while the jobs were read
         else:
             pytest.fail("no request came while the jobs were read")
     finally:
