@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 import time
 
 import pytest
@@ -374,5 +375,40 @@ def test_a_request_while_the_jobs_are_read_waits_for_all(tmp_path, first):
                 break  # it came while the jobs were read
         else:
             pytest.fail("no request came while the jobs were read")
+    finally:
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+def test_a_request_held_when_the_host_stops_gets_503(tmp_path):
+    """SIGTERM while a request waits for the first read of the jobs: the
+    request gets 503 "The host is stopping." (not a 500 for a reply never
+    made), and the host exits 0."""
+    shm = pathlib.Path("/dev/shm")
+    home = pathlib.Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp_path)) / "home"
+    base = home / "site/wwwroot/App_Data/jobs/continuous"
+    for i in range(2000):
+        d = base / f"c{i:04d}"
+        d.mkdir(parents=True)
+        (d / "run.sh").write_text("exit 0\n")
+        (d / "disable.job").write_text("")
+    seen = []
+    try:
+        for _ in range(5):
+            h = Host(home).start()
+            got = {}
+            t = threading.Thread(target=lambda: got.update(r=h.get("/api/continuouswebjobs")))
+            t.start()
+            time.sleep(0.003)
+            h.proc.send_signal(signal.SIGTERM)
+            t.join(15)
+            assert h.proc.wait(15) == 0
+            r = got["r"]
+            assert (r.status, r.body) in [(200, r.body),
+                                          (503, b'{"Message":"The host is stopping."}')], r.body
+            assert "got no reply" not in h.proc.stderr.read()
+            seen.append(r.status)
+            if r.status == 503:
+                break
+        assert 503 in seen, seen  # the stop came while the request was held
     finally:
         shutil.rmtree(home.parent, ignore_errors=True)
