@@ -536,7 +536,9 @@ struct registry *registry_new(uv_loop_t *loop, struct home *h)
 	/* Listeners learn of the jobs read so far from registry_replay, of
 	 * the rest as they are read. The continuous jobs are read from the
 	 * loop, a few ms at a time (the settle pass): the first are started
-	 * while the rest are read (docs/DECISIONS.md, "A restart storm"). */
+	 * while the rest are read; a request meanwhile waits for them all
+	 * (registry_when_read; docs/DECISIONS.md, "The continuous jobs read
+	 * from the loop; a request waits for them"). */
 	r->listening = 1;
 	scan_type(r, JOB_CONTINUOUS);
 	for (size_t k = 0; k < r->nqueue; k++)

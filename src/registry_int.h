@@ -82,7 +82,7 @@ struct registry {
 	struct notice *notices;
 	size_t nnotices, capnotices;
 	int notice_posted;
-	int listening; /* 0 during the first read: start-up replays instead */
+	int listening; /* 0 while the triggered jobs are first read: replayed instead */
 	size_t nunread; /* entries with unread set */
 	void (*read_fn)(void *); /* registry_when_read */
 	void *read_arg;

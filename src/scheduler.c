@@ -305,6 +305,7 @@ static void plan(struct scheduler *s, struct entry *e, int64_t base, int log_sch
 {
 	int64_t now = now_ms() / 1000, first = after(e, base), t, last = 0;
 	long missed = 0;
+	int more;
 	char when[48], interval[48];
 
 	heap_remove(s, e);
@@ -323,11 +324,12 @@ static void plan(struct scheduler *s, struct entry *e, int64_t base, int log_sch
 		} else {
 			for (t = first; t && t <= now && missed < MISSED_COUNT_MAX; t = after(e, t))
 				last = t, missed++;
-			if (t && t <= now)
-				last = latest(e, t, now); /* counted no further */
+			more = t && t <= now; /* counted no further */
+			if (more)
+				last = latest(e, t, now);
 			cron_format_local(e->zone, last, when, sizeof(when));
 			slog(s, e->name, 0, "Missed %s%ld schedules, most recent at %s",
-			     missed >= MISSED_COUNT_MAX ? "more than " : "", missed, when);
+			     more ? "more than " : "", missed, when);
 			e->next = after(e, now);
 		}
 	} else {

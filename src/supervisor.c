@@ -150,7 +150,8 @@ static void publish(struct sv *v, const char *status)
 
 static int open_data(const struct home *h, const char *name)
 {
-	return openat(h->data_fd[JOB_CONTINUOUS], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return openat(h->data_fd[JOB_CONTINUOUS], name,
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 /* Opens the data folder, the log and this instance's status file. */
