@@ -59,6 +59,7 @@
 #include "launch.h"
 #include "log.h"
 #include "metrics.h"
+#include "nametab.h"
 #include "process.h"
 #include "webhook.h"
 #include "settings.h"
@@ -112,17 +113,14 @@ struct sv {
 	int copy_rc;
 	int status_fd, singleton_fd, dfd;
 	struct joblog *log;
-	struct sv *hnext;      /* the next in its chain of the table by name */
+	struct nametab_node tn; /* in the supervisor's table by name */
 };
 
 struct supervisor {
 	uv_loop_t *loop;
 	struct supervisor_config c;
 	struct sv *jobs;
-	/* The jobs by name, chains in a table grown with them: a start of
-	 * 1,000 jobs walked the list 1,000 times (perf: 1.6 % of its CPU). */
-	struct sv **bucket;
-	size_t nbuckets, njobs;
+	struct nametab byname; /* the jobs by name (a walk of the list: N^2 a start) */
 	struct spawnq spawns;  /* jobs waiting for their spawn */
 	int shutting;
 	void (*done)(void *);
@@ -607,12 +605,6 @@ static void on_closed(uv_handle_t *h)
 	check_shutdown(s);
 }
 
-/* The head of name's chain in the table (which has buckets). */
-static struct sv **chain(struct supervisor *s, const char *name)
-{
-	return &s->bucket[job_hash_bytes(name, strlen(name)) & (s->nbuckets - 1)];
-}
-
 static void sv_free(struct sv *v)
 {
 	struct supervisor *s = v->s;
@@ -622,12 +614,7 @@ static void sv_free(struct sv *v)
 			*p = v->next;
 			break;
 		}
-	for (struct sv **p = chain(s, v->name); *p; p = &(*p)->hnext)
-		if (*p == v) {
-			*p = v->hnext;
-			s->njobs--;
-			break;
-		}
+	nametab_remove(&s->byname, &v->tn);
 	evq_forget(v);
 	spawnq_remove(&s->spawns, &v->qn);
 	child_free(v->child);
@@ -638,44 +625,18 @@ static void sv_free(struct sv *v)
 
 static struct sv *find(struct supervisor *s, const char *name)
 {
-	for (struct sv *v = s->nbuckets ? *chain(s, name) : NULL; v; v = v->hnext)
-		if (strcmp(v->name, name) == 0)
-			return v;
-	return NULL;
-}
+	struct nametab_node *n = nametab_find(&s->byname, name);
 
-/* Puts v in the table by name, grown to a chain a job on average;
- * -ENOMEM leaves v out of it. */
-static int table_add(struct supervisor *s, struct sv *v)
-{
-	if (s->njobs >= s->nbuckets) {
-		size_t nb = s->nbuckets ? s->nbuckets * 2 : 64;
-		struct sv **b = calloc(nb, sizeof(*b));
-
-		if (!b)
-			return -ENOMEM;
-		free(s->bucket);
-		s->bucket = b;
-		s->nbuckets = nb;
-		/* Every job but v (not yet in the list) goes in again. */
-		for (struct sv *w = s->jobs; w; w = w->next) {
-			struct sv **c = chain(s, w->name);
-
-			w->hnext = *c;
-			*c = w;
-		}
-	}
-	v->hnext = *chain(s, v->name);
-	*chain(s, v->name) = v;
-	s->njobs++;
-	return 0;
+	return n ? (struct sv *)((char *)n - offsetof(struct sv, tn)) : NULL;
 }
 
 static struct sv *add(struct supervisor *s, const char *name)
 {
 	struct sv *v = calloc(1, sizeof(*v));
 
-	if (!v || !(v->name = strdup(name)) || table_add(s, v) < 0) {
+	if (v && (v->name = strdup(name)))
+		v->tn.name = v->name;
+	if (!v || !v->name || nametab_add(&s->byname, &v->tn) < 0) {
 		if (v)
 			free(v->name);
 		free(v);
@@ -818,7 +779,7 @@ void supervisor_free(struct supervisor *s)
 	if (!s)
 		return;
 	child_on_room(NULL, NULL);
-	free(s->bucket);
+	nametab_free(&s->byname);
 	free(s);
 }
 
