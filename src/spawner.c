@@ -159,10 +159,13 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t host)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);
-	/* A ^C at the terminal is the host's to handle (it stops its jobs
-	 * gracefully): not the end of the helper. */
+	/* A ^C at the terminal, or a SIGTERM to the host's process group
+	 * (timeout(1), kill -TERM -PGID), is the host's to handle (it stops
+	 * its jobs gracefully): not the end of the helper, which the host
+	 * closes (and SIGKILLs, src/spawner.c spawner_stop) when it is done. */
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGHUP, &ign, NULL);
+	sigaction(SIGTERM, &ign, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	process_signals_settled();

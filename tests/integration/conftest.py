@@ -57,10 +57,10 @@ class Host:
         self.port = None
         self.first_lines = []
 
-    def start(self):
+    def start(self, new_session=False):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env,
-                                     text=True)
+                                     text=True, start_new_session=new_session)
         deadline = time.time() + 20
         while time.time() < deadline:
             line = self.proc.stdout.readline()

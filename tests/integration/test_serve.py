@@ -79,6 +79,24 @@ def test_listening_line_and_sigterm_sigint(home):
         assert h.proc.wait(15) == 0
 
 
+def test_sigterm_to_the_process_group_is_the_hosts_to_handle(home):
+    """`timeout`, `kill -TERM -PGID` and the like signal the host's whole
+    process group, its spawn helper included: the host stops its jobs
+    gracefully and the helper waits to be closed, rather than ending
+    first (the host logged "spawn helper: it ended" as an error)."""
+    h = Host(home, env={"WEBJOBS_RESTART_TIME": "1"})
+    h.add_job("continuous", "c", files={"run.sh": "echo up\nwhile true; do sleep 0.2; done\n"})
+    h.start(new_session=True)
+    assert wait_for(lambda: h.get("/api/continuouswebjobs/c").json()["status"] == "Running",
+                    timeout=5)
+    os.killpg(h.proc.pid, signal.SIGTERM)
+    assert h.proc.wait(15) == 0
+    err = h.proc.stderr.read()
+    assert "spawn helper" not in err, err
+    log = (h.data_dir("continuous", "c") / "job_log.txt").read_text()
+    assert "Status changed to Stopped" in log.splitlines()[-1], log
+
+
 def test_listen_from_environment(home):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

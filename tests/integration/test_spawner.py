@@ -58,8 +58,9 @@ def test_without_the_helper_the_host_starts_jobs_itself(home, host, tmp_path):
 
 
 def test_jobs_start_with_no_signal_ignored_or_blocked(home, host, tmp_path):
-    """The helper ignores SIGINT and SIGHUP (a ^C is the host's to handle):
-    its spawns set those back, and the helper alone skips the other 60
+    """The helper ignores SIGINT, SIGHUP and SIGTERM (a ^C, or a SIGTERM
+    to the process group, is the host's to handle): its spawns set those
+    back, and the helper alone skips the other 59
     (process_signals_settled); a job started by the host itself gets the
     same."""
     script = f"grep -E '^Sig(Ign|Blk)' /proc/self/status > {tmp_path}/$1\n"
