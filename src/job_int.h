@@ -39,7 +39,7 @@ struct job {
 	char **inst;           /* continuous: the instances' status files seen */
 	int ninst, inst_known;
 	char *own_id;          /* this instance, and its status of the job */
-	char own_status[24];
+	char own_status[INSTANCE_STATUS_MAX];
 	/* the cached body */
 	char *body;
 	char *rest;            /* continuous: the body after its status */

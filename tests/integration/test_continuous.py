@@ -366,6 +366,8 @@ def test_a_request_while_the_jobs_are_read_waits_for_all(tmp_path, first):
         for _ in range(5):
             h = Host(home, extra_args=["--log-level", "debug", "--log-file", str(log)]).start()
             try:
+                # Before the held request, so during the read too: not held.
+                health = h.get("/healthz", auth=False)
                 put = (deploy(h, "t", "echo deployed\n") if first == "deploy" else
                        h.request("PUT", path, body=make_zip({"run.sh": "echo deployed\n"})))
                 listing = h.get("/api/continuouswebjobs")
@@ -377,6 +379,8 @@ def test_a_request_while_the_jobs_are_read_waits_for_all(tmp_path, first):
             assert got.status == 200 and got.json()["name"] == "t"
             assert listing.status == 200 and len(listing.json()) == n
             assert one.status == 200 and one.json()["status"] == "Stopped"
+            assert health.status == 200 and health.body == b"ok"
+            assert "/healthz waits" not in log.read_text()
             if f"PUT {path} waits for the first read" in log.read_text():
                 break  # it came while the jobs were read
         else:
