@@ -217,8 +217,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		reply_raw(conn, 408);
 	if (req->suspended) {
 		req->suspended = 0;
-		http_sleep_remove(req);
+		http_list_remove(req, RL_SLEEPING);
 	}
+	if (req->uncork)
+		http_list_remove(req, RL_UNCORK);
 	if (s->hd.done)
 		s->hd.done(req, s->hd.arg);
 	if (req->resp)
@@ -242,6 +244,10 @@ static enum MHD_Result send_reply(struct http_request *req)
 	MHD_destroy_response(req->resp);
 	req->resp = NULL;
 	req->stage = ST_REPLIED;
+	if (rc == MHD_YES && req->big_file) {
+		req->uncork = 1;
+		http_list_add(req, RL_UNCORK);
+	}
 	return rc;
 }
 
@@ -450,6 +456,33 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	http_mhd_run(p->data);
 }
 
+/* MHD corks the socket at a file's first 128 KiB and leaves it corked
+ * to the end (it pushes the tail with TCP_NODELAY). Corked, the data
+ * leaves in segments that straddle the chunks' ends, and the receiver
+ * copies them at about half speed: 0.55-0.7 x nginx over loopback, and
+ * nginx itself as slow with tcp_nopush (docs/DECISIONS.md, "Files go
+ * out with sendfile"). Once the cork is seen it is taken off; MHD still
+ * believes it is on, so it does not cork that connection again. */
+static void uncork_files(struct http_server *s)
+{
+	struct http_request *req = s->list[RL_UNCORK], *next;
+
+	for (; req; req = next) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		int on = 0, off = 0;
+		socklen_t len = sizeof(on);
+
+		next = req->next_in[RL_UNCORK];
+		if (ci && getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &on, &len) == 0 && !on)
+			continue; /* not sending yet */
+		if (ci && on)
+			(void)setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+		req->uncork = 0;
+		http_list_remove(req, RL_UNCORK);
+	}
+}
+
 void http_mhd_run(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG to;
@@ -457,6 +490,8 @@ void http_mhd_run(struct http_server *s)
 	if (s->closing)
 		return;
 	MHD_run(s->d);
+	if (s->list[RL_UNCORK])
+		uncork_files(s);
 	if (MHD_get_timeout(s->d, &to) == MHD_YES)
 		uv_timer_start(&s->timer, on_timer, to, 0);
 	else
@@ -690,11 +725,11 @@ void http_server_stop(struct http_server *s)
 	uv_poll_stop(&s->poll);
 	/* MHD aborts when stopped with suspended connections: wake them all
 	 * (streams then end) and let MHD take them back first. */
-	while (s->sleeping) {
-		struct http_request *req = s->sleeping;
+	while (s->list[RL_SLEEPING]) {
+		struct http_request *req = s->list[RL_SLEEPING];
 
 		req->suspended = 0;
-		http_sleep_remove(req);
+		http_list_remove(req, RL_SLEEPING);
 		MHD_resume_connection(req->conn);
 	}
 	MHD_run(s->d);

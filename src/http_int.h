@@ -16,6 +16,14 @@
  * closed (MHD cannot queue a reply while a body is arriving). */
 #define MAX_DRAIN (16 * 1024 * 1024)
 #define MAX_REPLY_HEADERS 8
+/* libmicrohttpd 0.9.75 sends a file 128 KiB per sendfile() when it runs
+ * in our loop, and corks the socket when more than that is left. */
+#define MHD_SENDFILE_CHUNK (128 * 1024)
+
+/* The server's lists of requests: the suspended ones (MHD must not be
+ * stopped with any), and the files being sent whose socket is still to
+ * be uncorked (docs/DECISIONS.md, "Files go out with sendfile"). */
+enum req_list { RL_SLEEPING, RL_UNCORK, RL_COUNT };
 
 struct http_server {
 	uv_loop_t *loop;
@@ -32,7 +40,7 @@ struct http_server {
 	int open_handles;
 	unsigned max_conns, open_conns;
 	unsigned idle_timeout; /* seconds */
-	struct http_request *sleeping; /* suspended requests */
+	struct http_request *list[RL_COUNT];
 };
 
 enum stage { ST_NEW, ST_BODY, ST_WAITING, ST_REPLIED };
@@ -47,8 +55,9 @@ struct http_request {
 	const char *method_name;
 	unsigned method;
 	enum stage stage;
-	int suspended;
-	struct http_request *next_sleeping, *prev_sleeping;
+	int suspended; /* and on RL_SLEEPING */
+	int uncork;    /* on RL_UNCORK */
+	struct http_request *next_in[RL_COUNT], *prev_in[RL_COUNT];
 	char prefix[300];
 	char client[64];
 	void *user;
@@ -66,11 +75,13 @@ struct http_request {
 	unsigned status;
 	char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
 	int nh;
+	int big_file; /* the reply is a file MHD will send corked */
 };
 
 /* Runs MHD now and re-arms its timer (after a resume). */
 void http_mhd_run(struct http_server *s);
-/* Takes a request off the server's list of suspended ones. */
-void http_sleep_remove(struct http_request *req);
+/* Puts a request on one of the server's lists, or takes it off. */
+void http_list_add(struct http_request *req, enum req_list which);
+void http_list_remove(struct http_request *req, enum req_list which);
 
 #endif

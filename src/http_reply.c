@@ -85,6 +85,7 @@ void http_reply_fd(struct http_request *req, unsigned status,
 		return;
 	}
 	set_reply(req, status, content_type, r);
+	req->big_file = !req->srv->tls && len > MHD_SENDFILE_CHUNK;
 }
 
 void http_stream_wait(struct http_request *req)
@@ -240,34 +241,33 @@ void http_reply_json_text_etag(struct http_request *req, const char *text,
 	http_reply(req, 200, JSON_TYPE, text, len);
 }
 
-/* Suspended requests are listed: MHD must not be stopped with any. */
-static void sleep_add(struct http_request *req)
+void http_list_add(struct http_request *req, enum req_list which)
 {
 	struct http_server *s = req->srv;
 
-	req->next_sleeping = s->sleeping;
-	req->prev_sleeping = NULL;
-	if (s->sleeping)
-		s->sleeping->prev_sleeping = req;
-	s->sleeping = req;
+	req->next_in[which] = s->list[which];
+	req->prev_in[which] = NULL;
+	if (s->list[which])
+		s->list[which]->prev_in[which] = req;
+	s->list[which] = req;
 }
 
-void http_sleep_remove(struct http_request *req)
+void http_list_remove(struct http_request *req, enum req_list which)
 {
-	if (req->prev_sleeping)
-		req->prev_sleeping->next_sleeping = req->next_sleeping;
-	else if (req->srv->sleeping == req)
-		req->srv->sleeping = req->next_sleeping;
-	if (req->next_sleeping)
-		req->next_sleeping->prev_sleeping = req->prev_sleeping;
-	req->next_sleeping = req->prev_sleeping = NULL;
+	if (req->prev_in[which])
+		req->prev_in[which]->next_in[which] = req->next_in[which];
+	else if (req->srv->list[which] == req)
+		req->srv->list[which] = req->next_in[which];
+	if (req->next_in[which])
+		req->next_in[which]->prev_in[which] = req->prev_in[which];
+	req->next_in[which] = req->prev_in[which] = NULL;
 }
 
 void http_suspend(struct http_request *req)
 {
 	if (!req->suspended && !req->srv->closing) {
 		req->suspended = 1;
-		sleep_add(req);
+		http_list_add(req, RL_SLEEPING);
 		MHD_suspend_connection(req->conn);
 	}
 }
@@ -276,7 +276,7 @@ void http_resume(struct http_request *req)
 {
 	if (req->suspended) {
 		req->suspended = 0;
-		http_sleep_remove(req);
+		http_list_remove(req, RL_SLEEPING);
 		MHD_resume_connection(req->conn);
 		http_mhd_run(req->srv);
 	}

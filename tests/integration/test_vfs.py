@@ -1,11 +1,15 @@
 """The file API (SPEC 10): VFS and zip endpoints, confined to the home."""
+import base64
+import ctypes
 import io
 import os
+import socket
+import time
 import zipfile
 
 import pytest
 
-from conftest import wait_for
+from conftest import PASSWORD, USER, wait_for
 from test_runs import deploy, make_zip
 
 
@@ -161,3 +165,61 @@ def test_attacks(make_host, path):
     assert (h.home / "data" / "webjobs" / "users").read_text() == "secret:$y$hash\n"
     assert open("/etc/passwd").read().startswith("root:")
     assert not os.path.exists("/etc/owned")
+
+
+def host_socket(pid, client_port):
+    """The host's end of a loopback connection, duplicated into this
+    process with pidfd_getfd (438 on every architecture)."""
+    inode = None
+    for line in open(f"/proc/{pid}/net/tcp").readlines()[1:]:
+        f = line.split()
+        if int(f[2].split(":")[1], 16) == client_port:
+            inode = f[9]
+    assert inode, "the host's socket is not in /proc/net/tcp"
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+            pidfd = os.pidfd_open(pid)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                mine = libc.syscall(438, pidfd, int(fd), 0)
+                assert mine >= 0, os.strerror(ctypes.get_errno())
+                return socket.socket(fileno=mine)
+            finally:
+                os.close(pidfd)
+    raise AssertionError("the host holds no such socket")
+
+
+def test_a_large_file_is_not_sent_corked(host):
+    """libmicrohttpd corks the socket for all of a file past its 128 KiB
+    sendfile chunk; corked, loopback downloads ran at half speed. The host
+    takes the cork off once it is on; the file and a next request on the
+    same connection come whole."""
+    data = os.urandom(256 * 1024) * 64  # 16 MiB, more than the socket buffers hold
+    (host.home / "site" / "big.bin").write_bytes(data)
+    (host.home / "site" / "small.txt").write_bytes(b"small")
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    c = socket.create_connection(("127.0.0.1", host.port), timeout=10)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    ask = (f"GET /vfs/site/big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n\r\n"
+           .encode())
+    c.sendall(ask)
+    got = b""
+    while len(got) < 256 * 1024:
+        got += c.recv(65536)
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 16777216" in head
+    time.sleep(0.3)  # the client stopped reading: the host's sending stalls
+    theirs = host_socket(host.proc.pid, c.getsockname()[1])
+    try:
+        assert theirs.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0
+    finally:
+        theirs.close()
+    while len(body) < len(data):
+        body += c.recv(1 << 20)
+    assert body == data
+    c.sendall(ask.replace(b"big.bin", b"small.txt"))
+    got = b""
+    while not got.endswith(b"small"):
+        got += c.recv(4096)
+    assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"\r\n\r\nsmall")
+    c.close()
