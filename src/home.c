@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonw.h"
+
 static const char *const type_names[2] = { "triggered", "continuous" };
 static const char *const jobs_rel[2] = {
 	"site/wwwroot/App_Data/jobs/triggered",
@@ -155,44 +157,13 @@ void home_close(struct home *h)
 /* 1 when s[0..len) is well-formed UTF-8 without control characters. */
 static int clean_utf8(const unsigned char *s, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, n;
+	unsigned cp;
 
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		unsigned cp;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
+	for (; i < len; i += n)
+		if (!(n = utf8_next(s + i, len - i, &cp)) || cp < 0x20 || cp == 0x7f ||
+		    (cp >= 0x80 && cp < 0xa0))
 			return 0;
-		}
-		if (i + n >= len)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
-			return 0;
-		i += n + 1;
-	}
 	return 1;
 }
 

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -40,6 +39,11 @@ struct journal {
 	size_t tail;      /* where the next record goes */
 	unsigned count;   /* records of this epoch */
 	int unsynced;
+	/* Records appended since the last sync, written with it: one write
+	 * for a tick's records, not one each (docs/DECISIONS.md, "The cost
+	 * of a scheduled run"). They end at tail. */
+	char *pend;
+	size_t npend, cap;
 };
 
 /* Fixed: a record must hash the same after a restart. */
@@ -129,11 +133,30 @@ int journal_open(int dfd, const char *name, struct journal **out)
 	return 0;
 }
 
+/* Writes the records waiting in memory to the file. */
+static int flush(struct journal *j)
+{
+	size_t done = 0;
+
+	while (done < j->npend) {
+		ssize_t n = pwrite(j->fd, j->pend + done, j->npend - done,
+				   (off_t)(j->tail - j->npend + done));
+
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			return -EIO;
+		done += n > 0 ? (size_t)n : 0;
+	}
+	j->npend = 0;
+	return 0;
+}
+
 void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	(void)flush(j);
 	close(j->fd);
+	free(j->pend);
 	free(j);
 }
 
@@ -188,21 +211,29 @@ int journal_replay(struct journal *j, void (*fn)(void *arg, const char *line), v
 
 int journal_append(struct journal *j, const char *line, size_t len)
 {
-	char prefix[PREFIX + 1];
-	struct iovec iov[3];
 	size_t need = PREFIX + len + 1;
+	char *p;
 
 	if (memchr(line, '\n', len) || need > JOURNAL_SIZE - JOURNAL_HEADER)
 		return -EINVAL;
 	if (j->tail + need > JOURNAL_SIZE)
 		return -ENOSPC;
-	snprintf(prefix, sizeof(prefix), "%016" PRIx64 " %016" PRIx64 " ", j->epoch,
+	if (j->npend + need > j->cap) {
+		size_t cap = j->cap ? j->cap : 16384;
+
+		while (cap < j->npend + need)
+			cap *= 2;
+		if (!(p = realloc(j->pend, cap)))
+			return -ENOMEM;
+		j->pend = p;
+		j->cap = cap;
+	}
+	p = j->pend + j->npend;
+	snprintf(p, PREFIX + 1, "%016" PRIx64 " %016" PRIx64 " ", j->epoch,
 		 hash(j->epoch, line, len));
-	iov[0] = (struct iovec){ prefix, PREFIX };
-	iov[1] = (struct iovec){ (void *)line, len };
-	iov[2] = (struct iovec){ "\n", 1 };
-	if (pwritev(j->fd, iov, 3, (off_t)j->tail) != (ssize_t)need)
-		return -EIO;
+	memcpy(p + PREFIX, line, len);
+	p[PREFIX + len] = '\n';
+	j->npend += need;
 	j->tail += need;
 	j->count++;
 	j->unsynced = 1;
@@ -213,6 +244,8 @@ int journal_sync(struct journal *j)
 {
 	if (!j->unsynced)
 		return 0;
+	if (flush(j) < 0)
+		return -EIO;
 	if (fdatasync(j->fd) < 0)
 		return -errno;
 	j->unsynced = 0;
@@ -252,5 +285,6 @@ int journal_reset(struct journal *j, uint64_t epoch)
 	j->tail = JOURNAL_HEADER;
 	j->count = 0;
 	j->unsynced = 0;
+	j->npend = 0;
 	return 0;
 }

@@ -28,12 +28,13 @@ void journal_close(struct journal *j);
  * foreign line. Returns how many records there were. */
 int journal_replay(struct journal *j, void (*fn)(void *arg, const char *line), void *arg);
 
-/* Appends a record, not yet durable. -ENOSPC when it does not fit in
- * what is left of the file (reset first), -EINVAL for a line with a
+/* Appends a record, not yet durable: kept in memory, and written to the
+ * file with the next sync (or the close). -ENOSPC when it does not fit
+ * in what is left of the file (reset first), -EINVAL for a line with a
  * newline or too long for the file. */
 int journal_append(struct journal *j, const char *line, size_t len);
-/* Makes every appended record durable: one fdatasync, none when nothing
- * was appended since the last. */
+/* Makes every appended record durable: one write and one fdatasync,
+ * none when nothing was appended since the last. */
 int journal_sync(struct journal *j);
 /* 1 when records were appended and not yet synced. */
 int journal_unsynced(const struct journal *j);

@@ -34,6 +34,7 @@
 #include "files.h"
 #include "home.h"
 #include "journal.h"
+#include "jsonw.h"
 #include "log.h"
 #include "registry.h"
 #include "webhook.h"
@@ -247,13 +248,20 @@ static int write_synced(int dfd, const char *text)
 /* Appends the journal line of record text of run id of job name. */
 static int append(struct runner *rn, const char *name, const char *id, const char *text)
 {
-	json_t *a = json_pack("[sss]", name, id, text);
-	char *line = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	struct jsonw w;
+	char *line;
 	struct jhalf *h;
 	int rc = -ENOMEM;
 
-	json_decref(a);
-	if (line) {
+	jsonw_init(&w);
+	jsonw_raw(&w, "[", 1);
+	jsonw_str(&w, name);
+	jsonw_raw(&w, ",", 1);
+	jsonw_str(&w, id);
+	jsonw_raw(&w, ",", 1);
+	jsonw_str(&w, text);
+	jsonw_raw(&w, "]", 1);
+	if ((line = jsonw_end(&w))) {
 		h = &rn->half[rn->active];
 		rc = journal_append(h->j, line, strlen(line));
 		/* Full: the other half takes the records, if it is free. */

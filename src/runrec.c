@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "jsonw.h"
 
 #define RECORD_MAX_SIZE (256 * 1024)
 
@@ -99,37 +100,37 @@ fail:
 
 char *runrec_serialize(const struct runrec *r)
 {
-	json_t *o = json_object();
+	struct jsonw w;
 	char t[TIME_ISO_MAX];
-	char *text;
 
-	json_object_set_new(o, "Trigger", json_string(r->trigger ? r->trigger : ""));
-	json_object_set_new(o, "Status", json_string(r->status));
+	jsonw_init(&w);
+	jsonw_raw(&w, "{", 1);
+	jsonw_member_str(&w, "Trigger", r->trigger ? r->trigger : "");
+	jsonw_member_str(&w, "Status", r->status);
 	time_format_iso(r->start, t);
-	json_object_set_new(o, "StartTime", json_string(t));
+	jsonw_member_str(&w, "StartTime", t);
 	if (r->end) {
 		time_format_iso(r->end, t);
-		json_object_set_new(o, "EndTime", json_string(t));
+		jsonw_member_str(&w, "EndTime", t);
 	}
 	if (r->has_exit_code)
-		json_object_set_new(o, "ExitCode", json_integer(r->exit_code));
+		jsonw_member_int(&w, "ExitCode", r->exit_code);
 	if (r->pid) {
-		json_object_set_new(o, "Pid", json_integer(r->pid));
-		json_object_set_new(o, "PidStart", json_integer(r->pid_start));
+		jsonw_member_int(&w, "Pid", r->pid);
+		jsonw_member_int(&w, "PidStart", r->pid_start);
 	}
 	if (r->instance)
-		json_object_set_new(o, "InstanceId", json_string(r->instance));
+		jsonw_member_str(&w, "InstanceId", r->instance);
 	if (r->arguments)
-		json_object_set_new(o, "Arguments", json_string(r->arguments));
+		jsonw_member_str(&w, "Arguments", r->arguments);
 	if (r->attempt)
-		json_object_set_new(o, "Attempt", json_integer(r->attempt));
+		jsonw_member_int(&w, "Attempt", r->attempt);
 	if (r->never_started)
-		json_object_set_new(o, "NeverStarted", json_true());
+		jsonw_member_raw(&w, "NeverStarted", "true");
 	if (r->slot)
-		json_object_set_new(o, "Slot", json_integer(r->slot));
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
+		jsonw_member_int(&w, "Slot", r->slot);
+	jsonw_raw(&w, "}", 1);
+	return jsonw_end(&w);
 }
 
 int runrec_load(int dfd, const char *id, struct runrec *r)

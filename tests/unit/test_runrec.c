@@ -15,6 +15,7 @@
 
 #include "files.h"
 #include "home.h"
+#include "jsonw.h"
 #include "runrec.h"
 #include "siphash.h"
 
@@ -172,10 +173,139 @@ static void swap_lengths(void **state)
 	rmdir(dir);
 }
 
+
+/* ---- jsonw against jansson ---- */
+
+/* The record as the host wrote it with jansson before jsonw. */
+static char *serialize_with_jansson(const struct runrec *r)
+{
+	json_t *o = json_object();
+	char t[TIME_ISO_MAX], *text;
+
+	json_object_set_new(o, "Trigger", json_string(r->trigger ? r->trigger : ""));
+	json_object_set_new(o, "Status", json_string(r->status));
+	time_format_iso(r->start, t);
+	json_object_set_new(o, "StartTime", json_string(t));
+	if (r->end) {
+		time_format_iso(r->end, t);
+		json_object_set_new(o, "EndTime", json_string(t));
+	}
+	if (r->has_exit_code)
+		json_object_set_new(o, "ExitCode", json_integer(r->exit_code));
+	if (r->pid) {
+		json_object_set_new(o, "Pid", json_integer(r->pid));
+		json_object_set_new(o, "PidStart", json_integer(r->pid_start));
+	}
+	if (r->instance)
+		json_object_set_new(o, "InstanceId", json_string(r->instance));
+	if (r->arguments)
+		json_object_set_new(o, "Arguments", json_string(r->arguments));
+	if (r->attempt)
+		json_object_set_new(o, "Attempt", json_integer(r->attempt));
+	if (r->never_started)
+		json_object_set_new(o, "NeverStarted", json_true());
+	if (r->slot)
+		json_object_set_new(o, "Slot", json_integer(r->slot));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+/* A random string of up to max bytes: ASCII, the characters JSON
+ * escapes, UTF-8 of every length, and (when bad) bytes that are not
+ * UTF-8 — lone continuations, overlong forms, surrogates, past U+10FFFF,
+ * cut sequences. */
+static char *random_text(unsigned *seed, size_t max, int bad)
+{
+	static const char *const pieces[] = {
+		"a", "Z", " ", "/", "-", "\"", "\\", "\b", "\f", "\n", "\r", "\t", "\x01",
+		"\x1f", "\x7f", "\xc2\x80", "\xc3\xa9", "\xe2\x82\xac", "\xef\xbf\xbf",
+		"\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "Schedule - * * * * * *",
+	};
+	static const char *const wrong[] = {
+		"\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe0\x9f\xbf", "\xed\xa0\x80",
+		"\xf0\x8f\xbf\xbf",
+		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\xc3", "\xe2\x82", "\xf0\x9f\x98",
+	};
+	size_t n = (size_t)rand_r(seed) % (max + 1), len = 0;
+	char *s = malloc(max * 24 + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *p = bad && rand_r(seed) % 8 == 0
+					? wrong[rand_r(seed) % (sizeof(wrong) / sizeof(*wrong))]
+					: pieces[rand_r(seed) % (sizeof(pieces) / sizeof(*pieces))];
+
+		memcpy(s + len, p, strlen(p));
+		len += strlen(p);
+	}
+	s[len] = '\0';
+	return s;
+}
+
+static void jsonw_writes_as_jansson(void **state)
+{
+	unsigned seed = 16;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		struct runrec r;
+		char *ours, *theirs, *line;
+		json_t *a;
+		struct jsonw w;
+
+		memset(&r, 0, sizeof(r));
+		memcpy(r.id, ID, sizeof(ID));
+		snprintf(r.status, sizeof(r.status), "%s", i % 3 ? "Success" : "Running");
+		r.trigger = random_text(&seed, 12, i % 2);
+		r.instance = i % 5 ? random_text(&seed, 6, i % 4 == 1) : NULL;
+		r.arguments = i % 7 ? random_text(&seed, 8, i % 3 == 1) : NULL;
+		r.start = (int64_t)rand_r(&seed) * 1000;
+		r.end = i % 2 ? r.start + rand_r(&seed) : 0;
+		r.has_exit_code = i % 3 == 0;
+		r.exit_code = rand_r(&seed) % 512 - 256;
+		r.pid = i % 4 ? rand_r(&seed) : 0;
+		r.pid_start = (int64_t)rand_r(&seed) << 20;
+		r.attempt = i % 6;
+		r.never_started = i % 9 == 0;
+		r.slot = i % 10;
+		ours = runrec_serialize(&r);
+		theirs = serialize_with_jansson(&r);
+		assert_non_null(ours);
+		assert_string_equal(ours, theirs);
+		/* A journal line: the record inside an array of three strings;
+		 * a string that is not UTF-8 fails it, in both. */
+		a = json_pack("[sss]", r.trigger, r.id, ours);
+		line = a ? json_dumps(a, JSON_COMPACT) : NULL;
+		jsonw_init(&w);
+		jsonw_raw(&w, "[", 1);
+		jsonw_str(&w, r.trigger);
+		jsonw_raw(&w, ",", 1);
+		jsonw_str(&w, r.id);
+		jsonw_raw(&w, ",", 1);
+		jsonw_str(&w, ours);
+		jsonw_raw(&w, "]", 1);
+		free(theirs);
+		theirs = jsonw_end(&w);
+		if (line)
+			assert_string_equal(theirs, line);
+		else
+			assert_null(theirs);
+		json_decref(a);
+		a = json_string(r.trigger);
+		assert_int_equal(utf8_valid(r.trigger), a != NULL);
+		json_decref(a);
+		free(line);
+		free(theirs);
+		free(ours);
+		runrec_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_full),
+		cmocka_unit_test(jsonw_writes_as_jansson),
 		cmocka_unit_test(parse_lenient_and_damaged),
 		cmocka_unit_test(json_shape),
 		cmocka_unit_test(job_names),
