@@ -47,6 +47,7 @@ struct joblog {
 	size_t blen[2], bcap[2];
 	int error;
 	uint64_t lost[2];  /* bytes that could not be written (disk full) */
+	int pending;       /* no folder yet: lines wait in buf (joblog_place) */
 };
 
 size_t joblog_format(char *buf, size_t size, int64_t ticks, const char *inst6,
@@ -123,6 +124,46 @@ struct joblog *joblog_borrow(int dfd, int main_fd, const char *main_name,
 	return make(dfd, 0, main_fd, main_name, err_name, inst);
 }
 
+struct joblog *joblog_pending(const char *main_name, const char *err_name, const char *inst)
+{
+	struct joblog *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	snprintf(l->inst6, sizeof(l->inst6), "%s", inst);
+	l->dfd = l->fd[0] = l->fd[1] = -1;
+	l->pending = 1;
+	l->main_name = strdup(main_name);
+	if (!l->main_name || (err_name && !(l->err_name = strdup(err_name)))) {
+		joblog_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void flush(struct joblog *l);
+
+void joblog_place(struct joblog *l, int dfd, int main_fd)
+{
+	if (!l->pending) {
+		if (main_fd >= 0)
+			close(main_fd);
+		return;
+	}
+	l->pending = 0;
+	l->dfd = dfd;
+	l->fd[0] = main_fd >= 0 ? main_fd
+		   : dfd < 0	 ? -1
+				 : openat(dfd, l->main_name,
+					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	flush(l);
+}
+
+size_t joblog_waiting(const struct joblog *l)
+{
+	return l && l->pending ? l->blen[0] + l->blen[1] : 0;
+}
+
 void joblog_set_time(struct joblog *l, int64_t ticks)
 {
 	if (l)
@@ -160,6 +201,8 @@ static void roll_over(struct joblog *l)
 /* Writes out the assembled buffers. */
 static void flush(struct joblog *l)
 {
+	if (l->pending)
+		return;
 	for (int k = 0; k < 2; k++) {
 		int rc;
 

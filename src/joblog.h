@@ -33,6 +33,16 @@ struct joblog *joblog_adopt(int dfd, const char *main_name,
  * the log cannot be made: a run's log, whose folder the run holds. */
 struct joblog *joblog_borrow(int dfd, int main_fd, const char *main_name,
 			     const char *err_name, const char *inst);
+/* A log whose folder is not there yet: its lines wait in memory until
+ * joblog_place gives it the folder dfd (borrowed) and its main file
+ * main_fd (-1: opened there), and are then written after what main_fd
+ * holds, as they came. Closed before, the lines are dropped. A
+ * scheduled tick's runs log this way until the tick's spawns are
+ * answered (docs/DECISIONS.md, "Schedule fire latency: a tick's runs are one batch"). */
+struct joblog *joblog_pending(const char *main_name, const char *err_name, const char *inst);
+void joblog_place(struct joblog *l, int dfd, int main_fd);
+/* Bytes waiting for joblog_place (0 once placed). */
+size_t joblog_waiting(const struct joblog *l);
 void joblog_close(struct joblog *l);
 
 /* Rolls the main file over to prev_name (replacing it) whenever it passes

@@ -90,6 +90,8 @@ struct runner *runner_new(uv_loop_t *loop, const struct runner_config *c)
 	rn->c = *c;
 	uv_timer_init(loop, &rn->abort_poll);
 	rn->abort_poll.data = rn;
+	uv_timer_init(loop, &rn->place);
+	rn->place.data = rn;
 	/* Abort markers and queued runs, looked for every second. */
 	uv_timer_start(&rn->abort_poll, run_on_abort_poll, 1000, 1000);
 	/* The runs' durable records of one drain share one sync. */
@@ -108,14 +110,21 @@ void runner_free(struct runner *rn)
 
 void run_note(struct run *r, int placed)
 {
-	if (!runrec_waiting(&r->rec) && r->why != WHY_DELETED)
+	if (!runrec_waiting(&r->rec) && r->why != WHY_DELETED && !r->pending)
 		registry_note_run(r->rn->c.registry, r->l.name, &r->rec, placed,
 				  r->has_out || r->log_begun, r->has_err);
 }
 
 int run_write_record(struct run *r, int durable)
 {
-	int rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
+	int rc;
+
+	/* A pending run's record is written when it is placed; one that
+	 * must be durable now places it first. */
+	if (r->pending && !durable)
+		return 0;
+	run_place(r);
+	rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
 
 	if (rc < 0)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
@@ -149,6 +158,7 @@ static struct joblog *open_log(struct run *r)
 void run_free(struct run *r)
 {
 	evq_forget(r);
+	run_unplace(r);
 	joblog_close(r->log);
 	if (r->log_fd >= 0)
 		close(r->log_fd);
@@ -244,6 +254,10 @@ static enum state finish(struct run *r)
 	struct runner *rn = r->rn;
 
 	r->rec.end = time_now_ticks();
+	if (r->why == WHY_DELETED)
+		run_unplace(r);
+	else
+		run_place(r);
 	if (!r->log && r->why != WHY_DELETED)
 		r->log = open_log(r);
 	r->has_out |= r->log != NULL;
@@ -287,6 +301,18 @@ static enum state finish(struct run *r)
 	return R_ENDED;
 }
 
+/* Tells the job's hook of event, with the run's folder (the payload says
+ * which logs it has): a pending run is placed first. */
+static void hook(struct run *r, const char *event)
+{
+	const struct job *j = registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name);
+
+	if (!webhook_wanted(j, event))
+		return;
+	run_place(r);
+	webhook_emit(j, event, &r->rec, r->dfd);
+}
+
 /* ---- the process's callbacks ---- */
 
 static void on_output(void *arg)
@@ -294,6 +320,9 @@ static void on_output(void *arg)
 	struct run *r = arg;
 
 	r->last_activity = uv_now(r->rn->loop);
+	/* A pending run's output waits in memory: not more than this. */
+	if (joblog_waiting(r->log) > PENDING_LOG_MAX)
+		run_place(r);
 	if (!r->has_err && joblog_has_err(r->log)) {
 		r->has_err = 1; /* its first stderr line made error_log.txt */
 		run_note(r, 0);
@@ -442,8 +471,7 @@ static enum state a_started(struct run *r, enum event e)
 	if (!child_exited(r->child))
 		run_write_record(r, 0); /* the log line came with the answer */
 	if (r->attempt == 1 && r->state == R_RUNNING)
-		webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "start",
-			     &r->rec, r->dfd);
+		hook(r, "start");
 	return r->state;
 }
 
@@ -454,8 +482,9 @@ static enum state a_begin(struct run *r, enum event e)
 	struct runner *rn = r->rn;
 
 	/* The log is opened here, after the reply: one file less to create
-	 * before the 202. */
-	r->log = open_log(r);
+	 * before the 202; a pending run's in memory. */
+	r->log = r->pending ? joblog_pending("output_log.txt", "error_log.txt", rn->c.instance)
+			    : open_log(r);
 	if (!r->log) {
 		log_error("run %s of %s: cannot open its log: %s", r->id, r->l.name, strerror(errno));
 		r->log = joblog_open(r->dfd, "/dev/null", NULL, rn->c.instance);
@@ -539,8 +568,7 @@ static enum state a_exited(struct run *r, enum event e)
 	joblog_sys(r->log, 0, "Attempt %d of %d failed; attempt %d starts in %lld seconds",
 		   r->attempt, r->attempts, r->attempt + 1, d);
 	metrics_run_control(r->l.name, "retry");
-	webhook_emit(registry_find(r->rn->c.registry, JOB_TRIGGERED, r->l.name), "retry", &r->rec,
-		     r->dfd);
+	hook(r, "retry");
 	child_free(r->child);
 	r->child = NULL;
 	uv_timer_stop(&r->timer);
@@ -691,6 +719,7 @@ void runner_shutdown(struct runner *rn, void (*done)(void *), void *arg)
 {
 	rn->shutting = 1;
 	uv_close((uv_handle_t *)&rn->abort_poll, NULL);
+	uv_close((uv_handle_t *)&rn->place, NULL);
 	run_journal_stop(rn);
 	rn->done = done;
 	rn->done_arg = arg;

@@ -49,6 +49,18 @@ void runner_batch(struct runner *rn, int begin);
  * while it goes on (the scheduler's tick, in parts). */
 void runner_batch_sync(struct runner *rn);
 
+/* A batch's runs are placed after their spawns: until then their
+ * records are in the run journal only (synced with the batch) and their
+ * folders are not made (docs/DECISIONS.md, "Schedule fire latency: a tick's runs are one batch").
+ * runner_place_all places every such run now — the scheduler calls it
+ * once the tick's spawns are answered; PLACE_MAX_MS after a run's accept
+ * at the latest, and before anything that needs the folder (its end, a
+ * hook, much output, a checkpoint of the journal). runner_pending says
+ * whether any waits. */
+#define PLACE_MAX_MS 1000
+void runner_place_all(struct runner *rn);
+int runner_pending(const struct runner *rn);
+
 /* Kills this host's run of the named job, if any (the job is being
  * deleted); the run ends Aborted. */
 void runner_kill_job(struct runner *rn, const char *name);

@@ -253,7 +253,7 @@ struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 	if (!r)
 		return NULL;
 	r->rn = rn;
-	r->lock_fd = r->dfd = r->log_fd = -1;
+	r->lock_fd = r->dfd = r->log_fd = r->jfd = -1;
 	memcpy(r->id, id, RUN_ID_LEN + 1);
 	memcpy(r->rec.id, id, RUN_ID_LEN + 1);
 	r->rec.start = start;
@@ -320,16 +320,14 @@ static int may_start(struct runner *rn, const struct job *j, int jfd, int lock_f
 
 /* Under the lock, one listing of the job's runs: a tick another instance
  * ran is not run again (-EALREADY), else the history is trimmed and the
- * new run's id and folder made — the trimmed run's folder when there is
- * one, emptied but still under its name, old (else old is ""). Returns
- * the folder's fd or -errno (a reason in err). */
-static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
-		      int64_t occurrence, char id[RUN_ID_LEN + 1], int64_t *start,
-		      char old[RUN_ID_LEN + 1], int *log_fd, char *err, size_t errsz)
+ * new run's id chosen — and the trimmed run's folder, to be recycled,
+ * named in old (else old is ""). 0 or -errno (a reason in err). */
+static int plan_folder(struct runner *rn, const char *name, int jfd, int slot,
+		       int64_t occurrence, char id[RUN_ID_LEN + 1], int64_t *start,
+		       char old[RUN_ID_LEN + 1], char *err, size_t errsz)
 {
-	char newest[RUN_ID_LEN + 1], line[256], (*ids)[RUN_ID_LEN + 1];
-	size_t len;
-	int dfd, rc = run_ids(rn, name, jfd, &ids);
+	char newest[RUN_ID_LEN + 1], (*ids)[RUN_ID_LEN + 1];
+	int rc = run_ids(rn, name, jfd, &ids);
 
 	if (rc >= 0) {
 		rc = run_trim_history(jfd, ids, rc, hostcfg_get(rn->c.cfg)->history_size - 1,
@@ -343,20 +341,23 @@ static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
 	if (rc < 0)
 		return rc;
 	run_new_id(rn, newest, id, start);
+	return 0;
+}
+
+/* plan_folder, then run_make_folder: the run's folder made at its accept. */
+static int new_folder(struct runner *rn, const char *name, int jfd, int slot,
+		      int64_t occurrence, char id[RUN_ID_LEN + 1], int64_t *start,
+		      char old[RUN_ID_LEN + 1], int *log_fd, char *err, size_t errsz)
+{
+	char line[256];
+	size_t len;
+	int rc = plan_folder(rn, name, jfd, slot, occurrence, id, start, old, err, errsz);
+
 	*log_fd = -1;
-	len = old[0] ? joblog_sys_line(line, sizeof(line), rn->c.instance, RUN_FIRST_LINE) : 0;
-	dfd = old[0] ? run_recycle(jfd, old, line, len, log_fd) : -1;
-	if (dfd < 0 && old[0]) {
-		files_remove_tree(jfd, old);
-		old[0] = '\0';
-	}
-	if (dfd < 0 && (mkdirat(jfd, id, 0755) < 0 ||
-			(dfd = openat(jfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)) {
-		rc = -errno;
-		snprintf(err, errsz, "cannot create the run folder: %s", strerror(errno));
+	if (rc < 0)
 		return rc;
-	}
-	return dfd;
+	len = old[0] ? joblog_sys_line(line, sizeof(line), rn->c.instance, RUN_FIRST_LINE) : 0;
+	return run_make_folder(jfd, id, old, line, len, log_fd, err, errsz);
 }
 
 /* The run's first record, durable: into recycled folder old (renamed to
@@ -372,13 +373,58 @@ static int first_record(struct run *r, int jfd, char *old)
 	return rc;
 }
 
+/* A batch's run whose job holds the whole lock is placed after its spawn
+ * (run.h, runner_place_all): a slot's run makes its folder under the
+ * door, which it could not hold that long. */
+static int defers(const struct runner *rn, int slot)
+{
+	return rn->batch && !slot && rn->half[0].j;
+}
+
+/* Under queue and replace, queued runs go first, in id order: 1 when
+ * the job has some (the new run joins them). */
+static int has_queued(enum policy p, int jfd)
+{
+	char active[RUN_ID_LEN + 1];
+	int queued = 0;
+
+	if (p == POLICY_QUEUE || p == POLICY_REPLACE)
+		run_active(jfd, active, &queued, 1);
+	return queued;
+}
+
+/* A run accepted with its line in the journal (synced with the batch),
+ * its folder old (or a new one) made once the tick's spawns are answered:
+ * it takes jfd and lock_fd. */
+static int go_pending(struct runner *rn, struct run *r, const struct job *j, int jfd,
+		      int lock_fd, const char *old, char *err, size_t errsz)
+{
+	int rc = run_journal_accept(rn, r->l.name, &r->rec);
+
+	if (rc < 0) {
+		snprintf(err, errsz, "cannot write the run's record: %s", strerror(-rc));
+		return rc;
+	}
+	r->pending = 1;
+	rn->npending++;
+	r->jfd = jfd;
+	memcpy(r->old, old, sizeof(r->old));
+	r->first_len = joblog_sys_line(r->first_line, sizeof(r->first_line), rn->c.instance,
+				       RUN_FIRST_LINE);
+	r->log_begun = 1; /* the line goes first when it is placed */
+	if (!uv_is_active((uv_handle_t *)&rn->place))
+		uv_timer_start(&rn->place, runner_on_place, PLACE_MAX_MS, 0);
+	run_go_live(rn, r, j, lock_fd);
+	return 0;
+}
+
 int runner_start(struct runner *rn, struct job *j, const char *trigger,
 		 const char *arguments, int64_t occurrence, char id[RUN_ID_LEN + 1],
 		 char *err, size_t errsz)
 {
 	const struct hostcfg *cfg = hostcfg_get(rn->c.cfg);
 	enum policy p = run_policy(j);
-	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot, log_fd = -1;
+	int jfd = -1, lock_fd = -1, dfd = -1, rc, slot, log_fd = -1, pending;
 	char old[RUN_ID_LEN + 1] = "";
 	struct run *r = NULL;
 	int64_t start;
@@ -398,31 +444,31 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
 	}
 	if (rc < 0)
 		goto fail;
-	if (p == POLICY_QUEUE || p == POLICY_REPLACE) {
-		char active[RUN_ID_LEN + 1];
-		int queued;
-
-		/* Queued runs go first, in id order: this one joins them. */
-		run_active(jfd, active, &queued, 1);
-		if (queued) {
-			close(lock_fd);
-			close(jfd);
-			rc = run_queue(rn, j, trigger, arguments, occurrence, id, err, errsz);
-			run_pump(rn, job_name(j));
-			return rc;
-		}
+	if (has_queued(p, jfd)) {
+		close(lock_fd);
+		close(jfd);
+		rc = run_queue(rn, j, trigger, arguments, occurrence, id, err, errsz);
+		run_pump(rn, job_name(j));
+		return rc;
 	}
 	if ((rc = may_start(rn, j, jfd, lock_fd, slot, err, errsz)) < 0)
 		goto fail;
-	if ((dfd = new_folder(rn, job_name(j), jfd, slot, occurrence, id, &start, old, &log_fd, err,
-			      errsz)) < 0) {
-		rc = dfd;
+	pending = defers(rn, slot);
+	rc = pending ? plan_folder(rn, job_name(j), jfd, slot, occurrence, id, &start, old, err,
+				   errsz)
+		     : (dfd = new_folder(rn, job_name(j), jfd, slot, occurrence, id, &start, old,
+					 &log_fd, err, errsz));
+	if (rc < 0)
 		goto fail;
-	}
 	if (!(r = run_new(rn, j, trigger, arguments, id, start, slot))) {
 		rc = -ENOMEM;
 		snprintf(err, errsz, "out of memory");
 		goto fail;
+	}
+	if (pending) {
+		if ((rc = go_pending(rn, r, j, jfd, lock_fd, old, err, errsz)) < 0)
+			goto fail;
+		return 0;
 	}
 	r->dfd = dfd;
 	r->log_begun = log_fd >= 0;
@@ -533,6 +579,11 @@ int runner_abort(struct runner *rn, const char *name, const char *id, const char
 	struct runrec rec;
 	int jfd, rc, queued, n;
 
+	/* The abort finds runs on disk: this instance's run of the job that
+	 * waits to be placed is placed now. */
+	for (struct run *r = rn->runs; r && rn->npending; r = r->next)
+		if (r->pending && strcmp(r->l.name, name) == 0)
+			run_place(r);
 	jfd = openat(h->data_fd[JOB_TRIGGERED], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0)
 		return id ? -ENOENT : -ESRCH;

@@ -14,6 +14,7 @@
 #include "runrec.h"
 
 #define DEFAULT_STOP_WAIT 30  /* seconds, triggered jobs (docs/API.md) */
+#define PENDING_LOG_MAX (64 * 1024) /* bytes of a pending run's log */
 
 enum state {
 	R_ACCEPTED, R_COPYING, R_CANCELLED, R_RUNNING, R_STOPPING, R_WAITING, R_ENDED, R_COUNT
@@ -61,6 +62,13 @@ struct run {
 	int log_fd;            /* the log, open since the recycle wrote that
 				* line: BEGIN's (-1: none) */
 	int has_out, has_err;  /* its output_log.txt, error_log.txt exist */
+	/* A tick's run is placed after the tick's spawns (run_place): until
+	 * then its record is only in the run journal, its log in memory. */
+	int pending;
+	int jfd;               /* the job's data folder while pending */
+	char old[RUN_ID_LEN + 1];  /* the folder to recycle, or "" */
+	char first_line[256];  /* RUN_FIRST_LINE, formatted when accepted */
+	size_t first_len;
 };
 
 /* A run the records of one journal file describe (run_journal.c). */
@@ -81,6 +89,8 @@ struct runner {
 	struct runner_config c;
 	struct run *runs;
 	uv_timer_t abort_poll; /* looks for abort markers while runs live */
+	uv_timer_t place;      /* places pending runs, PLACE_MAX_MS at most */
+	int npending;          /* runs pending (run_place) */
 	struct jhalf half[2];  /* the run journal; half[0].j NULL: none */
 	int active;            /* the half records go to */
 	int batch;             /* > 0: syncs wait for runner_batch's end */
@@ -101,6 +111,23 @@ struct runner {
 void run_post(struct run *r, enum event e);
 /* Frees what a run owns besides its handles and fds. */
 void run_free(struct run *r);
+/* The run's folder: recycled folder old, emptied, its output log holding
+ * line (len bytes; *log_fd then the log, open at the line's end), or a
+ * new folder id (line written into its log too when len). Returns the
+ * folder's fd or -errno (a reason in err); old is "" when it could not
+ * be recycled (run_place.c). */
+int run_make_folder(int jfd, const char *id, char old[RUN_ID_LEN + 1], const char *line,
+		    size_t len, int *log_fd, char *err, size_t errsz);
+/* A pending run's folder made (the recycled one, or a new one) with its
+ * first log line, its record written (not synced: its journal line is),
+ * the registry told, and its log given the folder (run_place.c). Nothing
+ * for a run that is not pending; a failure is logged, and the run goes
+ * on without a folder. */
+void run_place(struct run *r);
+/* A pending run that will never be placed (its job was deleted). */
+void run_unplace(struct run *r);
+/* The place timer's callback: runner_place_all. */
+void runner_on_place(uv_timer_t *t);
 /* Writes the run's record (durably when asked), and tells the registry
  * (run_note). */
 int run_write_record(struct run *r, int durable);
@@ -132,6 +159,14 @@ int run_record(struct runner *rn, const char *name, int dfd, const struct runrec
  * folder was renamed. */
 int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old, int dfd,
 			const struct runrec *rec);
+/* The record of a run placed after its accept: written into dfd (the
+ * recycled folder old renamed to the run's id, as run_record_recycled)
+ * without a journal line — the line its accept wrote holds it. */
+int run_record_placed(struct runner *rn, const char *name, int jfd, char *old, int dfd,
+		      const struct runrec *rec);
+/* A pending run's first record: its journal line only, synced with the
+ * batch. */
+int run_journal_accept(struct runner *rn, const char *name, const struct runrec *rec);
 /* Syncs what the journal has not synced yet (one fdatasync). */
 int run_journal_sync(struct runner *rn);
 /* evq's drain hook: the sync the drain's durable records wait for. */

@@ -193,6 +193,9 @@ static int checkpoint(struct runner *rn)
 
 	if (rn->ckpt_busy || rn->half[old ^ 1].n || journal_count(rn->half[old ^ 1].j))
 		return -EBUSY;
+	/* The checkpoint syncs the folders of the half's runs: every run
+	 * has its folder first. */
+	runner_place_all(rn);
 	/* What a burst appended is durable before the other half takes
 	 * over (its own sync would skip the half under checkpoint). */
 	if (journal_sync(rn->half[old].j) < 0)
@@ -344,6 +347,23 @@ int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old,
 			const struct runrec *rec)
 {
 	return record(rn, name, dfd, rec, 1, jfd, old);
+}
+
+int run_record_placed(struct runner *rn, const char *name, int jfd, char *old, int dfd,
+		      const struct runrec *rec)
+{
+	return record(rn, name, dfd, rec, 0, jfd, old[0] ? old : NULL);
+}
+
+int run_journal_accept(struct runner *rn, const char *name, const struct runrec *rec)
+{
+	char *text = runrec_serialize(rec);
+	int rc = text ? append(rn, name, rec->id, text) : -ENOMEM;
+
+	free(text);
+	if (rc == 0)
+		rn->sync_owed = 1; /* the batch's sync */
+	return rc;
 }
 
 int run_journal_sync(struct runner *rn)

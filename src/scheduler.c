@@ -215,17 +215,21 @@ static void flush_held(struct scheduler *s)
 
 static void on_lines(uv_timer_t *t)
 {
-	flush_held(t->data);
+	struct scheduler *s = t->data;
+
+	flush_held(s);
+	runner_place_all(s->c.runner);
 }
 
 /* The last answer was read (child_on_answered), or a drain ended (its
- * spawns are owed, or it sent none): the held lines are written at the
- * loop's next turn once nothing is owed. */
+ * spawns are owed, or it sent none): the held lines are written, and
+ * the tick's runs placed (run.h), at the loop's next turn once nothing
+ * is owed. */
 static void on_answers(void *arg)
 {
 	struct scheduler *s = arg;
 
-	if (s->nheld && !s->closing && !child_answers_owed())
+	if ((s->nheld || runner_pending(s->c.runner)) && !s->closing && !child_answers_owed())
 		uv_timer_start(&s->lines, on_lines, 0, 0);
 }
 

@@ -311,19 +311,27 @@ def test_a_registry_notice_delivered_inside_a_tick_drops_entries_safely(make_hos
         assert want <= ticks, (n, sorted(want - ticks))
 
 
+def journaled(host, name, stamp):
+    """1 when a run of job name whose id starts with stamp has its line
+    in one of the host's run journal files."""
+    key = f'["{name}","{stamp}'.encode()
+    folder = host.home / "data" / "webjobs" / "journal"
+    return any(key in f.read_bytes() for f in folder.iterdir())
+
+
 @contextlib.contextmanager
 def helper_stopped_at_a_tick(host, name):
     """Job name, run every 4 s, has run once; the spawn helper is stopped
     (SIGSTOP) 300 ms before the next boundary and goes on when the block
     ends. Yields the boundary (Unix seconds) and its run id's prefix, once
-    that run is accepted (its folder is there: the tick happened, its
-    spawn's answer is owed)."""
+    that run is accepted (its line is in the run journal: the tick
+    happened, its spawn's answer is owed; its folder comes after the
+    answer)."""
     from test_spawner import helper_of
     deploy(host, name, f"echo {name}\n")
     put_settings(host, name, {"schedule": "*/4 * * * * *"})
     assert wait_for(lambda: any(r["status"] == "Success" for r in runs(host, name)), timeout=6)
     helper = helper_of(host)
-    data = host.data_dir("triggered", name)
     b = (int(time.time()) // 4 + 1) * 4
     if b - time.time() < 0.6:
         b += 4
@@ -331,7 +339,7 @@ def helper_stopped_at_a_tick(host, name):
     time.sleep(b - 0.3 - time.time())
     os.kill(helper, signal.SIGSTOP)
     try:
-        assert wait_for(lambda: any(n.startswith(stamp) for n in os.listdir(data)),
+        assert wait_for(lambda: journaled(host, name, stamp),
                         timeout=b + 1.4 - time.time()), "the run of the boundary is accepted"
         yield b, stamp
     finally:
@@ -362,6 +370,44 @@ def test_invoked_lines_wait_for_the_ticks_answers_and_keep_its_time(host):
     assert wait_for(lambda: len(invoked_at(b)) == 1, timeout=3), path.read_text()
     assert wait_for(lambda: [r["status"] for r in runs(host, "w")
                              if r["id"].startswith(stamp)] == ["Success"], timeout=5)
+
+
+def test_a_ticks_run_is_placed_once_its_spawn_is_answered(host):
+    """A tick's run is accepted into the run journal at the boundary; its
+    folder is made once the tick's spawns are answered (here the helper is
+    stopped across the boundary: none while the answer is owed), and then
+    holds the run's whole log, in order, and its end."""
+    data = host.data_dir("triggered", "p")
+    with helper_stopped_at_a_tick(host, "p") as (b, stamp):
+        time.sleep(max(0, b + 0.8 - time.time()))
+        assert not [n for n in os.listdir(data) if n.startswith(stamp)], \
+            "no folder while its spawn's answer is owed"
+    assert wait_for(lambda: [r["status"] for r in runs(host, "p")
+                             if r["id"].startswith(stamp)] == ["Success"], timeout=5)
+    run = next(n for n in os.listdir(data) if n.startswith(stamp))
+    lines = [x.split("] ", 1)[1] for x in (data / run / "output_log.txt").read_text().splitlines()]
+    assert lines[0] == "Status changed to Initializing", lines
+    assert lines.index("Status changed to Running") < lines.index("p") \
+        < lines.index("Status changed to Success"), lines
+
+
+def test_a_ticks_run_accepted_before_a_crash_is_not_lost(make_host):
+    """The host is killed while its tick's run is accepted (its journal
+    line synced) but not placed: the next host writes the run's folder
+    from the journal and ends it Aborted, as any run its host left."""
+    h = make_host()
+    h.start()
+    data = h.data_dir("triggered", "k")
+    with helper_stopped_at_a_tick(h, "k") as (b, stamp):
+        assert not [n for n in os.listdir(data) if n.startswith(stamp)]
+        os.kill(h.proc.pid, signal.SIGKILL)
+        h.proc.wait()
+    time.sleep(0.5)  # the helper, going on, finds its host gone
+    h2 = make_host()
+    h2.start()
+    assert wait_for(lambda: [r["status"] for r in runs(h2, "k")
+                             if r["id"].startswith(stamp)] == ["Aborted"], timeout=5), \
+        runs(h2, "k")
 
 
 def test_a_held_line_of_a_deleted_job_makes_no_folder(host):

@@ -107,6 +107,46 @@ static void lines_and_streams(void **state)
 	close(dfd);
 }
 
+/* A pending log (joblog_pending): nothing reaches the folder until it is
+ * placed; then the lines go after what its main file holds, in order,
+ * and stderr's file is made for its lines. Closed unplaced, nothing is
+ * written. */
+static void pending_then_placed(void **state)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY), fd;
+	struct joblog *l = joblog_pending("out.txt", "err.txt", "abcdefgh");
+
+	joblog_sys_held(l, "Run script");
+	joblog_sys(l, 0, "Status changed to Running");
+	joblog_output(l, JOBLOG_OUT, "one\ntw", 6);
+	joblog_output(l, JOBLOG_ERR, "e1\n", 3);
+	assert_true(joblog_waiting(l) > 0);
+	assert_null(slurp("out.txt"));
+	assert_null(slurp("err.txt"));
+	assert_false(joblog_has_err(l));
+	fd = openat(dfd, "out.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(fd, "[first]\n", 8), 8);
+	joblog_place(l, dfd, fd);
+	assert_int_equal(joblog_waiting(l), 0);
+	assert_true(joblog_has_err(l));
+	joblog_output(l, JOBLOG_OUT, "o\n", 2);
+	joblog_close(l);
+	assert_memory_equal(slurp("out.txt"), "[first]\n", 8);
+	assert_string_equal(levels(slurp("out.txt") + 8),
+			    "SYS INFO|Run script\n"
+			    "SYS INFO|Status changed to Running\n"
+			    "INFO|one\n"
+			    "ERR |e1\n"
+			    "INFO|two\n");
+	assert_string_equal(levels(slurp("err.txt")), "ERR |e1\n");
+
+	l = joblog_pending("never.txt", NULL, "abcdefgh");
+	joblog_sys(l, 0, "lost");
+	joblog_close(l);
+	assert_null(slurp("never.txt"));
+	close(dfd);
+}
+
 /* joblog_set_time: the lines after it carry the time given (a line
  * written later than what it tells: the scheduler's held lines), until
  * it is 0 again. */
@@ -230,6 +270,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(format),
 		cmocka_unit_test_setup(lines_and_streams, setup),
+		cmocka_unit_test_setup(pending_then_placed, setup),
 		cmocka_unit_test_setup(lines_at_a_given_time, setup),
 		cmocka_unit_test_setup(long_lines_cut, setup),
 		cmocka_unit_test(entry_names),
