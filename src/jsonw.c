@@ -105,15 +105,12 @@ static size_t escape(unsigned char c, char out[7])
 	return 6;
 }
 
-void jsonw_str(struct jsonw *w, const char *s)
+/* s, known to be UTF-8, quoted and escaped. */
+static void quoted(struct jsonw *w, const char *s)
 {
 	size_t len = strlen(s), i = 0, run = 0;
 	const unsigned char *u = (const unsigned char *)s;
 
-	if (!utf8_valid(s)) {
-		w->failed = 1;
-		return;
-	}
 	jsonw_raw(w, "\"", 1);
 	for (; i < len; i++) {
 		char e[7];
@@ -128,12 +125,23 @@ void jsonw_str(struct jsonw *w, const char *s)
 	jsonw_raw(w, "\"", 1);
 }
 
+void jsonw_str(struct jsonw *w, const char *s)
+{
+	if (utf8_valid(s))
+		quoted(w, s);
+	else
+		w->failed = 1;
+}
+
+/* "," before all but the first member, then the key (ours: plain ASCII,
+ * nothing to escape) and ":". */
 static void key(struct jsonw *w, const char *k)
 {
 	if (w->members++)
 		jsonw_raw(w, ",", 1);
-	jsonw_str(w, k);
-	jsonw_raw(w, ":", 1);
+	jsonw_raw(w, "\"", 1);
+	jsonw_raw(w, k, strlen(k));
+	jsonw_raw(w, "\":", 2);
 }
 
 void jsonw_member_str(struct jsonw *w, const char *k, const char *value)
@@ -141,7 +149,7 @@ void jsonw_member_str(struct jsonw *w, const char *k, const char *value)
 	if (!utf8_valid(value))
 		return;
 	key(w, k);
-	jsonw_str(w, value);
+	quoted(w, value);
 }
 
 void jsonw_member_int(struct jsonw *w, const char *k, long long value)

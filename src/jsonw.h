@@ -31,7 +31,8 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n);
  * escaped; a string that is not UTF-8 fails the text (as jansson refuses
  * it). */
 void jsonw_str(struct jsonw *w, const char *s);
-/* An object's member: "," before all but the first, then "key":value.
+/* An object's member: "," before all but the first, then "key":value
+ * (key: plain ASCII without characters to escape, as the record's).
  * A string member whose value is not UTF-8 is left out, as
  * json_object_set_new leaves out the NULL json_string gave it. */
 void jsonw_member_str(struct jsonw *w, const char *key, const char *value);
