@@ -38,6 +38,7 @@ struct child {
 	 * pipes' write ends, who it is (for tree_track), a signal asked. */
 	int pending, wfd[2], pending_sig;
 	char *ident[3];
+	int64_t not_before; /* the helper holds the spawn until (process_req) */
 };
 
 pid_t child_pid(const struct child *c) { return c->pid; }
@@ -233,6 +234,8 @@ static struct {
 	int poll_fd;    /* the socket it polls, -1 once given up */
 	int polling;
 	int hold;       /* child_hold_answers */
+	uv_timer_t wake; /* the read of answers the helper holds (held()) */
+	int wake_init;
 } pend;
 
 /* The leader is known: tracked, watched, found by the reaper. */
@@ -336,9 +339,18 @@ static int collect_one(int wait)
 	return 1;
 }
 
+/* The oldest spawn owed is held by the helper until its time (a tick's
+ * runs accepted ahead of their second): none of those owed has run yet,
+ * so a pid nobody knows is no spawn's, and nothing waits for their
+ * answers before that time — the loop goes on meanwhile. */
+static int held(void)
+{
+	return pend.n && pend.v[pend.head]->not_before > process_monotonic_ns();
+}
+
 static int owed(void)
 {
-	return pend.n > 0;
+	return pend.n > 0 && !held();
 }
 
 static void poll_stop(void)
@@ -400,17 +412,34 @@ static void on_spawner_stop(void)
 	pend.poll_fd = -1;
 }
 
-/* The drain's end: the answers it waits for, then those already there. */
+static void collect(void *arg);
+
+static void on_wake(uv_timer_t *t)
+{
+	(void)t;
+	collect(NULL);
+}
+
+/* The drain's end: the answers it waits for, then those already there;
+ * those the helper holds, from their time on (the wake timer). */
 static void collect(void *arg)
 {
+	int64_t left;
+
 	(void)arg;
 	if (pend.hold) {
 		while (pend.n && collect_one(0))
 			;
 		return;
 	}
-	while (pend.waited)
+	while (pend.waited && !held())
 		collect_one(1);
+	if (pend.waited && pend.wake_init) {
+		left = pend.v[pend.head]->not_before - process_monotonic_ns();
+		uv_timer_start(&pend.wake, on_wake, left > 0 ? (uint64_t)(left + 999999) / 1000000 : 0,
+			       0);
+		return;
+	}
 	collect_ready();
 }
 
@@ -431,6 +460,10 @@ static int pend_ready(uv_loop_t *loop)
 		if (evq_on_drained(collect, NULL) < 0)
 			return 0;
 		pend.hooked = 1;
+	}
+	if (!pend.wake_init && uv_timer_init(loop, &pend.wake) == 0) {
+		uv_unref((uv_handle_t *)&pend.wake);
+		pend.wake_init = 1;
 	}
 	if (!pend.poll_init && spawner_fd() >= 0) {
 		pend.poll_init = 2;
@@ -474,6 +507,7 @@ static int start(struct child *c, struct process_req *req, const struct child_op
 	if (rc != 1)
 		return rc;
 	c->pending = 1;
+	c->not_before = req->not_before;
 	c->wfd[0] = out_w;
 	c->wfd[1] = err_w;
 	c->ident[0] = strdup(req->type ? req->type : "");
@@ -630,6 +664,9 @@ void child_close(void)
 	}
 	pend.poll_init = 0;
 	pend.poll_fd = -1;
+	if (pend.wake_init)
+		uv_close((uv_handle_t *)&pend.wake, NULL);
+	pend.wake_init = 0;
 	free(pend.v);
 	pend.v = NULL;
 	pend.head = pend.n = pend.cap = pend.waited = 0;

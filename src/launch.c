@@ -194,6 +194,7 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	/* Written by the spawner as the job starts (process.h). */
 	req.pid_file = l->pid_file;
 	req.pid_tail = host_tail();
+	req.not_before = a->not_before ? process_hold_until(a->not_before) : 0;
 	c = child_spawn(loop, &req, log, ops, arg, err, errsz);
 out:
 	free(script);

@@ -60,6 +60,7 @@ struct launch_args {
 	const char *arguments;
 	int port;
 	int attempt;        /* WEBJOBS_RUN_ATTEMPT (triggered runs), 0: none */
+	int64_t not_before; /* CLOCK_REALTIME ns: not started before (0: now) */
 };
 
 /* Logs "Run script ..." and starts the process.

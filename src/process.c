@@ -374,11 +374,56 @@ static void record_pid(const struct process_req *r, pid_t pid, int64_t *start)
 	}
 }
 
+static int64_t ns_of(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t process_realtime_ns(void)
+{
+	return ns_of(CLOCK_REALTIME);
+}
+
+int64_t process_monotonic_ns(void)
+{
+	return ns_of(CLOCK_MONOTONIC);
+}
+
+int64_t process_hold_until(int64_t realtime)
+{
+	int64_t left = realtime - process_realtime_ns();
+
+	if (left <= 0)
+		return 0;
+	return process_monotonic_ns() + (left < PROCESS_HOLD_MAX_NS ? left : PROCESS_HOLD_MAX_NS);
+}
+
+/* Until r->not_before (PROCESS_HOLD_MAX_NS at most: a request is not
+ * trusted further). */
+static void hold(const struct process_req *r)
+{
+	int64_t until = r->not_before, now = until > 0 ? process_monotonic_ns() : 0;
+	struct timespec ts;
+
+	if (until <= now)
+		return;
+	if (until - now > PROCESS_HOLD_MAX_NS)
+		until = now + PROCESS_HOLD_MAX_NS;
+	ts.tv_sec = (time_t)(until / 1000000000);
+	ts.tv_nsec = (long)(until % 1000000000);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
 int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int64_t *start)
 {
 	sigset_t all, old;
 	int rc;
 
+	hold(r);
 	if (not_default.settled) {
 		rc = clone_exec(r, parent, pid, start);
 	} else {

@@ -28,7 +28,24 @@ struct process_req {
 	const char *pid_file, *pid_tail;
 	/* who the process is, for the subreaper's sweep (src/tree.h) */
 	const char *type, *name, *run_id;
+	/* not started before this CLOCK_MONOTONIC time, in ns (0: at once;
+	 * process_hold_until): a tick's runs accepted ahead of their second
+	 * (docs/DECISIONS.md, "Schedule fire latency: a tick's runs are one
+	 * batch"). The monotonic clock, which the helper sleeps on and the
+	 * host reads: a wall clock set back meanwhile cannot make the host
+	 * believe held a spawn the helper has made. */
+	int64_t not_before;
 };
+
+#define PROCESS_HOLD_MAX_NS (1000 * 1000 * 1000ll)
+
+/* The CLOCK_REALTIME and CLOCK_MONOTONIC times, in ns. */
+int64_t process_realtime_ns(void);
+int64_t process_monotonic_ns(void);
+/* The not_before of a process to start at wall-clock time realtime (ns):
+ * 0 when that is past, else the monotonic time it is PROCESS_HOLD_MAX_NS
+ * from now at most. */
+int64_t process_hold_until(int64_t realtime);
 
 /* The user jobs run as: set once at start-up from --run-as. */
 void process_set_user(int uid, int gid);

@@ -120,12 +120,14 @@ int run_write_record(struct run *r, int durable)
 	int rc;
 
 	/* A pending run's record is written when it is placed; one that
-	 * must be durable now places it first. */
+	 * must be durable now is placed with it (its end, mostly: the
+	 * folder gets the final record, not Running then the final one). */
 	if (r->pending && !durable)
 		return 0;
-	run_place(r);
+	rc = run_place_durable(r);
+	if (rc <= 0)
+		return rc; /* placed with it: told, or its failure logged */
 	rc = run_record(r->rn, r->l.name, r->dfd, &r->rec, durable);
-
 	if (rc < 0)
 		log_error("run %s of %s: cannot write its status: %s", r->id, r->l.name,
 			  strerror(-rc));
@@ -254,9 +256,11 @@ static enum state finish(struct run *r)
 	struct runner *rn = r->rn;
 
 	r->rec.end = time_now_ticks();
+	/* A pending run with its log in memory is placed by its final
+	 * record (record_end); without, the log needs its folder first. */
 	if (r->why == WHY_DELETED)
 		run_unplace(r);
-	else
+	else if (!r->log)
 		run_place(r);
 	if (!r->log && r->why != WHY_DELETED)
 		r->log = open_log(r);
@@ -417,7 +421,7 @@ static enum state a_nothing(struct run *r, enum event e)
 static enum state a_spawn(struct run *r, enum event e)
 {
 	struct launch_args a = { r->id, r->rec.arguments ? r->rec.arguments : "", 0,
-				 ++r->attempt };
+				 ++r->attempt, r->not_before };
 	int64_t limit = hostcfg_get(r->rn->c.cfg)->idle_timeout;
 	uint64_t every = limit > 0 && limit * 250 < 5000 ? (uint64_t)limit * 250 : 5000;
 	char err[512];

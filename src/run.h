@@ -44,6 +44,11 @@ int runner_start(struct runner *rn, struct job *j, const char *trigger,
  * share one sync of the run journal, at the end (docs/DECISIONS.md, "The
  * run journal"); their processes start after it. */
 void runner_batch(struct runner *rn, int begin);
+/* The open batch is a tick accepted ahead of its second (start, in
+ * ticks, still to come): its runs start then — their id and start time
+ * are start's, and their first processes are held until it (the spawn
+ * helper waits; process_req.not_before). */
+void runner_batch_ahead(struct runner *rn, int64_t start);
 /* Syncs what the open batch wrote so far; the batch stays open (its runs
  * keep sharing its start): the processes of its runs so far may start
  * while it goes on (the scheduler's tick, in parts). */

@@ -51,6 +51,7 @@ struct run {
 	long long timeout;     /* seconds, 0: none */
 	uv_timer_t retry;      /* the wait before the next attempt */
 	int attempt, attempts; /* the current one (from 1), retries + 1 */
+	int64_t not_before;    /* its first spawn held until (runner_batch_ahead) */
 	long long retry_delay, retry_max_delay; /* seconds */
 	int handles;           /* open uv handles; freed at 0 */
 	int64_t last_cpu;
@@ -95,6 +96,7 @@ struct runner {
 	int active;            /* the half records go to */
 	int batch;             /* > 0: syncs wait for runner_batch's end */
 	int64_t batch_start;   /* ticks: when the batch began */
+	int64_t batch_hold;    /* ns, CLOCK_REALTIME: its spawns not before (0) */
 	int sync_owed;         /* durable records wait for a sync */
 	int whole_fs;          /* a checkpoint is one syncfs (a local fs) */
 	uv_timer_t ckpt;       /* the checkpoint's delay */
@@ -124,6 +126,11 @@ int run_make_folder(int jfd, const char *id, char old[RUN_ID_LEN + 1], const cha
  * for a run that is not pending; a failure is logged, and the run goes
  * on without a folder. */
 void run_place(struct run *r);
+/* run_place for a run whose record must be durable now (its end): the
+ * record placed is the one it has now, with its own journal line, as
+ * run_record durable writes it — one status write, not two. Returns as
+ * run_record (-errno with no folder); 1 when the run was not pending. */
+int run_place_durable(struct run *r);
 /* A pending run that will never be placed (its job was deleted). */
 void run_unplace(struct run *r);
 /* The place timer's callback: runner_place_all. */
@@ -161,9 +168,10 @@ int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old,
 			const struct runrec *rec);
 /* The record of a run placed after its accept: written into dfd (the
  * recycled folder old renamed to the run's id, as run_record_recycled)
- * without a journal line — the line its accept wrote holds it. */
+ * without a journal line — the line its accept wrote holds it — or,
+ * durable, with one, as run_record. */
 int run_record_placed(struct runner *rn, const char *name, int jfd, char *old, int dfd,
-		      const struct runrec *rec);
+		      const struct runrec *rec, int durable);
 /* A pending run's first record: its journal line only, synced with the
  * batch. */
 int run_journal_accept(struct runner *rn, const char *name, const struct runrec *rec);

@@ -350,9 +350,9 @@ int run_record_recycled(struct runner *rn, const char *name, int jfd, char *old,
 }
 
 int run_record_placed(struct runner *rn, const char *name, int jfd, char *old, int dfd,
-		      const struct runrec *rec)
+		      const struct runrec *rec, int durable)
 {
-	return record(rn, name, dfd, rec, 0, jfd, old[0] ? old : NULL);
+	return record(rn, name, dfd, rec, durable, jfd, old[0] ? old : NULL);
 }
 
 int run_journal_accept(struct runner *rn, const char *name, const struct runrec *rec)
@@ -386,8 +386,19 @@ void runner_batch(struct runner *rn, int begin)
 			rn->batch_start = time_now_ticks();
 		return;
 	}
-	if (rn->batch > 0 && --rn->batch == 0 && rn->sync_owed)
-		run_journal_sync(rn);
+	if (rn->batch > 0 && --rn->batch == 0) {
+		rn->batch_hold = 0;
+		if (rn->sync_owed)
+			run_journal_sync(rn);
+	}
+}
+
+void runner_batch_ahead(struct runner *rn, int64_t start)
+{
+	if (rn->batch > 0) {
+		rn->batch_start = start;
+		rn->batch_hold = start * (1000000000 / TICKS_PER_SEC);
+	}
 }
 
 void runner_batch_sync(struct runner *rn)

@@ -44,18 +44,19 @@ int run_make_folder(int jfd, const char *id, char old[RUN_ID_LEN + 1], const cha
 	return dfd;
 }
 
-void run_place(struct run *r)
+static int place(struct run *r, int durable)
 {
 	char err[256];
 	int log_fd = -1, dfd, rc;
 
 	if (!r->pending)
-		return;
+		return 1;
 	r->pending = 0;
 	r->rn->npending--;
 	dfd = run_make_folder(r->jfd, r->id, r->old, r->first_line, r->first_len, &log_fd, err,
 			      sizeof(err));
-	rc = dfd < 0 ? dfd : run_record_placed(r->rn, r->l.name, r->jfd, r->old, dfd, &r->rec);
+	rc = dfd < 0 ? dfd
+		     : run_record_placed(r->rn, r->l.name, r->jfd, r->old, dfd, &r->rec, durable);
 	if (dfd < 0)
 		log_error("run %s of %s: %s", r->id, r->l.name, err);
 	else if (rc < 0)
@@ -74,6 +75,17 @@ void run_place(struct run *r)
 		run_note(r, 1);
 	close(r->jfd);
 	r->jfd = -1;
+	return rc;
+}
+
+void run_place(struct run *r)
+{
+	place(r, 0);
+}
+
+int run_place_durable(struct run *r)
+{
+	return place(r, 1);
 }
 
 void run_unplace(struct run *r)

@@ -34,6 +34,12 @@
 #define PART_GROWTH 8           /* each part after: 8 times the one before */
 #define PART_BUDGET_NS (4 * 1000 * 1000ull) /* for the events a part's drain runs */
 #define MISSED_WINDOW 600       /* seconds: a missed tick this recent fires */
+/* A second's due jobs are accepted ahead of it: twice what their accepts
+ * took at the last tick (per job, times how many are due), within these
+ * bounds, in ms. */
+#define AHEAD_MIN_MS 3
+#define AHEAD_MAX_MS 200
+#define ACCEPT_NS_FIRST 100000  /* per job, until a tick was measured */
 #define MISSED_COUNT_MAX 10000  /* counted one by one: more are "more than" */
 
 struct entry {
@@ -66,6 +72,7 @@ struct scheduler {
 	struct entry **heap;
 	size_t hn;
 	int closing;
+	int64_t accept_ns;   /* per job, at the last tick accepted ahead */
 };
 
 /* ---- the heap ---- */
@@ -233,7 +240,7 @@ static void on_answers(void *arg)
 		uv_timer_start(&s->lines, on_lines, 0, 0);
 }
 
-static void hold_invoked(struct scheduler *s, const char *name)
+static void hold_invoked(struct scheduler *s, const char *name, int64_t at)
 {
 	char *copy = strdup(name);
 
@@ -252,7 +259,7 @@ static void hold_invoked(struct scheduler *s, const char *name)
 		return;
 	}
 	s->held[s->nheld].name = copy;
-	s->held[s->nheld].at = time_now_ticks();
+	s->held[s->nheld].at = at;
 	s->nheld++;
 }
 
@@ -374,7 +381,10 @@ static void fire(struct scheduler *s, struct entry *e)
 		return;
 	if (asprintf(&trigger, "Schedule - %s", e->expanded) < 0)
 		trigger = NULL;
-	metrics_fire_delay((double)(now_ms() - occurrence * 1000) / 1000.0);
+	/* Accepted ahead: started at the second itself, by the helper. */
+	metrics_fire_delay(now_ms() > occurrence * 1000
+				   ? (double)(now_ms() - occurrence * 1000) / 1000.0
+				   : 0.0);
 	rc = trigger ? runner_start(s->c.runner, j, trigger, NULL, occurrence * TICKS_PER_SEC, id,
 				    err, sizeof(err))
 		     : -ENOMEM;
@@ -383,7 +393,9 @@ static void fire(struct scheduler *s, struct entry *e)
 		snprintf(err, sizeof(err), "out of memory");
 	cron_format_local(e->zone, occurrence, when, sizeof(when));
 	if (rc == 0)
-		hold_invoked(s, e->name);
+		hold_invoked(s, e->name,
+			     time_now_ticks() > occurrence * TICKS_PER_SEC ? time_now_ticks()
+									     : occurrence * TICKS_PER_SEC);
 	else if (rc == -EBUSY)
 		slog(s, e->name, 0, "Skipped the schedule at %s: the job is already running", when);
 	else if (rc == -EALREADY)
@@ -396,11 +408,37 @@ static void fire(struct scheduler *s, struct entry *e)
 		slog(s, e->name, 1, "Failed to start the scheduled run at %s: %s", when, err);
 }
 
+/* How many entries fire at the heap's first time (from index i down). */
+static size_t due_with_first(const struct scheduler *s, size_t i)
+{
+	if (i >= s->hn || s->heap[i]->next != s->heap[0]->next)
+		return 0;
+	return 1 + due_with_first(s, 2 * i + 1) + due_with_first(s, 2 * i + 2);
+}
+
+/* How long ahead of its second the next tick is accepted, in ms. */
+static int64_t ahead_ms(const struct scheduler *s)
+{
+	int64_t ms = (int64_t)due_with_first(s, 0) * s->accept_ns * 2 / 1000000 + AHEAD_MIN_MS;
+
+	return ms < AHEAD_MAX_MS ? ms : AHEAD_MAX_MS;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct scheduler *s = t->data;
-	int64_t now = now_ms();
-	size_t part = FIRST_PART, fired = 0;
+	int64_t now = now_ms(), upto = now / 1000, ahead = 0, begun = time_now_ticks();
+	size_t part = FIRST_PART, fired = 0, all = 0;
+
+	/* Woken ahead of the second (arm): its due jobs only, in one part;
+	 * they take the second as their start, and their processes are held
+	 * by the spawn helper until it — the accepts' work is done before
+	 * it, where it delayed every process of the tick. An accept that
+	 * runs past the second goes on in parts, as a tick woken late. */
+	if (s->hn && s->heap[0]->next * 1000 > now) {
+		ahead = upto = s->heap[0]->next;
+		part = SIZE_MAX;
+	}
 
 	/* The second's due jobs are one batch (one start time); they are
 	 * accepted in parts growing 8 times, each part synced and its
@@ -411,11 +449,15 @@ static void on_timer(uv_timer_t *t)
 	 * one batch"). Its answers are read after the tick
 	 * (child_hold_answers). */
 	runner_batch(s->c.runner, 1);
+	if (ahead)
+		runner_batch_ahead(s->c.runner, ahead * TICKS_PER_SEC);
 	child_hold_answers(1);
-	while (s->hn && s->heap[0]->next * 1000 <= now) {
+	while (s->hn && s->heap[0]->next <= upto) {
 		struct entry *e;
 		int64_t n;
 
+		if (ahead && part == SIZE_MAX && fired % 8 == 7 && now_ms() >= ahead * 1000)
+			part = fired; /* the second came: what was accepted goes */
 		if (fired == part) {
 			runner_batch_sync(s->c.runner);
 			/* The registry's events may change the entries: the
@@ -427,6 +469,7 @@ static void on_timer(uv_timer_t *t)
 		}
 		e = s->heap[0];
 		fired++;
+		all++;
 		fire(s, e);
 		/* The entry may be gone (the job was deleted meanwhile). */
 		if (s->hn == 0 || s->heap[0] != e)
@@ -443,6 +486,8 @@ static void on_timer(uv_timer_t *t)
 	}
 	runner_batch(s->c.runner, 0);
 	child_hold_answers(0);
+	if (ahead && all)
+		s->accept_ns = (time_now_ticks() - begun) * (1000000000 / TICKS_PER_SEC) / (int64_t)all;
 	/* The held lines: once the last part's spawns, sent by the next
 	 * drain, are answered, or that drain sent none (on_answers);
 	 * LINES_MAX_MS at the latest. */
@@ -461,7 +506,7 @@ static void arm(struct scheduler *s)
 		uv_timer_stop(&s->timer);
 		return;
 	}
-	wait = s->heap[0]->next * 1000 - now_ms();
+	wait = s->heap[0]->next * 1000 - ahead_ms(s) - now_ms();
 	uv_timer_start(&s->timer, on_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
 }
 
@@ -581,6 +626,7 @@ struct scheduler *scheduler_new(uv_loop_t *loop, const struct scheduler_config *
 		return NULL;
 	s->loop = loop;
 	s->c = *c;
+	s->accept_ns = ACCEPT_NS_FIRST;
 	uv_timer_init(loop, &s->timer);
 	uv_timer_init(loop, &s->lines);
 	s->timer.data = s->lines.data = s;

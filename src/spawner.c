@@ -36,6 +36,7 @@
 
 struct head {
 	uint32_t argc, envc, nfds, has_cgroup;
+	int64_t not_before;
 };
 
 struct answer {
@@ -123,6 +124,7 @@ static void serve_one(int fd, char *buf, char **argv, char **envp)
 			r.out_fd = fds[0];
 			r.err_fd = fds[1];
 			r.cgroup_fd = h.has_cgroup && nfds == 3 ? fds[2] : -1;
+			r.not_before = h.not_before;
 			a.err = process_clone_exec(&r, 1, &pid, &a.start);
 			a.pid = (int32_t)pid;
 		}
@@ -269,7 +271,7 @@ static int sent_push(const struct entry *e)
  * errno (EMSGSIZE: too big for the helper). */
 static char *message(const struct process_req *r, size_t *out_len)
 {
-	struct head h = { 0, 0, r->cgroup_fd >= 0 ? 3 : 2, r->cgroup_fd >= 0 };
+	struct head h = { 0, 0, r->cgroup_fd >= 0 ? 3 : 2, r->cgroup_fd >= 0, r->not_before };
 	size_t len = sizeof(h);
 	const char *lead[4] = { r->program, r->cwd ? r->cwd : "", r->pid_file ? r->pid_file : "",
 				r->pid_tail ? r->pid_tail : "" };

@@ -364,7 +364,7 @@ static enum state a_started(struct sv *v, enum event e)
 
 static enum state a_spawn(struct sv *v, enum event e)
 {
-	struct launch_args a = { "", "", process_free_port(), 0 };
+	struct launch_args a = { "", "", process_free_port(), 0, 0 };
 	char err[512];
 
 	if (v->deleted || v->s->shutting) {

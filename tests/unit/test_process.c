@@ -2,7 +2,9 @@
  * reports (without /proc) is the one /proc gives, whether the host clones
  * or the spawn helper does; an exec that fails is told with its errno
  * (through shared memory on the CLONE_VM path, a pipe on clone3's); the
- * pid file is written by whoever spawns, the helper before it answers. */
+ * pid file is written by whoever spawns, the helper before it answers; a
+ * spawn held until a time (a tick accepted ahead of its second) starts
+ * no sooner, and a clock far off holds it one second at most. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +175,64 @@ static void test_the_pid_file_is_written_by_the_spawn(void **state)
 	close(null);
 }
 
+/* Spawns /bin/true held until not_before (0: the host's clone, 1: the
+ * helper, sent then answered); returns when the spawn returned (ns). */
+static int64_t held_spawn(int helper, int64_t not_before)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	struct process_req r = req("/bin/true", null);
+	char program[64];
+	int64_t start, sent, before = process_realtime_ns();
+	pid_t pid = 0;
+
+	r.not_before = process_hold_until(not_before);
+	if (helper) {
+		assert_int_equal(spawner_send(&r), 0);
+		sent = process_realtime_ns();
+		/* Sent without waiting for the time: the helper holds it. */
+		assert_true(not_before <= before || sent < not_before);
+		assert_int_equal(spawner_receive(&r, 1, &pid, &start, program, sizeof(program)), 0);
+	} else {
+		assert_int_equal(process_clone_exec(&r, 0, &pid, &start), 0);
+	}
+	sent = process_realtime_ns();
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(null);
+	return sent;
+}
+
+static void test_a_held_spawn_starts_at_its_time(void **state)
+{
+	int64_t at;
+
+	(void)state;
+	assert_int_equal(spawner_start(), 0);
+	for (int helper = 0; helper < 2; helper++) {
+		at = process_realtime_ns() + 150 * 1000000ll;
+		assert_true(held_spawn(helper, at) >= at);
+		/* Past: at once. */
+		at = process_realtime_ns();
+		assert_true(held_spawn(helper, at - 1000000000ll) < at + 100 * 1000000ll);
+	}
+	/* An hour ahead: a second at most, whoever asks. */
+	at = process_realtime_ns();
+	assert_true(held_spawn(1, at + 3600 * 1000000000ll) < at + 1500 * 1000000ll);
+	{
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		struct process_req r = req("/bin/true", null);
+		int64_t start, t0 = process_monotonic_ns();
+		pid_t pid;
+
+		r.not_before = t0 + 3600 * 1000000000ll;
+		assert_int_equal(process_clone_exec(&r, 0, &pid, &start), 0);
+		assert_true(process_monotonic_ns() < t0 + 1500 * 1000000ll);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		close(null);
+	}
+	spawner_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_the_helper_tells_the_start_time_too),
 		cmocka_unit_test(test_a_failed_exec_is_told_with_its_errno),
 		cmocka_unit_test(test_the_pid_file_is_written_by_the_spawn),
+		cmocka_unit_test(test_a_held_spawn_starts_at_its_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
