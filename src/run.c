@@ -357,6 +357,12 @@ static void on_started(void *arg, struct child *c, const char *err)
 	 * record. */
 	if (!err && r->attempt == 1 && r->state == R_RUNNING)
 		joblog_sys(r->log, 0, "Status changed to Running"); /* as a_started's record */
+	/* Accepted ahead of its second: its fire is its process's start. */
+	if (!err && r->attempt == 1 && r->not_before) {
+		int64_t late = process_realtime_ns() - r->not_before;
+
+		metrics_fire_delay(late > 0 ? (double)late / 1e9 : 0.0);
+	}
 	run_post(r, E_STARTED);
 }
 

@@ -360,7 +360,8 @@ static void plan(struct scheduler *s, struct entry *e, int64_t base, int log_sch
 
 /* ---- firing ---- */
 
-static void fire(struct scheduler *s, struct entry *e)
+/* ahead: the tick was accepted ahead of its second (on_timer). */
+static void fire(struct scheduler *s, struct entry *e, int ahead)
 {
 	struct job *j;
 	char *trigger = NULL, id[RUN_ID_LEN + 1], err[512], when[48];
@@ -381,10 +382,9 @@ static void fire(struct scheduler *s, struct entry *e)
 		return;
 	if (asprintf(&trigger, "Schedule - %s", e->expanded) < 0)
 		trigger = NULL;
-	/* Accepted ahead: started at the second itself, by the helper. */
-	metrics_fire_delay(now_ms() > occurrence * 1000
-				   ? (double)(now_ms() - occurrence * 1000) / 1000.0
-				   : 0.0);
+	/* Accepted ahead of its second: observed as its process starts. */
+	if (!ahead)
+		metrics_fire_delay((double)(now_ms() - occurrence * 1000) / 1000.0);
 	rc = trigger ? runner_start(s->c.runner, j, trigger, NULL, occurrence * TICKS_PER_SEC, id,
 				    err, sizeof(err))
 		     : -ENOMEM;
@@ -393,9 +393,7 @@ static void fire(struct scheduler *s, struct entry *e)
 		snprintf(err, sizeof(err), "out of memory");
 	cron_format_local(e->zone, occurrence, when, sizeof(when));
 	if (rc == 0)
-		hold_invoked(s, e->name,
-			     time_now_ticks() > occurrence * TICKS_PER_SEC ? time_now_ticks()
-									     : occurrence * TICKS_PER_SEC);
+		hold_invoked(s, e->name, ahead ? occurrence * TICKS_PER_SEC : time_now_ticks());
 	else if (rc == -EBUSY)
 		slog(s, e->name, 0, "Skipped the schedule at %s: the job is already running", when);
 	else if (rc == -EALREADY)
@@ -470,7 +468,7 @@ static void on_timer(uv_timer_t *t)
 		e = s->heap[0];
 		fired++;
 		all++;
-		fire(s, e);
+		fire(s, e, ahead != 0);
 		/* The entry may be gone (the job was deleted meanwhile). */
 		if (s->hn == 0 || s->heap[0] != e)
 			continue;

@@ -52,3 +52,23 @@ def test_metrics_after_activity(home):
         assert not any(k.startswith("webjobs_runs_total{job=\"ok\"") for k in scrape(h))
     finally:
         assert h.stop() == 0
+
+
+def test_the_schedule_fire_delay_is_each_runs_start(home):
+    """A tick accepted ahead of its second observes its delay as its
+    process starts: one sample per scheduled run, each the time from its
+    second to its start (above 0: not the accept's, which is before it;
+    well under a second)."""
+    h = Host(home).start()
+    try:
+        h.add_job("triggered", "s", {"run.sh": "echo tick\n"},
+                  settings='{"schedule": "* * * * * *"}')
+        assert wait_for(lambda: scrape(h).get('webjobs_runs_total{job="s",status="Success"}', 0)
+                        >= 3, timeout=8)
+        m = scrape(h)
+        n = m["webjobs_schedule_fire_delay_seconds_count"]
+        assert n >= 3
+        assert m['webjobs_schedule_fire_delay_seconds_bucket{le="+Inf"}'] == n
+        assert 0 < m["webjobs_schedule_fire_delay_seconds_sum"] < 0.5 * n
+    finally:
+        assert h.stop() == 0
