@@ -34,13 +34,13 @@
 #define PART_GROWTH 8           /* each part after: 8 times the one before */
 #define PART_BUDGET_NS (4 * 1000 * 1000ull) /* for the events a part's drain runs */
 #define MISSED_WINDOW 600       /* seconds: a missed tick this recent fires */
+#define MISSED_COUNT_MAX 10000  /* counted one by one: more are "more than" */
 /* A second's due jobs are accepted ahead of it: twice what their accepts
  * took at the last tick (per job, times how many are due), within these
  * bounds, in ms. */
 #define AHEAD_MIN_MS 3
 #define AHEAD_MAX_MS 200
 #define ACCEPT_NS_FIRST 100000  /* per job, until a tick was measured */
-#define MISSED_COUNT_MAX 10000  /* counted one by one: more are "more than" */
 
 struct entry {
 	char *name;
@@ -438,8 +438,8 @@ static void on_timer(uv_timer_t *t)
 		part = SIZE_MAX;
 	}
 
-	/* The second's due jobs are one batch (one start time); they are
-	 * accepted in parts growing 8 times, each part synced and its
+	/* The second's due jobs are one batch (one start time); woken late,
+	 * they are accepted in parts growing 8 times, each part synced and its
 	 * processes sent to the spawn helper before the next is accepted:
 	 * the helper clones the first ones (~1 ms each) while the host
 	 * accepts the rest (~0.1 ms each), where it waited for them all
