@@ -191,7 +191,7 @@ struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 	req.type = home_type_name(l->type);
 	req.name = l->name;
 	req.run_id = a->run_id;
-	/* Written by the spawner as the job starts (process.h). */
+	/* Written by the job's process before its exec (src/clone.c). */
 	req.pid_file = l->pid_file;
 	req.pid_tail = host_tail();
 	req.not_before = a->not_before ? process_hold_until(a->not_before) : 0;

@@ -65,8 +65,7 @@ struct launch_args {
 
 /* Logs "Run script ..." and starts the process.
  * Its pid file (found by a host killed with -9 at its next start) is
- * written by the spawner as the process starts, before any turn of the
- * loop. Returns NULL with a reason in err (bad arguments, a failed
+ * written by the process itself before its exec. Returns NULL with a reason in err (bad arguments, a failed
  * spawn). */
 struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 			   const struct launch_args *a, struct joblog *log,

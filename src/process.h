@@ -23,8 +23,8 @@ struct process_req {
 	const char *cwd;
 	int out_fd, err_fd;  /* write ends; the caller closes them after */
 	int cgroup_fd;       /* start inside this cgroup v2 folder (-1: none) */
-	/* a file to hold "PID START pid_tail" once the process runs (NULL:
-	 * none), written before the spawn returns or is answered */
+	/* a file to hold "PID START pid_tail" of the process (NULL: none),
+	 * written by the process itself before its exec (src/clone.c) */
 	const char *pid_file, *pid_tail;
 	/* who the process is, for the subreaper's sweep (src/tree.h) */
 	const char *type, *name, *run_id;

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,6 +235,73 @@ static void test_a_held_spawn_starts_at_its_time(void **state)
 	spawner_stop();
 }
 
+/* What the pid file named while a spawn was held, read from a thread. */
+struct peek {
+	const char *file;
+	pid_t named;
+	char exe[256];
+};
+
+static void *peek_at(void *arg)
+{
+	struct peek *p = arg;
+	char link[64];
+	ssize_t n;
+
+	nanosleep(&(struct timespec){ 0, 150 * 1000000 }, NULL);
+	if (pid_file_names(p->file, "1 2", &p->named)) {
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->named);
+		if ((n = readlink(link, p->exe, sizeof(p->exe) - 1)) > 0)
+			p->exe[n] = '\0';
+	}
+	return NULL;
+}
+
+/* The child names itself in the pid file before it waits for its time
+ * and before its exec: a host killed meanwhile leaves no process that no
+ * file names. Read while the spawn is held: the file names the child,
+ * which still runs this program (not yet /bin/sleep). */
+static void test_the_pid_file_names_the_child_before_its_exec(void **state)
+{
+	char file[] = "/tmp/webjobs-pidfile-XXXXXX", self[256], after[256], link[64];
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), fd = mkstemp(file);
+	struct process_req r = req("/bin/sleep", null);
+	char *argv_sleep[] = { "sleep", "10", NULL };
+	struct peek p = { file, 0, "" };
+	pthread_t t;
+	int64_t start;
+	pid_t pid;
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	r.argv = argv_sleep;
+	r.pid_file = file;
+	r.pid_tail = "1 2";
+	r.not_before = process_monotonic_ns() + 400 * 1000000ll;
+	assert_int_equal(pthread_create(&t, NULL, peek_at, &p), 0);
+	assert_int_equal(process_clone_exec(&r, 0, &pid, &start), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(p.named, pid);
+	assert_string_equal(p.exe, self);
+	/* After the exec: the same process, now the program asked for. */
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, after, sizeof(after) - 1);
+	assert_true(n > 0);
+	after[n] = '\0';
+	assert_string_not_equal(after, self);
+	assert_true(pid_file_names(file, "1 2", &p.named));
+	assert_int_equal(p.named, pid);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	unlink(file);
+	close(null);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_a_failed_exec_is_told_with_its_errno),
 		cmocka_unit_test(test_the_pid_file_is_written_by_the_spawn),
 		cmocka_unit_test(test_a_held_spawn_starts_at_its_time),
+		cmocka_unit_test(test_the_pid_file_names_the_child_before_its_exec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
