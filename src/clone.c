@@ -124,8 +124,8 @@ static void hold(const struct process_req *r)
 }
 
 /* r's pid file names a process that runs: its pid and start time, then
- * r->pid_tail. The child writes it itself, before it waits for its time
- * and before its exec, so that no moment passes with a job process that
+ * r->pid_tail. The child writes it itself, before its exec, so that no
+ * moment passes with a job process that
  * the file does not name — a host (and its helper) killed while a spawn
  * was under way left the process to run, unnamed (the leftover of the
  * scale-out kill -9 torture); an exec that fails blanks it again. Rewritten in place: a new file per spawn cost a
@@ -251,7 +251,6 @@ static void __attribute__((noreturn)) exec_child(struct spawn_child *v, int repo
 		reserved_signals_default();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	hold(r);
 	/* Its stdin on /dev/null: the caller's own when that is it (the
 	 * spawn helper's: two calls less a spawn), else opened — close-on-exec,
 	 * its copy as 0 being the only one the job gets. */
@@ -371,6 +370,9 @@ int process_clone_exec(const struct process_req *r, int parent, pid_t *pid, int6
 	sigset_t all, old;
 	int rc, named;
 
+	/* Before the clone: while a spawn is held no process of it exists,
+	 * which the host relies on (child.c, held()). */
+	hold(r);
 	if (not_default.settled) {
 		rc = clone_exec(r, parent, pid, start, &named);
 	} else {

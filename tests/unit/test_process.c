@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
+#include <sys/inotify.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -235,70 +235,58 @@ static void test_a_held_spawn_starts_at_its_time(void **state)
 	spawner_stop();
 }
 
-/* What the pid file named while a spawn was held, read from a thread. */
-struct peek {
-	const char *file;
-	pid_t named;
-	char exe[256];
-};
-
-static void *peek_at(void *arg)
-{
-	struct peek *p = arg;
-	char link[64];
-	ssize_t n;
-
-	nanosleep(&(struct timespec){ 0, 150 * 1000000 }, NULL);
-	if (pid_file_names(p->file, "1 2", &p->named)) {
-		snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->named);
-		if ((n = readlink(link, p->exe, sizeof(p->exe) - 1)) > 0)
-			p->exe[n] = '\0';
-	}
-	return NULL;
-}
-
-/* The child names itself in the pid file before it waits for its time
- * and before its exec: a host killed meanwhile leaves no process that no
- * file names. Read while the spawn is held: the file names the child,
- * which still runs this program (not yet /bin/sleep). */
+/* The child names itself in the pid file before its exec: a host killed
+ * while a spawn is under way leaves no process that no file names. Seen
+ * by inotify on one folder, in the order it happened: the pid file
+ * written, then the program opened by the exec (the helper's write after
+ * the clone came after that open). */
 static void test_the_pid_file_names_the_child_before_its_exec(void **state)
 {
-	char file[] = "/tmp/webjobs-pidfile-XXXXXX", self[256], after[256], link[64];
-	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), fd = mkstemp(file);
-	struct process_req r = req("/bin/sleep", null);
-	char *argv_sleep[] = { "sleep", "10", NULL };
-	struct peek p = { file, 0, "" };
-	pthread_t t;
+	char dir[] = "/tmp/webjobs-exec-XXXXXX", prog[64], file[64], buf[4096];
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), in, src, dst;
+	struct process_req r;
 	int64_t start;
 	pid_t pid;
 	ssize_t n;
+	int written = -1, opened = -1, k = 0;
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = '\0';
-	r.argv = argv_sleep;
+	assert_non_null(mkdtemp(dir));
+	snprintf(prog, sizeof(prog), "%s/true", dir);
+	snprintf(file, sizeof(file), "%s/pid", dir);
+	src = open("/bin/true", O_RDONLY | O_CLOEXEC);
+	dst = open(prog, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+	assert_true(src >= 0 && dst >= 0);
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(dst, buf, (size_t)n), n);
+	close(src);
+	close(dst);
+	in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	assert_true(in >= 0);
+	assert_true(inotify_add_watch(in, dir, IN_OPEN | IN_MODIFY) >= 0);
+	r = req(prog, null);
 	r.pid_file = file;
 	r.pid_tail = "1 2";
-	r.not_before = process_monotonic_ns() + 400 * 1000000ll;
-	assert_int_equal(pthread_create(&t, NULL, peek_at, &p), 0);
 	assert_int_equal(process_clone_exec(&r, 0, &pid, &start), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(p.named, pid);
-	assert_string_equal(p.exe, self);
-	/* After the exec: the same process, now the program asked for. */
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	n = readlink(link, after, sizeof(after) - 1);
-	assert_true(n > 0);
-	after[n] = '\0';
-	assert_string_not_equal(after, self);
-	assert_true(pid_file_names(file, "1 2", &p.named));
-	assert_int_equal(p.named, pid);
-	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n; k++) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if (e->len && strcmp(e->name, "pid") == 0 && (e->mask & IN_MODIFY) &&
+			    written < 0)
+				written = k;
+			if (e->len && strcmp(e->name, "true") == 0 && (e->mask & IN_OPEN) &&
+			    opened < 0)
+				opened = k;
+			p += sizeof(*e) + e->len;
+		}
+	assert_true(written >= 0 && opened >= 0);
+	assert_true(written < opened);
+	close(in);
+	unlink(prog);
 	unlink(file);
+	rmdir(dir);
 	close(null);
 }
 
