@@ -48,6 +48,31 @@ def pids_of(m):
     return {int(x) for x in out.split()}
 
 
+def describe_leftovers(m, pids):
+    """What a leftover is, for the failure's message: its /proc stat
+    (state, parent, group, session, start time), its command line, and
+    every pid file under the machine's --temp, with the one naming it."""
+    out = []
+    for pid in sorted(pids):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+            f = stat.rsplit(")", 1)[1].split()
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+            out.append(f"{pid}: state {f[0]} ppid {f[1]} pgrp {f[2]} sid {f[3]} "
+                       f"start {f[19]} cmd {cmd!r}")
+        except OSError as e:
+            out.append(f"{pid}: gone ({e.strerror})")
+    for p in sorted(m.temp.rglob("pid*")):
+        try:
+            text = p.read_text().strip()
+        except OSError:
+            continue
+        named = text.split(" ", 1)[0] if text else ""
+        mark = " <- a leftover" if named.isdigit() and int(named) in pids else ""
+        out.append(f"{p.relative_to(m.temp)}: {text!r}{mark}")
+    return "\n".join(out)
+
+
 def wait_for(fn, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -125,7 +150,8 @@ def test_kill_9_torture_on_two_machines():
             errs = wait_for(lambda: problems(r.machines, home, state), timeout=8)
             assert not errs, f"seed {seed}, after kill {k + 1}: {errs}"
             left = wait_for(lambda: before & pids_of(one) - set(), timeout=5)
-            assert not left, f"seed {seed}, after kill {k + 1}: leftovers {sorted(left)}"
+            assert not left, (f"seed {seed}, after kill {k + 1}: leftovers {sorted(left)}\n"
+                              + describe_leftovers(one, left))
         runs = sum(len(v) for v in state["runs"].values())
         print(f"scaleout: kill -9 torture on two machines: {KILLS} kills, "
               f"{len(state['jobs'])} jobs, {runs} runs accepted, nothing lost (seed {seed})")
