@@ -125,11 +125,11 @@ static void hold(const struct process_req *r)
 
 /* r's pid file names a process that runs: its pid and start time, then
  * r->pid_tail. The child writes it itself, before its exec, so that no
- * moment passes with a job process that
- * the file does not name — a host (and its helper) killed while a spawn
- * was under way left the process to run, unnamed (the leftover of the
- * scale-out kill -9 torture); an exec that fails blanks it again. Rewritten in place: a new file per spawn cost a
- * new inode, 76 % of the host's time in a restart storm on ext4
+ * moment passes with a job process that the file does not name: a host
+ * (and its helper) killed while a spawn was under way left the process
+ * to run, unnamed (a leftover of the scale-out kill -9 torture); an exec
+ * that fails blanks it again. Rewritten in place: a new file per spawn
+ * cost a new inode, 76 % of the host's time in a restart storm on ext4
  * (docs/DECISIONS.md, "A restart storm"). The line is padded with spaces
  * to PID_LINE bytes, so that it always covers the one before and needs no
  * truncate (a call per run); a line cut short matches no live process

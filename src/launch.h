@@ -65,8 +65,8 @@ struct launch_args {
 
 /* Logs "Run script ..." and starts the process.
  * Its pid file (found by a host killed with -9 at its next start) is
- * written by the process itself before its exec. Returns NULL with a reason in err (bad arguments, a failed
- * spawn). */
+ * written by the process itself before its exec. Returns NULL with a
+ * reason in err (bad arguments, a failed spawn). */
 struct child *launch_spawn(uv_loop_t *loop, const struct launch *l,
 			   const struct launch_args *a, struct joblog *log,
 			   const struct child_ops *ops, void *arg, char *err,

@@ -194,7 +194,7 @@ static void on_done(void *arg, int wstatus)
 }
 
 /* The helper's answer (child.h); the pid file is written already, by
- * whoever spawned (launch_spawn). Started: unless the answer came inside
+ * the process before its exec (src/clone.c). Started: unless the answer came inside
  * a_spawn, which goes RUNNING itself — the status Running with its log
  * line, before the loop reads any of the job's output; STARTED then sets
  * the state. */
