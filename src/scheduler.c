@@ -41,6 +41,7 @@
 #define AHEAD_MIN_MS 3
 #define AHEAD_MAX_MS 200
 #define ACCEPT_NS_FIRST 100000  /* per job, until a tick was measured */
+#define AHEAD_COUNT_MAX 512     /* due jobs counted for the lead, at most */
 
 struct entry {
 	char *name;
@@ -406,18 +407,25 @@ static void fire(struct scheduler *s, struct entry *e, int ahead)
 		slog(s, e->name, 1, "Failed to start the scheduled run at %s: %s", when, err);
 }
 
-/* How many entries fire at the heap's first time (from index i down). */
-static size_t due_with_first(const struct scheduler *s, size_t i)
+/* How many entries fire at the heap's first time (from index i down),
+ * counted up to *left: arm runs at every change of an entry (10,000 jobs
+ * due together, added one by one at start-up, would otherwise cost a
+ * walk of all those due for each). A tick with more due than counted
+ * may run past its second: it goes on in parts. */
+static size_t due_with_first(const struct scheduler *s, size_t i, size_t *left)
 {
-	if (i >= s->hn || s->heap[i]->next != s->heap[0]->next)
+	if (i >= s->hn || s->heap[i]->next != s->heap[0]->next || *left == 0)
 		return 0;
-	return 1 + due_with_first(s, 2 * i + 1) + due_with_first(s, 2 * i + 2);
+	--*left;
+	return 1 + due_with_first(s, 2 * i + 1, left) + due_with_first(s, 2 * i + 2, left);
 }
 
 /* How long ahead of its second the next tick is accepted, in ms. */
 static int64_t ahead_ms(const struct scheduler *s)
 {
-	int64_t ms = (int64_t)due_with_first(s, 0) * s->accept_ns * 2 / 1000000 + AHEAD_MIN_MS;
+	size_t left = AHEAD_COUNT_MAX;
+	int64_t ms = (int64_t)due_with_first(s, 0, &left) * s->accept_ns * 2 / 1000000 +
+		     AHEAD_MIN_MS;
 
 	return ms < AHEAD_MAX_MS ? ms : AHEAD_MAX_MS;
 }
