@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,11 +37,16 @@ pytestmark = pytest.mark.skipif(SHORT, reason="the long scale-out suite (make sc
 class Via:
     """torture.py's host interface over a rig machine."""
 
+    trace = []  # (time, machine, method, path, status, Location): kept on a failure
+
     def __init__(self, m):
         self.m = m
 
     def req(self, method, path, body=None, headers=None, timeout=10):
-        return self.m.request(method, path, body, headers, timeout=timeout)
+        out = self.m.request(method, path, body, headers, timeout=timeout)
+        Via.trace.append((round(time.time(), 3), self.m.n, method, path, out[0],
+                          out[1].get("Location", "")))
+        return out
 
 
 def pids_of(m):
@@ -71,6 +77,21 @@ def describe_leftovers(m, pids):
         mark = " <- a leftover" if named.isdigit() and int(named) in pids else ""
         out.append(f"{p.relative_to(m.temp)}: {text!r}{mark}")
     return "\n".join(out)
+
+
+def keep_evidence(rig, seed, home):
+    """On a failure: the hosts' and FUSE clients' logs, the requests made
+    (which machine, what answer), and the run journals, copied where the
+    rig's removal does not reach; the folder's path."""
+    keep = pathlib.Path(f"/tmp/webjobs-rig-failure-{seed}-{os.getpid()}")
+    keep.mkdir(exist_ok=True)
+    for p in rig.tmp.glob("*.log"):
+        shutil.copy(p, keep / p.name)
+    (keep / "requests.txt").write_text("".join(f"{t}\n" for t in Via.trace))
+    journal = home / "data/webjobs/journal"
+    if journal.is_dir():
+        shutil.copytree(journal, keep / "journal", dirs_exist_ok=True)
+    return keep
 
 
 def wait_for(fn, timeout):
@@ -148,10 +169,12 @@ def test_kill_9_torture_on_two_machines():
             one.start()
             # What both say settles within the propagation bound.
             errs = wait_for(lambda: problems(r.machines, home, state), timeout=8)
-            assert not errs, f"seed {seed}, after kill {k + 1}: {errs}"
+            assert not errs, (f"seed {seed}, after kill {k + 1}: {errs}; evidence in "
+                              f"{keep_evidence(r, seed, home)}")
             left = wait_for(lambda: before & pids_of(one) - set(), timeout=5)
             assert not left, (f"seed {seed}, after kill {k + 1}: leftovers {sorted(left)}\n"
-                              + describe_leftovers(one, left))
+                              + describe_leftovers(one, left) + "\nevidence in "
+                              + str(keep_evidence(r, seed, home)))
         runs = sum(len(v) for v in state["runs"].values())
         print(f"scaleout: kill -9 torture on two machines: {KILLS} kills, "
               f"{len(state['jobs'])} jobs, {runs} runs accepted, nothing lost (seed {seed})")
