@@ -261,7 +261,7 @@ struct run *run_new(struct runner *rn, const struct job *j, const char *trigger,
 	r->rec.instance = strdup(rn->c.instance);
 	r->rec.arguments = arguments && *arguments ? strdup(arguments) : NULL;
 	r->rec.slot = slot;
-	r->not_before = rn->batch ? rn->batch_hold : 0;
+	r->not_before = rn->batch_hold; /* 0 outside a batch accepted ahead */
 	snprintf(r->rec.status, sizeof(r->rec.status), "Initializing");
 	if (launch_snapshot(&r->l, rn->c.home, rn->c.temp, j, DEFAULT_STOP_WAIT) < 0 ||
 	    launch_use_slot(&r->l, slot) < 0 ||
