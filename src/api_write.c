@@ -69,6 +69,10 @@ void api_run_start(struct call *c)
 		http_reply_error(c->req, 409, "The run queue is full.");
 	} else if (rc == -ENOTCONN) {
 		http_reply_error(c->req, 503, "The home cannot be reached; no run starts until it can.");
+	} else if (rc == -ESTALE) {
+		http_reply_error(c->req, 503,
+				 "The job was deleted or deployed again a moment ago on another "
+				 "instance; try again in a second.");
 	} else if (rc < 0) {
 		http_reply_error(c->req, 500, "Cannot start the run: %s", err);
 	} else {

@@ -317,19 +317,73 @@ void deploy_finish(struct deploy *d, uv_loop_t *loop, deploy_cb cb, void *arg)
 
 /* ---- removal ---- */
 
+/* How long a folder a delete left aside may stay untouched before a
+ * sweep removes it: a removal a crash cut short. */
+#define LEFT_ASIDE_S 60
+
 struct removal {
 	uv_work_t work;
-	int fd[2];
-	char name[2][64];
+	int fd[2];         /* the type's binaries and data folders (dups) */
+	char name[2][64];  /* the job's folders moved aside in them, or "" */
 };
+
+static int is_deleted(const char *name)
+{
+	return strncmp(name, ".deleted-", 9) == 0;
+}
+
+/* Empties folder name of dfd but for its mark. */
+static void empty_but_mark(int dfd, const char *name)
+{
+	struct files_dir *d = malloc(sizeof(*d));
+	const struct dirent *de;
+
+	if (!d)
+		return;
+	files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (d->fd >= 0) {
+		while ((de = files_dir_next(d)))
+			if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
+				files_remove_tree(d->fd, de->d_name);
+		close(d->fd);
+	}
+	free(d);
+}
+
+/* Removes the folders deletes left aside untouched for LEFT_ASIDE_S:
+ * removals a crash cut short. */
+static void sweep(int dfd)
+{
+	char **names;
+	int n = files_list(dfd, is_deleted, SIZE_MAX, &names);
+	time_t now = time(NULL);
+
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime >= LEFT_ASIDE_S)
+			files_remove_tree(dfd, names[i]);
+	}
+	files_free_names(names, n < 0 ? 0 : n);
+}
 
 static void work_remove(uv_work_t *w)
 {
 	struct removal *rm = w->data;
 
+	if (rm->name[0][0])
+		files_remove_tree(rm->fd[0], rm->name[0]);
+	/* The mark last: while anything of the folder is left, a machine
+	 * still led there by the name finds it (docs/SCALE-OUT.md, "A job
+	 * deleted on one machine"). */
+	if (rm->name[1][0]) {
+		empty_but_mark(rm->fd[1], rm->name[1]);
+		files_remove_tree(rm->fd[1], rm->name[1]);
+	}
 	for (int k = 0; k < 2; k++)
-		if (rm->name[k][0])
-			files_remove_tree(rm->fd[k], rm->name[k]);
+		if (rm->fd[k] >= 0)
+			sweep(rm->fd[k]);
 }
 
 static void after_remove(uv_work_t *w, int status)
@@ -338,28 +392,56 @@ static void after_remove(uv_work_t *w, int status)
 
 	(void)status;
 	for (int k = 0; k < 2; k++)
-		close(rm->fd[k]);
+		if (rm->fd[k] >= 0)
+			close(rm->fd[k]);
 	free(rm);
 }
 
-int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
-		  const char *name)
+/* A removal of the folders of type t (with no names yet), or NULL. */
+static struct removal *removal_new(const struct home *h, enum job_type t)
 {
 	struct removal *rm = calloc(1, sizeof(*rm));
 	int dirs[2] = { h->jobs_fd[t], h->data_fd[t] };
 
-	if (!rm)
-		return -ENOMEM;
-	for (int k = 0; k < 2; k++) {
-		rm->fd[k] = dup(dirs[k]);
-		files_temp_name(".deleted-", rm->name[k], sizeof(rm->name[k]));
-		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0)
-			rm->name[k][0] = '\0';
-	}
+	for (int k = 0; rm && k < 2; k++)
+		rm->fd[k] = dirs[k] < 0 ? -1 : dup(dirs[k]);
+	return rm;
+}
+
+static void removal_queue(struct removal *rm, uv_loop_t *loop)
+{
 	rm->work.data = rm;
 	if (uv_queue_work(loop, &rm->work, work_remove, after_remove) < 0) {
 		work_remove(&rm->work);
 		after_remove(&rm->work, 0);
 	}
+}
+
+int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
+		  const char *name)
+{
+	struct removal *rm = removal_new(h, t);
+
+	if (!rm)
+		return -ENOMEM;
+	/* Before it goes aside: a machine whose file system still leads the
+	 * name to it for a moment must not make a run there. */
+	home_mark_deleted(h, t, name);
+	for (int k = 0; k < 2; k++) {
+		files_temp_name(".deleted-", rm->name[k], sizeof(rm->name[k]));
+		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0)
+			rm->name[k][0] = '\0';
+	}
+	removal_queue(rm, loop);
 	return 0;
+}
+
+void deploy_sweep(const struct home *h, uv_loop_t *loop)
+{
+	for (int t = 0; t < 2; t++) {
+		struct removal *rm = removal_new(h, (enum job_type)t);
+
+		if (rm)
+			removal_queue(rm, loop);
+	}
 }

@@ -43,9 +43,13 @@ void deploy_finish(struct deploy *d, uv_loop_t *loop, deploy_cb cb, void *arg);
 /* Drops a deploy that will not finish (its body is removed). */
 void deploy_abort(struct deploy *d);
 
-/* Removes a job's binaries and data: both are renamed away at once (the
- * job vanishes) and deleted on the thread pool. Returns 0 or -errno. */
+/* Removes a job's binaries and data: the data folder is marked
+ * (HOME_DELETED_MARK), both are renamed away at once (the job vanishes)
+ * and deleted on the thread pool, the mark last. Returns 0 or -errno. */
 int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 		  const char *name);
+/* Removes, on the thread pool, the folders deletes left aside untouched
+ * for a minute or more: removals a crash cut short. */
+void deploy_sweep(const struct home *h, uv_loop_t *loop);
 
 #endif

@@ -69,6 +69,43 @@ int home_open_dir(int dfd, const char *rel)
 	return fd < 0 ? -errno : fd;
 }
 
+int home_marked_deleted(int dfd)
+{
+	struct stat st;
+
+	/* Or removed since, mark and all (ESTALE through a network client). */
+	return fstatat(dfd, HOME_DELETED_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno == ESTALE;
+}
+
+int home_open_job_data(const struct home *h, enum job_type t, const char *name)
+{
+	int fd = home_open_dir(h->data_fd[t], name);
+
+	/* Made (or found) by its name and still not there to open: a name
+	 * this machine's file system keeps for a folder gone elsewhere. */
+	if (fd == -ENOENT)
+		return -ESTALE;
+	if (fd >= 0 && home_marked_deleted(fd)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+int home_mark_deleted(const struct home *h, enum job_type t, const char *name)
+{
+	int dfd = openat(h->data_fd[t], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd;
+
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, HOME_DELETED_MARK, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	close(dfd);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 int home_open(struct home *h, const char *path, char *err, size_t errsz)
 {
 	char *abs = NULL;

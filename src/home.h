@@ -38,6 +38,22 @@ int home_mkdirs(int dfd, const char *rel);
  * missing (home_mkdirs): the descriptor, or a negative errno. */
 int home_open_dir(int dfd, const char *rel);
 
+/* The file a delete leaves in a job's data folder before it moves the
+ * folder aside (deploy_remove): a folder that holds it is no job's. */
+#define HOME_DELETED_MARK ".deleted"
+
+/* Opens the data folder of job name of type t, made when missing, and
+ * refuses one a delete has marked: another machine's file system may still
+ * lead the name there for a moment (docs/SCALE-OUT.md, "A job deleted on
+ * one machine"). The descriptor, or a negative errno: -ESTALE for a marked
+ * folder or a name that leads nowhere. */
+int home_open_job_data(const struct home *h, enum job_type t, const char *name);
+/* 1 when folder dfd holds HOME_DELETED_MARK, else 0. */
+int home_marked_deleted(int dfd);
+/* Marks the data folder of job name as deleted (HOME_DELETED_MARK), when
+ * it has one. Returns 0 or a negative errno (-ENOENT: no folder). */
+int home_mark_deleted(const struct home *h, enum job_type t, const char *name);
+
 /* 1 when name is an acceptable job name (docs/API.md, "Deploying jobs"), else 0. */
 int home_valid_job_name(const char *name);
 

@@ -205,7 +205,7 @@ int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int 
 	int rc;
 
 	*slot = 0;
-	if ((rc = *jfd = home_open_dir(rn->c.home->data_fd[JOB_TRIGGERED], name)) < 0) {
+	if ((rc = *jfd = home_open_job_data(rn->c.home, JOB_TRIGGERED, name)) < 0) {
 		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-rc));
 		return rc;
 	}
@@ -213,7 +213,9 @@ int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int 
 			  0644);
 	if (*lock_fd < 0) {
 		snprintf(err, errsz, "cannot open the run lock: %s", strerror(errno));
-		return -errno;
+		/* The folder removed since it was opened (through a name
+		 * another machine's delete had moved): as a marked one. */
+		return errno == ESTALE || errno == ENOENT ? -ESTALE : -errno;
 	}
 	rc = -EBUSY;
 	for (int k = slots > 0 ? 1 : 0; k <= slots && rc == -EBUSY; k++)

@@ -197,11 +197,9 @@ int run_queue(struct runner *rn, struct job *j, const char *trigger, const char 
 	int jfd, queued, rc;
 	int64_t start;
 
-	jfd = openat(h->data_fd[JOB_TRIGGERED], job_name(j),
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (jfd < 0) {
-		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(errno));
-		return -errno;
+	if ((jfd = home_open_job_data(h, JOB_TRIGGERED, job_name(j))) < 0) {
+		snprintf(err, errsz, "cannot open the job's data folder: %s", strerror(-jfd));
+		return jfd;
 	}
 	if ((rc = run_ids(rn, job_name(j), jfd, &ids)) >= 0) {
 		rc = run_trim_history(jfd, ids, rc, LLONG_MAX, newest, 0, NULL, occurrence);

@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "deploy.h"
 #include "child.h"
 #include "evq.h"
 #include "home.h"
@@ -315,6 +316,7 @@ static void start_jobs(struct server *s)
 		free(base);
 	}
 	launch_kill_leftovers(s->opt.temp);
+	deploy_sweep(&s->home, s->loop);
 	s->runner = s->cfg ? runner_new(s->loop, &rcfg) : NULL;
 	if (s->runner)
 		runner_recover(s->runner);

@@ -6,7 +6,7 @@
  *   STOPPED        begin    -        -        -        -        remove   halt     -        -        -
  *   INACTIVE       -        halt     -        begin    -        remove   halt     -        -        -
  *   STARTING       -        defer    failed   -        defer    defer    defer    spawn    failed   started
- *   RUNNING        -        stop     went     -        stop     doom     stop     -        -        -
+ *   RUNNING        -        stop     went     check    stop     doom     stop     -        -        -
  *   PENDING        -        halt     -        begin    begin    remove   halt     -        -        -
  *   STOPPING       -        -        stopped  kill     -        doom     -        -        -        -
  * end of table (checked against the code by tests/unit/test_supervisor.c)
@@ -33,7 +33,11 @@
  * stop: shutdown file + SIGTERM to the group, SIGKILL after
  * stopping_wait_time; what follows (stay stopped, start again, remove, exit)
  * is decided when the process is down. doom: the job was deleted, SIGKILL
- * now. Every change of state writes status_{inst} and its log line
+ * now. check (on a shared home, 2.5 s after RUNNING began): the data folder
+ * opened at the start is still the job's, or stop, and begin opens the
+ * job's own (docs/SCALE-OUT.md, "A job deleted on one machine"); begin
+ * also waits as INACTIVE, retried every second, while the name still
+ * leads to a folder a delete marked. Every change of state writes status_{inst} and its log line
  * (docs/API.md, "Continuous jobs").
  */
 #define _GNU_SOURCE
@@ -63,21 +67,19 @@
 #include "process.h"
 #include "webhook.h"
 #include "settings.h"
-#include "spawnq.h"
+#include "share.h"
+#include "supervisor_int.h"
 
 #define SINGLETON_RETRY_MS 5000
+#define DATA_RETRY_MS 1000
+/* On a shared home, how long after a start its data folder is looked at
+ * again: past any client's name cache (docs/SCALE-OUT.md). */
+#define DATA_CHECK_MS 2500
 #define LONG_RUN_MS (120 * 1000)
 #define DEFAULT_STOP_WAIT 5
-#define INSTANCE_NAME_MAX (INSTANCE_ID_MAX + 8)
 /* Spawns per turn of the loop: a restart storm of thousands of jobs must
  * not keep the loop from serving requests for seconds. */
 #define SPAWNS_PER_TURN 64
-
-enum state { S_STOPPED, S_INACTIVE, S_STARTING, S_RUNNING, S_PENDING, S_STOPPING, S_COUNT };
-enum event {
-	E_START, E_STOP, E_EXIT, E_TIMER, E_CHANGED, E_DELETED, E_SHUTDOWN, E_READY, E_FAILED,
-	E_STARTED, E_COUNT
-};
 
 static const char *const state_names[S_COUNT] = {
 	"STOPPED", "INACTIVE", "STARTING", "RUNNING", "PENDING", "STOPPING"
@@ -90,95 +92,7 @@ static const char *const status_names[S_COUNT] = {
 	"Stopped", "InactiveInstance", "Starting", "Running", "PendingRestart", "Stopping"
 };
 
-struct sv {
-	struct supervisor *s;
-	struct sv *next;
-	struct spawnq_node qn; /* in the spawn queue */
-	char *name;
-	enum state state;
-	enum state shown;      /* the state status_{inst} says (S_COUNT: none yet) */
-	int answer;            /* the spawn's answer: 1 started, -1 failed, 0 none */
-	int deferred;          /* an event that came while STARTING, or -1 */
-	int deleted;           /* the job is gone: free once down */
-	struct launch l;       /* what the job was when it was started */
-	int singleton;
-	unsigned epoch;        /* fence_epoch() when the singleton lock was taken */
-	char fail[600];        /* why the last start failed */
-	/* life */
-	struct child *child;
-	uint64_t started_ms;
-	int wstatus;
-	uv_timer_t timer;
-	uv_work_t work;
-	int copy_rc;
-	int status_fd, singleton_fd, dfd;
-	struct joblog *log;
-	struct nametab_node tn; /* in the supervisor's table by name */
-};
-
-struct supervisor {
-	uv_loop_t *loop;
-	struct supervisor_config c;
-	struct sv *jobs;
-	struct nametab byname; /* the jobs by name (a walk of the list: N^2 a start) */
-	struct spawnq spawns;  /* jobs waiting for their spawn */
-	int shutting;
-	void (*done)(void *);
-	void *done_arg;
-};
-
 static void post(struct sv *v, enum event e);
-
-/* ---- status and log ---- */
-
-/* Writes status_{inst} in place: the file carries this instance's
- * liveness lock, so it is never replaced by a rename. */
-static void publish(struct sv *v, const char *status)
-{
-	char text[128];
-	int n = snprintf(text, sizeof(text), "{\"Status\":\"%s\"}", status);
-
-	if (v->status_fd >= 0 && pwrite(v->status_fd, text, (size_t)n, 0) == n) {
-		(void)!ftruncate(v->status_fd, n);
-		job_note_own_status(registry_find(v->s->c.registry, JOB_CONTINUOUS, v->name),
-				    v->s->c.instance, status);
-	}
-	joblog_sys(v->log, 0, "Status changed to %s", status);
-}
-
-static int open_data(const struct home *h, const char *name)
-{
-	return openat(h->data_fd[JOB_CONTINUOUS], name,
-		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
-/* Opens the data folder, the log and this instance's status file. */
-static int open_files(struct sv *v)
-{
-	struct supervisor *s = v->s;
-	const struct home *h = s->c.home;
-	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
-	char name[INSTANCE_NAME_MAX];
-	int rc;
-
-	/* Made only when missing: at a restart of the host every folder is
-	 * there (a call less a job of its start). */
-	if ((v->dfd = open_data(h, v->name)) < 0 && errno == ENOENT) {
-		if ((rc = home_mkdirs(h->data_fd[JOB_CONTINUOUS], v->name)) < 0)
-			return rc;
-		v->dfd = open_data(h, v->name);
-	}
-	if (v->dfd < 0)
-		return -errno;
-	v->log = joblog_open(v->dfd, "job_log.txt", NULL, s->c.instance);
-	joblog_set_rollover(v->log, "job_prev_log.txt", hostcfg_get(s->c.cfg)->log_max_size);
-	snprintf(name, sizeof(name), "status_%s", s->c.instance);
-	v->status_fd = openat(v->dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	/* A shared lock held as long as this instance lives (docs/API.md). */
-	if (v->status_fd >= 0 && fcntl(v->status_fd, F_OFD_SETLK, &fl) < 0)
-		log_warn("job %s: cannot lock its status file: %s", v->name, strerror(errno));
-	return 0;
-}
 
 /* ---- the process ---- */
 
@@ -211,7 +125,7 @@ static void on_started(void *arg, struct child *c, const char *err)
 		 * once), set when the answer comes later. */
 		if (v->child) {
 			v->shown = S_RUNNING;
-			publish(v, status_names[S_RUNNING]);
+			sv_publish(v, status_names[S_RUNNING]);
 		}
 	}
 	post(v, E_STARTED);
@@ -276,38 +190,6 @@ static enum state a_nothing(struct sv *v, enum event e)
 	return v->state;
 }
 
-/* Takes the singleton lock when the job is one; 0 when another instance
- * holds it, or when the shared home is lost (src/fence.c: nothing starts
- * then). A lock taken before the home was lost is taken afresh. */
-static int take_singleton(struct sv *v)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-
-	if (!fence_ok())
-		return 0;
-	if (v->singleton_fd >= 0 && v->epoch != fence_epoch()) {
-		close(v->singleton_fd);
-		v->singleton_fd = -1;
-	}
-	if (v->singleton && v->singleton_fd < 0) {
-		int fd = openat(v->dfd, "singleton.job.lock",
-				O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-
-		if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-			if (fd >= 0)
-				close(fd);
-			return 0;
-		}
-		v->singleton_fd = fd;
-		v->epoch = fence_epoch();
-		joblog_sys(v->log, 0, "WebJob singleton lock is acquired");
-	} else if (!v->singleton && v->singleton_fd >= 0) {
-		close(v->singleton_fd);
-		v->singleton_fd = -1;
-		joblog_sys(v->log, 0, "WebJob singleton lock is released");
-	}
-	return 1;
-}
 
 static enum state a_begin(struct sv *v, enum event e)
 {
@@ -318,7 +200,16 @@ static enum state a_begin(struct sv *v, enum event e)
 	if (!wanted(v, j))
 		return S_STOPPED;
 	v->singleton = settings_bool(job_settings(j), "is_singleton", 0);
-	if (!take_singleton(v)) {
+	/* The folder a delete on another machine marked and moved away — the
+	 * job deployed again since —, or still found by the name for a moment
+	 * (docs/SCALE-OUT.md): not the job's; opened again. */
+	if (!v->child && v->dfd >= 0 && home_marked_deleted(v->dfd))
+		sv_close_files(v);
+	if (v->dfd < 0 && sv_open_files(v) == -ESTALE) {
+		uv_timer_start(&v->timer, on_timer, DATA_RETRY_MS, 0);
+		return S_INACTIVE;
+	}
+	if (!sv_take_singleton(v)) {
 		uv_timer_start(&v->timer, on_timer, SINGLETON_RETRY_MS, 0);
 		return S_INACTIVE;
 	}
@@ -415,22 +306,26 @@ static enum state a_kill(struct sv *v, enum event e)
 	return S_STOPPING;
 }
 
+/* RUNNING's timer (DATA_CHECK_MS after the start, on a shared home): the
+ * data folder opened at the start was one a delete on another machine
+ * had marked and was removing, still found by the name then — the job
+ * deployed again since —: the job starts again, in its own folder. */
+static enum state a_check(struct sv *v, enum event e)
+{
+	if (v->dfd >= 0 && !home_marked_deleted(v->dfd))
+		return S_RUNNING;
+	joblog_sys(v->log, 0, "The job's data folder was moved away by a delete: restarting");
+	return a_stop(v, e);
+}
+
 /* The job is deleted while its process runs: no grace, it goes now. */
 static enum state a_doom(struct sv *v, enum event e)
 {
 	(void)e;
+	uv_timer_stop(&v->timer);
 	v->deleted = 1;
 	child_kill(v->child, SIGKILL);
 	return S_STOPPING;
-}
-
-static void release_singleton(struct sv *v)
-{
-	if (v->singleton_fd >= 0) {
-		close(v->singleton_fd);
-		v->singleton_fd = -1;
-		joblog_sys(v->log, 0, "WebJob singleton lock is released");
-	}
 }
 
 static void sv_free(struct sv *v);
@@ -444,7 +339,7 @@ static enum state a_went(struct sv *v, enum event e)
 
 	(void)e;
 	if (WIFEXITED(v->wstatus) && WEXITSTATUS(v->wstatus) == 0) {
-		publish(v, "Success");
+		sv_publish(v, "Success");
 	} else if (WIFEXITED(v->wstatus)) {
 		joblog_sys(v->log, 1, "Job failed due to exit code %d", WEXITSTATUS(v->wstatus));
 	} else {
@@ -480,7 +375,7 @@ static enum state a_halt(struct sv *v, enum event e)
 {
 	(void)e;
 	uv_timer_stop(&v->timer);
-	release_singleton(v);
+	sv_release_singleton(v);
 	if (v->deleted || v->s->shutting)
 		sv_free(v);
 	return S_STOPPED;
@@ -497,7 +392,7 @@ static enum state a_stopped(struct sv *v, enum event e)
 {
 	uv_timer_stop(&v->timer);
 	if (!v->deleted && !v->s->shutting && wanted(v, current(v))) {
-		release_singleton(v);
+		sv_release_singleton(v);
 		return a_begin(v, e);
 	}
 	return a_halt(v, e);
@@ -515,7 +410,7 @@ static const struct cell table[S_COUNT][E_COUNT] = {
 	[S_STOPPED]  = { C(begin), NO,       NO,         NO,       NO,       C(remove), C(halt),  NO,       NO,        NO },
 	[S_INACTIVE] = { NO,       C(halt),  NO,         C(begin), NO,       C(remove), C(halt),  NO,       NO,        NO },
 	[S_STARTING] = { NO,       C(defer), C(failed),  NO,       C(defer), C(defer),  C(defer), C(spawn), C(failed), C(started) },
-	[S_RUNNING]  = { NO,       C(stop),  C(went),    NO,       C(stop),  C(doom),   C(stop),  NO,       NO,        NO },
+	[S_RUNNING]  = { NO,       C(stop),  C(went),    C(check), C(stop),  C(doom),   C(stop),  NO,       NO,        NO },
 	[S_PENDING]  = { NO,       C(halt),  NO,         C(begin), C(begin), C(remove), C(halt),  NO,       NO,        NO },
 	[S_STOPPING] = { NO,       NO,       C(stopped), C(kill),  NO,       C(doom),   NO,       NO,       NO,        NO },
 };
@@ -531,10 +426,12 @@ static void dispatch(void *obj, int event)
 
 	if (event == E_READY)
 		spawnq_taken(&v->s->spawns, &v->qn); /* its spawn made, or none due */
+	if (next == S_RUNNING && v->state != S_RUNNING && share_active())
+		uv_timer_start(&v->timer, on_timer, DATA_CHECK_MS, 0);
 	v->state = next;
 	if (next != v->shown) {
 		v->shown = next;
-		publish(v, status_names[next]);
+		sv_publish(v, status_names[next]);
 	}
 }
 
@@ -619,7 +516,7 @@ static void sv_free(struct sv *v)
 	spawnq_remove(&s->spawns, &v->qn);
 	child_free(v->child);
 	v->child = NULL;
-	release_singleton(v);
+	sv_release_singleton(v);
 	uv_close((uv_handle_t *)&v->timer, on_closed);
 }
 
@@ -647,7 +544,7 @@ static struct sv *add(struct supervisor *s, const char *name)
 	v->status_fd = v->singleton_fd = v->dfd = -1;
 	v->state = S_STOPPED;
 	v->shown = S_COUNT;
-	if (open_files(v) < 0)
+	if (sv_open_files(v) < 0)
 		log_warn("job %s: cannot open its data folder", name);
 	uv_timer_init(s->loop, &v->timer);
 	v->timer.data = v;

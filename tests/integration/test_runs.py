@@ -542,6 +542,55 @@ def test_delete_stops_run_and_removes(host, tmp_path):
     assert (host.home / "site/wwwroot/App_Data/jobs").is_dir()
 
 
+def test_a_folder_a_delete_marked_takes_no_run(host):
+    """A delete marks the job's data folder before it moves it aside (a
+    machine of a shared home may still be led there by the name for a
+    moment, docs/SCALE-OUT.md): a run, or a queued run, that finds the
+    mark is refused with 503 and makes nothing there."""
+    deploy(host, "marked", "echo hi\n")
+    rid = start_run(host, "marked")
+    assert wait_run(host, "marked", rid)["status"] == "Success"
+    data = host.data_dir("triggered", "marked")
+    (data / ".deleted").write_text("")
+    before = sorted(os.listdir(data))
+    for settings in ({}, {"concurrent_runs": "queue"}):
+        host.request("PUT", "/api/triggeredwebjobs/marked/settings",
+                     json.dumps(settings).encode())
+        r = host.request("POST", "/api/triggeredwebjobs/marked/run")
+        assert r.status == 503, (settings, r.status, r.body)
+        assert r.json()["Message"] == ("The job was deleted or deployed again a moment ago on "
+                                       "another instance; try again in a second.")
+        assert sorted(os.listdir(data)) == before
+    assert [run["id"] for run in host.get("/api/triggeredwebjobs/marked/history").json()
+            ["runs"]] == [rid]
+    (data / ".deleted").unlink()
+    assert wait_run(host, "marked", start_run(host, "marked"))["status"] == "Success"
+
+
+def test_a_removal_a_crash_cut_short_is_swept(home):
+    """What a delete moved aside and a crash left there goes at the next
+    start once untouched for a minute; a fresher one is left to its
+    remover."""
+    old_at = time.time() - 120
+    for kind in ("triggered", "continuous"):
+        for base in (home / "data/jobs" / kind, home / "site/wwwroot/App_Data/jobs" / kind):
+            for name, at in ((".deleted-old0000000", old_at), (".deleted-new0000000", None)):
+                d = base / name
+                (d / "sub").mkdir(parents=True)
+                (d / "sub" / "f").write_text("x")
+                if at:
+                    os.utime(d, (at, at))
+    h = Host(home).start()
+    try:
+        for kind in ("triggered", "continuous"):
+            for base in (home / "data/jobs" / kind,
+                         home / "site/wwwroot/App_Data/jobs" / kind):
+                assert wait_for(lambda: not (base / ".deleted-old0000000").exists()), base
+                assert (base / ".deleted-new0000000" / "sub" / "f").exists(), base
+    finally:
+        h.stop()
+
+
 def test_crash_recovery(home, tmp_path):
     pidfile = tmp_path / "p"
     h = Host(home).start()

@@ -285,3 +285,80 @@ def test_file_api_on_the_shared_home(rig):
     os.symlink("/etc", b.mount / "site/wwwroot/notes/out")
     assert a.request("GET", "/api/vfs/site/wwwroot/notes/out/passwd")[0] in (403, 404)
     assert a.request("GET", "/api/vfs/../../etc/passwd")[0] in (400, 403, 404)
+
+
+def test_a_run_right_after_a_delete_and_deploy_elsewhere_is_kept(rig):
+    """A job deleted through one machine and at once deployed again and run
+    through another (GlusterFS's client keeps a name for a second, so the
+    second machine may still find the old data folder, the one being
+    removed): every run answered 202 is kept; a run refused meanwhile gets
+    503 and its message, never a run made in the folder going away."""
+    a, b, _ = rig.machines
+    rounds = 6 if SHORT else 20
+    kept = refused = 0
+    data = a.mount / "data/jobs/triggered"
+    for k in range(rounds):
+        assert a.deploy("again", f"echo round {k}\n")[0] == 200
+        assert wait_for(lambda: status(b, "/api/triggeredwebjobs/again") == 200, timeout=5)
+        # b opens the job's data folder now: its client keeps the name.
+        s, _, body = b.request("POST", "/api/triggeredwebjobs/again/run")
+        assert s == 202, body
+        assert a.request("DELETE", "/api/triggeredwebjobs/again")[0] == 200
+        assert b.deploy("again", f"echo again {k}\n")[0] == 200
+        ids = []
+        t0 = time.time()
+        while time.time() - t0 < 1.5:
+            s, hd, body = b.request("POST", "/api/triggeredwebjobs/again/run")
+            if s == 202:
+                ids.append(hd["Location"].rsplit("/", 1)[1])
+                assert wait_for(lambda: b.get_json(
+                    f"/api/triggeredwebjobs/again/history/{ids[-1]}")[1].get("status")
+                    == "Success", timeout=10), ids[-1]
+            else:
+                assert s == 503 and b"deployed again a moment ago" in body, (s, body)
+                refused += 1
+            time.sleep(0.1)
+        # Looked for in a listing through the deleting machine's mount:
+        # neither machine's name cache answers it.
+        for rid in ids:
+            assert wait_for(lambda: rid in os.listdir(data / "again"), timeout=3), \
+                (k, rid, sorted(os.listdir(data / "again")))
+            assert (data / "again" / rid / "status").exists(), (k, rid)
+        kept += len(ids)
+    assert kept
+    print(f"scaleout: {rounds} deletes each followed by a deploy and runs elsewhere: "
+          f"{kept} runs accepted and kept, {refused} refused with 503")
+
+
+def test_a_continuous_job_deleted_and_deployed_elsewhere_keeps_its_files(rig):
+    """The same for a continuous job: deployed again through another
+    machine right after its delete, it runs with its status and its log
+    in the new data folder, not in the one going away."""
+    a, b, _ = rig.machines
+    data = a.mount / "data/jobs/continuous"
+    rounds = 3 if SHORT else 8
+    for k in range(rounds):
+        assert a.deploy("again", f"while true; do echo round {k}; sleep 1; done\n",
+                        "continuous")[0] == 200
+        assert wait_for(lambda: "Running" in b.get_json("/api/continuouswebjobs/again")[1]
+                        .get("status", ""), timeout=10)
+        # b looks the data folder up now: its client keeps the name.
+        assert b.request("GET", "/api/vfs/data/jobs/continuous/again/")[0] == 200
+        assert a.request("DELETE", "/api/continuouswebjobs/again")[0] == 200
+        assert b.deploy("again", f"while true; do echo again {k}; sleep 1; done\n",
+                        "continuous")[0] == 200
+
+        def files():
+            try:
+                names = os.listdir(data / "again")
+            except OSError:
+                return False
+            # Each machine's instance writes its own status_{instance}.
+            return "job_log.txt" in names and \
+                sum(n.startswith("status_") for n in names) == len(rig.machines)
+        assert wait_for(files, timeout=8), (k, sorted(os.listdir(data / "again")))
+        assert wait_for(lambda: "Running" in a.get_json("/api/continuouswebjobs/again")[1]
+                        .get("status", ""), timeout=8), k
+        assert wait_for(lambda: f"again {k}" in (data / "again/job_log.txt").read_text(),
+                        timeout=8), k
+    assert a.request("DELETE", "/api/continuouswebjobs/again")[0] == 200
