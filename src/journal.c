@@ -160,16 +160,18 @@ void journal_close(struct journal *j)
 	free(j);
 }
 
-/* The record at buf[off..len): its line's length, or -1 when none. */
-static long parse(const struct journal *j, char *buf, size_t off, size_t len)
+/* The record at buf[off..len) (buf[len] is '\0'): its line's length; -1
+ * when there is none; -2 when one may go on past len and more of the file
+ * follows (more). */
+static long parse(const struct journal *j, char *buf, size_t off, size_t len, int more)
 {
 	char *nl, *end;
 	uint64_t epoch, h;
 	size_t n;
 
-	if (len - off < PREFIX + 1 || buf[off] == '\0')
-		return -1;
-	if (!(nl = memchr(buf + off, '\n', len - off)))
+	if (len - off < PREFIX + 1)
+		return more ? -2 : -1;
+	if (buf[off] == '\0')
 		return -1;
 	epoch = strtoull(buf + off, &end, 16);
 	if (end != buf + off + 16 || *end != ' ' || epoch != j->epoch)
@@ -177,6 +179,8 @@ static long parse(const struct journal *j, char *buf, size_t off, size_t len)
 	h = strtoull(end + 1, &end, 16);
 	if (end != buf + off + 33 || *end != ' ')
 		return -1;
+	if (!(nl = memchr(buf + off, '\n', len - off)))
+		return more ? -2 : -1;
 	n = (size_t)(nl - (buf + off + PREFIX));
 	if (hash(epoch, buf + off + PREFIX, n) != h)
 		return -1;
@@ -184,27 +188,50 @@ static long parse(const struct journal *j, char *buf, size_t off, size_t len)
 	return (long)n;
 }
 
+/* The journal is read a piece at a time, up to its last record: its
+ * zeros (most of it) are never read — reading all 4 MiB of both halves
+ * was 3 % of a start of 1,000 continuous jobs. */
+#define REPLAY_PIECE (64u << 10)
+
 int journal_replay(struct journal *j, void (*fn)(void *arg, const char *line), void *arg)
 {
-	char *buf = malloc(JOURNAL_SIZE);
+	size_t cap = REPLAY_PIECE, base = 0, at = JOURNAL_HEADER; /* base: buf[0]'s offset */
+	char *buf = malloc(cap + 1), *bigger;
 	ssize_t got;
-	size_t off = JOURNAL_HEADER;
 	long n;
 
 	if (!buf)
 		return -ENOMEM;
-	got = pread(j->fd, buf, JOURNAL_SIZE, 0);
-	if (got < 0) {
-		free(buf);
-		return -errno;
-	}
 	j->count = 0;
-	while ((n = parse(j, buf, off, (size_t)got)) >= 0) {
-		fn(arg, buf + off + PREFIX);
-		off += PREFIX + (size_t)n + 1;
-		j->count++;
+	for (;;) {
+		int more;
+
+		if ((got = pread(j->fd, buf, cap, (off_t)base)) < 0) {
+			free(buf);
+			return -errno;
+		}
+		buf[got] = '\0';
+		more = (size_t)got == cap && base + cap < JOURNAL_SIZE;
+		while ((n = parse(j, buf, at - base, (size_t)got, more)) >= 0) {
+			fn(arg, buf + (at - base) + PREFIX);
+			at += PREFIX + (size_t)n + 1;
+			j->count++;
+		}
+		if (n != -2)
+			break;
+		/* A record cut by the piece's end: read again from it, in a
+		 * piece twice as big when it began the piece. */
+		if (at == base) {
+			if (!(bigger = realloc(buf, 2 * cap + 1))) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		base = at;
 	}
-	j->tail = off;
+	j->tail = at;
 	free(buf);
 	return (int)j->count;
 }

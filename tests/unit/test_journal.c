@@ -170,6 +170,36 @@ static void test_full_and_bad_lines(void **state)
 	journal_close(j);
 }
 
+/* The replay reads the journal a piece (64 KiB) at a time: records cut
+ * by a piece's end, and one longer than a piece, all come back, and the
+ * next append goes after the last. */
+static void test_records_across_pieces(void **state)
+{
+	struct journal *j;
+	struct seen s;
+	static char big[150 * 1024];
+	char line[128];
+	int n = 0;
+
+	(void)state;
+	fresh(&j);
+	for (; n < 3000; n++) {
+		snprintf(line, sizeof(line), "record %d %0*d", n, 60 + n % 17, n);
+		assert_int_equal(journal_append(j, line, strlen(line)), 0);
+	}
+	memset(big, 'y', sizeof(big));
+	assert_int_equal(journal_append(j, big, sizeof(big)), 0);
+	assert_int_equal(journal_append(j, "after the big one", 17), 0);
+	assert_int_equal(journal_sync(j), 0);
+	j = reopen(j, &s);
+	assert_int_equal(s.n, 3002);
+	assert_int_equal(strncmp(s.lines[63], "record 63 ", 10), 0);
+	assert_int_equal(journal_append(j, "one more", 8), 0);
+	j = reopen(j, &s);
+	assert_int_equal(s.n, 3003);
+	journal_close(j);
+}
+
 static void test_foreign_file(void **state)
 {
 	struct journal *j;
@@ -192,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_torn_record_ends_it),
 		cmocka_unit_test(test_epochs),
 		cmocka_unit_test(test_full_and_bad_lines),
+		cmocka_unit_test(test_records_across_pieces),
 		cmocka_unit_test(test_foreign_file),
 	};
 	int rc;
