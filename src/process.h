@@ -107,8 +107,11 @@ struct job_env {
 /* process_env with the job's variables. */
 char **process_job_env(const struct job_env *e);
 
-/* A free TCP port on the loopback interface (for WEBJOBS_PORT), or 0. */
+/* A free TCP port on the loopback interface (for WEBJOBS_PORT), or 0:
+ * never one given before and not yet released (loop thread only). */
 int process_free_port(void);
+/* The port's job is over: it may be given again. */
+void process_port_release(int port);
 
 /* process_spawn, but a spawn the helper takes is only sent (1): its
  * result is process_spawn_result's, in the order sent — for a burst of

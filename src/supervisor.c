@@ -255,7 +255,7 @@ static enum state a_started(struct sv *v, enum event e)
 
 static enum state a_spawn(struct sv *v, enum event e)
 {
-	struct launch_args a = { "", "", process_free_port(), 0, 0 };
+	struct launch_args a = { "", "", 0, 0, 0 };
 	char err[512];
 
 	if (v->deleted || v->s->shutting) {
@@ -265,6 +265,8 @@ static enum state a_spawn(struct sv *v, enum event e)
 	}
 	if (v->child)
 		return v->state; /* one process at a time: its answer is owed */
+	process_port_release(v->port);
+	a.port = v->port = process_free_port();
 	v->started_ms = uv_now(v->s->loop);
 	v->answer = 0;
 	v->child = launch_spawn(v->s->loop, &v->l, &a, v->log, &sv_child_ops, v, err, sizeof(err));
@@ -485,6 +487,7 @@ static void on_closed(uv_handle_t *h)
 	struct supervisor *s = v->s;
 
 	evq_forget(v);
+	process_port_release(v->port);
 	joblog_close(v->log);
 	if (v->status_fd >= 0) {
 		char name[INSTANCE_NAME_MAX];

