@@ -314,7 +314,9 @@ static enum state a_kill(struct sv *v, enum event e)
  * deployed again since —: the job starts again, in its own folder. */
 static enum state a_check(struct sv *v, enum event e)
 {
-	if (v->dfd >= 0 && !home_marked_deleted(v->dfd))
+	/* (No folder at all — one that could not be opened — is no reason
+	 * to stop: the job ran without it before.) */
+	if (v->dfd < 0 || !home_marked_deleted(v->dfd))
 		return S_RUNNING;
 	joblog_sys(v->log, 0, "The job's data folder was moved away by a delete: restarting");
 	return a_stop(v, e);
