@@ -421,17 +421,22 @@ int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 		  const char *name)
 {
 	struct removal *rm = removal_new(h, t);
+	int marked;
 
 	if (!rm)
 		return -ENOMEM;
 	/* Before it goes aside: a machine whose file system still leads the
 	 * name to it for a moment must not make a run there. */
-	home_mark_deleted(h, t, name);
+	marked = home_mark_deleted(h, t, name, 1) == 0;
 	for (int k = 0; k < 2; k++) {
 		files_temp_name(".deleted-", rm->name[k], sizeof(rm->name[k]));
 		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0)
 			rm->name[k][0] = '\0';
 	}
+	/* A data folder that would not go aside stays the job's, unmarked:
+	 * a job deployed again by the name would find no run taken there. */
+	if (marked && !rm->name[1][0])
+		home_mark_deleted(h, t, name, 0);
 	removal_queue(rm, loop);
 	return 0;
 }

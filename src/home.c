@@ -100,18 +100,22 @@ int home_open_job_data(const struct home *h, enum job_type t, const char *name)
 	return fd;
 }
 
-int home_mark_deleted(const struct home *h, enum job_type t, const char *name)
+int home_mark_deleted(const struct home *h, enum job_type t, const char *name, int on)
 {
 	int dfd = openat(h->data_fd[t], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd;
+	int rc = 0;
 
 	if (dfd < 0)
 		return -errno;
-	fd = openat(dfd, HOME_DELETED_MARK, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (!on)
+		rc = unlinkat(dfd, HOME_DELETED_MARK, 0) < 0 ? -errno : 0;
+	else if ((fd = openat(dfd, HOME_DELETED_MARK,
+			      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		rc = -errno;
+	else
+		close(fd);
 	close(dfd);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return rc;
 }
 
 int home_open(struct home *h, const char *path, char *err, size_t errsz)

@@ -51,8 +51,9 @@ int home_open_job_data(const struct home *h, enum job_type t, const char *name);
 /* 1 when folder dfd holds HOME_DELETED_MARK, else 0. */
 int home_marked_deleted(int dfd);
 /* Marks the data folder of job name as deleted (HOME_DELETED_MARK), when
- * it has one. Returns 0 or a negative errno (-ENOENT: no folder). */
-int home_mark_deleted(const struct home *h, enum job_type t, const char *name);
+ * it has one; with on 0, takes the mark away. Returns 0 or a negative
+ * errno (-ENOENT: no folder). */
+int home_mark_deleted(const struct home *h, enum job_type t, const char *name, int on);
 
 /* 1 when name is an acceptable job name (docs/API.md, "Deploying jobs"), else 0. */
 int home_valid_job_name(const char *name);
