@@ -33,12 +33,12 @@
  * stop: shutdown file + SIGTERM to the group, SIGKILL after
  * stopping_wait_time; what follows (stay stopped, start again, remove, exit)
  * is decided when the process is down. doom: the job was deleted, SIGKILL
- * now. check (on a shared home, 2.5 s after RUNNING began): the data folder
- * opened at the start is still the job's, or stop, and begin opens the
- * job's own (docs/SCALE-OUT.md, "A job deleted on one machine"); begin
- * also waits as INACTIVE, retried every second, while the name still
- * leads to a folder a delete marked. Every change of state writes status_{inst} and its log line
- * (docs/API.md, "Continuous jobs").
+ * now. check (on a shared home, 2.5 s after RUNNING began): the data
+ * folder opened at the start is still the job's, or stop, and begin opens
+ * the job's own (docs/SCALE-OUT.md, "A job deleted on one machine");
+ * begin also waits as INACTIVE, retried every second, while the name
+ * still leads to a folder a delete marked. Every change of state writes
+ * status_{inst} and its log line (docs/API.md, "Continuous jobs").
  */
 #define _GNU_SOURCE
 #include "supervisor.h"
