@@ -64,7 +64,11 @@ int home_open_dir(int dfd, const char *rel)
 	if (fd < 0 && errno == ENOENT) {
 		if ((rc = home_mkdirs(dfd, rel)) < 0)
 			return rc;
-		fd = openat(dfd, rel, flags);
+		/* Made (or found) by its name and still not there to open: a
+		 * name this machine's file system keeps for a folder gone
+		 * elsewhere. */
+		if ((fd = openat(dfd, rel, flags)) < 0 && errno == ENOENT)
+			return -ESTALE;
 	}
 	return fd < 0 ? -errno : fd;
 }
@@ -79,21 +83,9 @@ int home_marked_deleted(int dfd)
 
 int home_open_job_data(const struct home *h, enum job_type t, const char *name)
 {
-	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int fd = openat(h->data_fd[t], name, flags), rc;
+	int fd = home_open_dir(h->data_fd[t], name);
 
-	if (fd < 0 && errno == ENOENT) {
-		if ((rc = home_mkdirs(h->data_fd[t], name)) < 0)
-			return rc;
-		/* Made (or found) by its name and still not there to open: a
-		 * name this machine's file system keeps for a folder gone
-		 * elsewhere. */
-		if ((fd = openat(h->data_fd[t], name, flags)) < 0 && errno == ENOENT)
-			return -ESTALE;
-	}
-	if (fd < 0)
-		return -errno;
-	if (home_marked_deleted(fd)) {
+	if (fd >= 0 && home_marked_deleted(fd)) {
 		close(fd);
 		return -ESTALE;
 	}

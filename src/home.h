@@ -35,7 +35,8 @@ int home_reopen(struct home *h, enum job_type t, int data);
  * Returns 0 or a negative errno. */
 int home_mkdirs(int dfd, const char *rel);
 /* Opens folder rel of dfd (no symbolic link at its end), made first when
- * missing (home_mkdirs): the descriptor, or a negative errno. */
+ * missing (home_mkdirs): the descriptor, or a negative errno (-ESTALE:
+ * made, or found there, and still not there to open). */
 int home_open_dir(int dfd, const char *rel);
 
 /* The file a delete leaves in a job's data folder before it moves the

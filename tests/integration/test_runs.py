@@ -567,6 +567,26 @@ def test_a_folder_a_delete_marked_takes_no_run(host):
     assert wait_run(host, "marked", start_run(host, "marked"))["status"] == "Success"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a mount (root)")
+def test_a_data_folder_that_would_not_go_aside_keeps_no_mark(host):
+    """A delete marks the data folder, then moves it aside; when the move
+    fails (here: the folder is a mount point, EBUSY) the folder stays the
+    name's, and unmarked: the job deployed again runs."""
+    deploy(host, "stuck", "echo hi\n")
+    data = host.data_dir("triggered", "stuck")
+    data.mkdir(parents=True, exist_ok=True)
+    subprocess = __import__("subprocess")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", str(data)], check=True)
+    try:
+        assert host.request("DELETE", "/api/triggeredwebjobs/stuck").status == 200
+        assert wait_for(lambda: host.get("/api/triggeredwebjobs/stuck").status == 404)
+        assert data.is_dir() and not (data / ".deleted").exists()
+        deploy(host, "stuck", "echo again\n")
+        assert wait_run(host, "stuck", start_run(host, "stuck"))["status"] == "Success"
+    finally:
+        subprocess.run(["umount", "-l", str(data)])
+
+
 def test_a_removal_a_crash_cut_short_is_swept(home):
     """What a delete moved aside and a crash left there goes at the next
     start once untouched for a minute; a fresher one is left to its
