@@ -268,6 +268,11 @@ static void work_deploy(uv_work_t *w)
 		}
 		(void)!fchmod(d->fd, 0755);
 	}
+	if (faccessat(sfd, HOME_DELETED_MARK, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		fail_with(d, 400, 0, "The name %s is reserved at the top of a job's folder.",
+			  HOME_DELETED_MARK);
+		goto out;
+	}
 	rc = job_probe(sfd, run_command, sizeof(run_command));
 	if (rc <= 0) {
 		fail_with(d, 400, 0, "%s", "No runnable script file was found.");
@@ -287,8 +292,10 @@ static void work_deploy(uv_work_t *w)
 out:
 	if (sfd >= 0)
 		close(sfd);
-	/* After a swap the staging name holds the old binaries. */
-	files_remove_tree(tfd, d->staging);
+	/* After a swap the staging name holds the old binaries, which
+	 * another machine may still read by the job's name: marked first
+	 * (docs/SCALE-OUT.md, "A job deployed again on one machine"). */
+	home_remove_marked(tfd, d->staging);
 }
 
 static void after_deploy(uv_work_t *w, int status)
@@ -332,24 +339,6 @@ static int is_deleted(const char *name)
 	return strncmp(name, ".deleted-", 9) == 0;
 }
 
-/* Empties folder name of dfd but for its mark. */
-static void empty_but_mark(int dfd, const char *name)
-{
-	struct files_dir *d = malloc(sizeof(*d));
-	const struct dirent *de;
-
-	if (!d)
-		return;
-	files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-	if (d->fd >= 0) {
-		while ((de = files_dir_next(d)))
-			if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
-				files_remove_tree(d->fd, de->d_name);
-		close(d->fd);
-	}
-	free(d);
-}
-
 /* Removes the folders deletes left aside untouched for LEFT_ASIDE_S:
  * removals a crash cut short. */
 static void sweep(int dfd)
@@ -372,15 +361,12 @@ static void work_remove(uv_work_t *w)
 {
 	struct removal *rm = w->data;
 
-	if (rm->name[0][0])
-		files_remove_tree(rm->fd[0], rm->name[0]);
-	/* The mark last: while anything of the folder is left, a machine
+	/* The mark last: while anything of a folder is left, a machine
 	 * still led there by the name finds it (docs/SCALE-OUT.md, "A job
 	 * deleted on one machine"). */
-	if (rm->name[1][0]) {
-		empty_but_mark(rm->fd[1], rm->name[1]);
-		files_remove_tree(rm->fd[1], rm->name[1]);
-	}
+	for (int k = 0; k < 2; k++)
+		if (rm->name[k][0])
+			home_remove_marked(rm->fd[k], rm->name[k]);
 	for (int k = 0; k < 2; k++)
 		if (rm->fd[k] >= 0)
 			sweep(rm->fd[k]);

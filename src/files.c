@@ -409,7 +409,7 @@ int files_make_parent(const char *path)
 	return rc;
 }
 
-int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
+int files_refresh_copy(int sfd, const char *src, const char *dst, int uid, int gid)
 {
 	char tmp[PATH_MAX];
 	int rc;
@@ -419,7 +419,7 @@ int files_refresh_copy(const char *src, const char *dst, int uid, int gid)
 	files_remove_tree(AT_FDCWD, tmp);
 	rc = files_make_parent(dst);
 	if (rc == 0)
-		rc = files_copy_tree(AT_FDCWD, src, AT_FDCWD, tmp);
+		rc = files_copy_tree(sfd, src, AT_FDCWD, tmp);
 	if (rc == 0 && uid >= 0)
 		chown_tree(AT_FDCWD, tmp, uid, gid);
 	if (rc == 0)

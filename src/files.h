@@ -78,10 +78,10 @@ int files_open_beneath(int dfd, const char *rel, int flags, unsigned mode);
 /* mkdir -p of the folder that path (absolute) is in. 0 or -errno. */
 int files_make_parent(const char *path);
 
-/* Makes dst (an absolute path) a fresh copy of the tree src: copied to
- * "dst.new", given to uid:gid (when uid >= 0), then renamed over the old
- * copy. Blocking. Returns 0 or -errno. */
-int files_refresh_copy(const char *src, const char *dst, int uid, int gid);
+/* Makes dst (an absolute path) a fresh copy of the tree src of sfd:
+ * copied to "dst.new", given to uid:gid (when uid >= 0), then renamed
+ * over the old copy. Blocking. Returns 0 or -errno. */
+int files_refresh_copy(int sfd, const char *src, const char *dst, int uid, int gid);
 
 /* A name for a temporary entry: prefix + random hex, in buf. */
 void files_temp_name(const char *prefix, char *buf, size_t size);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "jsonw.h"
 
 static const char *const type_names[2] = { "triggered", "continuous" };
@@ -79,6 +80,38 @@ int home_marked_deleted(int dfd)
 
 	/* Or removed since, mark and all (ESTALE through a network client). */
 	return fstatat(dfd, HOME_DELETED_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno == ESTALE;
+}
+
+int home_being_removed(int dfd)
+{
+	struct stat st;
+
+	if (home_marked_deleted(dfd))
+		return 1;
+	if (fstat(dfd, &st) < 0)
+		return errno == ESTALE || errno == ENOENT;
+	return st.st_nlink == 0;
+}
+
+void home_remove_marked(int dfd, const char *name)
+{
+	struct files_dir *d = malloc(sizeof(*d));
+	const struct dirent *de;
+	int fd;
+
+	if (d) {
+		files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+		if (d->fd >= 0 && (fd = openat(d->fd, HOME_DELETED_MARK,
+					      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) >= 0)
+			close(fd);
+		while (d->fd >= 0 && (de = files_dir_next(d)))
+			if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
+				files_remove_tree(d->fd, de->d_name);
+		if (d->fd >= 0)
+			close(d->fd);
+		free(d);
+	}
+	files_remove_tree(dfd, name);
 }
 
 int home_open_job_data(const struct home *h, enum job_type t, const char *name)

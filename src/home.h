@@ -39,8 +39,13 @@ int home_mkdirs(int dfd, const char *rel);
  * made, or found there, and still not there to open). */
 int home_open_dir(int dfd, const char *rel);
 
-/* The file a delete leaves in a job's data folder before it moves the
- * folder aside (deploy_remove): a folder that holds it is no job's. */
+/* The file left in a job's folder that is going away: in its data folder
+ * before a delete moves it aside (deploy_remove), in a binaries folder
+ * before it is emptied (home_remove_marked: a deploy's old binaries, a
+ * deleted job's). A folder that holds it is no job's: another machine's
+ * file system may still lead the job's name there for a moment
+ * (docs/SCALE-OUT.md, "A job deleted on one machine", "A job deployed
+ * again on one machine"). */
 #define HOME_DELETED_MARK ".deleted"
 
 /* Opens the data folder of job name of type t, made when missing, and
@@ -49,8 +54,19 @@ int home_open_dir(int dfd, const char *rel);
  * one machine"). The descriptor, or a negative errno: -ESTALE for a marked
  * folder or a name that leads nowhere. */
 int home_open_job_data(const struct home *h, enum job_type t, const char *name);
-/* 1 when folder dfd holds HOME_DELETED_MARK, else 0. */
+/* 1 when folder dfd holds HOME_DELETED_MARK (or is gone, to a network
+ * client: ESTALE), else 0. */
 int home_marked_deleted(int dfd);
+/* 1 when folder dfd, opened by a name another machine's file system may
+ * still lead to an old folder, is one being removed (home_remove_marked):
+ * marked, or gone (ESTALE through a network client, no links left on a
+ * local file system). Asked after it was read: what was read is the job's
+ * only when this is 0. */
+int home_being_removed(int dfd);
+/* Removes folder name of dfd, HOME_DELETED_MARK made in it first and
+ * removed last: while anything of it is left, a reader led there finds
+ * the mark. */
+void home_remove_marked(int dfd, const char *name);
 /* Marks the data folder of job name as deleted (HOME_DELETED_MARK), when
  * it has one; with on 0, takes the mark away. Returns 0 or a negative
  * errno (-ENOENT: no folder). */

@@ -242,6 +242,14 @@ out:
 	}
 }
 
+/* Exchanges field f of jobs a and b. */
+#define SWAP_FIELD(a, b, f)                                                                        \
+	do {                                                                                       \
+		__typeof__((a)->f) t_ = (a)->f;                                                    \
+		(a)->f = (b)->f;                                                                   \
+		(b)->f = t_;                                                                       \
+	} while (0)
+
 /* What update_gen takes of the script: its size and time. */
 struct file_sig {
 	off_t size;
@@ -249,13 +257,15 @@ struct file_sig {
 };
 
 /* Chooses the script in the script folder sfd; *chosen is its size and
- * time (zeros when there is none). */
-static void choose_script(struct job *j, int sfd, char **names, int n, struct file_sig *chosen)
+ * time (zeros when there is none). Returns how many of names were gone
+ * by the time they were looked at. */
+static int choose_script(struct job *j, int sfd, char **names, int n, struct file_sig *chosen)
 {
 	struct script_entry *e = calloc((size_t)n + 1, sizeof(*e));
 	struct file_sig *sigs = calloc((size_t)n + 1, sizeof(*sigs));
 	size_t pick;
 	const struct script_host *host;
+	int vanished = 0;
 
 	memset(chosen, 0, sizeof(*chosen));
 	free(j->run_command);
@@ -264,7 +274,7 @@ static void choose_script(struct job *j, int sfd, char **names, int n, struct fi
 	if (!e || !sigs) {
 		free(e);
 		free(sigs);
-		return;
+		return 0;
 	}
 	for (int i = 0; i < n; i++) {
 		struct stat st;
@@ -275,6 +285,10 @@ static void choose_script(struct job *j, int sfd, char **names, int n, struct fi
 			e[i].is_exec = (st.st_mode & 0111) != 0;
 			sigs[i].size = st.st_size;
 			sigs[i].mtim = st.st_mtim;
+		} else if (errno == ESTALE ||
+			   (errno == ENOENT &&
+			    fstatat(sfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+			vanished++; /* listed, and gone since (not a dangling link) */
 		}
 	}
 	host = script_select(e, (size_t)n, &pick);
@@ -293,6 +307,7 @@ static void choose_script(struct job *j, int sfd, char **names, int n, struct fi
 	}
 	free(sigs);
 	free(e);
+	return vanished;
 }
 
 /* Descends from folder *dfd through lone sub-folders to the script folder
@@ -377,37 +392,62 @@ static void update_gen(struct job *j, const struct home *h, const struct file_si
 
 int job_scan_bin(struct job *j, const struct home *h)
 {
+	/* Read aside, and taken only when the folder read is still the
+	 * job's once it has been read. */
+	struct job scan = { .type = j->type, .name = j->name };
 	char dir[PATH_MAX];
 	char **names = NULL;
 	struct file_sig sst;
-	int dfd, n;
+	int top, dfd, n, rc = 1;
 
 	j->body_valid = 0;
-	dfd = openat(h->jobs_fd[j->type], j->name,
+	top = openat(h->jobs_fd[j->type], j->name,
 		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (dfd < 0) {
+	if (top < 0) {
 		/* EBADF: the type folder itself is gone. */
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
 			       errno == EBADF
 			       ? 0
 			       : -errno;
 	}
-	n = descend(&dfd, dir, sizeof(dir), &names);
-	j->exists = 1;
-	free(j->script_dir);
-	j->script_dir = strdup(dir);
-	if (!j->script_dir) {
-		files_free_names(names, n < 0 ? 0 : n);
-		close(dfd);
-		return -ENOMEM;
+	if ((dfd = dup(top)) < 0) {
+		rc = -errno;
+		close(top);
+		return rc;
 	}
-	choose_script(j, dfd, names, n < 0 ? 0 : n, &sst);
-	read_settings(j, dfd);
-	j->disabled = faccessat(dfd, "disable.job", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	n = descend(&dfd, dir, sizeof(dir), &names);
+	scan.script_dir = strdup(dir);
+	if (!scan.script_dir)
+		rc = -ENOMEM;
+	else {
+		/* A name listed and gone by its stat, or a listing the folder
+		 * was gone for: it changed while it was read (removed whole,
+		 * maybe, mark and all). */
+		int vanished = choose_script(&scan, dfd, names, n < 0 ? 0 : n, &sst);
+
+		read_settings(&scan, dfd);
+		scan.disabled = faccessat(dfd, "disable.job", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		if (vanished || n == -ESTALE || n == -ENOENT || home_being_removed(top))
+			rc = -ESTALE;
+	}
 	files_free_names(names, n < 0 ? 0 : n);
-	update_gen(j, h, &sst);
 	close(dfd);
-	return 1;
+	close(top);
+	if (rc == 1) {
+		j->exists = 1;
+		SWAP_FIELD(j, &scan, script_dir);
+		SWAP_FIELD(j, &scan, run_command);
+		SWAP_FIELD(j, &scan, settings);
+		SWAP_FIELD(j, &scan, error);
+		j->host = scan.host;
+		j->disabled = scan.disabled;
+		update_gen(j, h, &sst);
+	}
+	free(scan.script_dir);
+	free(scan.run_command);
+	json_decref(scan.settings);
+	free(scan.error);
+	return rc;
 }
 
 int job_open_data(const struct job *j, const struct home *h)

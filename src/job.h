@@ -26,8 +26,9 @@ const char *job_name(const struct job *j);
 enum job_type job_type(const struct job *j);
 
 /* Re-reads the binaries folder. Returns 1 when the folder exists (listed
- * or not), 0 when it is gone (the job left as it was), or a negative
- * errno. */
+ * or not), 0 when it is gone, or a negative errno: -ESTALE when the
+ * folder read is one being removed (HOME_DELETED_MARK). The job is left
+ * as it was unless 1. */
 int job_scan_bin(struct job *j, const struct home *h);
 
 /* Looks for a runnable script in the job folder dfd (descending through

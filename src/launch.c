@@ -21,6 +21,11 @@
 #include "process.h"
 #include "settings.h"
 
+/* A copy of binaries being removed is made again COPY_RETRY_MS later, up to
+ * COPY_TRIES times (past a network client's caches of names: 1 s). */
+#define COPY_RETRY_MS 100
+#define COPY_TRIES 20
+
 void launch_clear(struct launch *l)
 {
 	free(l->name);
@@ -111,8 +116,27 @@ int launch_copy_fresh(const struct launch *l, const struct job *j)
 
 int launch_make_copy(const struct launch *l)
 {
-	return files_refresh_copy(l->bin_root, l->work_root, process_user_uid(),
-				  process_user_gid());
+	/* Copied by the job's name, which another machine's file system may
+	 * lead for a second more to the old binaries a deploy is removing
+	 * (docs/SCALE-OUT.md, "A job deployed again on one machine"): copied
+	 * again a moment later until the folder copied is still the job's
+	 * once copied. */
+	for (int k = 0;; k++) {
+		int top = open(l->bin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW), rc;
+		int stale;
+
+		if (top < 0)
+			return -errno;
+		rc = files_refresh_copy(top, ".", l->work_root, process_user_uid(),
+					process_user_gid());
+		stale = home_being_removed(top);
+		close(top);
+		if (!stale)
+			return rc;
+		if (k == COPY_TRIES)
+			return -ESTALE;
+		usleep(COPY_RETRY_MS * 1000);
+	}
 }
 
 /* What a pid file holds after the job's pid and start time: the host's,

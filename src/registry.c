@@ -314,10 +314,14 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 		}
 		/* Gone because a deploy is between its renames (a file system
 		 * without RENAME_EXCHANGE; seen on another machine of a shared
-		 * home: a 404 in test_deploy_and_redeploy_without_rename_exchange):
-		 * the job stays as it was, unwatched, until its new folder is in
-		 * place, which is an event of its own. Asked only when the
-		 * folder is found gone: a stat less per read of a job. */
+		 * home: a 404 in test_deploy_and_redeploy_without_rename_exchange),
+		 * or the folder read was the old one a deploy is removing
+		 * (-ESTALE: the name still led there, through a network
+		 * client's cache): the job stays as it was until its new
+		 * folder is in place, which is an event of its own (on a shared
+		 * home, the deploy's published change, applied again past the
+		 * caches). Asked only when the folder is found gone: a stat
+		 * less per read of a job. */
 		if (rc != 0)
 			watch_bin(r, e);
 	}

@@ -103,7 +103,9 @@ int swap_pending(int dfd, const char *dst)
 	struct stat st;
 	char of[NAME_MAX + 1];
 
-	if (fstatat(dfd, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+	if (fstatat(dfd, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno == ESTALE)
+		return 1;
+	if (errno != ENOENT)
 		return 0;
 	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return 0;
@@ -113,7 +115,7 @@ int swap_pending(int dfd, const char *dst)
 	}
 	while (!found && (de = readdir(d))) {
 		aside_of(de->d_name, of, sizeof(of));
-		found = strcmp(of, dst) == 0;
+		found = strcmp(of, dst) == 0 || strcmp(de->d_name, dst) == 0;
 	}
 	closedir(d);
 	return found;

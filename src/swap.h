@@ -21,8 +21,10 @@
  * dst in place meanwhile. Returns 0 or -errno. */
 int swap_in(int dfd, const char *src, const char *dst);
 
-/* 1 when dst is missing but a swap into it is under way (its old content
- * is aside): a reader should keep what it knew of dst and look again. */
+/* 1 when a reader that found dst missing should keep what it knew of dst
+ * and look again: a swap into it is under way (its old content is aside),
+ * or dst is there after all (put in place since, or listed where a
+ * network client's cache of the name lags). 0 when dst is gone. */
 int swap_pending(int dfd, const char *dst);
 
 /* Finishes or undoes the swaps in dfd that a crash interrupted and that

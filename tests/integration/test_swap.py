@@ -7,7 +7,7 @@ import os
 import time
 
 from conftest import Host
-from test_runs import deploy
+from test_runs import deploy, make_zip
 
 ASIDE = ".swap-{}.0123456789abcdef"
 
@@ -63,3 +63,49 @@ def test_stale_uploads_and_staging_folders_are_removed(home):
         assert sorted(p.name for p in d.iterdir()) == [".upload-ffeeddccbbaa9988"]
     finally:
         assert h.stop() == 0
+
+
+def test_a_binaries_folder_being_removed_is_not_read(home):
+    """A deploy marks the old binaries before it removes them (another
+    machine's client may still lead the job's name there): a job whose
+    folder holds the mark keeps what was known of it, and a folder found
+    marked at start is no job's."""
+    h = Host(home).start()
+    try:
+        assert deploy(h, "going", "echo old\n").status == 200
+        before = h.get("/api/triggeredwebjobs/going").json()
+        d = h.bin_dir("triggered", "going")
+        (d / ".deleted").write_text("")
+        (d / "run.sh").unlink()
+        (d / "settings.job").write_text('{"retries": 3}')
+        r = h.get("/api/triggeredwebjobs/going")
+        assert r.status == 200, r.body
+        assert r.json() == before
+        # The mark gone and the folder whole again: read as before.
+        (d / "run.sh").write_text("echo back\n")
+        (d / ".deleted").unlink()
+        r = h.get("/api/triggeredwebjobs/going")
+        assert r.status == 200 and r.json()["settings"] == {"retries": 3}, r.body
+        (d / ".deleted").write_text("")
+    finally:
+        assert h.stop() == 0
+    h = Host(home).start()
+    try:
+        assert h.get("/api/triggeredwebjobs/going").status == 404
+        assert [j["name"] for j in h.get("/api/triggeredwebjobs").json()] == []
+    finally:
+        assert h.stop() == 0
+
+
+def test_a_deploy_that_brings_the_mark_is_refused(host):
+    assert deploy(host, "marked", "echo kept\n").status == 200
+    r = deploy(host, "marked", make_zip({".deleted": "", "run.sh": "echo new\n"}),
+               filename="a.zip", zip_=True)
+    assert r.status == 400, r.body
+    assert r.json() == {"Message": "The name .deleted is reserved at the top of a job's folder."}
+    assert (host.bin_dir("triggered", "marked") / "run.sh").read_text() == "echo kept\n"
+    assert [p.name for p in jobs_dir(host.home).iterdir() if p.name.startswith(".")] == []
+    # Below the top it is a file like any other.
+    r = deploy(host, "marked", make_zip({"app/.deleted": "", "app/run.sh": "echo new\n"}),
+               filename="a.zip", zip_=True)
+    assert r.status == 200, r.body

@@ -77,6 +77,59 @@ def test_deploy_and_redeploy_without_rename_exchange(rig):
     assert "version 4" in log
 
 
+def test_a_job_deployed_again_elsewhere_never_goes_missing(rig):
+    """While a deploy removes the old binaries, another machine's client may
+    still lead the job's name to them for a second: the folder is marked
+    first, and the machine keeps the job as it was until the new one is
+    in place. (The build before this answered 404 on machine 3 for a few
+    hundred of its polls per round of five deploys of a 150-file job.)"""
+    import io
+    import threading
+    import zipfile
+
+    a, b, c = rig.machines
+
+    def job(text):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for i in range(150):
+                z.writestr(f"lib/part{i:03d}.txt", "x")
+            z.writestr("run.sh", text)
+            z.writestr("settings.job", '{"retries": 2}')
+        return buf.getvalue()
+
+    def put(m, text):
+        return m.request("PUT", "/api/triggeredwebjobs/busy", job(text),
+                         {"Content-Type": "application/zip",
+                          "Content-Disposition": "attachment; filename=busy.zip"})[0]
+
+    assert put(a, "echo first\n") == 200
+    seen_by_all(rig, lambda m: status(m, "/api/triggeredwebjobs/busy") == 200)
+    misses, polls, done = [], [0], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            s, _, body = c.request("GET", "/api/triggeredwebjobs/busy")
+            polls[0] += 1
+            if s != 200 or b'"retries":2' not in body:
+                misses.append((s, body[:120]))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        for k in range(20):
+            assert put(b if k % 2 else a, f"echo version {k}\n") == 200
+            if k % 5 == 4:
+                time.sleep(1.5)
+    finally:
+        done.set()
+        t.join()
+    print(f"scaleout: 20 deploys through two machines, {polls[0]} reads on the third, "
+          f"{len(misses)} without the job")
+    assert misses == [], misses[:5]
+
+
 def test_a_swap_cut_short_is_recovered(rig):
     """A deploy cut short between its renames (the old folder aside, the new
     one not yet in): readers keep the job, and recovery puts it back."""
