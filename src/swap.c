@@ -10,7 +10,9 @@
  *   4. src old, dst new              done; the caller removes src
  * Readers that find dst missing while an aside exists (state 2) keep what
  * they knew (swap_pending), so on every instance the job goes from old to
- * new without a moment of absence.
+ * new without a moment of absence. An old folder is removed marked
+ * (home_remove_marked): a reader a network client still leads there by
+ * the name does not take it, half-emptied, for the job.
  */
 #define _GNU_SOURCE
 #include "swap.h"
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "home.h"
 #include "log.h"
 
 #define STALE_UPLOAD 3600 /* seconds */
@@ -73,12 +76,12 @@ int swap_in(int dfd, const char *src, const char *dst)
 		rc = -errno;
 		/* Another writer's dst came in between: ours lost; theirs stays. */
 		if (renameat(dfd, aside, dfd, dst) < 0)
-			files_remove_tree(dfd, aside);
+			home_remove_marked(dfd, aside);
 		return rc == -EEXIST ? -ENOTEMPTY : rc;
 	}
 	/* The old content under src's name: the caller removes it. */
 	if (renameat(dfd, aside, dfd, src) < 0)
-		files_remove_tree(dfd, aside);
+		home_remove_marked(dfd, aside);
 	return 0;
 }
 
@@ -155,7 +158,7 @@ void swap_recover(int dfd, int min_age, int lock)
 				continue; /* one folder under two names: a stale cache */
 			log_warn("a deploy of %s was cut short after the new files were in place: "
 				 "removing the old ones (%s)", of, names[i]);
-			files_remove_tree(dfd, names[i]);
+			home_remove_marked(dfd, names[i]);
 		} else if (renameat(dfd, names[i], dfd, of) == 0) {
 			log_warn("a deploy of %s was cut short before the new files were in place: "
 				 "the old ones are back", of);

@@ -104,6 +104,11 @@ def test_a_deploy_that_brings_the_mark_is_refused(host):
     assert r.status == 400, r.body
     assert r.json() == {"Message": "The name .deleted is reserved at the top of a job's folder."}
     assert (host.bin_dir("triggered", "marked") / "run.sh").read_text() == "echo kept\n"
+    # (The upload goes just after the reply.)
+    deadline = time.time() + 5
+    while [p for p in jobs_dir(host.home).iterdir() if p.name.startswith(".")] and \
+            time.time() < deadline:
+        time.sleep(0.01)
     assert [p.name for p in jobs_dir(host.home).iterdir() if p.name.startswith(".")] == []
     # Below the top it is a file like any other.
     r = deploy(host, "marked", make_zip({"app/.deleted": "", "app/run.sh": "echo new\n"}),
