@@ -295,7 +295,7 @@ out:
 	/* After a swap the staging name holds the old binaries, which
 	 * another machine may still read by the job's name: marked first
 	 * (docs/SCALE-OUT.md, "A job deployed again on one machine"). */
-	home_remove_marked(tfd, d->staging);
+	home_remove_marked(tfd, d->staging, NULL);
 }
 
 static void after_deploy(uv_work_t *w, int status)
@@ -332,6 +332,7 @@ struct removal {
 	uv_work_t work;
 	int fd[2];         /* the type's binaries and data folders (dups) */
 	char name[2][64];  /* the job's folders moved aside in them, or "" */
+	char job[256];     /* the job's name ("" for a sweep alone) */
 };
 
 static int is_deleted(const char *name)
@@ -366,7 +367,7 @@ static void work_remove(uv_work_t *w)
 	 * deleted on one machine"). */
 	for (int k = 0; k < 2; k++)
 		if (rm->name[k][0])
-			home_remove_marked(rm->fd[k], rm->name[k]);
+			home_remove_marked(rm->fd[k], rm->name[k], k && rm->job[0] ? rm->job : NULL);
 	for (int k = 0; k < 2; k++)
 		if (rm->fd[k] >= 0)
 			sweep(rm->fd[k]);
@@ -411,6 +412,7 @@ int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 
 	if (!rm)
 		return -ENOMEM;
+	snprintf(rm->job, sizeof(rm->job), "%s", name);
 	/* Before it goes aside: a machine whose file system still leads the
 	 * name to it for a moment must not make a run there. */
 	marked = home_mark_deleted(h, t, name, 1) == 0;

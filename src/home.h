@@ -65,8 +65,17 @@ int home_marked_deleted(int dfd);
 int home_being_removed(int dfd);
 /* Removes folder name of dfd, HOME_DELETED_MARK made in it first and
  * removed last: while anything of it is left, a reader led there finds
- * the mark. */
-void home_remove_marked(int dfd, const char *name);
+ * the mark. For a job's data folder, job is the job's name: the mark and
+ * the folder then go under the job's byte of HOME_REMOVAL_LOCK, which
+ * home_open_job_data shares while it opens and checks the folder (else a
+ * reader could open the folder between the mark's removal and the
+ * folder's and take it for the job's); a folder whose readers keep the
+ * byte for a second is left marked, for deploy_sweep. */
+void home_remove_marked(int dfd, const char *name, const char *job);
+
+/* In each data/jobs/{type}: a byte per job name (by its hash), locked by
+ * home_open_job_data (shared) and by a removal (alone; home_remove_marked). */
+#define HOME_REMOVAL_LOCK ".removal.lock"
 /* Marks the data folder of job name as deleted (HOME_DELETED_MARK), when
  * it has one; with on 0, takes the mark away. Returns 0 or a negative
  * errno (-ENOENT: no folder). */

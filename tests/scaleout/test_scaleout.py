@@ -372,10 +372,31 @@ def test_a_run_right_after_a_delete_and_deploy_elsewhere_is_kept(rig):
                 refused += 1
             time.sleep(0.1)
         # Looked for in a listing through the deleting machine's mount:
-        # neither machine's name cache answers it.
+        # neither machine's name cache answers it. (The deleting machine's
+        # client may still answer the folder's own name as gone: ENOENT
+        # is "not yet".)
+        def listed():
+            try:
+                return sorted(os.listdir(data / "again"))
+            except FileNotFoundError:
+                return []
+
+        def where(rid):
+            """Each mount's view of the run's folder, asides included."""
+            out = {}
+            for m in (a, b):
+                d = m.mount / "data/jobs/triggered"
+                try:
+                    names = os.listdir(d)
+                except OSError as e:
+                    out[m.n] = repr(e)
+                    continue
+                out[m.n] = {n: os.path.exists(d / n / rid) for n in names
+                            if n == "again" or n.startswith(".deleted-")}
+            return out
+
         for rid in ids:
-            assert wait_for(lambda: rid in os.listdir(data / "again"), timeout=3), \
-                (k, rid, sorted(os.listdir(data / "again")))
+            assert wait_for(lambda: rid in listed(), timeout=3), (k, rid, listed(), where(rid))
             assert (data / "again" / rid / "status").exists(), (k, rid)
         kept += len(ids)
     assert kept
