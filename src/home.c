@@ -146,35 +146,33 @@ static int mark_and_empty(int dfd, const char *name)
 	return out;
 }
 
-void home_remove_marked(int dfd, const char *name, const char *job)
+void home_remove_marked(int dfd, const char *name)
 {
 	for (int k = 0;; k++) {
-		int fd = mark_and_empty(dfd, name), lock = -1, rc;
+		int fd = mark_and_empty(dfd, name), rc;
 
 		if (fd < 0)
 			break;
-		/* The mark goes with the folder, under the job's removal lock:
-		 * a reader that opens the folder and finds no mark opened it
-		 * before the mark was made, never in between. Readers hold it
-		 * for a moment: asked again for a second, then the folder is
-		 * left, marked, for the sweep. */
-		for (int t = 0; job && (lock = removal_lock(dfd, job, F_WRLCK)) == -EAGAIN && t < 100; t++)
-			usleep(10000);
-		if (lock == -EAGAIN) {
-			close(fd);
-			return;
-		}
 		unlinkat(fd, HOME_DELETED_MARK, 0);
 		close(fd);
 		rc = unlinkat(dfd, name, AT_REMOVEDIR) == 0 ? 0 : -errno;
-		if (lock >= 0)
-			close(lock);
 		/* Not empty: something made in it before the mark, since
 		 * emptied. Marked and emptied again. */
 		if (rc != -ENOTEMPTY || k == 4)
 			break;
 	}
 	files_remove_tree(dfd, name);
+}
+
+int home_removal_lock(const struct home *h, enum job_type t, const char *name)
+{
+	int fd;
+
+	/* Readers hold the byte for an open and a stat: asked again for up
+	 * to 50 ms. */
+	for (int k = 0; (fd = removal_lock(h->data_fd[t], name, F_WRLCK)) == -EAGAIN && k < 50; k++)
+		usleep(1000);
+	return fd;
 }
 
 int home_open_job_data(const struct home *h, enum job_type t, const char *name)

@@ -76,12 +76,12 @@ int swap_in(int dfd, const char *src, const char *dst)
 		rc = -errno;
 		/* Another writer's dst came in between: ours lost; theirs stays. */
 		if (renameat(dfd, aside, dfd, dst) < 0)
-			home_remove_marked(dfd, aside, NULL);
+			home_remove_marked(dfd, aside);
 		return rc == -EEXIST ? -ENOTEMPTY : rc;
 	}
 	/* The old content under src's name: the caller removes it. */
 	if (renameat(dfd, aside, dfd, src) < 0)
-		home_remove_marked(dfd, aside, NULL);
+		home_remove_marked(dfd, aside);
 	return 0;
 }
 
@@ -158,7 +158,7 @@ void swap_recover(int dfd, int min_age, int lock)
 				continue; /* one folder under two names: a stale cache */
 			log_warn("a deploy of %s was cut short after the new files were in place: "
 				 "removing the old ones (%s)", of, names[i]);
-			home_remove_marked(dfd, names[i], NULL);
+			home_remove_marked(dfd, names[i]);
 		} else if (renameat(dfd, names[i], dfd, of) == 0) {
 			log_warn("a deploy of %s was cut short before the new files were in place: "
 				 "the old ones are back", of);

@@ -552,14 +552,15 @@ def removal_byte(name):
     return h % 65536
 
 
-def test_a_data_folder_under_removal_takes_no_run_and_waits_for_readers(host):
-    """The mark and the data folder go together under the job's byte of
-    the removal lock: a run that finds the byte taken (the mark being
-    taken away) gets 503; a removal whose readers keep the byte leaves the
-    folder marked (for the sweep), never unmarked and still there."""
+def test_a_data_folder_under_removal_takes_no_run(host):
+    """A delete holds the job's byte of the removal lock from before it
+    marks the data folder until the folder is gone, and a run shares it
+    while it opens and checks the folder: a run that finds the byte taken
+    gets 503 and makes nothing; the byte free, it runs."""
     deploy(host, "held", "echo hi\n")
     data = host.home / "data/jobs/triggered"
     assert wait_run(host, "held", start_run(host, "held"))["status"] == "Success"
+    before = sorted(os.listdir(data / "held"))
     fd = os.open(data / ".removal.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         # POSIX record locks and the host's OFD locks exclude each other.
@@ -567,15 +568,16 @@ def test_a_data_folder_under_removal_takes_no_run_and_waits_for_readers(host):
         r = host.request("POST", "/api/triggeredwebjobs/held/run")
         assert r.status == 503, (r.status, r.body)
         assert b"deployed again a moment ago" in r.body
+        assert sorted(os.listdir(data / "held")) == before
         # Another job's byte is free.
         assert removal_byte("other") != removal_byte("held")
         fcntl.lockf(fd, fcntl.LOCK_UN, 1, removal_byte("held"))
         assert wait_run(host, "held", start_run(host, "held"))["status"] == "Success"
-        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, removal_byte("held"))
+        # A delete takes the byte and lets it go once the folder is gone.
         assert host.request("DELETE", "/api/triggeredwebjobs/held").status == 200
-        time.sleep(1.5)  # the removal asks for the byte for a second
-        aside = [p for p in data.iterdir() if p.name.startswith(".deleted-")]
-        assert len(aside) == 1 and os.listdir(aside[0]) == [".deleted"], aside
+        assert wait_for(lambda: not [p for p in data.iterdir() if p.name.startswith(".deleted-")],
+                        timeout=5)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, removal_byte("held"))
     finally:
         os.close(fd)
 
