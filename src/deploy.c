@@ -332,7 +332,6 @@ struct removal {
 	uv_work_t work;
 	int fd[2];         /* the type's binaries and data folders (dups) */
 	char name[2][64];  /* the job's folders moved aside in them, or "" */
-	int lock;          /* the job's removal lock, held until removed, or -1 */
 };
 
 static int is_deleted(const char *name)
@@ -368,9 +367,6 @@ static void work_remove(uv_work_t *w)
 	for (int k = 0; k < 2; k++)
 		if (rm->name[k][0])
 			home_remove_marked(rm->fd[k], rm->name[k]);
-	if (rm->lock >= 0)
-		close(rm->lock);
-	rm->lock = -1;
 	for (int k = 0; k < 2; k++)
 		if (rm->fd[k] >= 0)
 			sweep(rm->fd[k]);
@@ -381,8 +377,6 @@ static void after_remove(uv_work_t *w, int status)
 	struct removal *rm = w->data;
 
 	(void)status;
-	if (rm->lock >= 0)
-		close(rm->lock); /* the work was canceled */
 	for (int k = 0; k < 2; k++)
 		if (rm->fd[k] >= 0)
 			close(rm->fd[k]);
@@ -397,8 +391,6 @@ static struct removal *removal_new(const struct home *h, enum job_type t)
 
 	for (int k = 0; rm && k < 2; k++)
 		rm->fd[k] = dirs[k] < 0 ? -1 : dup(dirs[k]);
-	if (rm)
-		rm->lock = -1;
 	return rm;
 }
 
@@ -419,10 +411,6 @@ int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 
 	if (!rm)
 		return -ENOMEM;
-	/* Held until the data folder is gone: a reader led there meanwhile
-	 * is refused whatever its file system answers of the mark. */
-	if ((rm->lock = home_removal_lock(h, t, name)) == -EAGAIN)
-		log_warn("the removal lock of %s stayed taken: deleting without it", name);
 	/* Before it goes aside: a machine whose file system still leads the
 	 * name to it for a moment must not make a run there. */
 	marked = home_mark_deleted(h, t, name, 1) == 0;

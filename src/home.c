@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,100 +93,35 @@ int home_being_removed(int dfd)
 	return st.st_nlink == 0;
 }
 
-/* The byte of REMOVAL_LOCK that job name's readers and removers lock. */
-static off_t removal_byte(const char *name)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return (off_t)(h % 65536);
-}
-
-/* Takes job name's byte of dfd's REMOVAL_LOCK (type F_RDLCK or F_WRLCK),
- * without waiting: the lock's descriptor, -1 when the file cannot be
- * opened (no lock to take: the caller goes on without), or -EAGAIN when
- * another holds it. */
-static int removal_lock(int dfd, const char *name, short type)
-{
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = removal_byte(name),
-			    .l_len = 1 };
-	int fd = openat(dfd, HOME_REMOVAL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-
-	if (fd < 0)
-		return -1;
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-		close(fd);
-		return -EAGAIN;
-	}
-	return fd;
-}
-
-/* Opens folder name of dfd, marked (made when missing) and emptied but
- * for the mark: its descriptor, or -1. */
-static int mark_and_empty(int dfd, const char *name)
+void home_remove_marked(int dfd, const char *name)
 {
 	struct files_dir *d = malloc(sizeof(*d));
 	const struct dirent *de;
-	int fd, out = -1;
+	int fd;
 
-	if (!d)
-		return -1;
-	files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-	if (d->fd >= 0 && (fd = openat(d->fd, HOME_DELETED_MARK,
-				      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) >= 0)
-		close(fd);
-	while (d->fd >= 0 && (de = files_dir_next(d)))
-		if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
-			files_remove_tree(d->fd, de->d_name);
-	if (d->fd >= 0)
-		out = d->fd;
-	free(d);
-	return out;
-}
-
-void home_remove_marked(int dfd, const char *name)
-{
-	for (int k = 0;; k++) {
-		int fd = mark_and_empty(dfd, name), rc;
-
-		if (fd < 0)
-			break;
-		unlinkat(fd, HOME_DELETED_MARK, 0);
-		close(fd);
-		rc = unlinkat(dfd, name, AT_REMOVEDIR) == 0 ? 0 : -errno;
-		/* Not empty: something made in it before the mark, since
-		 * emptied. Marked and emptied again. */
-		if (rc != -ENOTEMPTY || k == 4)
-			break;
+	if (d) {
+		files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+		if (d->fd >= 0 && (fd = openat(d->fd, HOME_DELETED_MARK,
+					      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) >= 0)
+			close(fd);
+		while (d->fd >= 0 && (de = files_dir_next(d)))
+			if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
+				files_remove_tree(d->fd, de->d_name);
+		if (d->fd >= 0)
+			close(d->fd);
+		free(d);
 	}
 	files_remove_tree(dfd, name);
 }
 
-int home_removal_lock(const struct home *h, enum job_type t, const char *name)
-{
-	int fd;
-
-	/* Readers hold the byte for an open and a stat: asked again for up
-	 * to 50 ms. */
-	for (int k = 0; (fd = removal_lock(h->data_fd[t], name, F_WRLCK)) == -EAGAIN && k < 50; k++)
-		usleep(1000);
-	return fd;
-}
-
 int home_open_job_data(const struct home *h, enum job_type t, const char *name)
 {
-	int lock = removal_lock(h->data_fd[t], name, F_RDLCK), fd;
+	int fd = home_open_dir(h->data_fd[t], name);
 
-	if (lock == -EAGAIN)
-		return -ESTALE; /* its removal is taking the mark away now */
-	fd = home_open_dir(h->data_fd[t], name);
 	if (fd >= 0 && home_marked_deleted(fd)) {
 		close(fd);
-		fd = -ESTALE;
+		return -ESTALE;
 	}
-	if (lock >= 0)
-		close(lock);
 	return fd;
 }
 

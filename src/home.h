@@ -65,23 +65,8 @@ int home_marked_deleted(int dfd);
 int home_being_removed(int dfd);
 /* Removes folder name of dfd, HOME_DELETED_MARK made in it first and
  * removed last: while anything of it is left, a reader led there finds
- * the mark. One that something got into before its mark is emptied and
- * removed again. */
+ * the mark. */
 void home_remove_marked(int dfd, const char *name);
-
-/* Takes job name's byte of data/jobs/{t}/HOME_REMOVAL_LOCK alone, for a
- * delete to hold from before it marks the job's data folder until the
- * folder is removed: home_open_job_data shares the byte while it opens
- * and checks the folder, so no reader takes the folder for the job's in
- * between (not even where a network client answers a look-up of the mark
- * from a cache). The lock's descriptor (closing it releases the byte),
- * -1 when the lock file cannot be opened, -EAGAIN when readers kept the
- * byte for 50 ms. */
-int home_removal_lock(const struct home *h, enum job_type t, const char *name);
-
-/* In each data/jobs/{type}: a byte per job name (by its hash), shared by
- * home_open_job_data and held alone by a delete (home_removal_lock). */
-#define HOME_REMOVAL_LOCK ".removal.lock"
 /* Marks the data folder of job name as deleted (HOME_DELETED_MARK), when
  * it has one; with on 0, takes the mark away. Returns 0 or a negative
  * errno (-ENOENT: no folder). */

@@ -1,6 +1,5 @@
 """Triggered jobs (SPEC 5, 6, 8): deploy, run with arguments, history, logs,
 crash recovery and shutdown."""
-import fcntl
 import io
 import json
 import os
@@ -541,45 +540,6 @@ def test_delete_stops_run_and_removes(host, tmp_path):
     assert host.request("DELETE", "/api/triggeredwebjobs/never-was").status == 200
     assert host.request("DELETE", "/api/triggeredwebjobs/%2e%2e").status == 200
     assert (host.home / "site/wwwroot/App_Data/jobs").is_dir()
-
-
-def removal_byte(name):
-    """The byte of data/jobs/{type}/.removal.lock a job's name locks
-    (src/home.c: FNV-1a of the name, modulo 65,536)."""
-    h = 2166136261
-    for c in name.encode():
-        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
-    return h % 65536
-
-
-def test_a_data_folder_under_removal_takes_no_run(host):
-    """A delete holds the job's byte of the removal lock from before it
-    marks the data folder until the folder is gone, and a run shares it
-    while it opens and checks the folder: a run that finds the byte taken
-    gets 503 and makes nothing; the byte free, it runs."""
-    deploy(host, "held", "echo hi\n")
-    data = host.home / "data/jobs/triggered"
-    assert wait_run(host, "held", start_run(host, "held"))["status"] == "Success"
-    before = sorted(os.listdir(data / "held"))
-    fd = os.open(data / ".removal.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        # POSIX record locks and the host's OFD locks exclude each other.
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, removal_byte("held"))
-        r = host.request("POST", "/api/triggeredwebjobs/held/run")
-        assert r.status == 503, (r.status, r.body)
-        assert b"deployed again a moment ago" in r.body
-        assert sorted(os.listdir(data / "held")) == before
-        # Another job's byte is free.
-        assert removal_byte("other") != removal_byte("held")
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, removal_byte("held"))
-        assert wait_run(host, "held", start_run(host, "held"))["status"] == "Success"
-        # A delete takes the byte and lets it go once the folder is gone.
-        assert host.request("DELETE", "/api/triggeredwebjobs/held").status == 200
-        assert wait_for(lambda: not [p for p in data.iterdir() if p.name.startswith(".deleted-")],
-                        timeout=5)
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, removal_byte("held"))
-    finally:
-        os.close(fd)
 
 
 def test_a_folder_a_delete_marked_takes_no_run(host):
