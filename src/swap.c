@@ -106,10 +106,12 @@ int swap_pending(int dfd, const char *dst)
 	struct stat st;
 	char of[NAME_MAX + 1];
 
-	if (fstatat(dfd, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno == ESTALE)
-		return 1;
+	/* A folder there after all: put in place since (a file or a link
+	 * by the name is no job's folder). */
+	if (fstatat(dfd, dst, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return S_ISDIR(st.st_mode);
 	if (errno != ENOENT)
-		return 0;
+		return errno == ESTALE;
 	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return 0;
 	if (!(d = fdopendir(fd))) {

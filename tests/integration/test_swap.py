@@ -4,9 +4,10 @@ finishes or undoes it. The states are made by hand on a local home, as the
 three renames of the fallback leave them (the fallback itself runs on the
 GlusterFS rig, tests/scaleout)."""
 import os
+import shutil
 import time
 
-from conftest import Host
+from conftest import Host, wait_for
 from test_runs import deploy, make_zip
 
 ASIDE = ".swap-{}.0123456789abcdef"
@@ -114,3 +115,20 @@ def test_a_deploy_that_brings_the_mark_is_refused(host):
     r = deploy(host, "marked", make_zip({"app/.deleted": "", "app/run.sh": "echo new\n"}),
                filename="a.zip", zip_=True)
     assert r.status == 200, r.body
+
+
+def test_a_job_folder_replaced_by_a_link_or_a_file_is_gone(host):
+    """A reader that finds the job's folder gone keeps the job only while
+    a swap is under way or a folder is there after all: a link or a file
+    by the name is no job's folder."""
+    for kind in ("link", "file"):
+        name = f"by-{kind}"
+        assert deploy(host, name, "echo hi\n").status == 200
+        d = host.bin_dir("triggered", name)
+        shutil.rmtree(d)
+        if kind == "link":
+            os.symlink("/tmp", d)
+        else:
+            d.write_text("not a folder")
+        assert wait_for(lambda: host.get(f"/api/triggeredwebjobs/{name}").status == 404,
+                        timeout=5), kind
