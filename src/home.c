@@ -82,6 +82,17 @@ int home_marked_deleted(int dfd)
 	return fstatat(dfd, HOME_DELETED_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno == ESTALE;
 }
 
+/* Makes HOME_DELETED_MARK in folder dfd: 0 or -errno. */
+static int make_mark(int dfd)
+{
+	int fd = openat(dfd, HOME_DELETED_MARK, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 int home_being_removed(int dfd)
 {
 	struct stat st;
@@ -97,13 +108,11 @@ void home_remove_marked(int dfd, const char *name)
 {
 	struct files_dir *d = malloc(sizeof(*d));
 	const struct dirent *de;
-	int fd;
 
 	if (d) {
 		files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-		if (d->fd >= 0 && (fd = openat(d->fd, HOME_DELETED_MARK,
-					      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) >= 0)
-			close(fd);
+		if (d->fd >= 0)
+			make_mark(d->fd);
 		while (d->fd >= 0 && (de = files_dir_next(d)))
 			if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
 				files_remove_tree(d->fd, de->d_name);
@@ -127,18 +136,11 @@ int home_open_job_data(const struct home *h, enum job_type t, const char *name)
 
 int home_mark_deleted(const struct home *h, enum job_type t, const char *name, int on)
 {
-	int dfd = openat(h->data_fd[t], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd;
-	int rc = 0;
+	int dfd = openat(h->data_fd[t], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc;
 
 	if (dfd < 0)
 		return -errno;
-	if (!on)
-		rc = unlinkat(dfd, HOME_DELETED_MARK, 0) < 0 ? -errno : 0;
-	else if ((fd = openat(dfd, HOME_DELETED_MARK,
-			      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
-		rc = -errno;
-	else
-		close(fd);
+	rc = !on ? (unlinkat(dfd, HOME_DELETED_MARK, 0) < 0 ? -errno : 0) : make_mark(dfd);
 	close(dfd);
 	return rc;
 }
