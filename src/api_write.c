@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "route.h"
 #include "settings.h"
+#include "share.h"
 #include "timefmt.h"
 
 /* 202 with the run's URL in Location (escaped, unlike URLs in bodies). */
@@ -92,7 +93,7 @@ void api_delete(struct call *c)
 			runner_kill_job(c->api->runner, name);
 		else
 			supervisor_delete(c->api->supervisor, name);
-		deploy_remove(c->api->home, c->api->loop, c->m.type, name);
+		deploy_remove(c->api->home, c->api->loop, c->m.type, name, share_active());
 		metrics_forget(name);
 		registry_touch(c->api->registry, c->m.type, name);
 		registry_refresh(c->api->registry);

@@ -332,6 +332,9 @@ struct removal {
 	uv_work_t work;
 	int fd[2];         /* the type's binaries and data folders (dups) */
 	char name[2][64];  /* the job's folders moved aside in them, or "" */
+	char *job;         /* the job's name (a delete's), or NULL */
+	int defer;         /* the data folder goes aside on the pool (put_aside) */
+	int marked_ones;   /* the sweep looks for marked data folders too */
 };
 
 static int is_deleted(const char *name)
@@ -357,19 +360,74 @@ static void sweep(int dfd)
 	files_free_names(names, n < 0 ? 0 : n);
 }
 
+/* A data folder under a job's name, marked (HOME_DELETED_MARK) a minute
+ * ago or more: a delete a crash cut short before it went aside. */
+static int marked_long_ago(int dfd, const char *name)
+{
+	char path[NAME_MAX + sizeof(HOME_DELETED_MARK) + 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", name, HOME_DELETED_MARK);
+	return fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       time(NULL) - st.st_mtime >= LEFT_ASIDE_S;
+}
+
+static void sweep_marked(int dfd)
+{
+	char **names, aside[64];
+	int n = files_list(dfd, home_valid_job_name, SIZE_MAX, &names);
+
+	for (int i = 0; i < n; i++) {
+		if (!marked_long_ago(dfd, names[i]))
+			continue;
+		files_temp_name(".deleted-", aside, sizeof(aside));
+		if (renameat(dfd, names[i], dfd, aside) == 0)
+			home_remove_data(dfd, aside, names[i]);
+	}
+	files_free_names(names, n < 0 ? 0 : n);
+}
+
+/* A shared home's data folder goes aside only once no run (or instance)
+ * of the job, here or on another machine, is writing in it: renaming a
+ * folder on GlusterFS while another client writes two levels below it
+ * can fail that write on one brick of a replica and leave the bricks
+ * disagreeing (docs/SCALE-OUT.md, "A job deleted on one machine"). It
+ * is marked already: no run starts there meanwhile. */
+static void put_aside(struct removal *rm)
+{
+	int fd = openat(rm->fd[1], rm->job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		rm->name[1][0] = '\0';
+		return;
+	}
+	home_wait_locks(fd, HOME_LOCK_WAIT_MS);
+	if (renameat(rm->fd[1], rm->job, rm->fd[1], rm->name[1]) < 0) {
+		/* It stays the job's, unmarked (as in deploy_remove). */
+		unlinkat(fd, HOME_DELETED_MARK, 0);
+		rm->name[1][0] = '\0';
+	}
+	close(fd);
+}
+
 static void work_remove(uv_work_t *w)
 {
 	struct removal *rm = w->data;
 
+	if (rm->defer)
+		put_aside(rm);
 	/* The mark last: while anything of a folder is left, a machine
 	 * still led there by the name finds it (docs/SCALE-OUT.md, "A job
 	 * deleted on one machine"). */
-	for (int k = 0; k < 2; k++)
-		if (rm->name[k][0])
-			home_remove_marked(rm->fd[k], rm->name[k]);
+	if (rm->name[0][0])
+		home_remove_marked(rm->fd[0], rm->name[0]);
+	if (rm->name[1][0])
+		home_remove_data(rm->fd[1], rm->name[1], rm->job);
 	for (int k = 0; k < 2; k++)
 		if (rm->fd[k] >= 0)
 			sweep(rm->fd[k]);
+	if (rm->marked_ones && rm->fd[1] >= 0)
+		sweep_marked(rm->fd[1]);
 }
 
 static void after_remove(uv_work_t *w, int status)
@@ -380,6 +438,7 @@ static void after_remove(uv_work_t *w, int status)
 	for (int k = 0; k < 2; k++)
 		if (rm->fd[k] >= 0)
 			close(rm->fd[k]);
+	free(rm->job);
 	free(rm);
 }
 
@@ -404,18 +463,24 @@ static void removal_queue(struct removal *rm, uv_loop_t *loop)
 }
 
 int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
-		  const char *name)
+		  const char *name, int shared)
 {
 	struct removal *rm = removal_new(h, t);
 	int marked;
 
-	if (!rm)
+	if (!rm || !(rm->job = strdup(name))) {
+		if (rm)
+			after_remove(&rm->work, 0);
 		return -ENOMEM;
+	}
 	/* Before it goes aside: a machine whose file system still leads the
 	 * name to it for a moment must not make a run there. */
 	marked = home_mark_deleted(h, t, name, 1) == 0;
+	rm->defer = marked && shared;
 	for (int k = 0; k < 2; k++) {
 		files_temp_name(".deleted-", rm->name[k], sizeof(rm->name[k]));
+		if (k == 1 && rm->defer)
+			break;
 		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0)
 			rm->name[k][0] = '\0';
 	}
@@ -432,7 +497,9 @@ void deploy_sweep(const struct home *h, uv_loop_t *loop)
 	for (int t = 0; t < 2; t++) {
 		struct removal *rm = removal_new(h, (enum job_type)t);
 
-		if (rm)
+		if (rm) {
+			rm->marked_ones = 1;
 			removal_queue(rm, loop);
+		}
 	}
 }

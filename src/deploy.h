@@ -44,12 +44,16 @@ void deploy_finish(struct deploy *d, uv_loop_t *loop, deploy_cb cb, void *arg);
 void deploy_abort(struct deploy *d);
 
 /* Removes a job's binaries and data: the data folder is marked
- * (HOME_DELETED_MARK), both are renamed away at once (the job vanishes)
- * and deleted on the thread pool, the mark last. Returns 0 or -errno. */
+ * (HOME_DELETED_MARK), both are renamed away (the job vanishes) and
+ * deleted on the thread pool, the mark last. On a shared home (shared
+ * != 0) the marked data folder goes aside on the thread pool too, once no
+ * run of the job holds a lock in it (put_aside, home_wait_locks). Returns
+ * 0 or -errno. */
 int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
-		  const char *name);
+		  const char *name, int shared);
 /* Removes, on the thread pool, the folders deletes left aside untouched
- * for a minute or more: removals a crash cut short. */
+ * for a minute or more: removals a crash cut short; and data folders
+ * marked a minute ago or more that a crash kept from going aside. */
 void deploy_sweep(const struct home *h, uv_loop_t *loop);
 
 #endif

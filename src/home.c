@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,15 +105,93 @@ int home_being_removed(int dfd)
 	return st.st_nlink == 0;
 }
 
-void home_remove_marked(int dfd, const char *name)
+static int open_removal_lock(int data_fd)
+{
+	return openat(data_fd, HOME_REMOVAL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+}
+
+/* Takes (F_WRLCK: waiting, F_RDLCK: not) or releases job name's byte of
+ * the removal lock on fd: 0, or -EBUSY when it is held the other way. */
+static int removal_byte(int fd, const char *name, short type)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_len = 1 };
+	int rc;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	fl.l_start = (off_t)(h & 0x7fffffff);
+	if (fd < 0)
+		return 0;
+	while ((rc = fcntl(fd, type == F_WRLCK ? F_OFD_SETLKW : F_OFD_SETLK, &fl)) < 0 &&
+	       errno == EINTR)
+		;
+	return rc == 0 ? 0 : errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+int home_removal_lock(const struct home *h, enum job_type t, const char *name, short type)
+{
+	return removal_byte(h->removal_fd[t], name, type);
+}
+
+/* Write-locks every regular file at the top of folder fd, waiting up to
+ * wait_ms (in LOCK_POLL_MS steps) while another process holds a lock on
+ * one: a job's run and slot locks, its singleton lock, its instances'
+ * status locks. The descriptors are returned (*held, n of them) to be
+ * closed once the folder is gone: no lock is taken there meanwhile. */
+#define LOCK_POLL_MS 50
+static int hold_locks(int fd, int wait_ms, int **held)
+{
+	char **names;
+	int n = files_list(fd, NULL, SIZE_MAX, &names), k = 0;
+
+	*held = n > 0 ? malloc((size_t)n * sizeof(**held)) : NULL;
+	for (int i = 0; *held && i < n; i++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int f = openat(fd, names[i], O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat st;
+
+		if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+			if (f >= 0)
+				close(f);
+			continue;
+		}
+		while (fcntl(f, F_OFD_SETLK, &fl) < 0 && (errno == EAGAIN || errno == EACCES) &&
+		       wait_ms > 0) {
+			usleep(LOCK_POLL_MS * 1000);
+			wait_ms -= LOCK_POLL_MS;
+		}
+		(*held)[k++] = f;
+	}
+	files_free_names(names, n < 0 ? 0 : n);
+	return k;
+}
+
+/* Removes folder name of dfd, marked first; with lock_wait_ms > 0 (a
+ * delete's data folder) the locks in it are held first (hold_locks) and
+ * job's byte of the removal lock is held from the mark's removal until
+ * the folder is gone. */
+void home_wait_locks(int fd, int wait_ms)
+{
+	int *held = NULL, n = hold_locks(fd, wait_ms, &held);
+
+	while (n > 0)
+		close(held[--n]);
+	free(held);
+}
+
+static void remove_marked(int dfd, const char *name, int lock_wait_ms, const char *job)
 {
 	struct files_dir *d = malloc(sizeof(*d));
 	const struct dirent *de;
+	int *held = NULL, n = 0, lock = -1;
 
 	if (d) {
 		files_dir_init(d, openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 		if (d->fd >= 0)
 			make_mark(d->fd);
+		if (d->fd >= 0 && lock_wait_ms > 0)
+			n = hold_locks(d->fd, lock_wait_ms, &held);
 		while (d->fd >= 0 && (de = files_dir_next(d)))
 			if (strcmp(de->d_name, HOME_DELETED_MARK) != 0)
 				files_remove_tree(d->fd, de->d_name);
@@ -120,7 +199,26 @@ void home_remove_marked(int dfd, const char *name)
 			close(d->fd);
 		free(d);
 	}
+	/* Its own descriptor: a byte this host's runs hold shared on
+	 * home.removal_fd is waited for. */
+	if (job && (lock = open_removal_lock(dfd)) >= 0)
+		removal_byte(lock, job, F_WRLCK);
 	files_remove_tree(dfd, name);
+	if (lock >= 0)
+		close(lock);
+	while (n > 0)
+		close(held[--n]);
+	free(held);
+}
+
+void home_remove_marked(int dfd, const char *name)
+{
+	remove_marked(dfd, name, 0, NULL);
+}
+
+void home_remove_data(int dfd, const char *name, const char *job)
+{
+	remove_marked(dfd, name, HOME_LOCK_WAIT_MS, job);
 }
 
 int home_open_job_data(const struct home *h, enum job_type t, const char *name)
@@ -153,7 +251,7 @@ int home_open(struct home *h, const char *path, char *err, size_t errsz)
 	memset(h, 0, sizeof(*h));
 	h->fd = -1;
 	for (int t = 0; t < 2; t++)
-		h->jobs_fd[t] = h->data_fd[t] = -1;
+		h->jobs_fd[t] = h->data_fd[t] = h->removal_fd[t] = -1;
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errsz, "cannot create home %s: %s", path,
@@ -194,6 +292,7 @@ int home_open(struct home *h, const char *path, char *err, size_t errsz)
 				 abs, strerror(errno));
 			goto fail;
 		}
+		h->removal_fd[t] = open_removal_lock(h->data_fd[t]);
 	}
 	return 0;
 fail:
@@ -211,6 +310,11 @@ int home_reopen(struct home *h, enum job_type t, int data)
 	if (*fdp >= 0)
 		close(*fdp);
 	*fdp = fd;
+	if (data) {
+		if (h->removal_fd[t] >= 0)
+			close(h->removal_fd[t]);
+		h->removal_fd[t] = fd >= 0 ? open_removal_lock(fd) : -1;
+	}
 	return rc;
 }
 
@@ -221,7 +325,9 @@ void home_close(struct home *h)
 			close(h->jobs_fd[t]);
 		if (h->data_fd[t] >= 0)
 			close(h->data_fd[t]);
-		h->jobs_fd[t] = h->data_fd[t] = -1;
+		if (h->removal_fd[t] >= 0)
+			close(h->removal_fd[t]);
+		h->jobs_fd[t] = h->data_fd[t] = h->removal_fd[t] = -1;
 	}
 	if (h->fd >= 0)
 		close(h->fd);

@@ -13,6 +13,7 @@ struct home {
 	int fd;             /* the home folder, O_DIRECTORY */
 	int jobs_fd[2];     /* site/wwwroot/App_Data/jobs/{type} */
 	int data_fd[2];     /* data/jobs/{type} */
+	int removal_fd[2];  /* data/jobs/{type}/HOME_REMOVAL_LOCK, or -1 */
 	const char *jobs_rel[2]; /* those paths relative to the home */
 	const char *data_rel[2];
 };
@@ -67,6 +68,27 @@ int home_being_removed(int dfd);
  * removed last: while anything of it is left, a reader led there finds
  * the mark. */
 void home_remove_marked(int dfd, const char *name);
+/* The same for a job's data folder moved aside by a delete: once marked,
+ * it waits (up to HOME_LOCK_WAIT_MS) until no process holds a lock on a
+ * file at its top — a run of the job still writing there, on this machine
+ * or another — and holds those locks until the folder is gone. A folder
+ * removed while another machine writes in it can outlive its removal on
+ * one brick of a GlusterFS replica, and a name still cached there leads
+ * new runs into it (docs/SCALE-OUT.md, "A job deleted on one machine"). */
+#define HOME_LOCK_WAIT_MS 10000
+void home_remove_data(int dfd, const char *name, const char *job);
+/* The wait alone, for folder fd (the locks are let go at once). */
+void home_wait_locks(int fd, int wait_ms);
+
+/* The removal lock of a type's data folders (in data/jobs/{type}), one
+ * byte per job name: a delete holds job's byte from taking its data
+ * folder's mark away until the folder is gone (home_remove_data); a run
+ * holds it shared (type F_RDLCK; F_UNLCK lets go) from its look for the
+ * mark until it holds its run lock, so that it never makes a file in a
+ * folder in that last instant. Never waits: 0, or -EBUSY while a delete
+ * holds it. */
+#define HOME_REMOVAL_LOCK ".removal.lock"
+int home_removal_lock(const struct home *h, enum job_type t, const char *name, short type);
 /* Marks the data folder of job name as deleted (HOME_DELETED_MARK), when
  * it has one; with on 0, takes the mark away. Returns 0 or a negative
  * errno (-ENOENT: no folder). */

@@ -197,10 +197,9 @@ static int slot_lock(int lock_fd, int slot, short type)
 	return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
 }
 
-/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd):
- * the whole lock, or with slots > 0 the first free slot (*slot). */
-int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int *lock_fd,
-		  int *slot, char *err, size_t errsz)
+/* run_take_lock under the job's removal byte, held shared (home.h). */
+static int take_lock(struct runner *rn, const char *name, int slots, int *jfd, int *lock_fd,
+		     int *slot, char *err, size_t errsz)
 {
 	int rc;
 
@@ -221,11 +220,38 @@ int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int 
 	for (int k = slots > 0 ? 1 : 0; k <= slots && rc == -EBUSY; k++)
 		if ((rc = slot_lock(*lock_fd, k, F_WRLCK)) == 0)
 			*slot = k;
+	/* Marked since it was opened: a delete that holds the locks while it
+	 * removes the folder, or waits for this run's (home_remove_data);
+	 * through a network client, the lock file may be gone already. */
+	if (rc == -ENOENT || rc == -ESTALE ||
+	    ((rc == 0 || rc == -EBUSY) && home_marked_deleted(*jfd))) {
+		snprintf(err, errsz, "the job's data folder is being removed");
+		return -ESTALE;
+	}
 	if (rc == -EBUSY)
 		snprintf(err, errsz, slots > 0 ? "all %d run slots are taken" : "the run lock is held",
 			 slots);
 	else if (rc < 0)
 		snprintf(err, errsz, "cannot take the run lock: %s", strerror(-rc));
+	return rc;
+}
+
+/* Opens the job's data folder (*jfd) and takes the run lock (*lock_fd):
+ * the whole lock, or with slots > 0 the first free slot (*slot). */
+int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int *lock_fd,
+		  int *slot, char *err, size_t errsz)
+{
+	int rc;
+
+	*jfd = *lock_fd = -1;
+	*slot = 0;
+	/* A delete is taking the folder's mark away: it is going. */
+	if (home_removal_lock(rn->c.home, JOB_TRIGGERED, name, F_RDLCK) < 0) {
+		snprintf(err, errsz, "the job's data folder is being removed");
+		return -ESTALE;
+	}
+	rc = take_lock(rn, name, slots, jfd, lock_fd, slot, err, errsz);
+	home_removal_lock(rn->c.home, JOB_TRIGGERED, name, F_UNLCK);
 	return rc;
 }
 

@@ -1,5 +1,7 @@
 """Triggered jobs (SPEC 5, 6, 8): deploy, run with arguments, history, logs,
 crash recovery and shutdown."""
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -567,6 +569,42 @@ def test_a_folder_a_delete_marked_takes_no_run(host):
     assert wait_run(host, "marked", start_run(host, "marked"))["status"] == "Success"
 
 
+@contextlib.contextmanager
+def run_lock_held(h, name):
+    """Job name run once, then its run lock held by this process (as by
+    another machine's run still writing in the data folder): yields the
+    data folder and the run's id."""
+    deploy(h, name, "echo hi\n")
+    rid = start_run(h, name)
+    assert wait_run(h, name, rid)["status"] == "Success"
+    data = h.data_dir("triggered", name)
+    fd = os.open(data / "triggeredJob.lock", os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+        yield data, rid
+    finally:
+        os.close(fd)
+
+
+def test_a_delete_waits_for_the_locks_in_the_data_folder(host):
+    """A delete empties the job's data folder only once no process holds a
+    lock on a file at its top — here one standing for another machine's
+    run of the job, still writing there (docs/SCALE-OUT.md, "A job deleted
+    on one machine") — and holds those locks until the folder is gone: a
+    run that got through the mark check before the delete is refused 503."""
+    with run_lock_held(host, "held") as (data, rid):
+        assert host.request("DELETE", "/api/triggeredwebjobs/held").status == 200
+        assert host.get("/api/triggeredwebjobs/held").status == 404
+        aside = [n for n in os.listdir(data.parent) if n.startswith(".deleted-")]
+        assert len(aside) == 1
+        time.sleep(1)
+        # Still whole, marked, while the lock is held.
+        assert sorted(os.listdir(data.parent / aside[0])) == sorted(
+            [".deleted", "triggeredJob.lock", rid])
+        assert (data.parent / aside[0] / rid / "status").exists()
+    assert wait_for(lambda: not (data.parent / aside[0]).exists(), timeout=3)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs a mount (root)")
 def test_a_data_folder_that_would_not_go_aside_keeps_no_mark(host):
     """A delete marks the data folder, then moves it aside; when the move
@@ -607,6 +645,52 @@ def test_a_removal_a_crash_cut_short_is_swept(home):
                          home / "site/wwwroot/App_Data/jobs" / kind):
                 assert wait_for(lambda: not (base / ".deleted-old0000000").exists()), base
                 assert (base / ".deleted-new0000000" / "sub" / "f").exists(), base
+    finally:
+        h.stop()
+
+
+def test_a_marked_data_folder_a_crash_kept_under_its_name_is_swept(home):
+    """On a shared home a delete's data folder goes aside on the thread
+    pool; a crash before that leaves it marked under the job's name. The
+    next start removes it once the mark is a minute old (a fresher one is
+    a delete under way elsewhere), so the job deployed again runs."""
+    old_at = time.time() - 120
+    for name, at in (("gone", old_at), ("going", None)):
+        d = home / "data/jobs/triggered" / name
+        (d / "202601010000000000").mkdir(parents=True)
+        (d / ".deleted").write_text("")
+        if at:
+            os.utime(d / ".deleted", (at, at))
+    h = Host(home).start()
+    try:
+        assert wait_for(lambda: not (home / "data/jobs/triggered/gone").exists())
+        assert (home / "data/jobs/triggered/going/.deleted").exists()
+        deploy(h, "gone", "echo back\n")
+        assert wait_run(h, "gone", start_run(h, "gone"))["status"] == "Success"
+    finally:
+        h.stop()
+
+
+def test_a_shared_homes_delete_puts_the_data_aside_once_no_run_writes(home):
+    """On a shared home the data folder goes aside only once no lock in it
+    is held (another machine's run still writing there; renaming a folder
+    under such a writer can split a GlusterFS replica, docs/SCALE-OUT.md).
+    Meanwhile it stays under its name, marked: the job deployed again is
+    refused 503; then it goes, and the job runs in a new folder."""
+    h = Host(home, ["--shared-home", "yes"]).start()
+    try:
+        with run_lock_held(h, "slow") as (data, rid):
+            assert h.request("DELETE", "/api/triggeredwebjobs/slow").status == 200
+            assert h.get("/api/triggeredwebjobs/slow").status == 404
+            deploy(h, "slow", "echo again\n")
+            time.sleep(0.5)
+            assert (data / ".deleted").exists() and (data / rid).is_dir()
+            r = h.request("POST", "/api/triggeredwebjobs/slow/run")
+            assert r.status == 503, (r.status, r.body)
+        assert wait_for(lambda: not (data / rid).exists(), timeout=5)
+        assert wait_for(lambda: not [n for n in os.listdir(data.parent)
+                                     if n.startswith(".deleted-")], timeout=5)
+        assert wait_run(h, "slow", start_run(h, "slow"))["status"] == "Success"
     finally:
         h.stop()
 
