@@ -396,18 +396,23 @@ static void sweep_marked(int dfd)
 static void put_aside(struct removal *rm)
 {
 	int fd = openat(rm->fd[1], rm->job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat a, b;
 
-	if (fd < 0) {
+	if (fd >= 0)
+		home_wait_locks(fd, HOME_LOCK_WAIT_MS);
+	/* Still the folder marked, under the name: another delete of the job
+	 * may have taken it, and a deploy and a run made a new one since. */
+	if (fd < 0 || fstat(fd, &a) < 0 || fstatat(rm->fd[1], rm->job, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev || !home_marked_deleted(fd))
 		rm->name[1][0] = '\0';
-		return;
-	}
-	home_wait_locks(fd, HOME_LOCK_WAIT_MS);
-	if (renameat(rm->fd[1], rm->job, rm->fd[1], rm->name[1]) < 0) {
+	else if (renameat(rm->fd[1], rm->job, rm->fd[1], rm->name[1]) < 0) {
 		/* It stays the job's, unmarked (as in deploy_remove). */
-		unlinkat(fd, HOME_DELETED_MARK, 0);
+		if (errno != ENOENT && errno != ESTALE)
+			unlinkat(fd, HOME_DELETED_MARK, 0);
 		rm->name[1][0] = '\0';
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void work_remove(uv_work_t *w)
@@ -466,7 +471,7 @@ int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 		  const char *name, int shared)
 {
 	struct removal *rm = removal_new(h, t);
-	int marked;
+	int marked, gone = 0;
 
 	if (!rm || !(rm->job = strdup(name))) {
 		if (rm)
@@ -481,12 +486,15 @@ int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 		files_temp_name(".deleted-", rm->name[k], sizeof(rm->name[k]));
 		if (k == 1 && rm->defer)
 			break;
-		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0)
+		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0) {
 			rm->name[k][0] = '\0';
+			gone = k == 1 && (errno == ENOENT || errno == ESTALE);
+		}
 	}
 	/* A data folder that would not go aside stays the job's, unmarked:
-	 * a job deployed again by the name would find no run taken there. */
-	if (marked && !rm->name[1][0])
+	 * a job deployed again by the name would find no run taken there.
+	 * (One gone meanwhile is another delete's, marked for it.) */
+	if (marked && !rm->defer && !rm->name[1][0] && !gone)
 		home_mark_deleted(h, t, name, 0);
 	removal_queue(rm, loop);
 	return 0;
