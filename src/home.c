@@ -167,10 +167,6 @@ static int hold_locks(int fd, int wait_ms, int **held)
 	return k;
 }
 
-/* Removes folder name of dfd, marked first; with lock_wait_ms > 0 (a
- * delete's data folder) the locks in it are held first (hold_locks) and
- * job's byte of the removal lock is held from the mark's removal until
- * the folder is gone. */
 void home_wait_locks(int fd, int wait_ms)
 {
 	int *held = NULL, n = hold_locks(fd, wait_ms, &held);
@@ -180,6 +176,10 @@ void home_wait_locks(int fd, int wait_ms)
 	free(held);
 }
 
+/* Removes folder name of dfd, marked first; with lock_wait_ms > 0 (a
+ * delete's data folder) the locks in it are held first (hold_locks) and
+ * job's byte of the removal lock is held from the mark's removal until
+ * the folder is gone. */
 static void remove_marked(int dfd, const char *name, int lock_wait_ms, const char *job)
 {
 	struct files_dir *d = malloc(sizeof(*d));

@@ -245,8 +245,9 @@ int run_take_lock(struct runner *rn, const char *name, int slots, int *jfd, int 
 
 	*jfd = *lock_fd = -1;
 	*slot = 0;
-	/* A delete is taking the folder's mark away: it is going. */
-	if (home_removal_lock(rn->c.home, JOB_TRIGGERED, name, F_RDLCK) < 0) {
+	/* A delete is taking the folder's mark away: it is going. (A home
+	 * without locks runs no run at all: take_lock says so.) */
+	if (home_removal_lock(rn->c.home, JOB_TRIGGERED, name, F_RDLCK) == -EBUSY) {
 		snprintf(err, errsz, "the job's data folder is being removed");
 		return -ESTALE;
 	}
