@@ -419,13 +419,15 @@ static void work_remove(uv_work_t *w)
 {
 	struct removal *rm = w->data;
 
-	if (rm->defer)
-		put_aside(rm);
 	/* The mark last: while anything of a folder is left, a machine
 	 * still led there by the name finds it (docs/SCALE-OUT.md, "A job
-	 * deleted on one machine"). */
+	 * deleted on one machine"). The binaries first: until they are
+	 * marked another machine may read the job there, keep it and its
+	 * locks in the data folder, which put_aside would wait for. */
 	if (rm->name[0][0])
 		home_remove_marked(rm->fd[0], rm->name[0]);
+	if (rm->defer)
+		put_aside(rm);
 	if (rm->name[1][0])
 		home_remove_data(rm->fd[1], rm->name[1], rm->job);
 	for (int k = 0; k < 2; k++)

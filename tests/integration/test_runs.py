@@ -682,6 +682,11 @@ def test_a_shared_homes_delete_puts_the_data_aside_once_no_run_writes(home):
         with run_lock_held(h, "slow") as (data, rid):
             assert h.request("DELETE", "/api/triggeredwebjobs/slow").status == 200
             assert h.get("/api/triggeredwebjobs/slow").status == 404
+            # The binaries go at once: another machine reading them would
+            # keep the job, and its locks here, for as long as they stay.
+            bins = h.bin_dir("triggered", "slow").parent
+            assert wait_for(lambda: not [n for n in os.listdir(bins)
+                                         if n.startswith(".deleted-")], timeout=3)
             deploy(h, "slow", "echo again\n")
             time.sleep(0.5)
             assert (data / ".deleted").exists() and (data / rid).is_dir()
