@@ -490,7 +490,7 @@ int deploy_remove(struct home *h, uv_loop_t *loop, enum job_type t,
 			break;
 		if (rm->fd[k] < 0 || renameat(rm->fd[k], name, rm->fd[k], rm->name[k]) < 0) {
 			rm->name[k][0] = '\0';
-			gone = k == 1 && (errno == ENOENT || errno == ESTALE);
+			gone = k == 1 && rm->fd[k] >= 0 && (errno == ENOENT || errno == ESTALE);
 		}
 	}
 	/* A data folder that would not go aside stays the job's, unmarked:
