@@ -605,6 +605,30 @@ def test_a_delete_waits_for_the_locks_in_the_data_folder(host):
     assert wait_for(lambda: not (data.parent / aside[0]).exists(), timeout=3)
 
 
+def test_a_run_while_a_delete_holds_the_removal_byte_is_refused(host):
+    """The byte of data/jobs/triggered/.removal.lock for the job's name
+    (FNV-1a, docs/SCALE-OUT.md) is held by a delete between the mark's
+    removal and the folder's: a run then makes nothing there and answers
+    503; another job's byte is not in the way."""
+    deploy(host, "byte", "echo hi\n")
+    deploy(host, "other", "echo hi\n")
+    h = 2166136261
+    for c in b"byte":
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    fd = os.open(host.home / "data/jobs/triggered/.removal.lock", os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, h & 0x7fffffff)
+        r = host.request("POST", "/api/triggeredwebjobs/byte/run")
+        assert r.status == 503, (r.status, r.body)
+        assert r.json()["Message"] == ("The job was deleted or deployed again a moment ago on "
+                                       "another instance; try again in a second.")
+        assert not host.data_dir("triggered", "byte").exists()
+        assert wait_run(host, "other", start_run(host, "other"))["status"] == "Success"
+    finally:
+        os.close(fd)
+    assert wait_run(host, "byte", start_run(host, "byte"))["status"] == "Success"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs a mount (root)")
 def test_a_data_folder_that_would_not_go_aside_keeps_no_mark(host):
     """A delete marks the data folder, then moves it aside; when the move
