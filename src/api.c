@@ -323,7 +323,7 @@ static void on_deployed(void *arg, unsigned status, const char *err)
 		registry_touch(c->api->registry, c->m.type, c->m.params[0]);
 		registry_refresh(c->api->registry);
 		/* its schedule, in the body we send */
-		evq_drain_for(EVQ_PER_REQUEST, EVQ_REQUEST_BUDGET_NS);
+		evq_drain_for(EVQ_PER_REQUEST, evq_turn_until());
 		evq_request(0);
 		j = registry_find(c->api->registry, c->m.type, c->m.params[0]);
 		body = j ? job_body(j, c->api->home, http_prefix(c->req), &len, &hash) : NULL;
@@ -523,8 +523,8 @@ static void dispatch(struct call *c)
 	evq_request(1);
 	registry_refresh_for(c->api->registry,
 			     c->m.type != JOB_TYPE_NONE && c->m.nparams ? (int)c->m.type : -1,
-			     c->m.nparams ? c->m.params[0] : NULL, EVQ_REQUEST_BUDGET_NS);
-	evq_drain_for(EVQ_PER_REQUEST, EVQ_REQUEST_BUDGET_NS);
+			     c->m.nparams ? c->m.params[0] : NULL, evq_turn_until());
+	evq_drain_for(EVQ_PER_REQUEST, evq_turn_until());
 	switch ((enum handler)c->m.route->handler) {
 	case H_HEALTH:
 		http_reply(c->req, 200, "text/plain; charset=utf-8", "ok", 2);

@@ -142,12 +142,11 @@ static void on_grace(uv_timer_t *t)
  * every child that ended — a job's leader, an orphan the subreaper got,
  * the spawn helper — a few ms' worth per turn of the loop: 1,000 jobs
  * that exit at once (a restart storm) must not hold the loop for their
- * 1,000 reaps in one turn (docs/DECISIONS.md, "A restart storm"). A pid
+ * 1,000 reaps in one turn (docs/DECISIONS.md, "A restart storm"): they
+ * share the turn's time for work that can wait (evq_turn_until). A pid
  * is found in tree.c's table of tracked leaders (tree_owner). No
  * descriptor per child: a pidfd cost each spawn some nine system calls
  * (docs/DECISIONS.md, "The cost of a scheduled run"). */
-#define REAP_BUDGET_NS (2 * 1000 * 1000ull)
-
 static struct {
 	uv_idle_t idle;
 	int init;
@@ -174,7 +173,7 @@ static int owed(void);
 
 static void on_reap(uv_idle_t *h)
 {
-	uint64_t until = uv_hrtime() + REAP_BUDGET_NS;
+	uint64_t until = evq_turn_until();
 	int st;
 
 	for (int k = 0; k == 0 || uv_hrtime() < until; k++) {

@@ -14,12 +14,14 @@
 
 #include "log.h"
 
-/* Events run per turn of the loop, and for how long at most those of
- * the other lane: a storm of events (1,000 continuous jobs exiting at
- * once) must not keep the loop from its I/O — the API answers between
- * two turns (docs/DECISIONS.md, "A restart storm"). */
+/* Events run per turn of the loop. */
 #define PER_TURN 4096
-#define TURN_BUDGET_NS (4 * 1000 * 1000ull)
+/* A turn's share for the work that can wait — the other lane's events,
+ * the reaps, the registry's reads of a storm of changes — together, not
+ * each: a storm of events (1,000 continuous jobs exiting at once) must
+ * not keep the loop from its I/O — the API answers between two turns
+ * (docs/DECISIONS.md, "A restart storm"). */
+#define TURN_SHARE_NS (2 * 1000 * 1000ull)
 #define DRAINED_HOOKS 4
 
 struct item {
@@ -36,6 +38,8 @@ struct ring {
 static struct {
 	uv_loop_t *loop;
 	uv_idle_t idle;
+	uv_prepare_t prepare; /* ends the turn's share, before each poll */
+	uint64_t turn_until;  /* the share's end (uv_hrtime); 0: not begun */
 	int started;
 	struct ring r[2]; /* [0] the request lane, [1] the others */
 	int draining;     /* a drain is under way: never nested */
@@ -50,7 +54,24 @@ static struct {
 static void on_idle(uv_idle_t *h)
 {
 	(void)h;
-	evq_drain_for(PER_TURN, TURN_BUDGET_NS);
+	evq_drain_for(PER_TURN, evq_turn_until());
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+	(void)h;
+	q.turn_until = 0;
+}
+
+uint64_t evq_turn_until(void)
+{
+	/* Begun by its first taker after a poll; without the loop's handle
+	 * (a test stepping a machine), a share for each taker. */
+	if (!q.started)
+		return uv_hrtime() + TURN_SHARE_NS;
+	if (!q.turn_until)
+		q.turn_until = uv_hrtime() + TURN_SHARE_NS;
+	return q.turn_until;
 }
 
 void evq_request(int on)
@@ -94,6 +115,10 @@ void evq_start(uv_loop_t *loop)
 {
 	q.loop = loop;
 	uv_idle_init(loop, &q.idle);
+	uv_prepare_init(loop, &q.prepare);
+	uv_prepare_start(&q.prepare, on_prepare);
+	uv_unref((uv_handle_t *)&q.prepare); /* keeps no loop alive */
+	q.turn_until = 0;
 	q.started = 1;
 }
 
@@ -143,9 +168,8 @@ void evq_forget(void *obj)
 		}
 }
 
-size_t evq_drain_for(size_t max, uint64_t budget_ns)
+size_t evq_drain_for(size_t max, uint64_t until)
 {
-	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0;
 	size_t ran = 0;
 
 	/* An action that led here (none does) must not run another inside
@@ -207,8 +231,10 @@ char *evq_table_text(const char *const *states, int nstates, const char *const *
 
 void evq_close(void)
 {
-	if (q.started)
+	if (q.started) {
 		uv_close((uv_handle_t *)&q.idle, NULL);
+		uv_close((uv_handle_t *)&q.prepare, NULL);
+	}
 	q.started = 0;
 }
 

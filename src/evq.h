@@ -16,10 +16,8 @@
 
 typedef void (*evq_fn)(void *obj, int event);
 
-/* Events a request may run before its handler (evq_drain_for), and for
- * how long at most those it did not cause. */
+/* Events a request may run before its handler (evq_drain_for). */
 #define EVQ_PER_REQUEST 4096
-#define EVQ_REQUEST_BUDGET_NS (2 * 1000 * 1000ull)
 
 /* Starts the queue on the loop (one per process). */
 void evq_start(uv_loop_t *loop);
@@ -55,9 +53,17 @@ void evq_forget(void *obj);
  * module's call); tests call it to step a machine. A call made while a drain is under way
  * returns 0 at once: actions never run inside one another. */
 size_t evq_drain(size_t max);
-/* The same, but events of the other lane only while budget_ns lasts (at
- * least one runs); 0: no limit. */
-size_t evq_drain_for(size_t max, uint64_t budget_ns);
+/* The same, but events of the other lane only until `until` (uv_hrtime;
+ * at least one runs); 0: no limit. */
+size_t evq_drain_for(size_t max, uint64_t until);
+
+/* The end (uv_hrtime) of this turn's share of the loop for work that can
+ * wait: the other lane's events, the reaps, the registry's reads of a
+ * storm of changes, the part of them a request does — one share for all
+ * of them (2 ms from the first taker after a poll), so that a storm
+ * holds no turn much longer and the API answers in between. Each taker
+ * still does one step past it, so that all go on. */
+uint64_t evq_turn_until(void);
 
 /* A state x event table as text, in the layout of the comments at the top
  * of supervisor.c and run.c: a header line of event names, then a line per

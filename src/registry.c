@@ -60,8 +60,6 @@ static size_t tfind(const struct table *t, const char *name, int *found)
 	return lo;
 }
 
-#define SETTLE_BUDGET_NS (4 * 1000 * 1000ull)
-
 void registry_enqueue(struct registry *r, struct entry *e, int bin, int data)
 {
 	if (data && !e->data_dirty && r->loop)
@@ -437,10 +435,10 @@ static void told_read(void *obj, int event)
 }
 
 /* registry_refresh_for; lazy (the settle pass): data_wait first. */
-static void refresh(struct registry *r, int type, const char *name, uint64_t budget_ns,
+static void refresh(struct registry *r, int type, const char *name, uint64_t until,
 		    int lazy)
 {
-	uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0, next = 0, w;
+	uint64_t next = 0, w;
 	struct entry *want = type >= 0 && name ? registry_entry(r, (enum job_type)type, name, 0) : NULL;
 	size_t kept = 0;
 
@@ -483,9 +481,9 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t bud
 		evq_post(told_read, r, 0);
 }
 
-void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns)
+void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t until)
 {
-	refresh(r, type, name, budget_ns, 0);
+	refresh(r, type, name, until, 0);
 }
 
 void registry_refresh(struct registry *r)
@@ -497,7 +495,7 @@ void registry_on_settle(uv_timer_t *t)
 {
 	/* A storm of changes (1,000 jobs restarting) is read a few ms at a
 	 * time: requests are answered in between. */
-	refresh(t->data, -1, NULL, SETTLE_BUDGET_NS, 1);
+	refresh(t->data, -1, NULL, evq_turn_until(), 1);
 }
 
 /* ---- public ---- */

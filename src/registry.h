@@ -62,10 +62,11 @@ void registry_close(struct registry *r);
  * handles a request or after its own writes. */
 void registry_refresh(struct registry *r);
 /* The same, but job name of type (type < 0: none) first and the other
- * dirty jobs only while budget_ns lasts (0: no limit); those left are
- * read on the next turns. What a request reads is then current for the
- * job it names, and the request is not held up by a storm of changes. */
-void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t budget_ns);
+ * dirty jobs only until `until` (uv_hrtime; 0: no limit — the API passes
+ * evq_turn_until()); those left are read on the next turns. What a
+ * request reads is then current for the job it names, and the request is
+ * not held up by a storm of changes. */
+void registry_refresh_for(struct registry *r, int type, const char *name, uint64_t until);
 
 /* The listed job of that type and name, or NULL. A pure look-up: it reads
  * nothing from disk and changes nothing. */

@@ -468,7 +468,7 @@ static void on_timer(uv_timer_t *t)
 			runner_batch_sync(s->c.runner);
 			/* The registry's events may change the entries: the
 			 * heap is looked at again after. */
-			evq_drain_for(SIZE_MAX, PART_BUDGET_NS);
+			evq_drain_for(SIZE_MAX, uv_hrtime() + PART_BUDGET_NS);
 			fired = 0;
 			part *= PART_GROWTH;
 			continue;
