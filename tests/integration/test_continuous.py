@@ -399,12 +399,24 @@ def test_a_request_held_when_the_host_stops_gets_503(tmp_path):
         for _ in range(5):
             h = Host(home).start()
             got = {}
-            t = threading.Thread(target=lambda: got.update(r=h.get("/api/continuouswebjobs")))
+
+            def ask():
+                try:
+                    got.update(r=h.get("/api/continuouswebjobs"))
+                except ConnectionRefusedError:
+                    got.update(refused=True)
+
+            t = threading.Thread(target=ask)
             t.start()
             time.sleep(0.003)
             h.proc.send_signal(signal.SIGTERM)
             t.join(15)
             assert h.proc.wait(15) == 0
+            if got.get("refused"):
+                # The stop came before the request's connection (1 time
+                # in ~40 on a loaded machine): no request to answer.
+                seen.append("refused")
+                continue
             r = got["r"]
             assert r.status == 200 or (r.status, r.body) == (
                 503, b'{"Message":"The host is stopping."}'), r.body
