@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,7 +441,7 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t unt
 {
 	uint64_t next = 0, w;
 	struct entry *want = type >= 0 && name ? registry_entry(r, (enum job_type)type, name, 0) : NULL;
-	size_t kept = 0;
+	size_t kept = 0, done = 0;
 
 	/* The events of changes made before this moment (the host's own
 	 * writes of a run included) are applied first: a run list kept from
@@ -462,13 +463,16 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t unt
 			break;
 		}
 	/* Entries may be added to the queue while it is drained; past the
-	 * budget they stay in it, in order, for the next refresh. */
+	 * budget (one read at least, as every taker of the share) they stay
+	 * in it, in order, for the next refresh. */
 	for (size_t k = 0; k < r->nqueue; k++) {
 		if (!r->queue[k])
 			continue;
-		w = until && uv_hrtime() > until ? 1 : lazy ? data_wait(r, r->queue[k]) : 0;
+		w = until && done && uv_hrtime() > until ? 1
+		    : lazy ? data_wait(r, r->queue[k]) : 0;
 		if (w == 0) {
 			refresh_queued(r, k);
+			done++;
 			continue;
 		}
 		r->queue[kept++] = r->queue[k]; /* past the budget, or too young */
@@ -494,7 +498,13 @@ void registry_refresh(struct registry *r)
 void registry_on_settle(uv_timer_t *t)
 {
 	/* A storm of changes (1,000 jobs restarting) is read a few ms at a
-	 * time: requests are answered in between. */
+	 * time: requests are answered in between. The queue's events go
+	 * first in the turn's share, the reads get what is left: what the
+	 * reads before caused (a continuous job read at start-up is a job to
+	 * start) is done before more is read, so the first jobs start while
+	 * the rest are read (docs/DECISIONS.md, "The reads of the start-up
+	 * after the queue"). */
+	evq_drain_for(SIZE_MAX, evq_turn_until());
 	refresh(t->data, -1, NULL, evq_turn_until(), 1);
 }
 
