@@ -267,26 +267,33 @@ void launch_ended(struct launch *l)
 	l->stop_asked = 0;
 }
 
-/* The process named by pid file `file` (of job `name`) is killed when it
- * still runs and the host that wrote the file is gone; the file goes.
+/* The process named by pid file `file` (in folder dfd; of job `name`)
+ * is killed when it still runs and the host that wrote the file is gone;
+ * the file goes. An empty file — a continuous job's whose process ended
+ * (launch_ended) — names none and stays, for the next spawn to reuse.
  * Returns 1 when that host lives (another host sharing --temp). */
-static int kill_leftover(const char *file, const char *what, const char *name)
+static int kill_leftover(int dfd, const char *file, const char *what, const char *name)
 {
-	FILE *f = fopen(file, "re");
-	int pid, host = 0, n;
+	char text[128];
+	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), pid, host = 0, n;
 	long long start, host_start = 0;
+	ssize_t len;
 
-	if (!f)
+	if (fd < 0)
 		return 0;
-	n = fscanf(f, "%d %lld %d %lld", &pid, &start, &host, &host_start);
-	fclose(f);
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (len == 0)
+		return 0;
+	text[len > 0 ? len : 0] = '\0';
+	n = sscanf(text, "%d %lld %d %lld", &pid, &start, &host, &host_start);
 	if (n == 4 && host > 1 && host != getpid() && process_start_time(host) == host_start)
 		return 1;
 	if (n >= 2 && pid > 1 && process_start_time(pid) == start) {
 		kill(-pid, SIGKILL);
 		log_warn("%s job %s: killed process group %d left by a crash", what, name, pid);
 	}
-	unlink(file);
+	unlinkat(dfd, file, 0);
 	return 0;
 }
 
@@ -314,38 +321,41 @@ static int slot_name(const char *n, const char *base)
  * removed when it ends, not before each spawn) — unless the folder is
  * another live host's too. A continuous job has one of each, opened by
  * name; a triggered job's slots are listed, once. */
-static void job_leftovers(const char *dir, enum job_type t, const char *name)
+static void job_leftovers(int tdfd, enum job_type t, const char *name)
 {
-	char file[PATH_MAX + 600], shut[130][16];
+	char file[PATH_MAX], shut[130][16];
 	const char *type = home_type_name(t);
-	int lives, n = 0;
+	int lives, n = 0, dfd;
 	struct dirent *de;
 	DIR *d;
 
+	/* Relative to the type folder: 1,000 jobs at a restart are 1,000
+	 * short lookups, not walks of the whole path. */
 	if (t == JOB_CONTINUOUS) {
-		snprintf(file, sizeof(file), "%s/pid", dir);
-		lives = kill_leftover(file, type, name);
-		snprintf(file, sizeof(file), "%s/shutdown", dir);
+		snprintf(file, sizeof(file), "%s/pid", name);
+		lives = kill_leftover(tdfd, file, type, name);
+		snprintf(file, sizeof(file), "%s/shutdown", name);
 		if (!lives)
-			unlink(file);
+			unlinkat(tdfd, file, 0);
 		return;
 	}
-	if (!(d = opendir(dir)))
+	dfd = openat(tdfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
 		return;
+	}
 	lives = 0;
 	while ((de = readdir(d))) {
-		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
 		if (slot_name(de->d_name, "pid"))
-			lives |= kill_leftover(file, type, name);
+			lives |= kill_leftover(dirfd(d), de->d_name, type, name);
 		else if (slot_name(de->d_name, "shutdown") && n < 130 &&
 			 strlen(de->d_name) < sizeof(shut[0]))
 			memcpy(shut[n++], de->d_name, strlen(de->d_name) + 1);
 	}
+	for (int i = 0; i < n && !lives; i++)
+		unlinkat(dirfd(d), shut[i], 0);
 	closedir(d);
-	for (int i = 0; i < n && !lives; i++) {
-		snprintf(file, sizeof(file), "%s/%s", dir, shut[i]);
-		unlink(file);
-	}
 }
 
 /* Processes that a host killed with -9 left running (their pid files
@@ -366,12 +376,9 @@ void launch_kill_leftovers(const char *temp)
 		snprintf(path, sizeof(path), "%s/jobs/%s", temp, type);
 		d = opendir(path);
 		while (d && (de = readdir(d))) {
-			char job[PATH_MAX + 300];
-
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(job, sizeof(job), "%s/%s", path, de->d_name);
-			job_leftovers(job, t, de->d_name);
+			job_leftovers(dirfd(d), t, de->d_name);
 		}
 		if (d)
 			closedir(d);
