@@ -497,15 +497,20 @@ void registry_refresh(struct registry *r)
 
 void registry_on_settle(uv_timer_t *t)
 {
+	struct registry *r = t->data;
+
 	/* A storm of changes (1,000 jobs restarting) is read a few ms at a
-	 * time: requests are answered in between. The queue's events go
-	 * first in the turn's share, the reads get what is left: what the
-	 * reads before caused (a continuous job read at start-up is a job to
-	 * start) is done before more is read, so the first jobs start while
-	 * the rest are read (docs/DECISIONS.md, "The reads of the start-up
-	 * after the queue"). */
-	evq_drain_for(SIZE_MAX, evq_turn_until());
-	refresh(t->data, -1, NULL, evq_turn_until(), 1);
+	 * time: requests are answered in between. While the start-up's read
+	 * goes on, the queue's events go first in the turn's share and the
+	 * reads get what is left: what the reads before caused (a job read
+	 * is a job to start) is done before more is read, so the first jobs
+	 * start while the rest are read. Later the reads go first: the
+	 * events then act on what they found — a job deleted through
+	 * another machine is seen gone before its queued START is handled
+	 * (docs/DECISIONS.md, "The reads of the start-up after the queue"). */
+	if (r->nunread)
+		evq_drain_for(SIZE_MAX, evq_turn_until());
+	refresh(r, -1, NULL, evq_turn_until(), 1);
 }
 
 /* ---- public ---- */

@@ -963,8 +963,9 @@ static void probe(void *obj, int event)
 		;
 }
 
-/* The start of a home of jobs: in a turn, the settle pass runs the
- * queue's waiting events before it reads more jobs — what the reads
+/* The start of a home of jobs: in a turn, while the start-up's read goes
+ * on, the settle pass runs the queue's waiting events before it reads
+ * more jobs — what the reads
  * before caused (a job to start) goes first, so the first spawns go out
  * while the rest are read, not after all of them (docs/DECISIONS.md, "The
  * reads of the start-up after the queue"). The reads still take one step
