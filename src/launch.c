@@ -274,7 +274,7 @@ void launch_ended(struct launch *l)
  * Returns 1 when that host lives (another host sharing --temp). */
 static int kill_leftover(int dfd, const char *file, const char *what, const char *name)
 {
-	char text[128];
+	char text[256]; /* a pid file is one line of 96 bytes (clone.c, PID_LINE) */
 	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), pid, host = 0, n;
 	long long start, host_start = 0;
 	ssize_t len;
