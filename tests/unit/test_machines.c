@@ -339,41 +339,6 @@ static void make_root(void)
 	snprintf(temp, sizeof(temp), "%s/temp", root);
 }
 
-static int open_rig(void);
-
-static int setup(void **state)
-{
-	(void)state;
-	make_root();
-	return open_rig();
-}
-
-/* The home a host leaves: START_JOBS continuous jobs, each with its data
- * folder, found by the rig's registry at its start. */
-#define START_JOBS 300
-
-static int setup_home_of_jobs(void **state)
-{
-	(void)state;
-	make_root();
-	for (int i = 0; i < START_JOBS; i++) {
-		char dir[256];
-		int dfd;
-
-		snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/c%03d", root,
-			 i);
-		assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
-		dfd = open(dir, O_RDONLY | O_DIRECTORY);
-		assert_true(dfd >= 0);
-		files_write_atomic(dfd, "run.sh", "sleep 1\n", 8, 0755, 0);
-		files_write_atomic(dfd, "settings.job", "{\"is_in_place\":true}", 20, 0644, 0);
-		close(dfd);
-		snprintf(dir, sizeof(dir), "%s/data/jobs/continuous/c%03d", root, i);
-		assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
-	}
-	return open_rig();
-}
-
 static int open_rig(void)
 {
 	char err[256];
@@ -397,6 +362,42 @@ static int open_rig(void)
 	}
 	return 0;
 }
+
+static int setup(void **state)
+{
+	(void)state;
+	make_root();
+	return open_rig();
+}
+
+/* The home a host leaves: START_JOBS continuous jobs, each with its data
+ * folder, found by the rig's registry at its start. */
+#define START_JOBS 300
+
+static int setup_home_of_jobs(void **state)
+{
+	const char *script = "sleep 1\n", *settings = "{\"is_in_place\":true}";
+
+	(void)state;
+	make_root();
+	for (int i = 0; i < START_JOBS; i++) {
+		char dir[256];
+		int dfd;
+
+		snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/c%03d", root,
+			 i);
+		assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
+		dfd = open(dir, O_RDONLY | O_DIRECTORY);
+		assert_true(dfd >= 0);
+		files_write_atomic(dfd, "run.sh", script, strlen(script), 0755, 0);
+		files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
+		close(dfd);
+		snprintf(dir, sizeof(dir), "%s/data/jobs/continuous/c%03d", root, i);
+		assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
+	}
+	return open_rig();
+}
+
 
 static void on_down(void *arg)
 {
