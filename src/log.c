@@ -1,6 +1,9 @@
 /*
  * log: one line per message, "webjobs[pid]: LEVEL message", written with a
  * single write(2) so that lines from several instances never interleave.
+ * A debug line carries the wall-clock time too ("debug: [seconds.ms]"):
+ * debug lines come many a second, and are read against a client's record
+ * of its requests.
  */
 #define _GNU_SOURCE
 #include "log.h"
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int log_level = LOG_INFO;
@@ -55,8 +59,17 @@ void log_write(enum log_level level, const char *fmt, ...)
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = NULL;
 	va_end(ap);
-	n = asprintf(&line, "webjobs[%d]: %s: %s\n", (int)getpid(), names[level],
-		     text ? text : "(out of memory)");
+	if (level == LOG_DEBUG) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		n = asprintf(&line, "webjobs[%d]: debug: [%lld.%03ld] %s\n", (int)getpid(),
+			     (long long)ts.tv_sec, ts.tv_nsec / 1000000,
+			     text ? text : "(out of memory)");
+	} else {
+		n = asprintf(&line, "webjobs[%d]: %s: %s\n", (int)getpid(), names[level],
+			     text ? text : "(out of memory)");
+	}
 	if (n > 0)
 		(void)!write(log_fd, line, (size_t)n);
 	free(line);

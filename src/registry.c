@@ -63,6 +63,7 @@ static size_t tfind(const struct table *t, const char *name, int *found)
 
 void registry_enqueue(struct registry *r, struct entry *e, int bin, int data)
 {
+	e->recheck_at = 0; /* a change: read as soon as any */
 	if (data && !e->data_dirty && r->loop)
 		e->data_at = uv_now(r->loop);
 	e->bin_dirty |= bin;
@@ -81,7 +82,12 @@ void registry_enqueue(struct registry *r, struct entry *e, int bin, int data)
 		r->queue[r->nqueue++] = e;
 		e->queued = 1;
 	}
-	if (r->handles && !uv_is_active((uv_handle_t *)&r->settle))
+	/* Never pushed later (a storm of events would put its reads off);
+	 * brought nearer for a change to be read at once (not a run's, which
+	 * waits DATA_SETTLE_MS) when a kept job's or a run's wait armed it. */
+	if (r->handles && (!uv_is_active((uv_handle_t *)&r->settle) ||
+			   ((bin || e->type != JOB_TRIGGERED) &&
+			    uv_timer_get_due_in(&r->settle) > SETTLE_MS)))
 		uv_timer_start(&r->settle, registry_on_settle, SETTLE_MS, 0);
 }
 
@@ -308,8 +314,18 @@ static int entry_refresh_files(struct registry *r, struct entry *e)
 		e->nbin = 0;
 		rc = job_scan_bin(j, h);
 		if (rc == 0 && !swap_pending(h->jobs_fd[type], job_name(j))) {
+			log_debug("job %s: its folder is gone", job_name(j));
 			entry_remove(r, e);
 			return 0;
+		}
+		log_debug("job %s: read (%s)", job_name(j),
+			  rc == 1 ? "there" : rc == 0 ? "gone, a deploy between renames: kept"
+			  : rc == -ESTALE ? "a folder being removed: kept" : strerror(-rc));
+		/* Kept in the middle of a change: read again in a while, as
+		 * no event may come (KEPT_RECHECK_MS). */
+		if ((rc == 0 || rc == -ESTALE) && r->handles) {
+			registry_enqueue(r, e, 1, DATA_NONE);
+			e->recheck_at = uv_now(r->loop) + KEPT_RECHECK_MS;
 		}
 		/* Gone because a deploy is between its renames (a file system
 		 * without RENAME_EXCHANGE; seen on another machine of a shared
@@ -414,12 +430,16 @@ static void refresh_queued(struct registry *r, size_t k)
 	entry_refresh(r, e);
 }
 
-/* ms until the settle pass reads e, changed in its runs only (0: now). */
-static uint64_t data_wait(const struct registry *r, const struct entry *e)
+/* ms until a pass reads e (0: now): a kept job's next read, for every
+ * pass; for the settle pass (lazy), a change in its runs only. */
+static uint64_t entry_wait(const struct registry *r, const struct entry *e, int lazy)
 {
-	uint64_t age = r->loop ? uv_now(r->loop) - e->data_at : DATA_SETTLE_MS;
+	uint64_t now = r->loop ? uv_now(r->loop) : 0, age = now - e->data_at;
 
-	if (e->bin_dirty || e->type != JOB_TRIGGERED || age >= DATA_SETTLE_MS)
+	if (e->recheck_at > now)
+		return e->recheck_at - now;
+	if (!lazy || !r->loop || e->bin_dirty || e->type != JOB_TRIGGERED ||
+	    age >= DATA_SETTLE_MS)
 		return 0;
 	return DATA_SETTLE_MS - age;
 }
@@ -468,8 +488,7 @@ static void refresh(struct registry *r, int type, const char *name, uint64_t unt
 	for (size_t k = 0; k < r->nqueue; k++) {
 		if (!r->queue[k])
 			continue;
-		w = until && done && uv_hrtime() > until ? 1
-		    : lazy ? data_wait(r, r->queue[k]) : 0;
+		w = until && done && uv_hrtime() > until ? 1 : entry_wait(r, r->queue[k], lazy);
 		if (w == 0) {
 			refresh_queued(r, k);
 			done++;

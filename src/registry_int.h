@@ -22,6 +22,12 @@
  * long: a run's start and end, one read (docs/DECISIONS.md, "Schedule
  * fire latency: a tick's runs are one batch"). Requests read at once. */
 #define DATA_SETTLE_MS 500
+/* A job kept as it was because its folder was read in the middle of a
+ * change (a delete or a deploy another machine is making) is read again
+ * after this long, event or not: a change made through another machine
+ * brings no event of its own, and its published word may be read in the
+ * same window (docs/SCALE-OUT.md, "A job deleted on one machine"). */
+#define KEPT_RECHECK_MS 1000
 #define MASK_TYPE (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define MASK_BIN (MASK_TYPE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 #define MASK_DATA (MASK_TYPE | IN_CLOSE_WRITE)
@@ -36,6 +42,9 @@ struct entry {
 	enum job_type type;
 	int bin_dirty, data_dirty, queued; /* data_dirty: DATA_* */
 	uint64_t data_at; /* loop time (ms) it became data_dirty */
+	/* Loop time (ms) before which a job kept by a read of its folder in
+	 * the middle of a change is not read again (0: none). */
+	uint64_t recheck_at;
 	int noticed;    /* a notice for the listeners waits in the queue */
 	int unread;     /* queued by the first read, not read yet */
 	int bin_wd[JOB_MAX_DEPTH + 1];

@@ -183,6 +183,7 @@ static void apply_line(char *line)
 	char *type = strchr(line, ' '), *name;
 	enum job_type t;
 
+	log_debug("change published by another machine: %s", line);
 	if (!type)
 		return;
 	name = strchr(type + 1, ' ');
@@ -385,11 +386,13 @@ static void compare(enum job_type t, char **names, int m)
 	for (i = 0; known && (i < m || j < n);) {
 		int c = i >= m ? 1 : j >= n ? -1 : strcmp(names[i], known[j] ? known[j] : "");
 
-		if (c < 0)
+		if (c < 0) {
+			log_debug("job %s: found in the listing unannounced", names[i]);
 			registry_touch(S.c.registry, t, names[i++]);
-		else if (c > 0)
+		} else if (c > 0) {
+			log_debug("job %s: gone from the listing unannounced", known[j] ? known[j] : "");
 			registry_touch(S.c.registry, t, known[j++] ? known[j - 1] : "");
-		else
+		} else
 			i++, j++;
 	}
 	for (size_t q = 0; known && q < n; q++)

@@ -152,7 +152,10 @@ def test_kill_9_torture_on_two_machines():
         pytest.skip(why)
     seed = int(os.environ.get("WEBJOBS_SCALEOUT_SEED", time.time()))
     random.seed(seed)
-    r = R.Rig(2, env={"WEBJOBS_RESTART_TIME": "1", "WEBJOBS_HISTORY_SIZE": "100000"}).up()
+    # Debug logs (each change read from the other machine, each reading of
+    # a job, with the time): kept with the evidence of a failure.
+    r = R.Rig(2, env={"WEBJOBS_RESTART_TIME": "1", "WEBJOBS_HISTORY_SIZE": "100000",
+                      "WEBJOBS_LOG_LEVEL": os.environ.get("WEBJOBS_LOG_LEVEL", "debug")}).up()
     marker = f"rigtorture-{os.getpid()}"
     state = {"jobs": {}, "runs": {}, "version": 0}
     try:

@@ -28,6 +28,7 @@
 #include "home.h"
 #include "hostcfg.h"
 #include "registry.h"
+#include "registry_int.h"
 #include "run.h"
 #include "supervisor.h"
 #include "timefmt.h"
@@ -998,6 +999,41 @@ static void first_spawn_while_the_rest_are_read(void **state)
 	}
 }
 
+/* A job whose folder is read in the middle of its removal (the delete's
+ * mark in it, as another machine's client may still lead there by the
+ * name) is kept as it was; when the folder then goes with no event to
+ * tell (a change made through another machine), the registry reads it
+ * again by itself and lets it go. */
+static void kept_job_read_again_without_an_event(void **state)
+{
+	struct supervisor_probe p;
+	char dir[256], buf[4096];
+	int fd;
+
+	(void)state;
+	make_job("kept", 0, 0);
+	settle();
+	assert_string_equal(state_of("kept", &p), "RUNNING");
+	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/kept", root);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	files_write_atomic(fd, HOME_DELETED_MARK, "", 0, 0644, 0);
+	close(fd);
+	registry_touch(reg, JOB_CONTINUOUS, "kept");
+	registry_refresh(reg);
+	assert_non_null(registry_find(reg, JOB_CONTINUOUS, "kept"));
+	/* Gone unannounced: the removal's inotify events are dropped. */
+	assert_int_equal(files_remove_tree(AT_FDCWD, dir), 0);
+	while (read(reg->ifd, buf, sizeof(buf)) > 0)
+		;
+	for (int i = 0; i < 60 && registry_find(reg, JOB_CONTINUOUS, "kept"); i++)
+		settle(); /* ~30 ms each */
+	assert_null(registry_find(reg, JOB_CONTINUOUS, "kept"));
+	settle();
+	assert_string_equal(state_of("kept", &p), "GONE");
+	assert_int_equal(live_children("kept"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1017,6 +1053,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(copy_failure_fails_the_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_spawn_while_the_rest_are_read,
 						setup_home_of_jobs, teardown),
+		cmocka_unit_test_setup_teardown(kept_job_read_again_without_an_event, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
