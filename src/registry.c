@@ -272,17 +272,16 @@ static void watch_newest(struct registry *r, struct entry *e)
 	}
 }
 
-/* Watches the job folder of e and each lone sub-folder down to the
- * script folder: a change in any of them can change the script folder. */
-static void watch_bin(struct registry *r, struct entry *e)
+/* Watches each lone sub-folder of e's job folder down to the script
+ * folder (the job folder itself is watched before it is read): a change
+ * in any of them can change the script folder. */
+static void watch_script_dirs(struct registry *r, struct entry *e)
 {
 	const struct home *h = r->h;
 	const struct job *j = e->job;
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s", job_name(j));
-	e->bin_wd[e->nbin++] = registry_watch_add(r, h->jobs_fd[e->type], path, MASK_BIN,
-						  ROLE_BIN, e->type, e);
 	for (const char *p = job_script_dir(j); *p;) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
@@ -299,47 +298,74 @@ static void watch_bin(struct registry *r, struct entry *e)
 	}
 }
 
+static int has_wd(const int *v, int n, int wd)
+{
+	for (int k = 0; k < n; k++)
+		if (v[k] == wd)
+			return 1;
+	return 0;
+}
+
+/* Re-reads e's binaries: 0 when the job is gone (e is freed), else 1. */
+static int entry_refresh_bin(struct registry *r, struct entry *e)
+{
+	struct home *h = r->h;
+	struct job *j = e->job;
+	enum job_type type = e->type;
+	int old[JOB_MAX_DEPTH + 1], nold = e->nbin, fresh = 0, rc;
+
+	e->bin_dirty = 0;
+	memcpy(old, e->bin_wd, sizeof(old));
+	/* The job folder is watched before it is read, and its watches stay
+	 * while it is read (a folder watched again keeps its watch): a change
+	 * made meanwhile comes as an event. A sub-folder watched for the first
+	 * time after the reading may have changed between: read once more. */
+	e->nbin = 0;
+	e->bin_wd[e->nbin++] = registry_watch_add(r, h->jobs_fd[type], job_name(j), MASK_BIN,
+						  ROLE_BIN, type, e);
+	rc = job_scan_bin(j, h);
+	if (rc != 0) {
+		watch_script_dirs(r, e);
+		for (int k = 1; k < e->nbin; k++)
+			fresh |= e->bin_wd[k] >= 0 && !has_wd(old, nold, e->bin_wd[k]);
+	}
+	for (int k = 0; k < nold; k++)
+		if (!has_wd(e->bin_wd, e->nbin, old[k]))
+			registry_watch_rm(r, &old[k]);
+	if (rc == 0 && !swap_pending(h->jobs_fd[type], job_name(j))) {
+		log_debug("job %s: its folder is gone", job_name(j));
+		entry_remove(r, e);
+		return 0;
+	}
+	log_debug("job %s: read (%s)", job_name(j),
+		  rc == 1 ? "there" : rc == 0 ? "gone, a deploy between renames: kept"
+		  : rc == -ESTALE ? "a folder being removed: kept" : strerror(-rc));
+	/* Gone because a deploy is between its renames (a file system
+	 * without RENAME_EXCHANGE; seen on another machine of a shared home:
+	 * a 404 in test_deploy_and_redeploy_without_rename_exchange), or the
+	 * folder read was the old one a deploy or a delete is removing
+	 * (-ESTALE: the name still led there, through a network client's
+	 * cache): the job stays as it was until the change is over, an event
+	 * of its own — and is read again a second later all the same, as no
+	 * event may come (KEPT_RECHECK_MS). swap_pending is asked only when
+	 * the folder is found gone: a stat less per read of a job. */
+	if ((rc == 0 || rc == -ESTALE) && r->handles) {
+		registry_enqueue(r, e, 1, DATA_NONE);
+		e->recheck_at = uv_now(r->loop) + KEPT_RECHECK_MS;
+	} else if (fresh) {
+		registry_enqueue(r, e, 1, DATA_NONE);
+	}
+	return 1;
+}
+
 static int entry_refresh_files(struct registry *r, struct entry *e)
 {
 	struct home *h = r->h;
 	struct job *j = e->job;
 	enum job_type type = e->type;
 
-	if (e->bin_dirty) {
-		int rc;
-
-		e->bin_dirty = 0;
-		for (int k = 0; k < e->nbin; k++)
-			registry_watch_rm(r, &e->bin_wd[k]);
-		e->nbin = 0;
-		rc = job_scan_bin(j, h);
-		if (rc == 0 && !swap_pending(h->jobs_fd[type], job_name(j))) {
-			log_debug("job %s: its folder is gone", job_name(j));
-			entry_remove(r, e);
-			return 0;
-		}
-		log_debug("job %s: read (%s)", job_name(j),
-			  rc == 1 ? "there" : rc == 0 ? "gone, a deploy between renames: kept"
-			  : rc == -ESTALE ? "a folder being removed: kept" : strerror(-rc));
-		/* Kept in the middle of a change: read again in a while, as
-		 * no event may come (KEPT_RECHECK_MS). */
-		if ((rc == 0 || rc == -ESTALE) && r->handles) {
-			registry_enqueue(r, e, 1, DATA_NONE);
-			e->recheck_at = uv_now(r->loop) + KEPT_RECHECK_MS;
-		}
-		/* Gone because a deploy is between its renames (a file system
-		 * without RENAME_EXCHANGE; seen on another machine of a shared
-		 * home: a 404 in test_deploy_and_redeploy_without_rename_exchange),
-		 * or the folder read was the old one a deploy is removing
-		 * (-ESTALE: the name still led there, through a network
-		 * client's cache): the job stays as it was until its new
-		 * folder is in place, which is an event of its own (on a shared
-		 * home, the deploy's published change, applied again past the
-		 * caches). Asked only when the folder is found gone: a stat
-		 * less per read of a job. */
-		if (rc != 0)
-			watch_bin(r, e);
-	}
+	if (e->bin_dirty && !entry_refresh_bin(r, e))
+		return 0;
 	if (e->data_dirty == DATA_ALL) {
 		/* The folder is watched before it is listed, and its newest run
 		 * before its record is read: a change that falls between comes

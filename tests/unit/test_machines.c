@@ -26,6 +26,7 @@
 #include "evq.h"
 #include "files.h"
 #include "home.h"
+#include "job.h"
 #include "hostcfg.h"
 #include "registry.h"
 #include "registry_int.h"
@@ -1034,6 +1035,58 @@ static void kept_job_read_again_without_an_event(void **state)
 	assert_int_equal(live_children("kept"), 0);
 }
 
+/* The reading of a job's folder, wrapped (-Wl,--wrap, Makefile): once
+ * armed, it writes disable.job into the folder of job scan_hook_job right
+ * after that folder has been read — a change made in the moment between
+ * a reading and what follows it. */
+int __real_job_scan_bin(struct job *j, const struct home *h);
+int __wrap_job_scan_bin(struct job *j, const struct home *h);
+static const char *scan_hook_job;
+
+int __wrap_job_scan_bin(struct job *j, const struct home *h)
+{
+	int rc = __real_job_scan_bin(j, h);
+
+	if (scan_hook_job && strcmp(job_name(j), scan_hook_job) == 0) {
+		char dir[256];
+		int fd;
+
+		scan_hook_job = NULL;
+		snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/%s/%s", root,
+			 home_type_name(job_type(j)), job_name(j));
+		fd = open(dir, O_RDONLY | O_DIRECTORY);
+		assert_true(fd >= 0);
+		files_write_atomic(fd, "disable.job", "", 0, 0644, 0);
+		close(fd);
+	}
+	return rc;
+}
+
+/* A change made in a job's folder just as it is read is seen: the
+ * folder stays watched while it is read (it was not watched between
+ * the reading and the watch made again after it, and the change was lost
+ * — a job written by hand and made executable then never listed, in
+ * make check under load). */
+static void change_while_read_is_seen(void **state)
+{
+	struct supervisor_probe p;
+
+	(void)state;
+	make_job("during", 0, 0);
+	settle();
+	assert_string_equal(state_of("during", &p), "RUNNING");
+	assert_false(job_disabled(registry_find(reg, JOB_CONTINUOUS, "during")));
+	scan_hook_job = "during";
+	registry_touch(reg, JOB_CONTINUOUS, "during");
+	registry_refresh(reg);
+	assert_null(scan_hook_job); /* the hook ran */
+	for (int i = 0; i < 10 && !job_disabled(registry_find(reg, JOB_CONTINUOUS, "during")); i++)
+		settle();
+	assert_true(job_disabled(registry_find(reg, JOB_CONTINUOUS, "during")));
+	settle();
+	assert_string_equal(state_of("during", &p), "STOPPING"); /* disabled: stopped */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1055,6 +1108,7 @@ int main(void)
 						setup_home_of_jobs, teardown),
 		cmocka_unit_test_setup_teardown(kept_job_read_again_without_an_event, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(change_while_read_is_seen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
