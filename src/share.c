@@ -180,10 +180,12 @@ static void on_local(void *arg, enum job_type t, const char *name, int bin)
 
 static void apply_line(char *line)
 {
-	char *type = strchr(line, ' '), *name;
+	char *type = strchr(line, ' '), *name, shown[320];
 	enum job_type t;
 
-	log_debug("change published by another machine: %s", line);
+	/* As the file has it, not yet checked: escaped. */
+	log_debug("change published by another machine: %s",
+		  log_escape(line, shown, sizeof(shown)));
 	if (!type)
 		return;
 	name = strchr(type + 1, ' ');
