@@ -2,7 +2,9 @@
  * registry_int: the registry's tables and entries, shared by registry.c
  * (the jobs, their re-reads, the public calls) and registry_events.c (the
  * inotify watches and what each event calls for). Nothing else includes
- * this.
+ * this but the state machines' unit test (tests/unit/test_machines.c),
+ * which drops the registry's inotify events to stand for a change made
+ * through another machine.
  */
 #ifndef WEBJOBS_REGISTRY_INT_H
 #define WEBJOBS_REGISTRY_INT_H

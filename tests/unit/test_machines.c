@@ -1036,12 +1036,12 @@ static void kept_job_read_again_without_an_event(void **state)
 }
 
 /* The reading of a job's folder, wrapped (-Wl,--wrap, Makefile): once
- * armed, it writes disable.job into the folder of job scan_hook_job right
- * after that folder has been read — a change made in the moment between
- * a reading and what follows it. */
+ * armed, it writes disable.job into the folder of job scan_hook_job (or
+ * its sub-folder scan_hook_sub) right after that folder has been read — a
+ * change made in the moment between a reading and what follows it. */
 int __real_job_scan_bin(struct job *j, const struct home *h);
 int __wrap_job_scan_bin(struct job *j, const struct home *h);
-static const char *scan_hook_job;
+static const char *scan_hook_job, *scan_hook_sub = "";
 
 int __wrap_job_scan_bin(struct job *j, const struct home *h)
 {
@@ -1052,8 +1052,8 @@ int __wrap_job_scan_bin(struct job *j, const struct home *h)
 		int fd;
 
 		scan_hook_job = NULL;
-		snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/%s/%s", root,
-			 home_type_name(job_type(j)), job_name(j));
+		snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/%s/%s/%s", root,
+			 home_type_name(job_type(j)), job_name(j), scan_hook_sub);
 		fd = open(dir, O_RDONLY | O_DIRECTORY);
 		assert_true(fd >= 0);
 		files_write_atomic(fd, "disable.job", "", 0, 0644, 0);
@@ -1087,6 +1087,37 @@ static void change_while_read_is_seen(void **state)
 	assert_string_equal(state_of("during", &p), "STOPPING"); /* disabled: stopped */
 }
 
+/* The same in a sub-folder watched for the first time: a job whose
+ * script is in sub/ is read (the job folder watched before), sub/ gets
+ * its watch only after the reading found it, and disable.job written
+ * there in between comes to no watch — the registry reads the job once
+ * more when it adds a watch on a folder it read unwatched. */
+static void change_in_a_new_script_folder_is_seen(void **state)
+{
+	char dir[256];
+	const char *settings = "{\"is_in_place\":true}";
+	int dfd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/nested/sub", root);
+	assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	files_write_atomic(dfd, "run.sh", "sleep 1\n", 8, 0755, 0);
+	files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
+	close(dfd);
+	scan_hook_job = "nested";
+	scan_hook_sub = "sub";
+	registry_touch(reg, JOB_CONTINUOUS, "nested");
+	registry_refresh(reg);
+	scan_hook_sub = "";
+	assert_null(scan_hook_job); /* the hook ran */
+	assert_string_equal(job_script_dir(registry_find(reg, JOB_CONTINUOUS, "nested")), "sub");
+	for (int i = 0; i < 10 && !job_disabled(registry_find(reg, JOB_CONTINUOUS, "nested")); i++)
+		settle();
+	assert_true(job_disabled(registry_find(reg, JOB_CONTINUOUS, "nested")));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1109,6 +1140,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kept_job_read_again_without_an_event, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(change_while_read_is_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(change_in_a_new_script_folder_is_seen, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
