@@ -68,6 +68,9 @@ static void on_runs_stopped(void *arg)
 
 	if (--s->pending_stops > 0)
 		return;
+	/* Not a sweep planned by the last exits, which tree_close would
+	 * drop: what the jobs left behind ends before the host does. */
+	tree_sweep_final();
 	share_stop();
 	fence_stop();
 	registry_close(s->registry);

@@ -659,53 +659,62 @@ static int claimed(const char *ident, size_t len)
 	return 0;
 }
 
-static void sweep_child(pid_t pid)
+/* Kills orphan pid and says so, once per orphan (ident: its identity, of
+ * len bytes, or none). SIGCHLD brings it back to a sweep to be reaped. */
+static void kill_orphan(pid_t pid, const char *ident, size_t len)
 {
-	char ident[1024];
-	size_t len;
+	char type[32], name[300];
 
-	if (find_tracked(pid))
-		return; /* a leader: child.c's reaper has it */
-	if (pid == spawner_pid())
-		return; /* the spawn helper: reaped by child.c's reaper if it ends */
-	if (owed_fn && owed_fn()) {
-		/* Perhaps a spawn whose answer is unread: neither reaped
-		 * (its status is its job's) nor killed. Later. */
-		put_off = 1;
-		return;
-	}
-	if (process_state(pid) == 'Z') {
-		waitpid(pid, NULL, WNOHANG);
-		return;
-	}
-	if (tr.cgroups)
-		return; /* its cgroup ends it with its job */
-	len = identity(pid, ident, sizeof(ident));
-	if (len && claimed(ident, len))
-		return;
-	/* An orphan of a job process that is gone (or of nothing we know):
-	 * it ends now; SIGCHLD brings it back here to be reaped. */
 	kill(pid, SIGKILL);
 	for (size_t i = 0; i < sizeof(tr.killed) / sizeof(tr.killed[0]); i++)
 		if (tr.killed[i] == pid)
 			return; /* said already */
 	tr.killed[tr.nkilled++ % (sizeof(tr.killed) / sizeof(tr.killed[0]))] = pid;
-	{
-		char type[32], name[300];
-
-		log_escape(len ? ident : "a", type, sizeof(type));
-		log_escape(len ? ident + strlen(ident) + 1 : "that is gone", name, sizeof(name));
-		log_info("killed process %d left behind by %s job %s", (int)pid, type, name);
-	}
+	log_escape(len ? ident : "a", type, sizeof(type));
+	log_escape(len ? ident + strlen(ident) + 1 : "that is gone", name, sizeof(name));
+	log_info("killed process %d left behind by %s job %s", (int)pid, type, name);
 }
 
-void tree_sweep(void)
+/* One child of the host, in a sweep. final: the host is shutting down and
+ * every job process has ended, so no orphan is anyone's any more. Returns
+ * 1 when the child is still there (killed or left alone), 0 when it was
+ * reaped or is not the sweep's. */
+static int sweep_child(pid_t pid, int final)
+{
+	char ident[1024];
+	size_t len;
+
+	if (!final && find_tracked(pid))
+		return 0; /* a leader: child.c's reaper has it */
+	if (pid == spawner_pid())
+		return 0; /* the spawn helper: reaped by child.c's reaper if it ends */
+	if (!final && owed_fn && owed_fn()) {
+		/* Perhaps a spawn whose answer is unread: neither reaped
+		 * (its status is its job's) nor killed. Later. */
+		put_off = 1;
+		return 1;
+	}
+	if (process_state(pid) == 'Z')
+		return waitpid(pid, NULL, WNOHANG) == pid ? 0 : 1;
+	if (tr.cgroups && !final)
+		return 1; /* its cgroup ends it with its job */
+	len = identity(pid, ident, sizeof(ident));
+	if (!final && len && claimed(ident, len))
+		return 1;
+	/* An orphan of a job process that is gone (or of nothing we know):
+	 * it ends now. */
+	kill_orphan(pid, ident, len);
+	return 1;
+}
+
+/* Sweeps the host's children; the number still there. */
+static size_t sweep_children(int final)
 {
 	/* Room for the pids of some 100,000 children. */
 	static char buf[1 << 20];
 	static pid_t self;
 	char path[64];
-	size_t n = 0;
+	size_t n = 0, left = 0;
 	ssize_t k;
 	int fd;
 
@@ -718,7 +727,7 @@ void tree_sweep(void)
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)self);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	while (n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
 		n += (size_t)k;
 	close(fd);
@@ -727,10 +736,37 @@ void tree_sweep(void)
 		long pid = strtol(p, &p, 10);
 
 		if (pid > 0)
-			sweep_child((pid_t)pid);
+			left += (size_t)sweep_child((pid_t)pid, final);
 		while (*p == ' ' || *p == '\n')
 			p++;
 	}
+	return left;
+}
+
+void tree_sweep(void)
+{
+	sweep_children(0);
+}
+
+/* How long the last sweep waits for what it killed, and its step. */
+#define FINAL_SWEEP_MS 3000
+#define FINAL_STEP_MS 2
+
+void tree_sweep_final(void)
+{
+	struct timespec step = { 0, FINAL_STEP_MS * 1000000L };
+	size_t left = 0;
+
+	/* Each orphan killed hands its own children to the host: round after
+	 * round, down to the last descendant. */
+	for (int i = 0; i < FINAL_SWEEP_MS / FINAL_STEP_MS; i++) {
+		left = sweep_children(1);
+		if (!left)
+			return;
+		nanosleep(&step, NULL);
+	}
+	log_error("%zu processes left behind by jobs did not end within %d ms of SIGKILL",
+		  left, FINAL_SWEEP_MS);
 }
 
 static void on_sigfd_closed(uv_handle_t *h)

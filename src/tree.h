@@ -71,6 +71,10 @@ void tree_untrack(pid_t leader, const void *owner);
 /* Looks at the host's children now: reaps the dead, kills orphans of jobs
  * that are gone. Also run on every SIGCHLD. */
 void tree_sweep(void);
+/* The last sweep, at shutdown once every job process has ended: every
+ * child but the spawn helper is killed and reaped, and so are the
+ * children each hands to the host in turn, for at most 3 s (blocking). */
+void tree_sweep_final(void);
 
 /* fn is called at every SIGCHLD, before the sweep is planned: the reaper
  * of the job processes (child.c). */

@@ -122,6 +122,40 @@ def test_escapees_subreaper(home, tmp_path):
     assert "tracked by subreaper" in h.proc.stderr.read()
 
 
+def test_escapees_end_with_the_host(home, tmp_path):
+    """What jobs still running leave behind ends before the host exits on
+    SIGTERM: continuous jobs' daemons (left alone while their job runs)
+    and a running triggered job's, double-forked included. A sweep planned
+    by the last exits is not enough: the shutdown's end drops it when it
+    comes in the same turn of the loop (chaos test, seen in CI)."""
+    h = Host(home)
+    dirs = []
+    for i in range(6):
+        d = tmp_path / f"c{i}"
+        d.mkdir()
+        dirs.append(d)
+        h.add_job("continuous", f"cesc{i}",
+                  {"run.sh": ESCAPE.format(d=d) + "trap 'exit 0' TERM\n"
+                   "while true; do sleep 0.05; done\n"})
+    h.start()
+    try:
+        t = tmp_path / "t"
+        t.mkdir()
+        dirs.append(t)
+        deploy(h, "tesc", ESCAPE.format(d=t) + "sleep 300\n")
+        start_run(h, "tesc")
+        files = [d / f for d in dirs for f in ("setsid.pid", "double.pid")]
+        assert wait_for(lambda: all(f.exists() and f.read_text().strip() for f in files),
+                        timeout=10)
+        time.sleep(0.4)
+        pids = [int(f.read_text()) for f in files]
+        assert all(alive(p) for p in pids)
+    finally:
+        assert h.stop() == 0, h.proc.stderr.read()
+    # Killed and reaped by the host itself before it exited: no grace.
+    assert [p for p in pids if alive(p)] == [], h.proc.stderr.read()
+
+
 @pytest.fixture
 def cgroup2():
     """A cgroup2 tree of our own (root only), unmounted afterwards."""
