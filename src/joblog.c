@@ -182,20 +182,41 @@ void joblog_set_rollover(struct joblog *l, const char *prev_name, int64_t max)
 	l->size = fstat(l->fd[0], &st) == 0 ? st.st_size : 0;
 }
 
-/* Moves the main file to the previous-log name and starts a new one. */
+/* Moves the main file to the previous-log name and starts a new one,
+ * with no moment in which the main name is missing (a reader of the log —
+ * /vfs, the API's log link, a dashboard following it — would find
+ * nothing): the old file takes the previous name through a second link
+ * while the main name still holds it, and the new file, made under a
+ * temporary name, takes the main name by a rename. Where no link can be
+ * made, the main file is renamed (a moment without it, as before). */
 static void roll_over(struct joblog *l)
 {
+	char fresh[64], old[64];
 	int fd;
 
-	if (renameat(l->dfd, l->main_name, l->dfd, l->prev_name) < 0)
-		return;
-	fd = openat(l->dfd, l->main_name,
-		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	files_temp_name(".tmp-", fresh, sizeof(fresh));
+	fd = openat(l->dfd, fresh, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+		    0644);
 	if (fd < 0)
 		return;
+	files_temp_name(".tmp-", old, sizeof(old));
+	if (linkat(l->dfd, l->main_name, l->dfd, old, 0) == 0) {
+		if (renameat(l->dfd, old, l->dfd, l->prev_name) < 0) {
+			unlinkat(l->dfd, old, 0);
+			goto fail;
+		}
+	} else if (renameat(l->dfd, l->main_name, l->dfd, l->prev_name) < 0) {
+		goto fail;
+	}
+	if (renameat(l->dfd, fresh, l->dfd, l->main_name) < 0)
+		goto fail; /* the old file goes on; tried again at the next write */
 	close(l->fd[0]);
 	l->fd[0] = fd;
 	l->size = 0;
+	return;
+fail:
+	unlinkat(l->dfd, fresh, 0);
+	close(fd);
 }
 
 /* Writes out the assembled buffers. */

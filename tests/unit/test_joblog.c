@@ -1,12 +1,15 @@
-/* Unit tests of joblog (line cutting and format), unpack (entry names and
+/* Unit tests of joblog (line cutting, format and roll-over), unpack (entry names and
  * modes) and hostcfg (host settings). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,69 @@ static void lines_and_streams(void **state)
 			    "SYS ERR |Job failed due to exit code 3\n");
 	assert_string_equal(levels(slurp("err.txt")), "ERR |e1\n");
 	assert_non_null(strstr(slurp("out.txt"), "> abcdef: INFO] one\n"));
+	close(dfd);
+}
+
+static atomic_int rolling; /* the writer is still writing */
+static atomic_int missing; /* times the reader found no main file */
+
+/* A reader of the log, as /vfs or a dashboard: out.txt, looked for again
+ * and again while the writer rolls it over. */
+static void *look(void *arg)
+{
+	int dfd = *(int *)arg;
+
+	while (atomic_load(&rolling))
+		if (faccessat(dfd, "out.txt", F_OK, 0) < 0)
+			atomic_fetch_add(&missing, 1);
+	return NULL;
+}
+
+/* Past its size the main file is rolled over to the previous-log name:
+ * no line lost across the two, no temporary file left, and the main
+ * name never missing for a reader in between. */
+static void rolled_over_in_place(void **state)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY), first = 0, last = 0, n = 0;
+	struct joblog *l = joblog_open(dfd, "out.txt", NULL, "abcdefgh");
+	pthread_t reader;
+	char line[32], *text;
+	DIR *d;
+	struct dirent *e;
+
+	joblog_set_rollover(l, "prev.txt", 200);
+	atomic_store(&rolling, 1);
+	assert_int_equal(pthread_create(&reader, NULL, look, &dfd), 0);
+	for (int i = 1; i <= 2000; i++) {
+		int w = snprintf(line, sizeof(line), "line-%d\n", i);
+
+		joblog_output(l, JOBLOG_OUT, line, (size_t)w);
+	}
+	atomic_store(&rolling, 0);
+	pthread_join(reader, NULL);
+	joblog_close(l);
+	assert_int_equal(atomic_load(&missing), 0);
+	/* The lines the two files hold run without a gap up to the last. */
+	text = slurp("prev.txt");
+	assert_non_null(text);
+	text = strdup(text);
+	text = realloc(text, strlen(text) + strlen(slurp("out.txt")) + 1);
+	strcat(text, slurp("out.txt"));
+	for (char *p = strstr(text, "line-"); p; p = strstr(p + 1, "line-")) {
+		int k = atoi(p + 5);
+
+		if (!n++)
+			first = last = k;
+		else
+			assert_int_equal(k, ++last);
+	}
+	free(text);
+	assert_true(first > 1);
+	assert_int_equal(last, 2000);
+	d = fdopendir(dup(dfd));
+	while ((e = readdir(d)))
+		assert_null(strstr(e->d_name, ".tmp-"));
+	closedir(d);
 	close(dfd);
 }
 
@@ -273,6 +339,7 @@ int main(void)
 		cmocka_unit_test_setup(pending_then_placed, setup),
 		cmocka_unit_test_setup(lines_at_a_given_time, setup),
 		cmocka_unit_test_setup(long_lines_cut, setup),
+		cmocka_unit_test_setup(rolled_over_in_place, setup),
 		cmocka_unit_test(entry_names),
 		cmocka_unit_test(modes),
 		cmocka_unit_test(host_settings),
