@@ -50,7 +50,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info",
 					     "debug" };
-	char *text = NULL, *line = NULL;
+	char *text = NULL, *line = NULL, stamp[32] = "";
 	int n;
 	va_list ap;
 
@@ -63,13 +63,11 @@ void log_write(enum log_level level, const char *fmt, ...)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		n = asprintf(&line, "webjobs[%d]: debug: [%lld.%03ld] %s\n", (int)getpid(),
-			     (long long)ts.tv_sec, ts.tv_nsec / 1000000,
-			     text ? text : "(out of memory)");
-	} else {
-		n = asprintf(&line, "webjobs[%d]: %s: %s\n", (int)getpid(), names[level],
-			     text ? text : "(out of memory)");
+		snprintf(stamp, sizeof(stamp), "[%lld.%03ld] ", (long long)ts.tv_sec,
+			 ts.tv_nsec / 1000000);
 	}
+	n = asprintf(&line, "webjobs[%d]: %s: %s%s\n", (int)getpid(), names[level], stamp,
+		     text ? text : "(out of memory)");
 	if (n > 0)
 		(void)!write(log_fd, line, (size_t)n);
 	free(line);

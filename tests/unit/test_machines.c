@@ -242,14 +242,15 @@ static void invariants(const char *name, const char *where)
 
 /* Writes a job folder (run.sh, settings.job, maybe disable.job) and lets the
  * registry see it. */
-static void write_job(enum job_type type, const char *name, const char *script,
-		      const char *settings, int disabled)
+/* A job's files in folder path (under root's jobs: "continuous/NAME"
+ * or deeper), written and not yet read by any registry. */
+static void write_job_files(const char *path, const char *script, const char *settings,
+			    int disabled)
 {
 	char dir[256];
 	int dfd;
 
-	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/%s/%s", root,
-		 home_type_name(type), name);
+	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/%s", root, path);
 	assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
@@ -258,6 +259,15 @@ static void write_job(enum job_type type, const char *name, const char *script,
 	if (disabled)
 		files_write_atomic(dfd, "disable.job", "", 0, 0644, 0);
 	close(dfd);
+}
+
+static void write_job(enum job_type type, const char *name, const char *script,
+		      const char *settings, int disabled)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", home_type_name(type), name);
+	write_job_files(path, script, settings, disabled);
 	registry_touch(reg, type, name);
 	registry_refresh(reg);
 }
@@ -378,22 +388,13 @@ static int setup(void **state)
 
 static int setup_home_of_jobs(void **state)
 {
-	const char *script = "sleep 1\n", *settings = "{\"is_in_place\":true}";
-
 	(void)state;
 	make_root();
 	for (int i = 0; i < START_JOBS; i++) {
 		char dir[256];
-		int dfd;
 
-		snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/c%03d", root,
-			 i);
-		assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
-		dfd = open(dir, O_RDONLY | O_DIRECTORY);
-		assert_true(dfd >= 0);
-		files_write_atomic(dfd, "run.sh", script, strlen(script), 0755, 0);
-		files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
-		close(dfd);
+		snprintf(dir, sizeof(dir), "continuous/c%03d", i);
+		write_job_files(dir, "sleep 1\n", "{\"is_in_place\":true}", 0);
 		snprintf(dir, sizeof(dir), "%s/data/jobs/continuous/c%03d", root, i);
 		assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
 	}
@@ -1094,18 +1095,8 @@ static void change_while_read_is_seen(void **state)
  * more when it adds a watch on a folder it read unwatched. */
 static void change_in_a_new_script_folder_is_seen(void **state)
 {
-	char dir[256];
-	const char *settings = "{\"is_in_place\":true}";
-	int dfd;
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/site/wwwroot/App_Data/jobs/continuous/nested/sub", root);
-	assert_int_equal(home_mkdirs(AT_FDCWD, dir), 0);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY);
-	assert_true(dfd >= 0);
-	files_write_atomic(dfd, "run.sh", "sleep 1\n", 8, 0755, 0);
-	files_write_atomic(dfd, "settings.job", settings, strlen(settings), 0644, 0);
-	close(dfd);
+	write_job_files("continuous/nested/sub", "sleep 1\n", "{\"is_in_place\":true}", 0);
 	scan_hook_job = "nested";
 	scan_hook_sub = "sub";
 	registry_touch(reg, JOB_CONTINUOUS, "nested");
